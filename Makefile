@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make              build rust_pagemap.ko against the test kernel (built on first use)
+# make KDIR=DIR     build it against another Rust-enabled kernel build directory
+# make run          set up, build, boot the VM, load the module and show it at work
+# make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
+# make -s kdir      print the test kernel's build directory
+# make -s kernel-path  print the test kernel's bzImage
+
+ifneq ($(KERNELRELEASE),)
+include $(src)/Kbuild
+else
+
+KDIR ?=
+
+.PHONY: all module run check kdir kernel-path clean
+
+all: module
+
+module:
+	@kdir="$(KDIR)"; \
+	if [ -z "$$kdir" ]; then bash qemu/setup-toolchain.sh && kdir=$$(bash qemu/build-kernel.sh) || exit 1; fi; \
+	bash qemu/build-module.sh "$$kdir"
+
+run:
+	@bash qemu/run.sh demo
+
+check:
+	@bash qemu/run.sh check
+
+kdir:
+	@bash qemu/setup-toolchain.sh && bash qemu/build-kernel.sh
+
+kernel-path:
+	@bash qemu/setup-toolchain.sh && echo "$$(bash qemu/build-kernel.sh)/arch/x86/boot/bzImage"
+
+clean:
+	rm -rf build *.o *.ko *.mod *.mod.c *.mod.o .*.cmd modules.order Module.symvers .tmp_versions \
+		walk/*.o walk/.*.cmd
+
+endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Build the C selftests and the demo as static binaries for the guest.
+# Usage: build-tests.sh KERNEL_OBJ_DIR OUTDIR
+# kselftest_harness.h comes from the downloaded kernel tree, the uapi headers
+# (linux/fs.h with PAGEMAP_SCAN) from that kernel's `make headers`.
+source "$(dirname "$0")/common.sh"
+kobj=$1 out=$2
+src=$(readlink -f "$kobj/source" 2>/dev/null || true)
+[ -d "$src/tools/testing/selftests" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
+
+if [ ! -f "$kobj/usr/include/linux/fs.h" ]; then
+	make -s -C "$kobj" ARCH=x86_64 LLVM="$LLVM_SUFFIX" headers >&2
+fi
+mkdir -p "$out"
+CFLAGS=(-static -O2 -g -Wall -Wno-unused-function -D_GNU_SOURCE -pthread
+	-isystem "$kobj/usr/include" -I "$src/tools/testing/selftests" -I "$TOP/selftests")
+for c in "$TOP"/selftests/*.c; do
+	name=$(basename "$c" .c)
+	gcc "${CFLAGS[@]}" -o "$out/$name" "$c"
+done

@@ -1,0 +1,48 @@
+#!/bin/sh
+# PID 1 of the test guest (busybox). Mounts the basics, loads the module,
+# runs what rpm.mode on the kernel command line asks for, and powers off.
+# Every line the host parses starts with "RPM-".
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages 2>/dev/null
+
+mode=check
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in rpm.mode=*) mode=${arg#rpm.mode=} ;; esac
+done
+
+# THP for the cases that ask for it (MADV_HUGEPAGE), shmem included.
+echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
+echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled
+echo madvise >/sys/kernel/mm/transparent_hugepage/defrag
+
+echo "RPM-INFO kernel $(uname -r) paging levels: $(grep -q la57 /proc/cpuinfo && [ -z "$(grep -o no5lvl /proc/cmdline)" ] && echo 5 || echo 4)"
+if insmod /rust_pagemap.ko; then
+	echo "RPM-MODULE loaded"
+else
+	echo "RPM-MODULE failed"
+fi
+
+case "$mode" in
+demo)
+	/tests/demo
+	;;
+check)
+	for t in /tests/*; do
+		name=${t##*/}
+		[ "$name" = demo ] && continue
+		echo "RPM-BEGIN $name"
+		"$t"
+		echo "RPM-END $name $?"
+	done
+	;;
+esac
+
+rmmod rust_pagemap && echo "RPM-MODULE unloaded"
+echo "RPM-DONE"
+sync
+poweroff -f

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build the guest's initramfs: static busybox, the module, the test binaries.
+# Usage: mkinitramfs.sh OUT.cpio.gz MODULE.ko TESTDIR
+source "$(dirname "$0")/common.sh"
+out=$1 ko=$2 tests=$3
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc}
+cp /bin/busybox "$root/bin/busybox"
+cp "$QEMU_DIR/guest-init.sh" "$root/init"
+chmod +x "$root/init"
+cp "$ko" "$root/rust_pagemap.ko"
+cp "$tests"/* "$root/tests/"
+echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
+echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>"$root/etc/passwd"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out"

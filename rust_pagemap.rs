@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rust_pagemap: `/proc/PID/pagemap` reads and `PAGEMAP_SCAN`, behind a misc device.
+//!
+//! Opening `/dev/rust_pagemap` binds the opener's mm, like opening
+//! `/proc/self/pagemap`. `pread(fd, buf, n, (vaddr / 4096) * 8)` then returns
+//! one 64-bit entry per page, bit for bit what `/proc/self/pagemap` returns.
+
+use kernel::{
+    bindings,
+    fs::{File, Kiocb},
+    iov::IovIterDest,
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    mm::Mm,
+    new_mutex,
+    prelude::*,
+    sync::{aref::ARef, Mutex},
+    transmute::AsBytes,
+};
+
+mod walk;
+
+module! {
+    type: RustPagemap,
+    name: "rust_pagemap",
+    authors: ["rust_pagemap developers"],
+    description: "pagemap reads and PAGEMAP_SCAN in Rust, behind /dev/rust_pagemap",
+    license: "GPL",
+}
+
+#[pin_data]
+struct RustPagemap {
+    #[pin]
+    _miscdev: MiscDeviceRegistration<PagemapFile>,
+}
+
+impl kernel::InPlaceModule for RustPagemap {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions {
+                name: c"rust_pagemap",
+            }),
+        })
+    }
+}
+
+/// One open file of the device: the mm it reads.
+///
+/// # Invariants
+///
+/// `mm`, when set, holds an `mmgrab` reference (not a user reference), like
+/// the pagemap file's `private_data`: the mm struct stays allocated, but its
+/// address space may already be gone, which reads then report as end of file.
+#[pin_data]
+struct PagemapFile {
+    #[pin]
+    mm: Mutex<Option<ARef<Mm>>>,
+}
+
+impl PagemapFile {
+    /// The bound mm, if any.
+    fn mm(&self) -> Option<ARef<Mm>> {
+        self.mm.lock().clone()
+    }
+}
+
+/// `whence` values of `lseek`.
+const SEEK_SET: u32 = 0;
+const SEEK_CUR: u32 = 1;
+
+#[vtable]
+impl MiscDevice for PagemapFile {
+    type Ptr = Pin<KBox<Self>>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        // The opener's own mm: like `proc_mem_open` for oneself, no permission check applies.
+        let mm = kernel::current!().mm().map(|mm| ARef::<Mm>::from(&**mm));
+        if mm.is_none() {
+            // A kernel thread has no mm; `/proc/PID/pagemap` says ESRCH for one.
+            return Err(ESRCH);
+        }
+        KBox::try_pin_init(
+            try_pin_init!(PagemapFile {
+                mm <- new_mutex!(mm),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn llseek(_me: Pin<&PagemapFile>, pos: i64, offset: i64, whence: u32) -> Result<i64> {
+        // `mem_lseek`: SEEK_SET and SEEK_CUR only, and no range check at all.
+        match whence {
+            SEEK_SET => Ok(offset),
+            SEEK_CUR => Ok(pos.wrapping_add(offset)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
+        let me = kiocb.file();
+        // A target whose address space is gone reads as end of file, before any other check.
+        let Some(mm) = me.mm() else { return Ok(0) };
+        let Some(mm) = mm.mmget_not_zero() else {
+            return Ok(0);
+        };
+        let pos = *kiocb.ki_pos_mut();
+        let count = iov.len();
+        if pos % 8 != 0 || count % 8 != 0 {
+            return Err(EINVAL);
+        }
+        if count == 0 {
+            return Ok(0);
+        }
+        let show_pfn = opener_has_sys_admin(&kiocb);
+        let copied = walk::pagemap::read(&mm, pos as u64, count, show_pfn, |entries| {
+            let bytes = entries.as_bytes();
+            // A short copy is a fault in the user buffer: the whole read fails, as in the kernel.
+            if iov.copy_to_iter(bytes) != bytes.len() {
+                return Err(EFAULT);
+            }
+            Ok(())
+        })?;
+        *kiocb.ki_pos_mut() += copied as i64;
+        Ok(copied)
+    }
+}
+
+/// Whether the credentials the file was opened with have CAP_SYS_ADMIN in the
+/// initial user namespace: the kernel's rule for showing frame numbers, asked
+/// at every read but of the opener (`file_ns_capable`).
+fn opener_has_sys_admin(kiocb: &Kiocb<'_, Pin<KBox<PagemapFile>>>) -> bool {
+    // SAFETY: a kiocb under `read_iter` refers to a live, open file.
+    let file = unsafe { (*kiocb.as_raw()).ki_filp };
+    // SAFETY: `file` is live; `init_user_ns` is a static object.
+    unsafe {
+        bindings::file_ns_capable(
+            file,
+            &raw mut bindings::init_user_ns,
+            bindings::CAP_SYS_ADMIN as i32,
+        )
+    }
+}

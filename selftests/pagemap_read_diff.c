@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Differential tests of pagemap reads: for each kind of mapping, every entry
+ * read through /dev/rust_pagemap must equal the entry /proc/self/pagemap
+ * returns for the same page, and so must the holes around the mapping.
+ */
+#include "pm_common.h"
+
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include <signal.h>
+
+#include "kselftest_harness.h"
+
+#define NPAGES 64
+#define LEN (NPAGES * PM_PAGE)
+#define MARGIN 16
+
+FIXTURE(diff)
+{
+	int proc, dev;
+};
+
+FIXTURE_SETUP(diff)
+{
+	self->proc = pm_open_proc();
+	ASSERT_GE(self->proc, 0);
+	self->dev = pm_open_dev();
+	ASSERT_GE(self->dev, 0) TH_LOG("open %s: %s", RUST_PAGEMAP_DEV, strerror(errno));
+}
+
+FIXTURE_TEARDOWN(diff)
+{
+	close(self->proc);
+	close(self->dev);
+}
+
+/* The mapping and the holes next to it read the same through both files. */
+#define EXPECT_SAME(p, len) \
+	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, (p), (len), MARGIN))
+
+static char *map_anon(size_t len, int prot, int flags)
+{
+	return mmap(NULL, len, prot, flags | MAP_ANONYMOUS, -1, 0);
+}
+
+static int memfd_with(size_t len)
+{
+	int fd = memfd_create("rpm-test", 0);
+
+	if (fd >= 0 && ftruncate(fd, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Number of pages in [p, p+len) that /proc reports present: proves the setup did what it says. */
+static long present_pages(int fd_proc, void *p, size_t len)
+{
+	static uint64_t e[4096];
+	size_t n = len / PM_PAGE;
+	long count = 0;
+
+	if (n > 4096 || pm_read_entries(fd_proc, (uintptr_t)p, n, e))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		count += !!(e[i] & RPM_PRESENT);
+	return count;
+}
+
+TEST_F(diff, anon_private_untouched)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, anon_private_written)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, anon_private_partially_written)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, 3 * PM_PAGE, true);
+	EXPECT_EQ((NPAGES + 2) / 3, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, anon_private_read_only_faults_zero_page)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, false);
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, anon_shared_written)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, anon_shared_untouched)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, tmpfs_private_read)
+{
+	int fd = memfd_with(LEN);
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(1, pwrite(fd, "x", 1, LEN - 1));
+	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, false);
+	EXPECT_SAME(p, LEN);
+	close(fd);
+}
+
+TEST_F(diff, tmpfs_private_written_cow)
+{
+	int fd = memfd_with(LEN);
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, false);
+	pm_touch(p, LEN / 2, PM_PAGE, true);
+	EXPECT_SAME(p, LEN);
+	close(fd);
+}
+
+TEST_F(diff, tmpfs_shared_written)
+{
+	int fd = memfd_with(LEN);
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+	close(fd);
+}
+
+TEST_F(diff, tmpfs_shared_read_sparse)
+{
+	int fd = memfd_with(LEN);
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, LEN, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, 5 * PM_PAGE, false);
+	EXPECT_SAME(p, LEN);
+	close(fd);
+}
+
+TEST_F(diff, read_only_mapping)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN / 2, PM_PAGE, true);
+	ASSERT_EQ(0, mprotect(p, LEN, PROT_READ));
+	pm_touch(p, LEN, PM_PAGE, false);
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, prot_none_after_write)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	ASSERT_EQ(0, mprotect(p, LEN, PROT_NONE));
+	/* PROT_NONE PTEs stay "present" and keep their (inverted) frame. */
+	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, prot_none_untouched)
+{
+	char *p = map_anon(LEN, PROT_NONE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, madv_dontneed_after_write)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	ASSERT_EQ(0, madvise(p + LEN / 4, LEN / 2, MADV_DONTNEED));
+	EXPECT_EQ(NPAGES / 2, present_pages(self->proc, p, LEN));
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, mremap_moved)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *dst = map_anon(4 * LEN, PROT_NONE, MAP_PRIVATE);
+	char *q;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, dst);
+	pm_touch(p, LEN, 2 * PM_PAGE, true);
+	q = mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, dst + LEN);
+	ASSERT_NE(MAP_FAILED, q);
+	EXPECT_EQ(NPAGES / 2, present_pages(self->proc, q, LEN));
+	EXPECT_SAME(dst, 4 * LEN);
+}
+
+TEST_F(diff, mremap_grown)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	char *q;
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	q = mremap(p, LEN, 3 * LEN, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, q);
+	pm_touch(q + 2 * LEN, LEN, 4 * PM_PAGE, true);
+	EXPECT_SAME(q, 3 * LEN);
+}
+
+/* A child shares the parent's pages until one of them writes. */
+static pid_t fork_paused(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+TEST_F(diff, after_fork_shared_not_exclusive)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	uint64_t e;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	pid = fork_paused();
+	ASSERT_GT(pid, 0);
+	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p, 1, &e));
+	EXPECT_EQ(0, e & RPM_MMAP_EXCLUSIVE);
+	EXPECT_SAME(p, LEN);
+	reap(pid);
+}
+
+TEST_F(diff, after_fork_cow_break_exclusive)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	uint64_t e;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	pid = fork_paused();
+	ASSERT_GT(pid, 0);
+	pm_touch(p, LEN / 2, PM_PAGE, true);
+	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p, 1, &e));
+	EXPECT_NE(0, e & RPM_MMAP_EXCLUSIVE);
+	EXPECT_SAME(p, LEN);
+	reap(pid);
+}
+
+TEST_F(diff, after_fork_in_child)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, LEN, PM_PAGE, true);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* Fresh descriptors: the child's own address space. */
+		int fp = pm_open_proc(), fd = pm_open_dev();
+		long bad;
+
+		pm_touch(p, LEN / 4, PM_PAGE, true);
+		bad = pm_compare_around(fp, fd, p, LEN, MARGIN);
+		_exit(bad == 0 ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Map 2 MiB aligned with MADV_HUGEPAGE, touch, and insist on a huge page. */
+static char *thp_anon(struct __test_metadata *_metadata, size_t len, bool write)
+{
+	char *p = pm_map_aligned(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	if (p == MAP_FAILED)
+		return p;
+	if (madvise(p, len, MADV_HUGEPAGE))
+		return MAP_FAILED;
+	pm_touch(p, len, PM_PAGE, write);
+	return p;
+}
+
+TEST_F(diff, thp_anon_written)
+{
+	char *p = thp_anon(_metadata, 2 * PM_HPAGE, true);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 4096) TH_LOG("no THP: the case would test nothing");
+	EXPECT_SAME(p, 2 * PM_HPAGE);
+}
+
+TEST_F(diff, thp_anon_unaligned_read_window)
+{
+	char *p = thp_anon(_metadata, 2 * PM_HPAGE, true);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 4096);
+	/* Starts and ends inside the huge pages: the frame must start at the right index. */
+	EXPECT_EQ(0, pm_compare_range(self->proc, self->dev, (uintptr_t)p + 37 * PM_PAGE,
+				      (uintptr_t)p + PM_HPAGE + 301 * PM_PAGE));
+}
+
+TEST_F(diff, thp_anon_after_fork_not_exclusive)
+{
+	char *p = thp_anon(_metadata, PM_HPAGE, true);
+	uint64_t e;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	pid = fork_paused();
+	ASSERT_GT(pid, 0);
+	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p + 5 * PM_PAGE, 1, &e));
+	EXPECT_EQ(0, e & RPM_MMAP_EXCLUSIVE);
+	EXPECT_SAME(p, PM_HPAGE);
+	reap(pid);
+}
+
+TEST_F(diff, thp_huge_zero_page)
+{
+	char *p = thp_anon(_metadata, PM_HPAGE, false);
+	uint64_t e[512];
+
+	ASSERT_NE(MAP_FAILED, p);
+	/* A read fault maps the huge zero page: 512 consecutive frames from one 2 MiB frame. */
+	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p, 512, e));
+	ASSERT_NE(0, e[0] & RPM_PRESENT);
+	if (e[0] & RPM_PFRAME_MASK) {
+		EXPECT_EQ(0, (e[0] & RPM_PFRAME_MASK) % 512);
+		EXPECT_EQ((e[0] & RPM_PFRAME_MASK) + 511, e[511] & RPM_PFRAME_MASK);
+	}
+	EXPECT_SAME(p, PM_HPAGE);
+}
+
+TEST_F(diff, thp_split_by_mprotect)
+{
+	char *p = thp_anon(_metadata, PM_HPAGE, true);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	ASSERT_EQ(0, mprotect(p + 100 * PM_PAGE, 10 * PM_PAGE, PROT_READ));
+	EXPECT_SAME(p, PM_HPAGE);
+}
+
+TEST_F(diff, thp_partly_dontneed)
+{
+	char *p = thp_anon(_metadata, PM_HPAGE, true);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	ASSERT_EQ(0, madvise(p + 256 * PM_PAGE, 64 * PM_PAGE, MADV_DONTNEED));
+	EXPECT_SAME(p, PM_HPAGE);
+}
+
+TEST_F(diff, thp_shmem_shared)
+{
+	int fd = memfd_with(PM_HPAGE);
+	char *p;
+
+	ASSERT_GE(fd, 0);
+	p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_HUGEPAGE));
+	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	ASSERT_GE(pm_smaps_kb(p, "ShmemPmdMapped"), 2048) TH_LOG("no shmem THP: the case would test nothing");
+	EXPECT_SAME(p, PM_HPAGE);
+	close(fd);
+}
+
+TEST_F(diff, heap)
+{
+	char *p = sbrk(0);
+
+	ASSERT_NE((void *)-1, sbrk(LEN));
+	pm_touch(p, LEN, 2 * PM_PAGE, true);
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_F(diff, stack)
+{
+	static struct pm_vma v[512];
+	int n = pm_read_maps(v, 512);
+	int found = 0;
+
+	ASSERT_GT(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i].name, "[stack]"))
+			continue;
+		found = 1;
+		EXPECT_SAME((void *)v[i].start, v[i].end - v[i].start);
+	}
+	EXPECT_TRUE(found);
+}
+
+TEST_F(diff, special_mappings_vdso_vvar)
+{
+	static struct pm_vma v[512];
+	int n = pm_read_maps(v, 512);
+	int found = 0;
+
+	ASSERT_GT(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (strncmp(v[i].name, "[v", 2))
+			continue;
+		found++;
+		EXPECT_SAME((void *)v[i].start, v[i].end - v[i].start);
+	}
+	EXPECT_GE(found, 1);
+}
+
+TEST_F(diff, hole_between_mappings)
+{
+	char *p = map_anon(3 * LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	pm_touch(p, 3 * LEN, PM_PAGE, true);
+	ASSERT_EQ(0, munmap(p + LEN, LEN));
+	EXPECT_SAME(p, 3 * LEN);
+}
+
+TEST_F(diff, one_read_spans_many_vmas)
+{
+	char *p = map_anon(16 * LEN, PROT_NONE, MAP_PRIVATE);
+
+	ASSERT_NE(MAP_FAILED, p);
+	for (int i = 0; i < 16; i += 2) {
+		ASSERT_EQ(0, mprotect(p + i * LEN, LEN, i % 4 ? PROT_READ : PROT_READ | PROT_WRITE));
+		if (i % 4 == 0)
+			pm_touch(p + i * LEN, LEN, 7 * PM_PAGE, true);
+	}
+	ASSERT_EQ(0, munmap(p + 5 * LEN, LEN));
+	/* One pread of the whole 16-VMA window, not VMA by VMA. */
+	EXPECT_EQ(0, pm_compare_range(self->proc, self->dev, (uintptr_t)p, (uintptr_t)p + 16 * LEN));
+}
+
+TEST_F(diff, lowest_pages_of_address_space)
+{
+	EXPECT_EQ(0, pm_compare_range(self->proc, self->dev, 0, 1024 * PM_PAGE));
+}
+
+TEST_F(diff, every_vma_in_maps)
+{
+	EXPECT_EQ(0, pm_compare_all_maps(self->proc, self->dev, MARGIN));
+}
+
+TEST_F(diff, vma_soft_dirty_flag_on_new_vma)
+{
+	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	uint64_t e;
+
+	ASSERT_NE(MAP_FAILED, p);
+	/* A fresh VMA is VM_SOFTDIRTY: even its empty pages read soft-dirty. */
+	ASSERT_EQ(0, pm_read_entries(self->dev, (uintptr_t)p, 1, &e));
+	EXPECT_NE(0, e & RPM_SOFT_DIRTY);
+	EXPECT_SAME(p, LEN);
+}
+
+TEST_HARNESS_MAIN

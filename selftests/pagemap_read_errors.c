@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Error and edge cases of pagemap reads: each call is made on
+ * /proc/self/pagemap and on /dev/rust_pagemap, and the return values, errno
+ * values and resulting file positions must be the same.
+ */
+#include "pm_common.h"
+
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+
+struct outcome {
+	long ret;
+	int err;
+};
+
+FIXTURE(err)
+{
+	int proc, dev;
+	uint64_t *buf;
+};
+
+FIXTURE_SETUP(err)
+{
+	self->proc = pm_open_proc();
+	self->dev = pm_open_dev();
+	ASSERT_GE(self->proc, 0);
+	ASSERT_GE(self->dev, 0);
+	self->buf = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	memset(self->buf, 0, 8 << 20);
+}
+
+FIXTURE_TEARDOWN(err)
+{
+	close(self->proc);
+	close(self->dev);
+	munmap(self->buf, 8 << 20);
+}
+
+static struct outcome do_pread(int fd, void *buf, size_t n, off_t off)
+{
+	struct outcome o;
+
+	errno = 0;
+	o.ret = pread(fd, buf, n, off);
+	o.err = o.ret < 0 ? errno : 0;
+	return o;
+}
+
+/* The same pread on both files: same return value and errno. */
+#define EXPECT_SAME_PREAD(buf, n, off)                                                 \
+	do {                                                                           \
+		struct outcome a = do_pread(self->proc, (buf), (n), (off));            \
+		struct outcome b = do_pread(self->dev, (buf), (n), (off));             \
+		EXPECT_EQ(a.ret, b.ret);                                               \
+		EXPECT_EQ(a.err, b.err) TH_LOG("proc errno %d dev errno %d", a.err, b.err); \
+	} while (0)
+
+/* Byte offset of the first entry past the top of the user address space (47-bit). */
+static off_t top_offset(void)
+{
+	/* The stack is the highest mapping; task_size is the next power of two above it. */
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	uintptr_t top = 1UL << 47;
+
+	while (top <= sp)
+		top <<= 9;
+	return (off_t)((top - PM_PAGE) / PM_PAGE) * 8;
+}
+
+TEST_F(err, unaligned_offset)
+{
+	EXPECT_SAME_PREAD(self->buf, 64, 4);
+	EXPECT_SAME_PREAD(self->buf, 64, 8 * 1000 + 1);
+}
+
+TEST_F(err, unaligned_length)
+{
+	EXPECT_SAME_PREAD(self->buf, 12, 0);
+	EXPECT_SAME_PREAD(self->buf, 7, 8 * 4096);
+}
+
+TEST_F(err, zero_length)
+{
+	EXPECT_SAME_PREAD(self->buf, 0, 0);
+	EXPECT_SAME_PREAD(self->buf, 0, 4);
+}
+
+TEST_F(err, read_straddling_top_is_short)
+{
+	off_t last = top_offset();
+
+	/* The last page below task_size, then past it: a short read. */
+	EXPECT_SAME_PREAD(self->buf, 8 * 16, last - 8 * 8);
+}
+
+TEST_F(err, read_at_and_past_top_is_eof)
+{
+	off_t last = top_offset();
+
+	EXPECT_SAME_PREAD(self->buf, 64, last + 8);
+	EXPECT_SAME_PREAD(self->buf, 64, last + 8 * 4096);
+	EXPECT_SAME_PREAD(self->buf, 64, (off_t)1 << 60);
+	EXPECT_SAME_PREAD(self->buf, 64, INT64_MAX & ~7L);
+}
+
+TEST_F(err, huge_length)
+{
+	/* Larger than the buffer and the address space: the VFS refuses the buffer. */
+	EXPECT_SAME_PREAD(self->buf, SIZE_MAX & ~7UL, 0);
+	EXPECT_SAME_PREAD(self->buf, 1UL << 46, 0);
+}
+
+TEST_F(err, large_valid_length_spans_many_chunks)
+{
+	uint64_t *other = self->buf + (4 << 20) / 8;
+	uintptr_t at = (uintptr_t)self->buf & ~(PM_HPAGE - 1);
+	ssize_t a = pread(self->proc, self->buf, 4 << 20, (at / PM_PAGE) * 8);
+	ssize_t b = pread(self->dev, other, 4 << 20, (at / PM_PAGE) * 8);
+
+	EXPECT_EQ(a, b);
+	EXPECT_EQ(4 << 20, a);
+	/* The two reads write into the region they describe; compare everything but it. */
+	for (size_t i = 0; i < (4u << 20) / 8; i++) {
+		uintptr_t va = at + i * PM_PAGE;
+
+		if (va >= (uintptr_t)self->buf && va < (uintptr_t)self->buf + (8 << 20))
+			continue;
+		if (self->buf[i] != other[i]) {
+			EXPECT_EQ(self->buf[i], other[i]) TH_LOG("at %#lx", (unsigned long)va);
+			break;
+		}
+	}
+}
+
+TEST_F(err, bad_buffer_pointer)
+{
+	EXPECT_SAME_PREAD((void *)8, 64, 0);
+	EXPECT_SAME_PREAD(NULL, 64, 0);
+	EXPECT_SAME_PREAD((void *)(1UL << 63), 64, 0);
+}
+
+TEST_F(err, read_only_buffer)
+{
+	void *ro = mmap(NULL, PM_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, ro);
+	EXPECT_SAME_PREAD(ro, 64, 0);
+	munmap(ro, PM_PAGE);
+}
+
+TEST_F(err, fault_in_later_chunk_loses_progress)
+{
+	/* 2 MiB of entries (one chunk and more) into a buffer whose second page is unmapped. */
+	char *b = mmap(NULL, 2 * PM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	off_t pa, pd;
+
+	ASSERT_NE(MAP_FAILED, b);
+	ASSERT_EQ(0, munmap(b + PM_PAGE, PM_PAGE));
+	ASSERT_EQ(0, lseek(self->proc, 0, SEEK_SET));
+	ASSERT_EQ(0, lseek(self->dev, 0, SEEK_SET));
+	errno = 0;
+	EXPECT_EQ(read(self->proc, b, 2 * PM_PAGE), read(self->dev, b, 2 * PM_PAGE));
+	EXPECT_EQ(EFAULT, errno);
+	pa = lseek(self->proc, 0, SEEK_CUR);
+	pd = lseek(self->dev, 0, SEEK_CUR);
+	EXPECT_EQ(pa, pd);
+	EXPECT_EQ(0, pd);
+	munmap(b, PM_PAGE);
+}
+
+TEST_F(err, sequential_reads_advance_position)
+{
+	uint64_t a[64], b[64];
+	uintptr_t at = (uintptr_t)self->buf;
+
+	ASSERT_EQ((off_t)(at / PM_PAGE) * 8, lseek(self->proc, (at / PM_PAGE) * 8, SEEK_SET));
+	ASSERT_EQ((off_t)(at / PM_PAGE) * 8, lseek(self->dev, (at / PM_PAGE) * 8, SEEK_SET));
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(sizeof(a), (size_t)read(self->proc, a, sizeof(a)));
+		ASSERT_EQ(sizeof(b), (size_t)read(self->dev, b, sizeof(b)));
+		EXPECT_EQ(0, memcmp(a, b, sizeof(a)));
+		EXPECT_EQ(lseek(self->proc, 0, SEEK_CUR), lseek(self->dev, 0, SEEK_CUR));
+	}
+}
+
+TEST_F(err, lseek_whence_rules)
+{
+	off_t a, b;
+
+	EXPECT_EQ(lseek(self->proc, 800, SEEK_SET), lseek(self->dev, 800, SEEK_SET));
+	EXPECT_EQ(lseek(self->proc, 80, SEEK_CUR), lseek(self->dev, 80, SEEK_CUR));
+	errno = 0;
+	a = lseek(self->proc, 0, SEEK_END);
+	int ea = errno;
+
+	errno = 0;
+	b = lseek(self->dev, 0, SEEK_END);
+	EXPECT_EQ(a, b);
+	EXPECT_EQ(ea, errno);
+}
+
+TEST_F(err, negative_position_read)
+{
+	struct outcome a, b;
+
+	/* mem_lseek accepts any position; the read then fails in the VFS. */
+	lseek(self->proc, -16, SEEK_SET);
+	lseek(self->dev, -16, SEEK_SET);
+	errno = 0;
+	a.ret = read(self->proc, self->buf, 64);
+	a.err = errno;
+	errno = 0;
+	b.ret = read(self->dev, self->buf, 64);
+	b.err = errno;
+	EXPECT_EQ(a.ret, b.ret);
+	EXPECT_EQ(a.err, b.err);
+}
+
+TEST_F(err, position_overflow)
+{
+	EXPECT_SAME_PREAD(self->buf, 64, INT64_MAX - 7 - 56);
+}
+
+TEST_F(err, exited_process_reads_eof)
+{
+	int up[2], down[2], fds[2];
+	pid_t pid;
+	uint64_t e;
+
+	ASSERT_EQ(0, pipe(up));
+	ASSERT_EQ(0, pipe(down));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		/* The child opens both files for itself, hands them over, and exits. */
+		int p = pm_open_proc(), d = pm_open_dev();
+		char c;
+
+		if (write(up[1], (int[]){ p, d }, sizeof(int) * 2) < 0)
+			_exit(1);
+		if (read(down[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	/* Take the child's two open files into this process (pidfd_getfd). */
+	ASSERT_EQ(sizeof(fds), (size_t)read(up[0], fds, sizeof(fds)));
+	{
+		int pidfd = syscall(SYS_pidfd_open, pid, 0);
+		int fp, fd;
+
+		ASSERT_GE(pidfd, 0);
+		fp = syscall(SYS_pidfd_getfd, pidfd, fds[0], 0);
+		fd = syscall(SYS_pidfd_getfd, pidfd, fds[1], 0);
+		ASSERT_GE(fp, 0);
+		ASSERT_GE(fd, 0);
+		ASSERT_EQ(1, write(down[1], "x", 1));
+		ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+		/* The child's mm is gone: both read as end of file, even with a bad length. */
+		EXPECT_EQ(0, pread(fp, &e, 8, 0));
+		EXPECT_EQ(0, pread(fd, &e, 8, 0));
+		EXPECT_EQ(0, pread(fp, &e, 3, 1));
+		EXPECT_EQ(0, pread(fd, &e, 3, 1));
+		close(fp);
+		close(fd);
+		close(pidfd);
+	}
+}
+
+TEST_HARNESS_MAIN

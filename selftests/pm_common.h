@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the rust_pagemap selftests: read the same range through
+ * /proc/self/pagemap (the oracle) and /dev/rust_pagemap, compare, and make
+ * sure that memory really is in the state a test claims (THP and so on).
+ */
+#ifndef PM_COMMON_H
+#define PM_COMMON_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../uapi/rust_pagemap.h"
+
+#define PM_PAGE 4096UL
+#define PM_HPAGE (2UL << 20)
+
+static inline int pm_open_proc(void)
+{
+	return open("/proc/self/pagemap", O_RDONLY);
+}
+
+static inline int pm_open_dev(void)
+{
+	return open(RUST_PAGEMAP_DEV, O_RDONLY);
+}
+
+/* One pread that must return the whole request; -1 on anything else. */
+static inline int pm_read_entries(int fd, uintptr_t start, size_t n, uint64_t *out)
+{
+	ssize_t got = pread(fd, out, n * 8, (off_t)(start / PM_PAGE) * 8);
+
+	return got == (ssize_t)(n * 8) ? 0 : -1;
+}
+
+/*
+ * Compare [start, end) through both files. Returns the number of differing
+ * entries (printing the first few as TAP comments), or -1 if a read failed.
+ * A mismatch is confirmed by reading both files again, so that a page that
+ * changed state between the two reads (a racing kernel thread) is not blamed
+ * on the module; a real difference persists.
+ */
+static inline long pm_compare_range(int fd_proc, int fd_dev, uintptr_t start, uintptr_t end)
+{
+	const size_t chunk = 4096;
+	static uint64_t a[4096], b[4096];
+	long bad = 0;
+
+	for (uintptr_t addr = start; addr < end; addr += chunk * PM_PAGE) {
+		size_t n = (end - addr) / PM_PAGE;
+
+		if (n > chunk)
+			n = chunk;
+		for (int attempt = 0; attempt < 2; attempt++) {
+			long diff = 0;
+
+			if (pm_read_entries(fd_proc, addr, n, a) || pm_read_entries(fd_dev, addr, n, b)) {
+				printf("# read of %#lx+%zu pages failed: %s\n", (unsigned long)addr, n,
+				       strerror(errno));
+				return -1;
+			}
+			for (size_t i = 0; i < n; i++) {
+				if (a[i] == b[i])
+					continue;
+				if (attempt == 1 && diff < 4)
+					printf("# %#lx: proc %#018" PRIx64 " dev %#018" PRIx64
+					       " xor %#" PRIx64 "\n",
+					       (unsigned long)(addr + i * PM_PAGE), a[i], b[i], a[i] ^ b[i]);
+				diff++;
+			}
+			if (!diff)
+				break;
+			if (attempt == 1)
+				bad += diff;
+		}
+	}
+	return bad;
+}
+
+/* Compare a range plus `margin` pages on each side (holes around a mapping). */
+static inline long pm_compare_around(int fd_proc, int fd_dev, void *p, size_t len, size_t margin)
+{
+	uintptr_t start = (uintptr_t)p, end = start + len;
+
+	start = start > margin * PM_PAGE ? start - margin * PM_PAGE : 0;
+	return pm_compare_range(fd_proc, fd_dev, start, end + margin * PM_PAGE);
+}
+
+struct pm_vma {
+	uintptr_t start, end;
+	char name[128];
+};
+
+/* Parse /proc/self/maps into `v` (at most `max`); returns the count or -1. */
+static inline int pm_read_maps(struct pm_vma *v, int max)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &s, &e, &off) < 2)
+			continue;
+		v[n].start = s;
+		v[n].end = e;
+		snprintf(v[n].name, sizeof(v[n].name), "%s", off ? line + off : "");
+		v[n].name[strcspn(v[n].name, "\n")] = 0;
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Compare every VMA in /proc/self/maps and `margin` pages of the holes on
+ * both sides of each. Returns the number of differing entries, -1 on error.
+ */
+static inline long pm_compare_all_maps(int fd_proc, int fd_dev, size_t margin)
+{
+	static struct pm_vma v[512];
+	int n = pm_read_maps(v, 512);
+	long bad = 0;
+
+	if (n <= 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		long r = pm_compare_around(fd_proc, fd_dev, (void *)v[i].start,
+					   v[i].end - v[i].start, margin);
+		if (r < 0)
+			return -1;
+		if (r)
+			printf("# mismatch in %lx-%lx %s\n", (unsigned long)v[i].start,
+			       (unsigned long)v[i].end, v[i].name);
+		bad += r;
+	}
+	return bad;
+}
+
+/* The value of `field` (in kB) in the smaps block of the VMA holding `addr`; -1 if absent. */
+static inline long pm_smaps_kb(void *addr, const char *field)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+	long val = -1;
+	size_t flen = strlen(field);
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
+			continue;
+		}
+		if (in && !strncmp(line, field, flen) && line[flen] == ':') {
+			val = strtol(line + flen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/* Map `len` bytes aligned to 2 MiB (anonymous private unless flags say otherwise). */
+static inline void *pm_map_aligned(size_t len, int prot, int flags, int fd)
+{
+	size_t span = len + PM_HPAGE;
+	char *raw = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t aligned;
+
+	if (raw == MAP_FAILED)
+		return MAP_FAILED;
+	aligned = ((uintptr_t)raw + PM_HPAGE - 1) & ~(PM_HPAGE - 1);
+	munmap(raw, span);
+	return mmap((void *)aligned, len, prot, flags | MAP_FIXED_NOREPLACE, fd, 0);
+}
+
+/* Touch every page by writing (w) or reading. */
+static inline void pm_touch(void *p, size_t len, size_t stride, bool w)
+{
+	volatile char *c = p;
+
+	for (size_t off = 0; off < len; off += stride) {
+		if (w)
+			c[off] = (char)(off / PM_PAGE + 1);
+		else
+			(void)c[off];
+	}
+}
+
+#endif /* PM_COMMON_H */

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The mmap lock, taken killably as pagemap does, and what may be read under it.
+
+use kernel::bindings;
+use kernel::mm::MmWithUser;
+use kernel::prelude::*;
+
+/// The mmap lock of an mm, held for read.
+///
+/// # Invariants
+///
+/// The mmap lock of `mm` is held for read while this guard exists, and `mm`
+/// has a user reference (it is a [`MmWithUser`]), so its page tables are live.
+pub(crate) struct MmapReadLock<'a> {
+    mm: &'a MmWithUser,
+}
+
+impl<'a> MmapReadLock<'a> {
+    /// Takes the lock for read; a fatal signal while waiting gives `EINTR`.
+    pub(crate) fn lock_killable(mm: &'a MmWithUser) -> Result<Self> {
+        // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
+        let ret = unsafe { bindings::mmap_read_lock_killable(mm.as_raw()) };
+        if ret != 0 {
+            return Err(EINTR);
+        }
+        // INVARIANT: the lock was just taken.
+        Ok(Self { mm })
+    }
+
+    /// The locked mm.
+    pub(crate) fn mm_ptr(&self) -> *mut bindings::mm_struct {
+        self.mm.as_raw()
+    }
+
+    /// The locked mm, as the `kernel` crate's type.
+    pub(crate) fn mm(&self) -> &'a MmWithUser {
+        self.mm
+    }
+
+    /// Kernel virtual address of the mm's root page table.
+    pub(crate) fn pgd(&self) -> *mut u64 {
+        // SAFETY: `mm` is live; `pgd` is set at mm creation and never changes while it has users.
+        unsafe { (*self.mm_ptr()).pgd.cast() }
+    }
+}
+
+impl Drop for MmapReadLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held for read (type invariant) and released once, here.
+        unsafe { bindings::mmap_read_unlock(self.mm_ptr()) };
+    }
+}
+
+/// Size of the user address space of `mm` (`mm->task_size`).
+pub(crate) fn task_size(mm: &MmWithUser) -> usize {
+    // SAFETY: `mm` is live; `task_size` is fixed at exec time.
+    unsafe { (*mm.as_raw()).task_size as usize }
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The page-table walker: VMAs first, then page tables level by level.
+//!
+//! One walk serves every consumer (the pagemap read, PAGEMAP_SCAN, soft-dirty
+//! clearing): it finds VMAs and the gaps between them, descends from the root
+//! table with one level-generic loop, and hands the consumer, a [`Visitor`],
+//! either a hole or a leaf. A leaf is handed over with the page-table lock
+//! that makes it current held, so a consumer may also modify it.
+
+pub(crate) mod entry;
+pub(crate) mod level;
+pub(crate) mod mm;
+pub(crate) mod page;
+pub(crate) mod pagemap;
+pub(crate) mod softleaf;
+pub(crate) mod table;
+pub(crate) mod vma;
+pub(crate) mod x86;
+
+use kernel::bindings;
+
+use entry::{Entry, Kind};
+use level::Level;
+use mm::MmapReadLock;
+use table::{PmdLock, PteTableLock, Slot, Table};
+use vma::Vma;
+
+/// Whether the walk goes on after a consumer call.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Keep walking.
+    Continue,
+    /// Stop the whole walk now.
+    Stop,
+}
+
+/// What to do with a VMA the walk reaches.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum VmaAction {
+    /// Walk its page tables.
+    Walk,
+    /// Do not look at its page tables; report its range as one hole instead.
+    Hole,
+    /// Leave it out altogether.
+    Skip,
+    /// Stop the whole walk.
+    Stop,
+}
+
+/// How a leaf was reached, which decides which rules apply to it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LeafKind {
+    /// A 4 KiB PTE, under its PTE-table lock.
+    Pte,
+    /// A transparent huge page (or a PMD migration entry), under the PMD lock.
+    Thp,
+    /// A hugetlb page table entry (PMD or PUD level), under the huge-PTE lock.
+    Hugetlb,
+}
+
+/// A leaf entry, read under the page-table lock that keeps it current.
+///
+/// # Invariants
+///
+/// `entry` was read from `slot` while that lock was held, and the lock is
+/// still held for as long as the leaf is borrowed.
+pub(crate) struct Leaf<'s> {
+    /// Where the entry lives.
+    pub(crate) slot: Slot<'s>,
+    /// Its value.
+    pub(crate) entry: Entry,
+    /// How it was reached.
+    pub(crate) kind: LeafKind,
+}
+
+impl Leaf<'_> {
+    /// Whether a hugetlb leaf lives in a PMD table shared with other mms.
+    pub(crate) fn hugetlb_pmd_shared(&self) -> bool {
+        // SAFETY: the slot is a live hugetlb entry and its lock is held (type invariant).
+        self.kind == LeafKind::Hugetlb
+            && unsafe { bindings::hugetlb_pmd_shared(self.slot.as_pte_ptr()) }
+    }
+
+    /// Whether a non-present entry carries the uffd bit or is a uffd-wp marker
+    /// (`pte_swp_uffd_any`; the hugetlb rule).
+    pub(crate) fn swp_uffd_any(&self) -> bool {
+        // SAFETY: pure function of the value.
+        unsafe { bindings::pte_swp_uffd_any(bindings::pte_t { pte: self.entry.raw() }) }
+    }
+}
+
+/// A consumer of a walk.
+pub(crate) trait Visitor {
+    /// Decides what to do with a VMA before its range `[start, end)` is walked.
+    fn vma(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) -> VmaAction {
+        VmaAction::Walk
+    }
+
+    /// `[start, end)` has nothing mapped: `vma` is `None` outside any VMA, or
+    /// the VMA whose page tables are missing there.
+    fn hole(&mut self, vma: Option<&Vma<'_>>, start: usize, end: usize) -> Flow;
+
+    /// A leaf maps `[start, end)`, a part of the leaf's span clipped to the walk.
+    fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow;
+
+    /// All PTEs of one PTE table in `[start, end)` were visited; its lock is still held.
+    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
+}
+
+/// Walks `[start, end)` of the locked mm, calling `v` for every hole and leaf in address order.
+///
+/// Returns the address where the walk stopped: `end`, or the start of the
+/// hole, leaf or VMA whose call said [`Flow::Stop`].
+pub(crate) fn walk<V: Visitor>(lock: &MmapReadLock<'_>, start: usize, end: usize, v: &mut V) -> usize {
+    let mut addr = start;
+    while addr < end {
+        let Some(vma) = Vma::find(lock, addr) else {
+            if v.hole(None, addr, end) == Flow::Stop {
+                return addr;
+            }
+            return end;
+        };
+        if vma.start() > addr {
+            let gap_end = vma.start().min(end);
+            if v.hole(None, addr, gap_end) == Flow::Stop {
+                return addr;
+            }
+            addr = gap_end;
+            if addr >= end {
+                break;
+            }
+        }
+        let vma_end = vma.end().min(end);
+        let flow = match v.vma(&vma, addr, vma_end) {
+            VmaAction::Walk if vma.is_hugetlb() => walk_hugetlb(lock, &vma, addr, vma_end, v),
+            VmaAction::Walk => walk_table(lock, &vma, Table::root(lock), addr, vma_end, v),
+            VmaAction::Hole => v.hole(Some(&vma), addr, vma_end),
+            VmaAction::Skip => Flow::Continue,
+            VmaAction::Stop => Flow::Stop,
+        };
+        if flow == Flow::Stop {
+            return addr;
+        }
+        addr = vma_end;
+    }
+    end
+}
+
+/// Walks the part `[start, end)` of `vma` that `table` covers, one entry at a time,
+/// descending into lower tables; the same code at every level above the PMD.
+fn walk_table<V: Visitor>(
+    lock: &MmapReadLock<'_>,
+    vma: &Vma<'_>,
+    table: Table<'_>,
+    start: usize,
+    end: usize,
+    v: &mut V,
+) -> Flow {
+    let level = table.level();
+    let mut addr = start;
+    while addr < end {
+        let next = level.entry_end(addr, end);
+        let slot = table.slot(addr);
+        let flow = if level == Level::PMD {
+            walk_pmd(lock, vma, slot, addr, next, v)
+        } else {
+            let entry = slot.read();
+            match table.below(entry) {
+                Some(lower) => walk_table(lock, vma, lower, addr, next, v),
+                // Empty, or a huge leaf above the PMD in a non-hugetlb VMA (device
+                // DAX, which the test kernel has not): nothing to show but a hole.
+                None => v.hole(Some(vma), addr, next),
+            }
+        };
+        if flow == Flow::Stop {
+            return Flow::Stop;
+        }
+        addr = next;
+    }
+    Flow::Continue
+}
+
+/// Handles one PMD slot covering `[start, end)`: a hole, a huge leaf taken
+/// under the PMD lock, or a PTE table taken under its lock. A PMD that changes
+/// between the unlocked look and the lock is read again, as the kernel's
+/// walker does (`ACTION_AGAIN`).
+fn walk_pmd<V: Visitor>(
+    lock: &MmapReadLock<'_>,
+    vma: &Vma<'_>,
+    slot: Slot<'_>,
+    start: usize,
+    end: usize,
+    v: &mut V,
+) -> Flow {
+    loop {
+        let entry = slot.read();
+        match entry.kind() {
+            Kind::None => return v.hole(Some(vma), start, end),
+            Kind::Present | Kind::NonPresent => {
+                let _ptl = PmdLock::lock(lock, slot);
+                let entry = slot.read();
+                if !entry.is_leaf() {
+                    continue;
+                }
+                // INVARIANT: read under the PMD lock, which `_ptl` holds during the call.
+                let leaf = Leaf {
+                    slot,
+                    entry,
+                    kind: LeafKind::Thp,
+                };
+                return v.leaf(vma, &leaf, start, end);
+            }
+            Kind::Table => {
+                let Some(ptes) = PteTableLock::map_lock(lock, slot, start) else {
+                    continue;
+                };
+                let flow = walk_ptes(vma, &ptes, start, end, v);
+                v.pte_table_done(vma, start, end);
+                drop(ptes);
+                // SAFETY: no lock is held here besides the sleepable mmap lock.
+                unsafe { bindings::__cond_resched() };
+                return flow;
+            }
+        }
+    }
+}
+
+/// Visits every PTE of a locked PTE table in `[start, end)`.
+fn walk_ptes<V: Visitor>(
+    vma: &Vma<'_>,
+    ptes: &PteTableLock<'_>,
+    start: usize,
+    end: usize,
+    v: &mut V,
+) -> Flow {
+    let mut addr = start;
+    while addr < end {
+        let slot = ptes.slot(addr);
+        // INVARIANT: read under the PTE-table lock that `ptes` holds.
+        let leaf = Leaf {
+            slot,
+            entry: slot.read(),
+            kind: LeafKind::Pte,
+        };
+        let next = addr + x86::PAGE_SIZE;
+        if v.leaf(vma, &leaf, addr, next) == Flow::Stop {
+            return Flow::Stop;
+        }
+        addr = next;
+    }
+    Flow::Continue
+}
+
+/// Walks a hugetlb VMA one huge page at a time: descends to the level of the
+/// VMA's page size, reports a hole where a table on the way is missing, and
+/// hands over each huge entry under the huge-PTE lock.
+fn walk_hugetlb<V: Visitor>(
+    lock: &MmapReadLock<'_>,
+    vma: &Vma<'_>,
+    start: usize,
+    end: usize,
+    v: &mut V,
+) -> Flow {
+    let Some(leaf_level) = Level::of_page_size(vma.huge_page_size()) else {
+        return v.hole(Some(vma), start, end);
+    };
+    // SAFETY: the VMA is a live hugetlb VMA; this lock keeps shared PMD tables from being
+    // unshared under the walk, as `walk_hugetlb_range` takes it.
+    unsafe { bindings::hugetlb_vma_lock_read(vma.as_ptr()) };
+    let mut addr = start;
+    let mut flow = Flow::Continue;
+    while addr < end && flow == Flow::Continue {
+        let next = leaf_level.entry_end(addr, end);
+        flow = match huge_slot(lock, leaf_level, addr) {
+            None => v.hole(Some(vma), addr, next),
+            Some(slot) => {
+                // SAFETY: `slot` is the huge entry of this live hugetlb VMA at `addr`.
+                let ptl = unsafe {
+                    bindings::vma_huge_pte_lock(vma.as_ptr(), lock.mm_ptr(), slot.as_pte_ptr())
+                };
+                // SAFETY: as above, and the huge-PTE lock is held.
+                let raw = unsafe {
+                    bindings::huge_ptep_get(lock.mm_ptr(), addr as _, slot.as_pte_ptr()).pte
+                };
+                // INVARIANT: read under the huge-PTE lock, held until after the call.
+                let leaf = Leaf {
+                    slot,
+                    entry: Entry::new(raw, leaf_level),
+                    kind: LeafKind::Hugetlb,
+                };
+                let flow = v.leaf(vma, &leaf, addr, next);
+                // SAFETY: `ptl` was taken above and is released once.
+                unsafe { bindings::spin_unlock(ptl) };
+                // SAFETY: no spinlock is held any more.
+                unsafe { bindings::__cond_resched() };
+                flow
+            }
+        };
+        addr = next;
+    }
+    // SAFETY: taken at the top of this function.
+    unsafe { bindings::hugetlb_vma_unlock_read(vma.as_ptr()) };
+    flow
+}
+
+/// The slot at `leaf_level` for `addr`, or `None` if a table above it is missing
+/// (what `huge_pte_offset` reports as NULL).
+fn huge_slot<'a>(lock: &'a MmapReadLock<'_>, leaf_level: Level, addr: usize) -> Option<Slot<'a>> {
+    let mut table = Table::root(lock);
+    while table.level() > leaf_level {
+        table = table.below(table.slot(addr).read())?;
+    }
+    Some(table.slot(addr))
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The pagemap read consumer: one 64-bit entry per page, as `/proc/PID/pagemap` encodes it
+//! (`pte_to_pagemap_entry`, `pagemap_pmd_range_thp`, `pagemap_hugetlb_range`,
+//! `pagemap_pte_hole` in fs/proc/task_mmu.c).
+
+use kernel::prelude::*;
+
+use super::entry::{Entry, Kind};
+use super::page::Page;
+use super::vma::Vma;
+use super::x86::{PAGE_SHIFT, PAGE_SIZE};
+use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
+
+/// Bits 0-54: the frame (PFN, or swap type and offset).
+pub(crate) const PM_PFRAME_MASK: u64 = (1 << 55) - 1;
+/// Bit 55: soft-dirty entry or VMA.
+pub(crate) const PM_SOFT_DIRTY: u64 = 1 << 55;
+/// Bit 56: the page is mapped exactly once.
+pub(crate) const PM_MMAP_EXCLUSIVE: u64 = 1 << 56;
+/// Bit 57: userfaultfd-protected (WP or RWP) entry or marker.
+pub(crate) const PM_UFFD_WP: u64 = 1 << 57;
+/// Bit 58: guard-region marker.
+pub(crate) const PM_GUARD_REGION: u64 = 1 << 58;
+/// Bit 61: file-backed, shmem or shared-anonymous page.
+pub(crate) const PM_FILE: u64 = 1 << 61;
+/// Bit 62: non-present entry (swap, migration, marker, ...).
+pub(crate) const PM_SWAP: u64 = 1 << 62;
+/// Bit 63: present page.
+pub(crate) const PM_PRESENT: u64 = 1 << 63;
+/// Bits of the swap type in a non-present frame (`MAX_SWAPFILES_SHIFT`).
+const SWAP_TYPE_BITS: u32 = 5;
+
+/// Entries one chunk produces at most: a chunk never crosses a 2 MiB boundary.
+pub(crate) const CHUNK_ENTRIES: usize = 512;
+
+/// Fills a buffer with pagemap entries for one chunk of address space.
+///
+/// # Invariants
+///
+/// `len <= CHUNK_ENTRIES`.
+pub(crate) struct PagemapReader {
+    buf: [u64; CHUNK_ENTRIES],
+    len: usize,
+    show_pfn: bool,
+}
+
+impl PagemapReader {
+    /// An empty reader; `show_pfn` says whether frames are reported or zeroed.
+    pub(crate) fn new(show_pfn: bool) -> Self {
+        Self {
+            buf: [0; CHUNK_ENTRIES],
+            len: 0,
+            show_pfn,
+        }
+    }
+
+    /// Empties the buffer for the next chunk.
+    pub(crate) fn reset(&mut self) {
+        self.len = 0;
+    }
+
+    /// The entries produced since the last reset.
+    pub(crate) fn entries(&self) -> &[u64] {
+        &self.buf[..self.len]
+    }
+
+    /// Appends `count` entries: the first is `first`, each next one adds `step` to the frame.
+    fn push(&mut self, first: u64, count: usize, frame_step: u64) -> Flow {
+        let flags = first & !PM_PFRAME_MASK;
+        let mut frame = first & PM_PFRAME_MASK;
+        for _ in 0..count {
+            if self.len == CHUNK_ENTRIES {
+                return Flow::Stop;
+            }
+            self.buf[self.len] = (frame & PM_PFRAME_MASK) | flags;
+            self.len += 1;
+            frame = frame.wrapping_add(frame_step);
+        }
+        Flow::Continue
+    }
+
+    fn frame(&self, frame: u64) -> u64 {
+        if self.show_pfn {
+            frame & PM_PFRAME_MASK
+        } else {
+            0
+        }
+    }
+
+    /// The entry of one PTE (`pte_to_pagemap_entry`).
+    fn pte_entry(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> u64 {
+        let mut flags = 0;
+        let mut frame = 0;
+        let mut page = None;
+        match entry.kind() {
+            Kind::Present => {
+                frame = self.frame(entry.pfn());
+                flags |= PM_PRESENT;
+                page = Page::normal_pte(vma, addr, entry);
+                if entry.soft_dirty() {
+                    flags |= PM_SOFT_DIRTY;
+                }
+                if entry.uffd() {
+                    flags |= PM_UFFD_WP;
+                }
+            }
+            Kind::NonPresent => {
+                if entry.soft_dirty() {
+                    flags |= PM_SOFT_DIRTY;
+                }
+                if entry.uffd() {
+                    flags |= PM_UFFD_WP;
+                }
+                if let Some(leaf) = entry.soft_leaf() {
+                    frame =
+                        self.frame(leaf.swap_type() | (leaf.pagemap_offset() << SWAP_TYPE_BITS));
+                    flags |= PM_SWAP;
+                    page = leaf.page();
+                    if leaf.is_uffd_wp_marker() {
+                        flags |= PM_UFFD_WP;
+                    }
+                    if leaf.is_guard_marker() {
+                        flags |= PM_GUARD_REGION;
+                    }
+                }
+            }
+            Kind::None | Kind::Table => {}
+        }
+        if let Some(page) = page {
+            if !page.is_anon() {
+                flags |= PM_FILE;
+            }
+            if flags & PM_PRESENT != 0 && page.mapped_exclusively() {
+                flags |= PM_MMAP_EXCLUSIVE;
+            }
+        }
+        if vma.soft_dirty() {
+            flags |= PM_SOFT_DIRTY;
+        }
+        frame | flags
+    }
+
+    /// Entries of a huge PMD for `[start, end)` (`pagemap_pmd_range_thp`).
+    fn thp_entries(&mut self, vma: &Vma<'_>, entry: Entry, start: usize, end: usize) -> Flow {
+        let idx = ((start & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
+        let count = (end - start) / PAGE_SIZE;
+        let mut flags = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
+        let mut frame = 0;
+        let mut step = 0;
+        let mut page = None;
+        match entry.kind() {
+            Kind::Present => {
+                page = Page::normal_pmd(vma, start, entry);
+                flags |= PM_PRESENT;
+                if entry.soft_dirty() {
+                    flags |= PM_SOFT_DIRTY;
+                }
+                if entry.uffd() {
+                    flags |= PM_UFFD_WP;
+                }
+                frame = self.frame(entry.pfn() + idx);
+                step = if self.show_pfn { 1 } else { 0 };
+            }
+            Kind::NonPresent => {
+                if let Some(leaf) = entry.soft_leaf() {
+                    frame = self.frame(
+                        leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
+                    );
+                    step = if self.show_pfn { 1 << SWAP_TYPE_BITS } else { 0 };
+                    flags |= PM_SWAP;
+                    page = leaf.page();
+                }
+                if entry.soft_dirty() {
+                    flags |= PM_SOFT_DIRTY;
+                }
+                if entry.uffd() {
+                    flags |= PM_UFFD_WP;
+                }
+            }
+            Kind::None | Kind::Table => {}
+        }
+        if let Some(page) = page {
+            if !page.is_anon() {
+                flags |= PM_FILE;
+            }
+            // The kernel asks this of the PMD's first page, once for all 512 entries.
+            if flags & PM_PRESENT != 0 && page.mapped_exclusively() {
+                flags |= PM_MMAP_EXCLUSIVE;
+            }
+        }
+        self.push(frame | flags, count, step)
+    }
+
+    /// Entries of a hugetlb page for `[start, end)` (`pagemap_hugetlb_range`): soft-dirty
+    /// only from the VMA, never `PM_SWAP`, no frame for non-present entries.
+    fn hugetlb_entries(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        let entry = leaf.entry;
+        let count = (end - start) / PAGE_SIZE;
+        let mut flags = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
+        let mut frame = 0;
+        let mut step = 0;
+        match entry.kind() {
+            Kind::Present => {
+                if let Some(page) = Page::from_pfn(entry.pfn()) {
+                    if !page.is_anon() {
+                        flags |= PM_FILE;
+                    }
+                    if !page.folio_maybe_mapped_shared() && !leaf.hugetlb_pmd_shared() {
+                        flags |= PM_MMAP_EXCLUSIVE;
+                    }
+                }
+                if entry.uffd() {
+                    flags |= PM_UFFD_WP;
+                }
+                flags |= PM_PRESENT;
+                let idx = ((start & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
+                frame = self.frame(entry.pfn() + idx);
+                step = if self.show_pfn { 1 } else { 0 };
+            }
+            Kind::NonPresent => {
+                if leaf.swp_uffd_any() {
+                    flags |= PM_UFFD_WP;
+                }
+            }
+            Kind::None | Kind::Table => {}
+        }
+        self.push(frame | flags, count, step)
+    }
+}
+
+impl Visitor for PagemapReader {
+    fn vma(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) -> VmaAction {
+        // The kernel's walker never looks into VM_PFNMAP VMAs: the whole range is a hole.
+        if vma.is_pfnmap() {
+            VmaAction::Hole
+        } else {
+            VmaAction::Walk
+        }
+    }
+
+    fn hole(&mut self, vma: Option<&Vma<'_>>, start: usize, end: usize) -> Flow {
+        let value = match vma {
+            Some(vma) if vma.soft_dirty() => PM_SOFT_DIRTY,
+            _ => 0,
+        };
+        self.push(value, (end - start) / PAGE_SIZE, 0)
+    }
+
+    fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        match leaf.kind {
+            LeafKind::Pte => {
+                let value = self.pte_entry(vma, start, leaf.entry);
+                self.push(value, 1, 0)
+            }
+            LeafKind::Thp => self.thp_entries(vma, leaf.entry, start, end),
+            LeafKind::Hugetlb => self.hugetlb_entries(vma, leaf, start, end),
+        }
+    }
+}
+
+/// Reads the pagemap entries of `count` bytes at file position `pos`, the way
+/// `pagemap_read` does: 2 MiB chunks, the mmap lock taken killably for each
+/// and dropped in between, each chunk handed to `out` as it is produced.
+///
+/// Returns the number of bytes produced. `count` and `pos` must be multiples
+/// of 8 and `count` non-zero (the caller checks, for the kernel's errno order).
+pub(crate) fn read(
+    mm: &kernel::mm::MmWithUser,
+    pos: u64,
+    count: usize,
+    show_pfn: bool,
+    mut out: impl FnMut(&[u64]) -> Result,
+) -> Result<usize> {
+    let mut reader = KBox::new(PagemapReader::new(show_pfn), GFP_KERNEL)?;
+    let task_size = super::mm::task_size(mm);
+    let svpfn = pos / 8;
+    let mut end_vaddr = task_size;
+    let mut start_vaddr = task_size;
+    if svpfn <= (usize::MAX >> PAGE_SHIFT) as u64 {
+        // The kernel takes the lock here to untag the address with the target's
+        // LAM mask; the test kernel has no LAM, so the address is used as is.
+        drop(super::mm::MmapReadLock::lock_killable(mm)?);
+        start_vaddr = (svpfn as usize) << PAGE_SHIFT;
+        if let Some(end) = start_vaddr.checked_add((count / 8) << PAGE_SHIFT) {
+            if end < task_size {
+                end_vaddr = end;
+            }
+        }
+    }
+    if start_vaddr > task_size {
+        start_vaddr = end_vaddr;
+    }
+    let mut remaining = count;
+    let mut copied = 0;
+    while remaining > 0 && start_vaddr < end_vaddr {
+        let pmd_span = super::level::Level::PMD.span();
+        let mut end = (start_vaddr.wrapping_add(pmd_span)) & !(pmd_span - 1);
+        if end < start_vaddr || end > end_vaddr {
+            end = end_vaddr;
+        }
+        reader.reset();
+        {
+            let lock = super::mm::MmapReadLock::lock_killable(mm)?;
+            super::walk(&lock, start_vaddr, end, &mut *reader);
+        }
+        start_vaddr = end;
+        let entries = reader.entries();
+        let n = entries.len().min(remaining / 8);
+        out(&entries[..n])?;
+        copied += n * 8;
+        remaining -= n * 8;
+    }
+    Ok(copied)
+}

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Page tables and the entry slots in them.
+//!
+//! A [`Table`] is a page table at a known level; a [`Slot`] is one entry of a
+//! table, derived from the table and an address. Entries are read and written
+//! only through slots. What keeps a table alive is part of how it was
+//! obtained:
+//!
+//! - tables above the PTE level are freed only under the mmap write lock, so a
+//!   [`Table`] borrows the mmap read lock;
+//! - a PTE table can be freed or replaced under the read lock (THP collapse,
+//!   empty-table reclaim), so it is only reached through [`PteTableLock`],
+//!   which maps and locks it the kernel's way (`pte_offset_map_lock`);
+//! - a huge PMD is read again under [`PmdLock`] before it is trusted.
+
+use core::marker::PhantomData;
+use core::ptr::NonNull;
+use kernel::bindings;
+
+use super::entry::{Entry, Kind};
+use super::level::Level;
+use super::mm::MmapReadLock;
+
+/// A page table at `level`.
+///
+/// # Invariants
+///
+/// `base` is the kernel virtual address of a page table of 512 entries at
+/// `level`, which stays allocated for `'a`.
+#[derive(Copy, Clone)]
+pub(crate) struct Table<'a> {
+    base: NonNull<u64>,
+    level: Level,
+    _life: PhantomData<&'a ()>,
+}
+
+impl<'a> Table<'a> {
+    /// The root table of the locked mm: the walk for any address starts here.
+    pub(crate) fn root(lock: &'a MmapReadLock<'_>) -> Self {
+        // INVARIANT: `pgd` of an mm with users is its live root table, and the
+        // mmap lock borrowed for 'a keeps it.
+        Self {
+            // SAFETY: every mm with users has a root table.
+            base: unsafe { NonNull::new_unchecked(lock.pgd()) },
+            level: Level::top(),
+            _life: PhantomData,
+        }
+    }
+
+    /// The level of this table.
+    pub(crate) fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The slot that covers `addr`.
+    pub(crate) fn slot(&self, addr: usize) -> Slot<'a> {
+        // SAFETY: the index is below 512, inside the table (type invariant).
+        let ptr = unsafe { self.base.as_ptr().add(self.level.index(addr)) };
+        // INVARIANT: `ptr` is an entry of a table at `level`, alive for 'a.
+        Slot {
+            ptr,
+            level: self.level,
+            _life: PhantomData,
+        }
+    }
+
+    /// The table a table entry of this table points to, one level down.
+    ///
+    /// Returns `None` if `entry` is not a table entry or this is the bottom level.
+    /// Only for levels above the PMD: PTE tables go through [`PteTableLock`].
+    pub(crate) fn below(&self, entry: Entry) -> Option<Table<'a>> {
+        let level = self.level.below()?;
+        if entry.kind() != Kind::Table || level < Level::PMD {
+            return None;
+        }
+        // SAFETY: `phys_to_virt` is arithmetic on the direct map, where every page table lives.
+        let base = unsafe { bindings::phys_to_virt(entry.table_phys()) }.cast::<u64>();
+        // INVARIANT: tables at PMD level and above are freed only under the mmap write
+        // lock, which cannot be taken while the read lock that keeps `self` is held.
+        Some(Table {
+            base: NonNull::new(base)?,
+            level,
+            _life: PhantomData,
+        })
+    }
+}
+
+/// One entry of a page table.
+///
+/// # Invariants
+///
+/// `ptr` points to an entry of a page table at `level` that stays allocated for `'a`.
+#[derive(Copy, Clone)]
+pub(crate) struct Slot<'a> {
+    ptr: *mut u64,
+    level: Level,
+    _life: PhantomData<&'a ()>,
+}
+
+impl<'a> Slot<'a> {
+    /// Reads the entry once (`READ_ONCE`; `ptep_get`, `pmdp_get` on x86).
+    #[inline]
+    pub(crate) fn read(&self) -> Entry {
+        // SAFETY: `ptr` is a live, aligned entry (type invariant); entries are read
+        // concurrently with hardware and other CPUs, hence the volatile access.
+        Entry::new(unsafe { core::ptr::read_volatile(self.ptr) }, self.level)
+    }
+
+    /// The level of the table the slot is in.
+    pub(crate) fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The slot as the C type of a PTE pointer.
+    pub(crate) fn as_pte_ptr(&self) -> *mut bindings::pte_t {
+        self.ptr.cast()
+    }
+
+    /// The slot as the C type of a PMD pointer.
+    pub(crate) fn as_pmd_ptr(&self) -> *mut bindings::pmd_t {
+        self.ptr.cast()
+    }
+}
+
+/// A PTE table, mapped and locked with its page-table lock.
+///
+/// # Invariants
+///
+/// `first` is the PTE for `addr` in a PTE table that `pte_offset_map_lock`
+/// mapped and whose lock `ptl` it took; both are released on drop. While the
+/// lock is held the table cannot be freed or replaced.
+pub(crate) struct PteTableLock<'a> {
+    first: NonNull<bindings::pte_t>,
+    addr: usize,
+    ptl: *mut bindings::spinlock_t,
+    _life: PhantomData<&'a ()>,
+}
+
+impl<'a> PteTableLock<'a> {
+    /// Maps and locks the PTE table that PMD `pmd` points to, positioned at `addr`.
+    ///
+    /// Returns `None` when the PMD no longer points to a PTE table (it became
+    /// empty or huge meanwhile): the caller reads the PMD again.
+    pub(crate) fn map_lock(lock: &'a MmapReadLock<'_>, pmd: Slot<'a>, addr: usize) -> Option<Self> {
+        let mut ptl: *mut bindings::spinlock_t = core::ptr::null_mut();
+        // SAFETY: the mmap lock is held and `pmd` is a live PMD slot of this mm covering `addr`.
+        let pte = unsafe {
+            bindings::pte_offset_map_lock(lock.mm_ptr(), pmd.as_pmd_ptr(), addr as _, &mut ptl)
+        };
+        // INVARIANT: on success the table is mapped and `ptl` is held.
+        NonNull::new(pte).map(|first| Self {
+            first,
+            addr,
+            ptl,
+            _life: PhantomData,
+        })
+    }
+
+    /// The slot of `addr`, which must lie in the same PTE table as the address it was locked at.
+    pub(crate) fn slot(&self, addr: usize) -> Slot<'_> {
+        let delta = Level::PTE.index(addr) as isize - Level::PTE.index(self.addr) as isize;
+        // SAFETY: both indices are in the same 512-entry table, so the result stays inside it.
+        let ptr = unsafe { self.first.as_ptr().offset(delta) }.cast::<u64>();
+        // INVARIANT: an entry of the locked PTE table, alive while `self` is borrowed.
+        Slot {
+            ptr,
+            level: Level::PTE,
+            _life: PhantomData,
+        }
+    }
+}
+
+impl Drop for PteTableLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `first` and `ptl` came from one successful `pte_offset_map_lock` (invariant).
+        unsafe { bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };
+    }
+}
+
+/// The page-table lock of a PMD (`pmd_lock`), held.
+///
+/// # Invariants
+///
+/// `ptl` is the PMD's lock, held; it is released on drop.
+pub(crate) struct PmdLock<'a> {
+    ptl: *mut bindings::spinlock_t,
+    _life: PhantomData<&'a ()>,
+}
+
+impl<'a> PmdLock<'a> {
+    /// Locks the PMD `pmd` of the locked mm.
+    pub(crate) fn lock(lock: &'a MmapReadLock<'_>, pmd: Slot<'a>) -> Self {
+        // SAFETY: the mmap lock is held and `pmd` is a live PMD slot of this mm.
+        let ptl = unsafe { bindings::pmd_lock(lock.mm_ptr(), pmd.as_pmd_ptr()) };
+        // INVARIANT: `pmd_lock` returns with the lock held.
+        Self {
+            ptl,
+            _life: PhantomData,
+        }
+    }
+}
+
+impl Drop for PmdLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `ptl` is held (type invariant) and released once, here.
+        unsafe { bindings::spin_unlock(self.ptl) };
+    }
+}

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! x86-64 page-table entry bits: the only file that knows bit numbers.
+//!
+//! Values follow `arch/x86/include/asm/pgtable_types.h` and `pgtable.h` of the
+//! kernel the module is built against (64-bit, 4 KiB pages, no memory
+//! encryption mask).
+
+/// log2 of the base page size.
+pub(crate) const PAGE_SHIFT: u32 = 12;
+/// The base page size.
+pub(crate) const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+/// Index bits consumed by each page-table level.
+pub(crate) const LEVEL_BITS: u32 = 9;
+/// Entries in one page table.
+pub(crate) const ENTRIES_PER_TABLE: usize = 1 << LEVEL_BITS;
+
+const PRESENT: u64 = 1 << 0;
+const RW: u64 = 1 << 1;
+const USER: u64 = 1 << 2;
+const ACCESSED: u64 = 1 << 5;
+const DIRTY: u64 = 1 << 6;
+const PSE: u64 = 1 << 7;
+/// `_PAGE_PROTNONE` shares the GLOBAL bit; user mappings never set GLOBAL.
+const PROTNONE: u64 = 1 << 8;
+const SPECIAL: u64 = 1 << 9;
+const UFFD: u64 = 1 << 10;
+const SOFT_DIRTY: u64 = 1 << 11;
+/// Software bits kept in non-present (swap-format) entries.
+const SWP_SOFT_DIRTY: u64 = RW;
+const SWP_UFFD: u64 = USER;
+/// Bits the KNL erratum may set in an otherwise empty entry (`_PAGE_KNL_ERRATUM_MASK`).
+const KNL_ERRATUM: u64 = DIRTY | ACCESSED;
+/// `__PHYSICAL_MASK_SHIFT`: physical addresses have 52 bits.
+const PHYSICAL_MASK: u64 = (1 << 52) - 1;
+
+/// The physical-address bits of an entry whose frame is aligned to `1 << shift`.
+const fn frame_mask(shift: u32) -> u64 {
+    PHYSICAL_MASK & !((1u64 << shift) - 1)
+}
+
+/// Whether the entry is empty (`pte_none`, `pmd_none`, ... are the same test).
+#[inline]
+pub(crate) fn is_none(raw: u64) -> bool {
+    raw & !KNL_ERRATUM == 0
+}
+
+/// Whether a PTE maps a page (`pte_present`: PROT_NONE entries count).
+#[inline]
+pub(crate) fn pte_present(raw: u64) -> bool {
+    raw & (PRESENT | PROTNONE) != 0
+}
+
+/// Whether a PMD maps something (`pmd_present`: PSE counts, for splits in progress).
+#[inline]
+pub(crate) fn pmd_present(raw: u64) -> bool {
+    raw & (PRESENT | PROTNONE | PSE) != 0
+}
+
+/// Whether a PUD, P4D or PGD entry is present (`pud_present`).
+#[inline]
+pub(crate) fn upper_present(raw: u64) -> bool {
+    raw & PRESENT != 0
+}
+
+/// Whether an entry above the PTE level maps a huge page rather than a table.
+#[inline]
+pub(crate) fn is_huge(raw: u64) -> bool {
+    raw & PSE != 0
+}
+
+/// The frame number of a leaf whose frame is aligned to `1 << shift`.
+///
+/// Non-present, non-empty entries (PROT_NONE) store their frame inverted
+/// (the L1TF mitigation, `protnone_mask`); this undoes that.
+#[inline]
+pub(crate) fn leaf_pfn(raw: u64, shift: u32) -> u64 {
+    let needs_invert = raw != 0 && raw & PRESENT == 0;
+    let val = if needs_invert { !raw } else { raw };
+    (val & frame_mask(shift)) >> PAGE_SHIFT
+}
+
+/// The physical address of the next-level table that a non-leaf entry points to.
+#[inline]
+pub(crate) fn table_phys(raw: u64) -> u64 {
+    raw & frame_mask(PAGE_SHIFT)
+}
+
+/// Soft-dirty bit of a present entry (`pte_soft_dirty`, `pmd_soft_dirty`).
+#[inline]
+pub(crate) fn soft_dirty(raw: u64) -> bool {
+    raw & SOFT_DIRTY != 0
+}
+
+/// userfaultfd bit of a present entry (`pte_uffd`, `pmd_uffd`).
+#[inline]
+pub(crate) fn uffd(raw: u64) -> bool {
+    raw & UFFD != 0
+}
+
+/// Soft-dirty bit of a non-present entry (`pte_swp_soft_dirty`, `pmd_swp_soft_dirty`).
+#[inline]
+pub(crate) fn swp_soft_dirty(raw: u64) -> bool {
+    raw & SWP_SOFT_DIRTY != 0
+}
+
+/// userfaultfd bit of a non-present entry (`pte_swp_uffd`, `pmd_swp_uffd`).
+#[inline]
+pub(crate) fn swp_uffd(raw: u64) -> bool {
+    raw & SWP_UFFD != 0
+}
+
+/// Whether a present PTE is special (no `struct page` to account, `pte_special`).
+#[inline]
+pub(crate) fn special(raw: u64) -> bool {
+    raw & SPECIAL != 0
+}
+
+/// Whether a present entry is writable (`pte_write`).
+#[inline]
+pub(crate) fn writable(raw: u64) -> bool {
+    raw & RW != 0
+}
+
+/// `pte_wrprotect` + `pte_clear_soft_dirty` of a present entry.
+#[inline]
+pub(crate) fn wrprotect_clear_soft_dirty(raw: u64) -> u64 {
+    raw & !(RW | SOFT_DIRTY)
+}
+
+/// `pte_swp_clear_soft_dirty` of a non-present entry.
+#[inline]
+pub(crate) fn swp_clear_soft_dirty(raw: u64) -> u64 {
+    raw & !SWP_SOFT_DIRTY
+}
+
+/// Whether a present entry is dirty in hardware.
+#[inline]
+pub(crate) fn hw_dirty(raw: u64) -> bool {
+    raw & DIRTY != 0
+}

@@ -15,7 +15,6 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Mutex},
-    transmute::AsBytes,
 };
 
 mod walk;
@@ -64,6 +63,41 @@ impl PagemapFile {
     }
 }
 
+/// `RPM_IOC_ATTACH_PIDFD` (uapi/rust_pagemap.h): bind the file to the process a pidfd names.
+const RPM_IOC_ATTACH_PIDFD: u32 = kernel::ioctl::_IO(b'R' as u32, 0x01);
+/// `ptrace_may_access` mode of `/proc/PID/pagemap`: read access, with the opener's fs credentials.
+const PTRACE_MODE_READ_FSCREDS: u32 = 0x01 | 0x08;
+
+impl PagemapFile {
+    /// Binds the file to the mm of the process `pidfd` names, under the permission rule of
+    /// opening `/proc/PID/pagemap` (`mm_access` with `PTRACE_MODE_READ_FSCREDS`): `EACCES`
+    /// when the caller may not read it, `ESRCH` when it has no mm (exited, or a kernel thread).
+    fn attach_pidfd(&self, pidfd: usize) -> Result<isize> {
+        let pidfd = i32::try_from(pidfd).map_err(|_| EBADF)?;
+        let mut flags = 0u32;
+        // SAFETY: `pidfd_get_task` validates the descriptor and returns a task reference or an
+        // error pointer.
+        let task = unsafe { bindings::pidfd_get_task(pidfd, &mut flags) };
+        kernel::error::from_err_ptr(task)?;
+        // SAFETY: `task` is a live task we hold a reference on; `mm_access` returns an mm with a
+        // user reference, NULL or an error pointer, and takes the locks it needs itself.
+        let mm = unsafe { bindings::mm_access(task, PTRACE_MODE_READ_FSCREDS) };
+        // SAFETY: the reference from `pidfd_get_task` is dropped exactly once.
+        unsafe { bindings::put_task_struct(task) };
+        kernel::error::from_err_ptr(mm)?;
+        if mm.is_null() {
+            return Err(ESRCH);
+        }
+        // SAFETY: `mm` is a live mm with a user reference (from `mm_access`).
+        let grabbed = ARef::<Mm>::from(unsafe { Mm::from_raw(mm) });
+        // SAFETY: the user reference from `mm_access` is dropped exactly once; `grabbed` keeps
+        // the mm struct itself alive, as the pagemap file does.
+        unsafe { bindings::mmput(mm) };
+        *self.mm.lock() = Some(grabbed);
+        Ok(0)
+    }
+}
+
 /// `whence` values of `lseek`.
 const SEEK_SET: u32 = 0;
 const SEEK_CUR: u32 = 1;
@@ -92,6 +126,15 @@ impl MiscDevice for PagemapFile {
         match whence {
             SEEK_SET => Ok(offset),
             SEEK_CUR => Ok(pos.wrapping_add(offset)),
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn ioctl(me: Pin<&PagemapFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            RPM_IOC_ATTACH_PIDFD => me.attach_pidfd(arg),
+            // The pagemap file answers EINVAL, not ENOTTY, to commands it does not know;
+            // feature probes (CRIU) rely on that.
             _ => Err(EINVAL),
         }
     }

@@ -5,16 +5,29 @@
 # nothing. Prints the build (object) directory.
 source "$(dirname "$0")/common.sh"
 
+# Bump when the recipe below changes in a way that changes the result.
+RECIPE=1
+
+"$QEMU_DIR/setup-toolchain.sh"
 SRC=$("$QEMU_DIR/fetch-kernel.sh")
 kver=$(basename "$SRC")
 key=$({
 	echo "$kver"
-	cat "$QEMU_DIR/kernel.config" "$QEMU_DIR/build-kernel.sh"
+	echo "recipe $RECIPE"
+	cat "$QEMU_DIR/kernel.config"
 	cat "$QEMU_DIR"/patches/*.patch
 	"$RUSTC" --version; bindgen --version; "clang$LLVM_SUFFIX" --version | head -n1
 } | sha256sum | cut -c1-16)
 OUT=$CACHE/kernel/$kver-$key
 
+if [ -f "$OUT/.done" ]; then
+	echo "$OUT/obj"
+	exit 0
+fi
+
+# One build at a time: a second caller waits for the first and then reuses it.
+exec 9>"$CACHE/kernel-build.lock"
+flock 9
 if [ -f "$OUT/.done" ]; then
 	echo "$OUT/obj"
 	exit 0
@@ -50,4 +63,8 @@ done <"$QEMU_DIR/kernel.config"
 
 km -j"$(nproc)" bzImage modules >&2
 touch "$OUT/.done"
+# Older builds of the same kernel are dead weight (several GiB each).
+for old in "$CACHE/kernel/$kver"-*; do
+	[ "$old" = "$OUT" ] || rm -rf "$old"
+done
 echo "$OUT/obj"

@@ -12,9 +12,9 @@ if [ ! -f "$kobj/usr/include/linux/fs.h" ]; then
 	make -s -C "$kobj" ARCH=x86_64 LLVM="$LLVM_SUFFIX" headers >&2
 fi
 mkdir -p "$out"
-CFLAGS=(-static -O2 -g -Wall -Wno-unused-function -D_GNU_SOURCE -pthread
+CFLAGS=(-static -O2 -g -Wall -Wno-unused-function -Wno-misleading-indentation -pthread
 	-isystem "$kobj/usr/include" -I "$src/tools/testing/selftests" -I "$TOP/selftests")
 for c in "$TOP"/selftests/*.c; do
 	name=$(basename "$c" .c)
-	gcc "${CFLAGS[@]}" -o "$out/$name" "$c"
+	gcc "${CFLAGS[@]}" -o "$out/$name" "$c" || die "selftest $name does not compile"
 done

@@ -20,6 +20,12 @@ echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
 echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled
 echo madvise >/sys/kernel/mm/transparent_hugepage/defrag
 
+# Swap on zram, for the swapped-entry cases (MADV_PAGEOUT).
+if [ -e /sys/block/zram0 ]; then
+	echo 256M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 &&
+		echo "RPM-INFO swap on zram0"
+fi
+echo "RPM-INFO hugepages 2M: $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null) 1G: $(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null)"
 echo "RPM-INFO kernel $(uname -r) paging levels: $(grep -q la57 /proc/cpuinfo && [ -z "$(grep -o no5lvl /proc/cmdline)" ] && echo 5 || echo 4)"
 if insmod /rust_pagemap.ko; then
 	echo "RPM-MODULE loaded"

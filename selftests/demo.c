@@ -20,7 +20,7 @@ static void show(const char *what, int dev, int proc, char *p, size_t pages)
 		printf("  %-14p %#018" PRIx64 " %-7d %-4d %-4d %-4d %-4d %-9" PRIu64 " %s\n",
 		       p + i * PM_PAGE, d[i], !!(d[i] & RPM_PRESENT), !!(d[i] & RPM_SWAP),
 		       !!(d[i] & RPM_FILE), !!(d[i] & RPM_MMAP_EXCLUSIVE), !!(d[i] & RPM_SOFT_DIRTY),
-		       d[i] & RPM_PFRAME_MASK, d[i] == k[i] ? "yes" : "NO");
+		       (uint64_t)(d[i] & RPM_PFRAME_MASK), d[i] == k[i] ? "yes" : "NO");
 }
 
 int main(void)

@@ -7,7 +7,9 @@
 #ifndef PM_COMMON_H
 #define PM_COMMON_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -22,6 +22,17 @@
 
 #define RUST_PAGEMAP_DEV "/dev/rust_pagemap"
 
+/*
+ * ioctl(fd, RPM_IOC_ATTACH_PIDFD, pidfd): from now on the file reads the
+ * address space of the process `pidfd` (from pidfd_open(2)) names, instead of
+ * the opener's. The permission rule is the one of opening /proc/PID/pagemap:
+ * ptrace read access with the caller's filesystem credentials; EACCES when it
+ * is denied, ESRCH when the process has no address space left, EBADF or
+ * EINVAL for something that is not a pidfd. The frame-hiding rule does not
+ * change: it follows the credentials the device was opened with.
+ */
+#define RPM_IOC_ATTACH_PIDFD	_IO('R', 0x01)
+
 /* Bits of a pagemap entry (fs/proc/task_mmu.c). */
 #define RPM_PFRAME_MASK		((1ULL << 55) - 1)
 #define RPM_SOFT_DIRTY		(1ULL << 55)

@@ -41,7 +41,7 @@ impl<'a> MmapReadLock<'a> {
     /// Kernel virtual address of the mm's root page table.
     pub(crate) fn pgd(&self) -> *mut u64 {
         // SAFETY: `mm` is live; `pgd` is set at mm creation and never changes while it has users.
-        unsafe { (*self.mm_ptr()).pgd.cast() }
+        unsafe { (*self.mm_ptr()).__bindgen_anon_1.pgd.cast() }
     }
 }
 
@@ -55,5 +55,5 @@ impl Drop for MmapReadLock<'_> {
 /// Size of the user address space of `mm` (`mm->task_size`).
 pub(crate) fn task_size(mm: &MmWithUser) -> usize {
     // SAFETY: `mm` is live; `task_size` is fixed at exec time.
-    unsafe { (*mm.as_raw()).task_size as usize }
+    unsafe { (*mm.as_raw()).__bindgen_anon_1.task_size as usize }
 }

@@ -86,7 +86,7 @@ impl Leaf<'_> {
     /// (`pte_swp_uffd_any`; the hugetlb rule).
     pub(crate) fn swp_uffd_any(&self) -> bool {
         // SAFETY: pure function of the value.
-        unsafe { bindings::pte_swp_uffd_any(bindings::pte_t { pte: self.entry.raw() }) }
+        unsafe { bindings::pte_swp_uffd_any(bindings::pte_t { pte: self.entry.raw() as _ }) }
     }
 }
 
@@ -219,7 +219,7 @@ fn walk_pmd<V: Visitor>(
                 v.pte_table_done(vma, start, end);
                 drop(ptes);
                 // SAFETY: no lock is held here besides the sleepable mmap lock.
-                unsafe { bindings::__cond_resched() };
+                unsafe { bindings::cond_resched() };
                 return flow;
             }
         }
@@ -281,7 +281,7 @@ fn walk_hugetlb<V: Visitor>(
                 };
                 // SAFETY: as above, and the huge-PTE lock is held.
                 let raw = unsafe {
-                    bindings::huge_ptep_get(lock.mm_ptr(), addr as _, slot.as_pte_ptr()).pte
+                    bindings::huge_ptep_get(lock.mm_ptr(), addr as _, slot.as_pte_ptr()).pte as u64
                 };
                 // INVARIANT: read under the huge-PTE lock, held until after the call.
                 let leaf = Leaf {
@@ -293,7 +293,7 @@ fn walk_hugetlb<V: Visitor>(
                 // SAFETY: `ptl` was taken above and is released once.
                 unsafe { bindings::spin_unlock(ptl) };
                 // SAFETY: no spinlock is held any more.
-                unsafe { bindings::__cond_resched() };
+                unsafe { bindings::cond_resched() };
                 flow
             }
         };

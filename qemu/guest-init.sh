@@ -29,6 +29,9 @@ echo "RPM-INFO hugepages 2M: $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_
 echo "RPM-INFO kernel $(uname -r) paging levels: $(grep -q la57 /proc/cpuinfo && [ -z "$(grep -o no5lvl /proc/cmdline)" ] && echo 5 || echo 4)"
 if insmod /rust_pagemap.ko; then
 	echo "RPM-MODULE loaded"
+	# Like /proc/PID/pagemap, what a reader may see is decided per process at
+	# open and attach time, so the node itself can be open to every user.
+	chmod 0444 /dev/rust_pagemap
 else
 	echo "RPM-MODULE failed"
 fi

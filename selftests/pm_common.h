@@ -102,13 +102,19 @@ struct pm_vma {
 	char name[128];
 };
 
-/* Parse /proc/self/maps into `v` (at most `max`); returns the count or -1. */
-static inline int pm_read_maps(struct pm_vma *v, int max)
+/* Parse /proc/PID/maps (PID 0: self) into `v` (at most `max`); returns the count or -1. */
+static inline int pm_read_maps_of(int pid, struct pm_vma *v, int max)
 {
-	FILE *f = fopen("/proc/self/maps", "r");
+	char path[64];
+	FILE *f;
 	char line[512];
 	int n = 0;
 
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (n < max && fgets(line, sizeof(line), f)) {
@@ -127,14 +133,20 @@ static inline int pm_read_maps(struct pm_vma *v, int max)
 	return n;
 }
 
+static inline int pm_read_maps(struct pm_vma *v, int max)
+{
+	return pm_read_maps_of(0, v, max);
+}
+
 /*
- * Compare every VMA in /proc/self/maps and `margin` pages of the holes on
- * both sides of each. Returns the number of differing entries, -1 on error.
+ * Compare every VMA in /proc/PID/maps (PID 0: self) and `margin` pages of the
+ * holes on both sides of each, reading through the two given files. Returns
+ * the number of differing entries, -1 on error.
  */
-static inline long pm_compare_all_maps(int fd_proc, int fd_dev, size_t margin)
+static inline long pm_compare_all_maps_of(int pid, int fd_proc, int fd_dev, size_t margin)
 {
 	static struct pm_vma v[512];
-	int n = pm_read_maps(v, 512);
+	int n = pm_read_maps_of(pid, v, 512);
 	long bad = 0;
 
 	if (n <= 0)
@@ -150,6 +162,11 @@ static inline long pm_compare_all_maps(int fd_proc, int fd_dev, size_t margin)
 		bad += r;
 	}
 	return bad;
+}
+
+static inline long pm_compare_all_maps(int fd_proc, int fd_dev, size_t margin)
+{
+	return pm_compare_all_maps_of(0, fd_proc, fd_dev, margin);
 }
 
 /* The value of `field` (in kB) in the smaps block of the VMA holding `addr`; -1 if absent. */

@@ -86,7 +86,11 @@ impl Leaf<'_> {
     /// (`pte_swp_uffd_any`; the hugetlb rule).
     pub(crate) fn swp_uffd_any(&self) -> bool {
         // SAFETY: pure function of the value.
-        unsafe { bindings::pte_swp_uffd_any(bindings::pte_t { pte: self.entry.raw() as _ }) }
+        unsafe {
+            bindings::pte_swp_uffd_any(bindings::pte_t {
+                pte: self.entry.raw() as _,
+            })
+        }
     }
 }
 
@@ -112,7 +116,12 @@ pub(crate) trait Visitor {
 ///
 /// Returns the address where the walk stopped: `end`, or the start of the
 /// hole, leaf or VMA whose call said [`Flow::Stop`].
-pub(crate) fn walk<V: Visitor>(lock: &MmapReadLock<'_>, start: usize, end: usize, v: &mut V) -> usize {
+pub(crate) fn walk<V: Visitor>(
+    lock: &MmapReadLock<'_>,
+    start: usize,
+    end: usize,
+    v: &mut V,
+) -> usize {
     let mut addr = start;
     while addr < end {
         let Some(vma) = Vma::find(lock, addr) else {

@@ -32,7 +32,13 @@ impl Page {
     pub(crate) fn normal_pte(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
         // SAFETY: `vma` is a live VMA (its type's invariant) and `entry` a present PTE of it.
         Self::from_raw(unsafe {
-            bindings::vm_normal_page(vma.as_ptr(), addr as _, bindings::pte_t { pte: entry.raw() as _ })
+            bindings::vm_normal_page(
+                vma.as_ptr(),
+                addr as _,
+                bindings::pte_t {
+                    pte: entry.raw() as _,
+                },
+            )
         })
     }
 
@@ -40,7 +46,13 @@ impl Page {
     pub(crate) fn normal_pmd(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
         // SAFETY: `vma` is a live VMA and `entry` a present huge PMD of it.
         Self::from_raw(unsafe {
-            bindings::vm_normal_page_pmd(vma.as_ptr(), addr as _, bindings::pmd_t { pmd: entry.raw() as _ })
+            bindings::vm_normal_page_pmd(
+                vma.as_ptr(),
+                addr as _,
+                bindings::pmd_t {
+                    pmd: entry.raw() as _,
+                },
+            )
         })
     }
 

@@ -167,7 +167,11 @@ impl PagemapReader {
                     frame = self.frame(
                         leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
                     );
-                    step = if self.show_pfn { 1 << SWAP_TYPE_BITS } else { 0 };
+                    step = if self.show_pfn {
+                        1 << SWAP_TYPE_BITS
+                    } else {
+                        0
+                    };
                     flags |= PM_SWAP;
                     page = leaf.page();
                 }
@@ -194,7 +198,13 @@ impl PagemapReader {
 
     /// Entries of a hugetlb page for `[start, end)` (`pagemap_hugetlb_range`): soft-dirty
     /// only from the VMA, never `PM_SWAP`, no frame for non-present entries.
-    fn hugetlb_entries(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+    fn hugetlb_entries(
+        &mut self,
+        vma: &Vma<'_>,
+        leaf: &Leaf<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow {
         let entry = leaf.entry;
         let count = (end - start) / PAGE_SIZE;
         let mut flags = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };

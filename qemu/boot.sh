@@ -14,7 +14,7 @@ if [ "$mode" != probe ] && [ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$initrd")" =
 fi
 
 set +e
-timeout -k 10 "$limit" qemu-system-x86_64 "${accel[@]}" -cpu max -smp 2 -m 3G \
+timeout -k 10 "$limit" qemu-system-x86_64 "${accel[@]}" -cpu max -smp 2 -m 6G \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null >"$log" 2>&1
 rc=$?

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/busybox sh
 # PID 1 of the test guest (busybox). Mounts the basics, loads the module,
 # runs what rpm.mode on the kernel command line asks for, and powers off.
 # Every line the host parses starts with "RPM-".
@@ -32,6 +32,7 @@ if insmod /rust_pagemap.ko; then
 	# Like /proc/PID/pagemap, what a reader may see is decided per process at
 	# open and attach time, so the node itself can be open to every user.
 	chmod 0444 /dev/rust_pagemap
+	echo "RPM-INFO $(ls -l /dev/rust_pagemap)"
 else
 	echo "RPM-MODULE failed"
 fi
@@ -54,4 +55,6 @@ esac
 rmmod rust_pagemap && echo "RPM-MODULE unloaded"
 echo "RPM-DONE"
 sync
-poweroff -f
+# No ACPI in the test kernel: power-off would halt; QEMU runs with -no-reboot, so a
+# reboot ends it.
+reboot -f

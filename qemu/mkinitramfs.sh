@@ -5,9 +5,11 @@ source "$(dirname "$0")/common.sh"
 out=$1 ko=$2 tests=$3
 
 root=$(mktemp -d)
+chmod 0755 "$root"  # mktemp makes it 0700: no other user could reach anything
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc}
 cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
 cp "$QEMU_DIR/guest-init.sh" "$root/init"
 chmod +x "$root/init"
 cp "$ko" "$root/rust_pagemap.ko"

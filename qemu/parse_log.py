@@ -19,8 +19,10 @@ SPLATS = [
     (re.compile(r"\bBUG:|kernel BUG at"), "BUG"),
     (re.compile(r"\bWARNING:|------------\[ cut here \]------------"), "WARNING"),
     (re.compile(r"\bKASAN\b|BUG: KASAN"), "KASAN report"),
+    # Lockdep reports; not the boot banner ("RCU lockdep checking is enabled").
     (re.compile(r"possible circular locking|possible recursive locking|inconsistent lock state|"
-                r"lockdep|suspicious RCU usage|INFO: possible"), "lockdep report"),
+                r"suspicious RCU usage|INFO: possible|bad unlock balance|"
+                r"lock held when returning to user space|lockdep: .*(?:BUG|WARN)"), "lockdep report"),
     (re.compile(r"general protection fault"), "general protection fault"),
     (re.compile(r"Kernel panic"), "kernel panic"),
     (re.compile(r"Call Trace:"), "call trace"),

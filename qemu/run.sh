@@ -29,8 +29,11 @@ demo)
 	;;
 check)
 	log "parser self-test"
-	python3 -m unittest -q -b "$QEMU_DIR/test_parse_log.py" 2>&1 | tail -n 1 >&2 ||
-		{ echo "0 passed, 1 failed"; exit 1; }
+	if ! (cd "$QEMU_DIR" && python3 -m unittest -q -b test_parse_log) >"$BUILD/parser-test.log" 2>&1; then
+		cat "$BUILD/parser-test.log" >&2
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 	logs=()
 	for paging in 5 4; do
 		log "booting the suite with $paging-level paging"

@@ -45,9 +45,15 @@ static int open_proc_pagemap(pid_t pid)
 	return open(path, O_RDONLY);
 }
 
+/*
+ * Become `uid` for good. Changing credentials makes a process non-dumpable,
+ * which would hide even its own /proc files from it; a process started as
+ * that user would be dumpable, so this one is made so again.
+ */
 static bool drop_to(uid_t uid)
 {
-	return !setgroups(0, NULL) && !setresgid(uid, uid, uid) && !setresuid(uid, uid, uid);
+	return !setgroups(0, NULL) && !setresgid(uid, uid, uid) && !setresuid(uid, uid, uid) &&
+	       !prctl(PR_SET_DUMPABLE, 1);
 }
 
 /* A child that maps memory of every common kind, tells the parent, and waits to be killed. */
@@ -63,7 +69,7 @@ static pid_t spawn_target(uid_t uid, int *ready_fd)
 		char *anon, *shared, *thp;
 
 		close(p[0]);
-		if (uid && (!drop_to(uid) || prctl(PR_SET_DUMPABLE, 1)))
+		if (uid && !drop_to(uid))
 			_exit(1);
 		anon = mmap(NULL, 64 * PM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		shared = mmap(NULL, 16 * PM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

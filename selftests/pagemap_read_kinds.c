@@ -93,20 +93,28 @@ TEST_F(kinds, hugetlb_2m_shared)
 	munmap(p, PM_HPAGE);
 }
 
-TEST_F(kinds, hugetlb_2m_after_fork_not_exclusive)
+TEST_F(kinds, hugetlb_2m_mapped_by_two_not_exclusive)
 {
 	char *p = map_hugetlb(PM_HPAGE, MAP_SHARED | MAP_HUGE_2MB);
+	int ready[2];
 	pid_t pid;
+	char c;
 
 	if (p == MAP_FAILED)
 		SKIP(return, "no 2 MiB hugetlb pages reserved (hugepages=)");
 	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	ASSERT_EQ(0, pipe(ready));
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
+		/* fork() does not copy shared hugetlb page tables: fault the page in here. */
+		(void)*(volatile char *)p;
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
 		pause();
 		_exit(0);
 	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
 	EXPECT_EQ(0, count_with(self->proc, p, PM_HPAGE, RPM_MMAP_EXCLUSIVE));
 	EXPECT_SAME(p, PM_HPAGE);
 	kill(pid, SIGKILL);

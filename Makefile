@@ -2,6 +2,7 @@
 #
 # make              build rust_pagemap.ko against the test kernel (built on first use)
 # make KDIR=DIR     build it against another Rust-enabled kernel build directory
+# make CLIPPY=1     build with clippy (lints as errors are warnings here)
 # make run          set up, build, boot the VM, load the module and show it at work
 # make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
 # make -s kdir      print the test kernel's build directory
@@ -20,7 +21,7 @@ all: module
 module:
 	@kdir="$(KDIR)"; \
 	if [ -z "$$kdir" ]; then bash qemu/setup-toolchain.sh && kdir=$$(bash qemu/build-kernel.sh) || exit 1; fi; \
-	bash qemu/build-module.sh "$$kdir"
+	bash qemu/build-module.sh "$$kdir" $(if $(CLIPPY),CLIPPY=$(CLIPPY))
 
 run:
 	@bash qemu/run.sh demo

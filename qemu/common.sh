@@ -24,5 +24,5 @@ die() { printf '[qemu] error: %s\n' "$*" >&2; exit 1; }
 # Make flags every kernel or module build uses.
 kmake_flags() {
 	printf '%s\n' "LLVM=$LLVM_SUFFIX" "RUSTC=$RUSTC" "BINDGEN=$CARGO_ROOT/bin/bindgen" \
-		"RUSTFMT=$(command -v rustfmt || echo rustfmt)"
+		"RUSTFMT=/usr/bin/rustfmt" "CLIPPY_DRIVER=/usr/bin/clippy-driver"
 }

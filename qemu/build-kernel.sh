@@ -63,8 +63,7 @@ done <"$QEMU_DIR/kernel.config"
 
 km -j"$(nproc)" bzImage modules >&2
 touch "$OUT/.done"
-# Older builds of the same kernel are dead weight (several GiB each).
-for old in "$CACHE/kernel/$kver"-*; do
-	[ "$old" = "$OUT" ] || rm -rf "$old"
-done
+# Keep the three newest builds (several GiB each): older worktrees or
+# branches may still use one, anything older is dead weight.
+ls -dt "$CACHE/kernel/$kver"-* | tail -n +4 | xargs -r rm -rf
 echo "$OUT/obj"

@@ -283,6 +283,21 @@ TEST_F(cat, huge_hugetlb_present)
 	munmap(p, 2 * PM_HPAGE);
 }
 
+TEST_F(cat, huge_hugetlb_1g_present)
+{
+	size_t g = 1UL << 30;
+	char *p = mmap(NULL, g, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT), -1, 0);
+
+	if (p == MAP_FAILED)
+		SKIP(return, "no 1 GiB hugetlb page");
+	p[0] = 1;
+	EXPECT_CAT(p, g, 0, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
+	EXPECT_AGREE(p, g);
+	EXPECT_AGREE(p + (5 * PM_PAGE), 64 * PM_PAGE);
+	munmap(p, g);
+}
+
 TEST_F(cat, huge_hugetlb_none_entry_is_huge_only)
 {
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);

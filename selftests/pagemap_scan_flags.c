@@ -924,6 +924,47 @@ TEST_F(scan, wp_hugetlb_hole_marks_the_whole_huge_page)
 	EXPECT_TRUE(uffd_wp_bit(self->proc, t[1], 0));
 }
 
+/*
+ * Only one 1 GiB page exists, so no twins: the kernel protects it, a write
+ * makes it written again, then the device protects it; both must report the
+ * same and leave the same state.
+ */
+TEST_F(scan, wp_whole_1g_hugetlb_page_replayed_on_the_same_memory)
+{
+	size_t g = 1UL << 30;
+	char *p = mmap(NULL, g, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT), -1, 0);
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)p, (uintptr_t)p + g, PM_SCAN_WP_MATCHING, 0,
+					   PAGE_IS_WRITTEN, 0, PM_ALL_CATEGORIES);
+	static struct pm_scan_result k, d;
+	long after_k, after_d;
+
+	if (p == MAP_FAILED)
+		SKIP(return, "no 1 GiB hugetlb page");
+	p[0] = 1;
+	ASSERT_EQ(0, pm_uffd_register(self->uffd, p, g, UFFDIO_REGISTER_MODE_WP));
+	pm_scan_run(self->proc, &a, 16, &k);
+	after_k = pm_cat_at(self->proc, p, g, p);
+	ASSERT_TRUE(uffd_wp_bit(self->proc, p, 0));
+	p[0] = 2;
+	ASSERT_FALSE(uffd_wp_bit(self->proc, p, 0));
+	pm_scan_run(self->dev, &a, 16, &d);
+	after_d = pm_cat_at(self->proc, p, g, p);
+	EXPECT_TRUE(pm_scan_same(&k, 0, &d, 0));
+	EXPECT_EQ(1, d.ret);
+	EXPECT_EQ(after_k, after_d);
+	EXPECT_TRUE(uffd_wp_bit(self->proc, p, 0));
+	/* A part of the page cannot be protected: skipped, walk_end at its start. */
+	p[0] = 3;
+	a.start = (uintptr_t)p + P(1);
+	pm_scan_run(self->proc, &a, 16, &k);
+	pm_scan_run(self->dev, &a, 16, &d);
+	EXPECT_TRUE(pm_scan_same(&k, 0, &d, 0));
+	EXPECT_EQ((uintptr_t)p + P(1), d.walk_end);
+	EXPECT_FALSE(uffd_wp_bit(self->proc, p, 0));
+	munmap(p, g);
+}
+
 /* --- TLB shootdown -------------------------------------------------------- */
 
 struct writer {

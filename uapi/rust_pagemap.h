@@ -13,6 +13,17 @@
  *       and past the top of the address space and once the process is gone.
  *   lseek(fd, off, SEEK_SET | SEEK_CUR)
  *       as on /proc/PID/pagemap (no range check; other whence: EINVAL).
+ *   ioctl(fd, PAGEMAP_SCAN, &arg)
+ *       the PAGEMAP_SCAN ioctl of /proc/PID/pagemap, with the same ABI:
+ *       command number, struct pm_scan_arg and struct page_region come from
+ *       <linux/fs.h> (see Documentation/admin-guide/mm/pagemap.rst). Same
+ *       categories, masks, region merging, vec_len and max_pages limits,
+ *       walk_end, write-protection (PM_SCAN_WP_MATCHING and
+ *       PM_SCAN_CHECK_WPASYNC, with userfaultfd async write-protect) and
+ *       errnos, checked in the same order; returns the number of regions
+ *       written. Works on the opener's address space or on the one
+ *       RPM_IOC_ATTACH_PIDFD bound; an O_RDONLY open is enough, as on the
+ *       pagemap file.
  */
 #ifndef _UAPI_RUST_PAGEMAP_H
 #define _UAPI_RUST_PAGEMAP_H

@@ -722,10 +722,29 @@ static void check_coverage(struct __test_metadata *_metadata, struct coverage *c
 		TH_LOG("some category never showed up");
 }
 
+#define KHUGEPAGED_SLEEP "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
+
+/* Reads or writes a small sysfs value; false on failure. */
+static bool sysfs_rw(const char *path, char *buf, size_t len, bool store)
+{
+	int fd = open(path, store ? O_WRONLY : O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = store ? (ssize_t)(write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf)) :
+		    read(fd, buf, len - 1);
+	close(fd);
+	if (!store && n > 0)
+		buf[n] = 0;
+	return n > 0;
+}
+
 FIXTURE(random)
 {
 	int proc, dev;
 	struct timespec t0;
+	char khugepaged_sleep[32];
 };
 
 FIXTURE_SETUP(random)
@@ -735,6 +754,14 @@ FIXTURE_SETUP(random)
 	ASSERT_GE(self->proc, 0);
 	ASSERT_GE(self->dev, 0);
 	check_setup(_metadata);
+	/*
+	 * khugepaged collapses PTE-mapped ranges of MADV_HUGEPAGE memory in the
+	 * background, at its own time: twins would drift apart and scans of the
+	 * same memory race with it. Put it to sleep for the test.
+	 */
+	ASSERT_TRUE(sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep,
+			     sizeof(self->khugepaged_sleep), false));
+	ASSERT_TRUE(sysfs_rw(KHUGEPAGED_SLEEP, "4294967295", 0, true));
 	clock_gettime(CLOCK_MONOTONIC, &self->t0);
 }
 
@@ -744,6 +771,7 @@ FIXTURE_TEARDOWN(random)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("# %ld s\n", (long)(t1.tv_sec - self->t0.tv_sec));
+	sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep, 0, true);
 	close(self->proc);
 	close(self->dev);
 }
@@ -791,24 +819,7 @@ TEST_F_TIMEOUT(random, scans_agree, 120)
 /* Whether the kernel sees the twins alike: categories and pagemap entries. */
 static bool twins_alike(int proc, struct world *w)
 {
-	static struct pm_scan_result r0, r1;
-	static uint64_t e0[WIN_PAGES], e1[WIN_PAGES];
-	struct pm_scan_arg a;
-
-	for (int t = 0; t < 2; t++) {
-		a = pm_scan_req((uintptr_t)w->base[t], (uintptr_t)w->base[t] + WIN, 0, 0, 0, 0,
-				PM_ALL_CATEGORIES);
-		pm_scan_run(proc, &a, PM_MAX_REGIONS, t ? &r1 : &r0);
-	}
-	if (!pm_scan_same(&r0, (uintptr_t)w->base[0], &r1, (uintptr_t)w->base[1]))
-		return false;
-	if (pm_read_entries(proc, (uintptr_t)w->base[0], WIN_PAGES, e0) ||
-	    pm_read_entries(proc, (uintptr_t)w->base[1], WIN_PAGES, e1))
-		return false;
-	for (int i = 0; i < WIN_PAGES; i++)
-		if ((e0[i] ^ e1[i]) & ~(RPM_PFRAME_MASK | RPM_MMAP_EXCLUSIVE))
-			return false;
-	return true;
+	return pm_twins_alike(proc, w->base[0], w->base[1], WIN);
 }
 
 /* A request for twin `t`: the same offsets from that twin's base. */

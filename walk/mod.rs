@@ -11,8 +11,10 @@
 pub(crate) mod entry;
 pub(crate) mod level;
 pub(crate) mod mm;
+pub(crate) mod modify;
 pub(crate) mod page;
 pub(crate) mod pagemap;
+pub(crate) mod softdirty;
 pub(crate) mod softleaf;
 pub(crate) mod table;
 pub(crate) mod vma;
@@ -33,6 +35,9 @@ pub(crate) enum Flow {
     Continue,
     /// Stop the whole walk now.
     Stop,
+    /// Only from a [`LeafKind::Thp`] leaf: split the huge PMD into PTEs (anon) or
+    /// zap it (file), then walk the same range again at the PTE level.
+    Split,
 }
 
 /// What to do with a VMA the walk reaches.
@@ -218,7 +223,16 @@ fn walk_pmd<V: Visitor>(
                     entry,
                     kind: LeafKind::Thp,
                 };
-                return v.leaf(vma, &leaf, start, end);
+                match v.leaf(vma, &leaf, start, end) {
+                    Flow::Split => {
+                        drop(_ptl);
+                        // SAFETY: the mmap lock is held, `slot` is a live PMD of `vma` covering
+                        // `start`, and no page-table lock is held (split takes the PMD lock).
+                        unsafe { bindings::split_huge_pmd(vma.as_ptr(), slot.as_pmd_ptr(), start as _) };
+                        continue;
+                    }
+                    flow => return flow,
+                }
             }
             Kind::Table => {
                 let Some(ptes) = PteTableLock::map_lock(lock, slot, start) else {

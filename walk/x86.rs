@@ -121,21 +121,3 @@ pub(crate) fn special(raw: u64) -> bool {
 pub(crate) fn writable(raw: u64) -> bool {
     raw & RW != 0
 }
-
-/// `pte_wrprotect` + `pte_clear_soft_dirty` of a present entry.
-#[inline]
-pub(crate) fn wrprotect_clear_soft_dirty(raw: u64) -> u64 {
-    raw & !(RW | SOFT_DIRTY)
-}
-
-/// `pte_swp_clear_soft_dirty` of a non-present entry.
-#[inline]
-pub(crate) fn swp_clear_soft_dirty(raw: u64) -> u64 {
-    raw & !SWP_SOFT_DIRTY
-}
-
-/// Whether a present entry is dirty in hardware.
-#[inline]
-pub(crate) fn hw_dirty(raw: u64) -> bool {
-    raw & DIRTY != 0
-}

@@ -70,6 +70,9 @@ const RPM_IOC_ATTACH_PIDFD: u32 = kernel::ioctl::_IO(b'R' as u32, 0x01);
 const RPM_IOC_CLEAR_SOFT_DIRTY: u32 = kernel::ioctl::_IOW::<[u64; 2]>(b'R' as u32, 0x02);
 /// `RPM_IOC_CLEAR_SOFT_DIRTY_ALL`: clear soft-dirty on the whole process, as `clear_refs` 4.
 const RPM_IOC_CLEAR_SOFT_DIRTY_ALL: u32 = kernel::ioctl::_IO(b'R' as u32, 0x03);
+/// `PAGEMAP_SCAN` (<linux/fs.h>): the command number of the pagemap file's scan ioctl.
+const PAGEMAP_SCAN: u32 = kernel::ioctl::_IOWR::<bindings::pm_scan_arg>(b'f' as u32, 16);
+const _: () = assert!(PAGEMAP_SCAN == 0xC060_6610);
 /// `ptrace_may_access` mode of `/proc/PID/pagemap`: read access, with the opener's fs credentials.
 const PTRACE_MODE_READ_FSCREDS: u32 = 0x01 | 0x08;
 
@@ -168,6 +171,12 @@ impl MiscDevice for PagemapFile {
                 walk::softdirty::clear(&mm, None)?;
                 Ok(0)
             }
+            // Like the pagemap file: no access-mode or permission check beyond those of
+            // open and attach.
+            PAGEMAP_SCAN => match me.mm() {
+                Some(mm) => walk::scan::scan(&mm, arg),
+                None => Err(ESRCH),
+            },
             // The pagemap file answers EINVAL, not ENOTTY, to commands it does not know;
             // feature probes (CRIU) rely on that.
             _ => Err(EINVAL),

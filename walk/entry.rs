@@ -48,6 +48,17 @@ impl Entry {
         self.level
     }
 
+    /// The same value read with the rules of the bottom level: hugetlb code reads
+    /// its huge entries with the `pte_*` helpers (`huge_ptep_get` returns a `pte_t`),
+    /// whatever level they live at.
+    #[inline]
+    pub(crate) fn as_pte(self) -> Self {
+        Self {
+            raw: self.raw,
+            level: Level::PTE,
+        }
+    }
+
     /// Classifies the entry. Above the bottom level a present entry without the
     /// huge bit is a table; a non-present, non-empty entry is a leaf (a PMD
     /// migration entry) at the PMD level and a table pointer nowhere else.

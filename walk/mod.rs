@@ -15,6 +15,12 @@ pub(crate) mod modify;
 pub(crate) mod page;
 pub(crate) mod pagemap;
 pub(crate) mod softdirty;
+pub(crate) mod scan;
+mod scan_args;
+mod scan_category;
+mod scan_output;
+mod scan_visit;
+mod scan_wp;
 pub(crate) mod softleaf;
 pub(crate) mod table;
 pub(crate) mod vma;
@@ -35,8 +41,10 @@ pub(crate) enum Flow {
     Continue,
     /// Stop the whole walk now.
     Stop,
-    /// Only from a [`LeafKind::Thp`] leaf: split the huge PMD into PTEs (anon) or
-    /// zap it (file), then walk the same range again at the PTE level.
+    /// Only meaningful from a THP leaf: drop the PMD lock, split the huge PMD
+    /// (`split_huge_pmd`) and visit its range again as whatever it became (a
+    /// PTE table, or a hole where a file THP was zapped). Elsewhere it means
+    /// [`Flow::Continue`].
     Split,
 }
 
@@ -113,8 +121,18 @@ pub(crate) trait Visitor {
     /// A leaf maps `[start, end)`, a part of the leaf's span clipped to the walk.
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow;
 
+    /// A PTE table covering `[start, end)` was just locked; its PTEs come next.
+    fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
+
     /// All PTEs of one PTE table in `[start, end)` were visited; its lock is still held.
     fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
+
+    /// Whether hugetlb leaves must be handed over with the write lock of the
+    /// file's `i_mmap` tree held as well (taken before the huge-PTE lock), as
+    /// write-protecting them requires.
+    fn lock_hugetlb_mapping(&self) -> bool {
+        false
+    }
 }
 
 /// Walks `[start, end)` of the locked mm, calling `v` for every hole and leaf in address order.
@@ -212,32 +230,32 @@ fn walk_pmd<V: Visitor>(
         match entry.kind() {
             Kind::None => return v.hole(Some(vma), start, end),
             Kind::Present | Kind::NonPresent => {
-                let _ptl = PmdLock::lock(lock, slot);
+                let ptl = PmdLock::lock(lock, slot);
                 let entry = slot.read();
                 if !entry.is_leaf() {
                     continue;
                 }
-                // INVARIANT: read under the PMD lock, which `_ptl` holds during the call.
+                // INVARIANT: read under the PMD lock, which `ptl` holds during the call.
                 let leaf = Leaf {
                     slot,
                     entry,
                     kind: LeafKind::Thp,
                 };
-                match v.leaf(vma, &leaf, start, end) {
-                    Flow::Split => {
-                        drop(_ptl);
-                        // SAFETY: the mmap lock is held, `slot` is a live PMD of `vma` covering
-                        // `start`, and no page-table lock is held (split takes the PMD lock).
-                        unsafe { bindings::split_huge_pmd(vma.as_ptr(), slot.as_pmd_ptr(), start as _) };
-                        continue;
-                    }
-                    flow => return flow,
+                let flow = v.leaf(vma, &leaf, start, end);
+                if flow != Flow::Split {
+                    return flow;
                 }
+                drop(ptl);
+                // SAFETY: the mmap lock is held and no page-table lock is; `slot` is a live
+                // PMD of `vma` covering `start`. `split_huge_pmd` takes the PMD lock itself
+                // and leaves the PMD pointing to a PTE table, or empty.
+                unsafe { bindings::split_huge_pmd(vma.as_ptr(), slot.as_pmd_ptr(), start) };
             }
             Kind::Table => {
                 let Some(ptes) = PteTableLock::map_lock(lock, slot, start) else {
                     continue;
                 };
+                v.pte_table_start(vma, start, end);
                 let flow = walk_ptes(vma, &ptes, start, end, v);
                 v.pte_table_done(vma, start, end);
                 drop(ptes);
@@ -293,11 +311,17 @@ fn walk_hugetlb<V: Visitor>(
     unsafe { bindings::hugetlb_vma_lock_read(vma.as_ptr()) };
     let mut addr = start;
     let mut flow = Flow::Continue;
-    while addr < end && flow == Flow::Continue {
+    while addr < end && flow != Flow::Stop {
         let next = leaf_level.entry_end(addr, end);
         flow = match huge_slot(lock, leaf_level, addr) {
             None => v.hole(Some(vma), addr, next),
             Some(slot) => {
+                // Lock order: the mapping's i_mmap lock, then the huge-PTE lock.
+                let mapping = if v.lock_hugetlb_mapping() {
+                    vma.lock_mapping_write()
+                } else {
+                    None
+                };
                 // SAFETY: `slot` is the huge entry of this live hugetlb VMA at `addr`.
                 let ptl = unsafe {
                     bindings::vma_huge_pte_lock(vma.as_ptr(), lock.mm_ptr(), slot.as_pte_ptr())
@@ -315,6 +339,7 @@ fn walk_hugetlb<V: Visitor>(
                 let flow = v.leaf(vma, &leaf, addr, next);
                 // SAFETY: `ptl` was taken above and is released once.
                 unsafe { bindings::spin_unlock(ptl) };
+                drop(mapping);
                 // SAFETY: no spinlock is held any more.
                 unsafe { bindings::cond_resched() };
                 flow

@@ -5,7 +5,8 @@
 use core::ptr::NonNull;
 use kernel::bindings;
 
-use super::entry::Entry;
+use super::entry::{Entry, Kind};
+use super::level::Level;
 use super::vma::Vma;
 
 /// A `struct page` found through a page-table entry.
@@ -54,6 +55,19 @@ impl Page {
                 },
             )
         })
+    }
+
+    /// The page an entry at the PTE or PMD level refers to, as pagemap finds it:
+    /// the normal page of a present entry (`vm_normal_page`, `vm_normal_page_pmd`),
+    /// the page of a frame-carrying non-present entry (migration, device,
+    /// hwpoison); `None` for everything else.
+    pub(crate) fn of_entry(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
+        match entry.kind() {
+            Kind::Present if entry.level() == Level::PTE => Self::normal_pte(vma, addr, entry),
+            Kind::Present => Self::normal_pmd(vma, addr, entry),
+            Kind::NonPresent => entry.soft_leaf().and_then(|leaf| leaf.page()),
+            Kind::None | Kind::Table => None,
+        }
     }
 
     /// The page of frame `pfn`, for frames known to have a memory-map entry.
@@ -108,5 +122,21 @@ impl Page {
     /// with `CONFIG_PAGE_MAPCOUNT`, which the test kernel has).
     pub(crate) fn mapped_exclusively(self) -> bool {
         self.precise_mapcount() == 1
+    }
+}
+
+/// Whether `pfn` is the shared zero page (`is_zero_pfn`).
+pub(crate) fn is_zero_pfn(pfn: u64) -> bool {
+    // SAFETY: compares with the exported zero-page frame; pure.
+    unsafe { bindings::is_zero_pfn(pfn as usize) }
+}
+
+/// Whether a PMD maps the huge zero page (`is_huge_zero_pmd`).
+pub(crate) fn is_huge_zero_pmd(entry: Entry) -> bool {
+    // SAFETY: compares the entry's frame with the huge zero page's; pure.
+    unsafe {
+        bindings::is_huge_zero_pmd(bindings::pmd_t {
+            pmd: entry.raw() as usize,
+        })
     }
 }

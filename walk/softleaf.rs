@@ -7,6 +7,16 @@ use kernel::bindings;
 
 use super::page::Page;
 
+/// The marker value of a uffd-wp marker (`PTE_MARKER_UFFD_WP` in include/linux/swapops.h):
+/// a marker kind, not a page-table bit.
+const PTE_MARKER_UFFD_WP: usize = 1 << 0;
+
+/// The PTE value of a uffd-wp marker (`make_pte_marker(PTE_MARKER_UFFD_WP)`).
+pub(crate) fn uffd_wp_marker_pte() -> bindings::pte_t {
+    // SAFETY: `make_pte_marker` is a pure function of the value.
+    unsafe { bindings::make_pte_marker(PTE_MARKER_UFFD_WP) }
+}
+
 /// A decoded non-present page-table entry (`softleaf_t`).
 ///
 /// # Invariants
@@ -84,6 +94,24 @@ impl SoftLeaf {
     pub(crate) fn is_uffd_wp_marker(self) -> bool {
         // SAFETY: pure function of the value.
         unsafe { bindings::softleaf_is_uffd_wp_marker(self.inner) }
+    }
+
+    /// Whether this is a migration entry of any kind.
+    pub(crate) fn is_migration(self) -> bool {
+        // SAFETY: pure function of the value.
+        unsafe { bindings::softleaf_is_migration(self.inner) }
+    }
+
+    /// Whether this is a PTE marker of any kind (uffd-wp, poison, guard).
+    pub(crate) fn is_marker(self) -> bool {
+        // SAFETY: pure function of the value.
+        unsafe { bindings::softleaf_is_marker(self.inner) }
+    }
+
+    /// Whether this is a hardware-poison entry.
+    pub(crate) fn is_hwpoison(self) -> bool {
+        // SAFETY: pure function of the value.
+        unsafe { bindings::softleaf_is_hwpoison(self.inner) }
     }
 
     /// Whether this is a guard-region marker.

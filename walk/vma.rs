@@ -101,9 +101,67 @@ impl<'a> Vma<'a> {
         }
     }
 
+    /// Whether the VMA is registered for userfaultfd write-protection (`userfaultfd_wp`).
+    pub(crate) fn uffd_wp(&self) -> bool {
+        // SAFETY: the VMA is live (type invariant); the helper only reads its flags.
+        unsafe { bindings::userfaultfd_wp(self.as_ptr()) }
+    }
+
+    /// Whether the VMA is registered for userfaultfd read-write protection (`userfaultfd_rwp`).
+    pub(crate) fn uffd_rwp(&self) -> bool {
+        // SAFETY: as for `uffd_wp`.
+        unsafe { bindings::userfaultfd_rwp(self.as_ptr()) }
+    }
+
+    /// Whether pages of the VMA may be write-protected asynchronously: its userfaultfd has
+    /// `UFFD_FEATURE_WP_ASYNC` and it keeps uffd-wp markers (`userfaultfd_wp_async` and
+    /// `userfaultfd_wp_use_markers`, the rule of `pagemap_scan_test_walk`).
+    pub(crate) fn uffd_wp_async_with_markers(&self) -> bool {
+        // SAFETY: the VMA is live and the mmap lock keeps its userfaultfd context attached;
+        // both helpers only read flags and features.
+        unsafe {
+            bindings::userfaultfd_wp_async(self.as_ptr())
+                && bindings::userfaultfd_wp_use_markers(self.as_ptr())
+        }
+    }
+
+    /// Takes the write lock of the `i_mmap` tree of the VMA's file (`i_mmap_lock_write`);
+    /// `None` for a VMA without a file.
+    pub(crate) fn lock_mapping_write(&self) -> Option<MappingWriteLock> {
+        // SAFETY: the VMA is live; its `vm_file` is fixed while the mmap lock is held.
+        let file = unsafe { (*self.as_ptr()).vm_file };
+        if file.is_null() {
+            return None;
+        }
+        // SAFETY: a VMA holds a reference on its file, so `file` is live.
+        let mapping = unsafe { (*file).f_mapping };
+        // SAFETY: `mapping` is the live address space of an open file; this may sleep, and
+        // callers hold no spinlock.
+        unsafe { bindings::i_mmap_lock_write(mapping) };
+        // INVARIANT: just locked.
+        Some(MappingWriteLock { mapping })
+    }
+
     /// Size of the huge pages of a hugetlb VMA.
     pub(crate) fn huge_page_size(&self) -> usize {
         // SAFETY: the VMA is live and hugetlb (callers check `is_hugetlb`).
         unsafe { bindings::vma_huge_page_size(self.as_ptr()) as usize }
+    }
+}
+
+/// The write lock of a file mapping's `i_mmap` tree, held.
+///
+/// # Invariants
+///
+/// `mapping` is a live address space whose `i_mmap_rwsem` is held for write; it
+/// is released on drop.
+pub(crate) struct MappingWriteLock {
+    mapping: *mut bindings::address_space,
+}
+
+impl Drop for MappingWriteLock {
+    fn drop(&mut self) {
+        // SAFETY: held (type invariant) and released once, here.
+        unsafe { bindings::i_mmap_unlock_write(self.mapping) };
     }
 }

@@ -1,0 +1,864 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Seeded randomized differential test of PAGEMAP_SCAN.
+ *
+ * A "world" is an 8 MiB window of four 2 MiB slots, each a random kind of
+ * memory (anonymous with or without THP, shared anonymous, shmem files shared
+ * or private, with or without THP, hugetlb private or shared, PROT_NONE, or
+ * nothing), optionally registered with userfaultfd (async write-protect,
+ * synchronous write-protect, async read-write protect), then driven through a random sequence of operations: reads,
+ * writes, MADV_DONTNEED, MADV_PAGEOUT (swap), uffd-wp on and off, uffd-rwp,
+ * guard regions, mprotect, soft-dirty clearing and fork.
+ *
+ * random.scans_agree runs random scans that change nothing through
+ * /proc/self/pagemap and /dev/rust_pagemap on the same memory and compares
+ * the return value (or errno), the regions and walk_end.
+ *
+ * random.write_protect_scans_agree builds every world twice ("twins": the
+ * same operations at two addresses), checks that the kernel sees the twins
+ * alike, then runs each random write-protecting scan through /proc on one twin
+ * and through the device on the other, and compares the results and, after
+ * the scan, the state of the twins.
+ *
+ * The seed is printed; RPM_SEED=<seed> replays a run. Coverage counters make
+ * sure the interesting states really happened: a run in which, say, no THP was
+ * ever mapped or no category was ever reported fails instead of passing.
+ */
+#include "pm_scan.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+
+#define SLOTS 4
+#define SLOT_PAGES 512
+#define WIN (SLOTS * PM_HPAGE)
+#define WIN_PAGES (SLOTS * SLOT_PAGES)
+
+/* Scan cases random_scans_agree runs at least, and how many per world. */
+#define MIN_SCANS 5200
+#define SCANS_PER_WORLD 130
+/* Write-protecting scans per pair of twins, and pairs at most. */
+#define WP_SCANS_PER_TWINS 12
+#define TWIN_WORLDS 28
+
+/* --- randomness ---------------------------------------------------------- */
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t below(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static bool chance(unsigned int pct)
+{
+	return below(100) < pct;
+}
+
+static uint64_t seed_from_env(void)
+{
+	const char *s = getenv("RPM_SEED");
+	struct timespec ts;
+
+	if (s && *s)
+		return strtoull(s, NULL, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid() << 40;
+}
+
+/* Seed this test's stream: the run's seed, printed, mixed with a per-test constant. */
+static void seed(uint64_t s, uint64_t per_test)
+{
+	rng = (s ^ per_test) ? (s ^ per_test) : 1;
+	printf("# seed %llu (replay with RPM_SEED=%llu)\n", (unsigned long long)s,
+	       (unsigned long long)s);
+}
+
+/* --- faults while touching memory ----------------------------------------- */
+
+static sigjmp_buf touch_env;
+static long touch_faults;
+
+static void on_fault(int sig)
+{
+	siglongjmp(touch_env, 1);
+}
+
+static void install_fault_handler(void)
+{
+	struct sigaction sa = { .sa_handler = on_fault, .sa_flags = SA_NODEFER };
+
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/* Read or write one byte; a fault (guard page, PROT_NONE, ...) is counted and skipped. */
+static void touch_one(char *p, bool write, unsigned int salt)
+{
+	if (sigsetjmp(touch_env, 0)) {
+		touch_faults++;
+		return;
+	}
+	if (write)
+		*(volatile char *)p = (char)(salt | 1);
+	else
+		(void)*(volatile char *)p;
+}
+
+/* --- worlds --------------------------------------------------------------- */
+
+enum kind {
+	K_ANON,
+	K_ANON_THP,
+	K_SHARED_ANON,
+	K_MEMFD_SHARED,
+	K_MEMFD_SHARED_THP,
+	K_MEMFD_PRIVATE,
+	K_HUGETLB_PRIVATE,
+	K_HUGETLB_SHARED,
+	K_PROT_NONE,
+	K_GAP,
+	NKINDS
+};
+
+enum umode { U_NONE, U_WP_ASYNC, U_WP_SYNC, U_RWP_ASYNC, NUMODES };
+
+struct slot {
+	enum kind kind;
+	enum umode uffd;
+	int memfd[2];
+	unsigned char prot[SLOT_PAGES];	/* what the test believes: 0 none, 1 read, 2 write */
+};
+
+struct world {
+	int twins;			/* 1 or 2 */
+	char *reserve;			/* the reservation holding the twins */
+	size_t reserve_len;
+	char *base[2];
+	struct slot slot[SLOTS];
+	pid_t child;
+};
+
+/* userfaultfds: one per feature set; a VMA registers with one of them. */
+static int uffd_of[NUMODES];
+static bool have_rwp, have_hugetlb, have_swap;
+
+static bool is_hugetlb(enum kind k)
+{
+	return k == K_HUGETLB_PRIVATE || k == K_HUGETLB_SHARED;
+}
+
+static int free_hugepages(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "r");
+	int n = 0;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = 0;
+		fclose(f);
+	}
+	return n;
+}
+
+static void open_uffds(void)
+{
+	uffd_of[U_NONE] = -1;
+	uffd_of[U_WP_ASYNC] = pm_uffd_async();
+	uffd_of[U_WP_SYNC] = pm_uffd_open(UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	uffd_of[U_RWP_ASYNC] = pm_uffd_open(UFFD_FEATURE_RWP | UFFD_FEATURE_RWP_ASYNC);
+	have_rwp = uffd_of[U_RWP_ASYNC] >= 0;
+}
+
+static bool have_swap_device(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+static char *slot_addr(struct world *w, int t, int s)
+{
+	return w->base[t] + (size_t)s * PM_HPAGE;
+}
+
+/* Map slot `s` of twin `t` per its kind; false if that failed. */
+static bool map_slot(struct world *w, int t, int s)
+{
+	struct slot *sl = &w->slot[s];
+	char *a = slot_addr(w, t, s);
+	int rw = PROT_READ | PROT_WRITE;
+	char *p = a;
+
+	sl->memfd[t] = -1;
+	switch (sl->kind) {
+	case K_ANON:
+	case K_ANON_THP:
+		p = mmap(a, PM_HPAGE, rw, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		if (p != MAP_FAILED && sl->kind == K_ANON_THP && madvise(a, PM_HPAGE, MADV_HUGEPAGE))
+			return false;
+		break;
+	case K_SHARED_ANON:
+		p = mmap(a, PM_HPAGE, rw, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	case K_MEMFD_SHARED:
+	case K_MEMFD_SHARED_THP:
+	case K_MEMFD_PRIVATE:
+		sl->memfd[t] = memfd_create("rpm-random", 0);
+		if (sl->memfd[t] < 0 || ftruncate(sl->memfd[t], PM_HPAGE))
+			return false;
+		if (sl->kind == K_MEMFD_PRIVATE) {
+			/* Some page cache to map: every third page has data. */
+			for (int i = 0; i < SLOT_PAGES; i += 3)
+				if (pwrite(sl->memfd[t], "d", 1, (off_t)i * PM_PAGE) != 1)
+					return false;
+		}
+		p = mmap(a, PM_HPAGE, rw,
+			 (sl->kind == K_MEMFD_PRIVATE ? MAP_PRIVATE : MAP_SHARED) | MAP_FIXED,
+			 sl->memfd[t], 0);
+		if (p != MAP_FAILED && sl->kind == K_MEMFD_SHARED_THP &&
+		    madvise(a, PM_HPAGE, MADV_HUGEPAGE))
+			return false;
+		break;
+	case K_HUGETLB_PRIVATE:
+	case K_HUGETLB_SHARED:
+		p = mmap(a, PM_HPAGE, rw,
+			 (sl->kind == K_HUGETLB_PRIVATE ? MAP_PRIVATE : MAP_SHARED) | MAP_ANONYMOUS |
+				 MAP_HUGETLB | MAP_HUGE_2MB | MAP_FIXED,
+			 -1, 0);
+		break;
+	case K_PROT_NONE:
+		p = mmap(a, PM_HPAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	case K_GAP:
+	case NKINDS:
+		return munmap(a, PM_HPAGE) == 0;
+	}
+	if (p != a)
+		return false;
+	if (sl->uffd != U_NONE) {
+		uint64_t mode = sl->uffd == U_RWP_ASYNC ? UFFDIO_REGISTER_MODE_RWP :
+							 UFFDIO_REGISTER_MODE_WP;
+
+		/*
+		 * Not every kind can register every mode. A refusal on the first twin
+		 * makes the slot unregistered for both; on the second only, it is a
+		 * world the twins cannot share.
+		 */
+		if (pm_uffd_register(uffd_of[sl->uffd], a, PM_HPAGE, mode)) {
+			if (t != 0)
+				return false;
+			sl->uffd = U_NONE;
+		}
+	}
+	return true;
+}
+
+static void world_destroy(struct world *w)
+{
+	if (w->child > 0) {
+		kill(w->child, SIGKILL);
+		waitpid(w->child, NULL, 0);
+		w->child = 0;
+	}
+	if (w->reserve)
+		munmap(w->reserve, w->reserve_len);
+	w->reserve = NULL;
+	for (int s = 0; s < SLOTS; s++)
+		for (int t = 0; t < w->twins; t++)
+			if (w->slot[s].memfd[t] >= 0)
+				close(w->slot[s].memfd[t]);
+}
+
+/* Reserve room for the twins, 2 MiB aligned with an unmapped 2 MiB between them. */
+static bool world_reserve(struct world *w)
+{
+	size_t len = (w->twins == 2 ? 2 * WIN + PM_HPAGE : WIN) + 2 * PM_HPAGE;
+	char *raw = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uintptr_t b;
+
+	if (raw == MAP_FAILED)
+		return false;
+	w->reserve = raw;
+	w->reserve_len = len;
+	b = ((uintptr_t)raw + PM_HPAGE - 1) & ~(PM_HPAGE - 1);
+	w->base[0] = (char *)b + PM_HPAGE;
+	w->base[1] = w->base[0] + WIN + PM_HPAGE;
+	if (w->twins == 2 && munmap(w->base[0] + WIN, PM_HPAGE))
+		return false;
+	return true;
+}
+
+static bool uffd_mode_fits(enum kind k, enum umode u)
+{
+	if (u == U_NONE)
+		return true;
+	if (k == K_GAP || uffd_of[u] < 0)
+		return false;
+	/* RWP works on anonymous, shmem and hugetlb memory; keep it off file-private mappings. */
+	return !(u == U_RWP_ASYNC && k == K_MEMFD_PRIVATE);
+}
+
+static void pick_layout(struct world *w, int hugetlb_budget)
+{
+	for (int s = 0; s < SLOTS; s++) {
+		struct slot *sl = &w->slot[s];
+
+		do {
+			sl->kind = below(NKINDS);
+		} while (is_hugetlb(sl->kind) && (!have_hugetlb || hugetlb_budget <= 0));
+		if (is_hugetlb(sl->kind))
+			hugetlb_budget--;
+		do {
+			sl->uffd = chance(40) ? U_NONE : (enum umode)below(NUMODES);
+		} while (!uffd_mode_fits(sl->kind, sl->uffd));
+		memset(sl->prot, sl->kind == K_PROT_NONE || sl->kind == K_GAP ? 0 : 2, SLOT_PAGES);
+		sl->memfd[0] = sl->memfd[1] = -1;
+	}
+}
+
+/* --- operations ----------------------------------------------------------- */
+
+enum opk {
+	O_WRITE,
+	O_WRITE_STRIDE,
+	O_WRITE_WHOLE,
+	O_READ,
+	O_DONTNEED,
+	O_PAGEOUT,
+	O_WP_ON,
+	O_WP_OFF,
+	O_RWP,
+	O_GUARD,
+	O_MPROTECT,
+	O_CLEAR_REFS,
+	O_FORK,
+	NOPS
+};
+
+struct op {
+	enum opk k;
+	int slot;
+	unsigned int first, n, arg;
+};
+
+static struct op random_op(struct world *w, bool allow_fork)
+{
+	struct op op = { .k = below(NOPS), .slot = below(SLOTS) };
+
+	if (op.k == O_FORK && (!allow_fork || w->child > 0 || !chance(30)))
+		op.k = O_WRITE;
+	if (op.k == O_CLEAR_REFS && !chance(50))
+		op.k = O_WRITE_STRIDE;
+	op.first = below(SLOT_PAGES);
+	op.n = 1 + below(chance(50) ? 16 : SLOT_PAGES - op.first);
+	if (op.first + op.n > SLOT_PAGES)
+		op.n = SLOT_PAGES - op.first;
+	op.arg = 2 + below(3);
+	if (op.k == O_MPROTECT)
+		op.arg = below(3);
+	return op;
+}
+
+static int do_uffd_rwp(int uffd, char *p, size_t len)
+{
+	struct uffdio_rwprotect r = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = UFFDIO_RWPROTECT_MODE_RWP,
+	};
+
+	return ioctl(uffd, UFFDIO_RWPROTECT, &r);
+}
+
+static void write_clear_refs(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "4", 1) != 1)
+			perror("clear_refs");
+		close(fd);
+	}
+}
+
+/* Apply `op` to twin `t`; returns 0 or -1 like the call it makes. */
+static int apply_op_one(struct world *w, int t, const struct op *op)
+{
+	struct slot *sl = &w->slot[op->slot];
+	char *a = slot_addr(w, t, op->slot);
+	char *p = a + (size_t)op->first * PM_PAGE;
+	size_t len = (size_t)op->n * PM_PAGE;
+
+	if (sl->kind == K_GAP)
+		return 0;
+	if (is_hugetlb(sl->kind)) {
+		/* hugetlb ranges must be whole huge pages. */
+		p = a;
+		len = PM_HPAGE;
+	}
+	switch (op->k) {
+	case O_WRITE:
+	case O_WRITE_STRIDE:
+	case O_WRITE_WHOLE:
+	case O_READ: {
+		unsigned int stride = op->k == O_WRITE_STRIDE && op->arg ? op->arg : 1;
+		unsigned int first = op->k == O_WRITE_WHOLE ? 0 : op->first;
+		unsigned int n = op->k == O_WRITE_WHOLE ? SLOT_PAGES : op->n;
+		bool write = op->k != O_READ;
+
+		for (unsigned int i = first; i < first + n; i += stride) {
+			/* A write to a synchronously write-protected page would wait forever. */
+			if (sl->prot[i] < (write ? 2 : 1))
+				continue;
+			touch_one(a + (size_t)i * PM_PAGE, write, i);
+		}
+		return 0;
+	}
+	case O_DONTNEED:
+		return madvise(p, len, MADV_DONTNEED);
+	case O_PAGEOUT:
+		return have_swap ? madvise(p, len, MADV_PAGEOUT) : 0;
+	case O_WP_ON:
+	case O_WP_OFF:
+		if (sl->uffd != U_WP_ASYNC)
+			return 0;
+		return pm_uffd_wp(uffd_of[sl->uffd], p, len, op->k == O_WP_ON);
+	case O_RWP:
+		if (sl->uffd != U_RWP_ASYNC)
+			return 0;
+		return do_uffd_rwp(uffd_of[sl->uffd], p, len);
+	case O_GUARD:
+		return madvise(p, len, MADV_GUARD_INSTALL);
+	case O_MPROTECT: {
+		static const int prots[] = { PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE };
+
+		return mprotect(p, len, prots[op->arg]);
+	}
+	case O_CLEAR_REFS:
+	case O_FORK:
+	case NOPS:
+		break;
+	}
+	return 0;
+}
+
+/* Update what the test believes about page protections after a successful op. */
+static void model_op(struct world *w, const struct op *op)
+{
+	struct slot *sl = &w->slot[op->slot];
+	unsigned int first = op->first, n = op->n;
+
+	if (is_hugetlb(sl->kind)) {
+		first = 0;
+		n = SLOT_PAGES;
+	}
+	if (op->k == O_MPROTECT)
+		memset(sl->prot + first, op->arg, n);
+	if (op->k == O_GUARD)
+		memset(sl->prot + first, 0, n);
+}
+
+/* Apply `op` to every twin; process-wide ops once. False if the twins disagreed. */
+static bool apply_op(struct world *w, const struct op *op)
+{
+	int ret[2] = { 0, 0 };
+
+	if (op->k == O_CLEAR_REFS) {
+		write_clear_refs();
+		return true;
+	}
+	if (op->k == O_FORK) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			for (;;)
+				pause();
+		}
+		w->child = pid;
+		return pid > 0;
+	}
+	for (int t = 0; t < w->twins; t++)
+		ret[t] = apply_op_one(w, t, op);
+	if (ret[0] == 0)
+		model_op(w, op);
+	return w->twins == 1 || ret[0] == ret[1];
+}
+
+/* Coverage: what the worlds really contained. */
+struct coverage {
+	long thp, shmem_thp, hugetlb, swap_entries, worlds, forks;
+	uint64_t categories;
+};
+
+static void note_coverage(struct world *w, struct coverage *cov)
+{
+	cov->worlds++;
+	cov->forks += w->child > 0;
+	for (int s = 0; s < SLOTS; s++) {
+		char *a = slot_addr(w, 0, s);
+
+		if (w->slot[s].kind == K_ANON_THP && pm_smaps_kb(a, "AnonHugePages") > 0)
+			cov->thp++;
+		if (w->slot[s].kind == K_MEMFD_SHARED_THP && pm_smaps_kb(a, "ShmemPmdMapped") > 0)
+			cov->shmem_thp++;
+		if (is_hugetlb(w->slot[s].kind))
+			cov->hugetlb++;
+		if (pm_smaps_kb(a, "Swap") > 0)
+			cov->swap_entries++;
+	}
+}
+
+/* Build a world: layout, mappings, a first population, random operations. */
+static bool world_build(struct world *w, int twins, bool allow_fork)
+{
+	int nops;
+
+	memset(w, 0, sizeof(*w));
+	w->twins = twins;
+	pick_layout(w, free_hugepages() / 2 - 2 * twins);
+	if (!world_reserve(w))
+		return false;
+	for (int s = 0; s < SLOTS; s++)
+		for (int t = 0; t < twins; t++)
+			if (!map_slot(w, t, s))
+				return false;
+	/* Most huge-page slots get a full first write, to get a huge page at all. */
+	for (int s = 0; s < SLOTS; s++) {
+		enum kind k = w->slot[s].kind;
+		struct op op = { .k = O_WRITE_WHOLE, .slot = s };
+
+		if ((k == K_ANON_THP || k == K_MEMFD_SHARED_THP || is_hugetlb(k)) && chance(75) &&
+		    !apply_op(w, &op))
+			return false;
+	}
+	nops = 4 + below(10);
+	for (int i = 0; i < nops; i++) {
+		struct op op = random_op(w, allow_fork);
+
+		if (!apply_op(w, &op))
+			return false;
+	}
+	return true;
+}
+
+/* --- random scan requests ------------------------------------------------- */
+
+static uint64_t random_mask(unsigned int pct)
+{
+	uint64_t m = 0;
+
+	for (int b = 0; b < 10; b++)
+		if (chance(pct))
+			m |= 1ULL << b;
+	return m;
+}
+
+/* A random request inside [base, base + WIN), or around it when `wide`. */
+static struct pm_scan_arg random_req(uintptr_t base, bool wide, uint64_t *vec_len)
+{
+	uintptr_t start, end;
+	struct pm_scan_arg a;
+	uint64_t ret_mask;
+
+	if (wide && chance(2)) {
+		start = 0;
+		end = 0x7ffffffff000UL;
+	} else {
+		uint64_t lo = wide ? PM_HPAGE / PM_PAGE : 0;
+		uint64_t span = WIN_PAGES + (wide ? 2 * lo : 0);
+		uint64_t first = below(span);
+
+		start = base - lo * PM_PAGE + first * PM_PAGE;
+		end = start + (1 + below(chance(30) ? 64 : span - first)) * PM_PAGE;
+		if (chance(15))
+			end -= 1 + below(PM_PAGE - 1);	/* rounded up by the ioctl */
+		if (chance(3))
+			end = start;
+	}
+	ret_mask = chance(20) ? PM_ALL_CATEGORIES : chance(10) ? 0 : random_mask(50);
+	a = pm_scan_req(start, end, chance(15) ? PM_SCAN_CHECK_WPASYNC : 0, random_mask(12),
+			random_mask(12), chance(50) ? 0 : random_mask(15), ret_mask);
+	switch (below(10)) {
+	case 0:
+		a.max_pages = 0;
+		break;
+	case 1:
+	case 2:
+		a.max_pages = 1 + below(8);
+		break;
+	case 3:
+		a.max_pages = 1 + below(WIN_PAGES);
+		break;
+	default:
+		a.max_pages = 0;
+	}
+	switch (below(10)) {
+	case 0:
+		*vec_len = 0;
+		break;
+	case 1:
+	case 2:
+	case 3:
+		*vec_len = 1 + below(4);
+		break;
+	case 4:
+	case 5:
+		*vec_len = 5 + below(60);
+		break;
+	case 6:
+		*vec_len = 513 + below(600);	/* more than the bounce buffer */
+		break;
+	default:
+		*vec_len = PM_MAX_REGIONS;
+	}
+	return a;
+}
+
+/* Categories the kernel reports anywhere in twin 0 of the world. */
+static uint64_t world_categories(int proc, struct world *w)
+{
+	static struct pm_scan_result r;
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)w->base[0], (uintptr_t)w->base[0] + WIN, 0,
+					   0, 0, 0, PM_ALL_CATEGORIES);
+	uint64_t c = 0;
+
+	pm_scan_run(proc, &a, PM_MAX_REGIONS, &r);
+	for (long i = 0; i < r.n; i++)
+		c |= r.r[i].categories;
+	return c;
+}
+
+static void print_world(struct world *w)
+{
+	static const char *kinds[] = { "anon", "anon-thp", "shared-anon", "memfd-shared",
+				       "memfd-shared-thp", "memfd-private", "hugetlb-private",
+				       "hugetlb-shared", "prot-none", "gap" };
+
+	for (int s = 0; s < SLOTS; s++)
+		printf("#   slot %d at %p: %s uffd mode %d\n", s, slot_addr(w, 0, s),
+		       kinds[w->slot[s].kind], w->slot[s].uffd);
+}
+
+static void check_setup(struct __test_metadata *_metadata)
+{
+	install_fault_handler();
+	open_uffds();
+	have_hugetlb = free_hugepages() >= 8;
+	have_swap = have_swap_device();
+	ASSERT_GE(uffd_of[U_WP_ASYNC], 0) TH_LOG("no async uffd-wp: the write-protect paths would go untested");
+	ASSERT_TRUE(have_hugetlb) TH_LOG("no free 2 MiB hugetlb pages");
+	ASSERT_TRUE(have_swap) TH_LOG("no swap device");
+}
+
+static void check_coverage(struct __test_metadata *_metadata, struct coverage *cov)
+{
+	printf("# coverage: %ld worlds, %ld THP, %ld shmem THP, %ld hugetlb, %ld with swap, %ld forks, "
+	       "categories %#llx, %ld touch faults\n",
+	       cov->worlds, cov->thp, cov->shmem_thp, cov->hugetlb, cov->swap_entries, cov->forks,
+	       (unsigned long long)cov->categories, touch_faults);
+	EXPECT_GT(cov->thp, 0) TH_LOG("no world had an anonymous THP (AnonHugePages)");
+	EXPECT_GT(cov->shmem_thp, 0) TH_LOG("no world had a shmem THP (ShmemPmdMapped)");
+	EXPECT_GT(cov->hugetlb, 0);
+	EXPECT_GT(cov->swap_entries, 0) TH_LOG("nothing was ever swapped out");
+	EXPECT_EQ(PM_ALL_CATEGORIES & ~(have_rwp ? 0 : PAGE_IS_ACCESSED),
+		  cov->categories & ~(have_rwp ? 0 : PAGE_IS_ACCESSED))
+		TH_LOG("some category never showed up");
+}
+
+FIXTURE(random)
+{
+	int proc, dev;
+	struct timespec t0;
+};
+
+FIXTURE_SETUP(random)
+{
+	self->proc = pm_open_proc();
+	self->dev = pm_open_dev();
+	ASSERT_GE(self->proc, 0);
+	ASSERT_GE(self->dev, 0);
+	check_setup(_metadata);
+	clock_gettime(CLOCK_MONOTONIC, &self->t0);
+}
+
+FIXTURE_TEARDOWN(random)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# %ld s\n", (long)(t1.tv_sec - self->t0.tv_sec));
+	close(self->proc);
+	close(self->dev);
+}
+
+/* Scans that change nothing: both files on the same memory. */
+TEST_F_TIMEOUT(random, scans_agree, 120)
+{
+	int proc = self->proc, dev = self->dev;
+	struct coverage cov = { 0 };
+	long scans = 0, failures = 0;
+
+	seed(seed_from_env(), 0);
+	for (int wi = 0; scans < MIN_SCANS && wi < 2 * MIN_SCANS / SCANS_PER_WORLD; wi++) {
+		struct world w;
+
+		if (!world_build(&w, 1, true)) {
+			world_destroy(&w);
+			continue;
+		}
+		note_coverage(&w, &cov);
+		cov.categories |= world_categories(proc, &w);
+		for (int k = 0; k < SCANS_PER_WORLD; k++) {
+			uint64_t vec_len;
+			struct pm_scan_arg a = random_req((uintptr_t)w.base[0], true, &vec_len);
+
+			scans++;
+			if (pm_scan_agree(proc, dev, &a, vec_len))
+				continue;
+			failures++;
+			printf("# world %d scan %d differs\n", wi, k);
+			if (failures <= 3)
+				print_world(&w);
+		}
+		world_destroy(&w);
+	}
+	printf("# %ld scans, %ld differ\n", scans, failures);
+	EXPECT_EQ(0, failures);
+	EXPECT_GE(scans, MIN_SCANS);
+	check_coverage(_metadata, &cov);
+}
+
+/* Whether the kernel sees the twins alike: categories and pagemap entries. */
+static bool twins_alike(int proc, struct world *w)
+{
+	static struct pm_scan_result r0, r1;
+	static uint64_t e0[WIN_PAGES], e1[WIN_PAGES];
+	struct pm_scan_arg a;
+
+	for (int t = 0; t < 2; t++) {
+		a = pm_scan_req((uintptr_t)w->base[t], (uintptr_t)w->base[t] + WIN, 0, 0, 0, 0,
+				PM_ALL_CATEGORIES);
+		pm_scan_run(proc, &a, PM_MAX_REGIONS, t ? &r1 : &r0);
+	}
+	if (!pm_scan_same(&r0, (uintptr_t)w->base[0], &r1, (uintptr_t)w->base[1]))
+		return false;
+	if (pm_read_entries(proc, (uintptr_t)w->base[0], WIN_PAGES, e0) ||
+	    pm_read_entries(proc, (uintptr_t)w->base[1], WIN_PAGES, e1))
+		return false;
+	for (int i = 0; i < WIN_PAGES; i++)
+		if ((e0[i] ^ e1[i]) & ~(RPM_PFRAME_MASK | RPM_MMAP_EXCLUSIVE))
+			return false;
+	return true;
+}
+
+/* A request for twin `t`: the same offsets from that twin's base. */
+static struct pm_scan_arg for_twin(struct world *w, const struct pm_scan_arg *a0, int t)
+{
+	struct pm_scan_arg a = *a0;
+	uintptr_t d = (uintptr_t)w->base[t] - (uintptr_t)w->base[0];
+
+	a.start += d;
+	a.end += d;
+	return a;
+}
+
+/* Scans that write-protect: /proc on one twin, the device on the other. */
+TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
+{
+	int proc = self->proc, dev = self->dev;
+	static struct pm_scan_result ra, rb;
+	struct coverage cov = { 0 };
+	long scans = 0, failures = 0, unlike = 0;
+
+	seed(seed_from_env(), 0x7770);
+	for (int wi = 0; wi < TWIN_WORLDS; wi++) {
+		struct world w;
+		bool built = false;
+
+		for (int attempt = 0; attempt < 3 && !built; attempt++) {
+			built = world_build(&w, 2, false) && twins_alike(proc, &w);
+			if (!built)
+				world_destroy(&w);
+		}
+		if (!built) {
+			unlike++;
+			continue;
+		}
+		note_coverage(&w, &cov);
+		cov.categories |= world_categories(proc, &w);
+		for (int k = 0; k < WP_SCANS_PER_TWINS; k++) {
+			uint64_t vec_len;
+			struct pm_scan_arg a0 = random_req((uintptr_t)w.base[0], false, &vec_len);
+			struct pm_scan_arg a = for_twin(&w, &a0, 0), b = for_twin(&w, &a0, 1);
+			struct op op;
+
+			a.flags |= PM_SCAN_WP_MATCHING;
+			b.flags |= PM_SCAN_WP_MATCHING;
+			/* Plain WRITTEN scans are the common case; give them weight. */
+			if (chance(30)) {
+				a.category_mask = b.category_mask = PAGE_IS_WRITTEN;
+				a.return_mask = b.return_mask = PAGE_IS_WRITTEN;
+				a.category_inverted = b.category_inverted = 0;
+				a.category_anyof_mask = b.category_anyof_mask = 0;
+			}
+			pm_scan_run(proc, &a, vec_len, &ra);
+			pm_scan_run(dev, &b, vec_len, &rb);
+			scans++;
+			if (!pm_scan_same(&ra, (uintptr_t)w.base[0], &rb, (uintptr_t)w.base[1])) {
+				failures++;
+				printf("# world %d scan %d: results differ\n", wi, k);
+				pm_scan_print_args(&a, vec_len);
+				pm_scan_print("proc", &ra, 12);
+				pm_scan_print("dev ", &rb, 12);
+				print_world(&w);
+			} else if (!twins_alike(proc, &w)) {
+				failures++;
+				printf("# world %d scan %d: the twins differ after the scan\n", wi, k);
+				pm_scan_print_args(&a, vec_len);
+				print_world(&w);
+			}
+			/* Dirty some pages again for the next round. */
+			op = random_op(&w, false);
+			if (op.k != O_CLEAR_REFS && op.k != O_PAGEOUT)
+				apply_op(&w, &op);
+			op.k = O_WRITE_STRIDE;
+			op.arg = 2 + below(3);
+			apply_op(&w, &op);
+			if (!twins_alike(proc, &w))
+				break;
+		}
+		world_destroy(&w);
+	}
+	printf("# %ld write-protecting scans, %ld differ, %ld worlds never alike\n", scans, failures,
+	       unlike);
+	EXPECT_EQ(0, failures);
+	EXPECT_GE(scans, TWIN_WORLDS * WP_SCANS_PER_TWINS / 2);
+	EXPECT_GT(cov.thp, 0);
+	EXPECT_GT(cov.hugetlb, 0);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The PAGEMAP_SCAN ioctl (`do_pagemap_scan` in fs/proc/task_mmu.c): checks the
+//! request, walks the range under the mmap lock (inside a protection
+//! notification when it write-protects), copies the regions found out after
+//! each walk, walks again from `walk_end` while the output array has room,
+//! and writes `walk_end` back.
+
+use kernel::{bindings, mm::Mm, prelude::*, task::Task};
+
+use super::mm::MmapReadLock;
+use super::scan_args::ScanArgs;
+use super::scan_output::Output;
+use super::scan_visit::ScanVisitor;
+use super::scan_wp::with_protection_notifier;
+
+/// Whether the current task has been sent SIGKILL (`fatal_signal_pending(current)`).
+fn fatal_signal_pending() -> bool {
+    let task = Task::current_raw();
+    // SAFETY: `task` is the running task; its pending set is only read, as the
+    // kernel's inline does without a lock.
+    unsafe {
+        bindings::signal_pending(task) != 0
+            && (*task).pending.signal.sig[0] & (1 << (bindings::SIGKILL - 1)) != 0
+    }
+}
+
+/// One walk of `[start, args.end)` under the mmap lock, reporting into `out`.
+fn walk_once(lock: &MmapReadLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
+    let mut visitor = ScanVisitor::new(args, out);
+    super::walk(lock, start, args.end, &mut visitor);
+    visitor.result()
+}
+
+/// Runs the PAGEMAP_SCAN request at user address `uarg` on `mm`.
+///
+/// Returns the number of regions written to the user's array, or the errno the
+/// kernel's ioctl would give. Regions found before an error are still copied
+/// out, pages already write-protected stay so, and `walk_end` is written back
+/// whenever the request itself was valid.
+pub(crate) fn scan(mm: &Mm, uarg: usize) -> Result<isize> {
+    let Some(mm) = mm.mmget_not_zero() else {
+        return Err(ESRCH);
+    };
+    let args = ScanArgs::read(uarg)?;
+    let mut out = Output::new(args.vec, args.vec_len, args.return_mask, args.max_pages)?;
+    let mut regions: u64 = 0;
+    let mut ret: Result = Ok(());
+    let mut walk_start = args.start;
+    while walk_start < args.end {
+        if fatal_signal_pending() {
+            ret = Err(EINTR);
+            break;
+        }
+        let lock = match MmapReadLock::lock_killable(&mm) {
+            Ok(lock) => lock,
+            Err(e) => {
+                ret = Err(e);
+                break;
+            }
+        };
+        ret = if args.wp() {
+            with_protection_notifier(&lock, walk_start, args.end, || {
+                walk_once(&lock, &args, &mut out, walk_start)
+            })
+        } else {
+            walk_once(&lock, &args, &mut out, walk_start)
+        };
+        drop(lock);
+        match out.flush() {
+            Ok(n) => regions += n,
+            Err(e) => ret = Err(e),
+        }
+        // Only a full output array is worth another walk, from where this one stopped.
+        // `walk_end` is not reset in between: a later walk that completes leaves it at
+        // the last restart point, as in the kernel.
+        if ret != Err(ENOSPC) || out.room() == 0 || out.found_pages() == args.max_pages {
+            break;
+        }
+        walk_start = out.walk_end() as usize;
+    }
+    let result = match ret {
+        Ok(()) => Ok(regions as isize),
+        Err(e) if e == ENOSPC => Ok(regions as isize),
+        Err(e) => Err(e),
+    };
+    if out.walk_end() == 0 {
+        out.set_walk_end(args.end as u64);
+    }
+    ScanArgs::write_walk_end(uarg, out.walk_end()).map_err(|_| EFAULT)?;
+    result
+}

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The argument of PAGEMAP_SCAN, `struct pm_scan_arg` of <linux/fs.h>: copied
+//! in and checked in the kernel's order with the kernel's errnos
+//! (`pagemap_scan_get_args`), and its one output field written back
+//! (`pagemap_scan_writeback_args`).
+
+use core::mem::{offset_of, size_of};
+use kernel::{
+    bindings,
+    prelude::*,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use super::scan_category::{Masks, ALL};
+use super::x86::PAGE_SIZE;
+
+/// Write-protect the pages the scan selects.
+pub(crate) const WP_MATCHING: u64 = bindings::PM_SCAN_WP_MATCHING as u64;
+/// Fail with `EPERM` on a VMA that cannot be write-protected asynchronously.
+pub(crate) const CHECK_WPASYNC: u64 = bindings::PM_SCAN_CHECK_WPASYNC as u64;
+
+/// The `u64` words of `struct pm_scan_arg`.
+const WORDS: usize = 12;
+const _: () = assert!(size_of::<bindings::pm_scan_arg>() == WORDS * 8);
+
+/// Size of `struct page_region`, for the check of the user's array.
+const REGION_SIZE: u64 = size_of::<bindings::page_region>() as u64;
+
+/// Index of a field in the words of `struct pm_scan_arg`.
+macro_rules! word {
+    ($field:ident) => {
+        offset_of!(bindings::pm_scan_arg, $field) / 8
+    };
+}
+
+/// A validated scan request.
+pub(crate) struct ScanArgs {
+    /// `PM_SCAN_*` flags.
+    pub(crate) flags: u64,
+    /// First page of the range.
+    pub(crate) start: usize,
+    /// End of the range, rounded up to a page.
+    pub(crate) end: usize,
+    /// User address of the `page_region` array.
+    pub(crate) vec: usize,
+    /// Regions in the array; 0 for none.
+    pub(crate) vec_len: u64,
+    /// Pages to report at most (0 in the request means no limit).
+    pub(crate) max_pages: u64,
+    /// Which pages are selected.
+    pub(crate) masks: Masks,
+    /// Which categories are reported.
+    pub(crate) return_mask: u64,
+}
+
+/// `access_ok` of x86-64: `[addr, addr + size)` does not wrap and ends at or
+/// below the highest user address.
+fn access_ok(addr: u64, size: u64) -> bool {
+    // SAFETY: `USER_PTR_MAX` is written once during boot and only read afterwards.
+    let max = unsafe { core::ptr::addr_of!(bindings::USER_PTR_MAX).read() } as u64;
+    let sum = addr.wrapping_add(size);
+    sum <= max && sum >= addr
+}
+
+impl ScanArgs {
+    /// Copies the request at user address `uarg` in and validates it.
+    ///
+    /// Addresses are used as given: `untagged_addr` is the identity on kernels
+    /// without `CONFIG_ADDRESS_MASKING`, which the test kernel is.
+    pub(crate) fn read(uarg: usize) -> Result<Self> {
+        let w: [u64; WORDS] = UserSlice::new(UserPtr::from_addr(uarg), WORDS * 8)
+            .reader()
+            .read()?;
+        if w[word!(size)] != (WORDS * 8) as u64 {
+            return Err(EINVAL);
+        }
+        let flags = w[word!(flags)];
+        if flags & !(WP_MATCHING | CHECK_WPASYNC) != 0 {
+            return Err(EINVAL);
+        }
+        let masks = Masks {
+            inverted: w[word!(category_inverted)],
+            all: w[word!(category_mask)],
+            anyof: w[word!(category_anyof_mask)],
+        };
+        let return_mask = w[word!(return_mask)];
+        if (masks.inverted | masks.all | masks.anyof | return_mask) & !ALL != 0 {
+            return Err(EINVAL);
+        }
+        let (start, end, vec) = (w[word!(start)], w[word!(end)], w[word!(vec)]);
+        let vec_len = w[word!(vec_len)];
+        if start % PAGE_SIZE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        if !access_ok(start, end.wrapping_sub(start)) {
+            return Err(EFAULT);
+        }
+        if vec == 0 && vec_len != 0 {
+            return Err(EINVAL);
+        }
+        if vec != 0 && !access_ok(vec, vec_len.saturating_mul(REGION_SIZE)) {
+            return Err(EFAULT);
+        }
+        // `access_ok` bounds `end`, so rounding it up cannot wrap.
+        let end = end.next_multiple_of(PAGE_SIZE as u64);
+        let max_pages = match w[word!(max_pages)] {
+            0 => u64::MAX,
+            n => n,
+        };
+        Ok(Self {
+            flags,
+            start: start as usize,
+            end: end as usize,
+            vec: vec as usize,
+            vec_len,
+            max_pages,
+            masks,
+            return_mask,
+        })
+    }
+
+    /// Whether the scan write-protects what it selects.
+    pub(crate) fn wp(&self) -> bool {
+        self.flags & WP_MATCHING != 0
+    }
+
+    /// Writes `walk_end` back into the request at `uarg`, and nothing else.
+    pub(crate) fn write_walk_end(uarg: usize, walk_end: u64) -> Result {
+        let at = uarg.wrapping_add(offset_of!(bindings::pm_scan_arg, walk_end));
+        UserSlice::new(UserPtr::from_addr(at), size_of::<u64>())
+            .writer()
+            .write(&walk_end)
+    }
+}

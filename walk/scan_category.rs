@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PAGEMAP_SCAN categories: what each kind of entry is (`pagemap_page_category`,
+//! `pagemap_thp_category`, `pagemap_hugetlb_category`, `pagemap_scan_pte_hole`
+//! in fs/proc/task_mmu.c), and which pages a scan's masks select
+//! (`pagemap_scan_is_interesting_page`, `pagemap_scan_is_interesting_vma`).
+
+use kernel::bindings;
+
+use super::entry::{Entry, Kind};
+use super::page::{self, Page};
+use super::vma::Vma;
+use super::Leaf;
+
+/// The VMA is registered for asynchronous uffd write-protection with markers.
+pub(crate) const WPALLOWED: u64 = bindings::PAGE_IS_WPALLOWED as u64;
+/// The page was written since it was last write-protected (uffd-wp VMAs only).
+pub(crate) const WRITTEN: u64 = bindings::PAGE_IS_WRITTEN as u64;
+/// The page is not anonymous.
+pub(crate) const FILE: u64 = bindings::PAGE_IS_FILE as u64;
+/// The entry is present.
+pub(crate) const PRESENT: u64 = bindings::PAGE_IS_PRESENT as u64;
+/// The entry is non-present and not empty (swap, migration, markers, ...).
+pub(crate) const SWAPPED: u64 = bindings::PAGE_IS_SWAPPED as u64;
+/// The page is the zero page or the huge zero page.
+pub(crate) const PFNZERO: u64 = bindings::PAGE_IS_PFNZERO as u64;
+/// The entry is a THP or hugetlb entry.
+pub(crate) const HUGE: u64 = bindings::PAGE_IS_HUGE as u64;
+/// The entry or the VMA is soft-dirty.
+pub(crate) const SOFT_DIRTY: u64 = bindings::PAGE_IS_SOFT_DIRTY as u64;
+/// The entry is a guard-region marker.
+pub(crate) const GUARD: u64 = bindings::PAGE_IS_GUARD as u64;
+/// The page was accessed since it was last read-write-protected (uffd-rwp VMAs only).
+pub(crate) const ACCESSED: u64 = bindings::PAGE_IS_ACCESSED as u64;
+/// Every category this kernel knows (`PM_SCAN_CATEGORIES`).
+pub(crate) const ALL: u64 =
+    WPALLOWED | WRITTEN | FILE | PRESENT | SWAPPED | PFNZERO | HUGE | SOFT_DIRTY | GUARD | ACCESSED;
+
+/// What the categories of a page depend on besides its entry: the VMA's
+/// userfaultfd modes, and whether the scan asks about `FILE` at all.
+#[derive(Copy, Clone, Default)]
+pub(crate) struct Context {
+    /// `userfaultfd_wp(vma)`.
+    pub(crate) uffd_wp: bool,
+    /// `userfaultfd_rwp(vma)`.
+    pub(crate) uffd_rwp: bool,
+    /// Whether `FILE` is in one of the scan's masks (it costs a page lookup).
+    pub(crate) want_file: bool,
+}
+
+impl Context {
+    /// `WRITTEN` and `ACCESSED`, as far as the VMA's modes allow, for an entry
+    /// whose uffd state is `protected`: both are "the uffd bit is clear".
+    fn unprotected(&self, protected: bool) -> u64 {
+        let mut c = 0;
+        if !protected && self.uffd_wp {
+            c |= WRITTEN;
+        }
+        if !protected && self.uffd_rwp {
+            c |= ACCESSED;
+        }
+        c
+    }
+
+    /// `FILE` if the scan wants it and `page` exists and is not anonymous.
+    fn file(&self, page: impl FnOnce() -> Option<Page>) -> u64 {
+        match self.want_file.then(page).flatten() {
+            Some(page) if !page.is_anon() => FILE,
+            _ => 0,
+        }
+    }
+
+    /// Categories of a PTE (`pagemap_page_category`).
+    pub(crate) fn pte(&self, vma: &Vma<'_>, addr: usize, leaf: &Leaf<'_>) -> u64 {
+        let entry = leaf.entry;
+        match entry.kind() {
+            Kind::Present => {
+                let mut c = PRESENT | self.unprotected(entry.uffd());
+                c |= self.file(|| Page::normal_pte(vma, addr, entry));
+                if page::is_zero_pfn(entry.pfn()) {
+                    c |= PFNZERO;
+                }
+                if entry.soft_dirty() {
+                    c |= SOFT_DIRTY;
+                }
+                c
+            }
+            Kind::NonPresent => {
+                let mut c = SWAPPED | self.unprotected(leaf.swp_uffd_any());
+                let soft = entry.soft_leaf();
+                if soft.is_some_and(|s| s.is_guard_marker()) {
+                    c |= GUARD;
+                } else {
+                    c |= self.file(|| soft.and_then(|s| s.page()));
+                }
+                if entry.soft_dirty() {
+                    c |= SOFT_DIRTY;
+                }
+                c
+            }
+            // An unpopulated PTE carries no uffd bit: written, in a uffd-wp VMA.
+            Kind::None | Kind::Table => self.unprotected(false) & WRITTEN,
+        }
+    }
+
+    /// Categories of a huge PMD (`pagemap_thp_category`).
+    pub(crate) fn thp(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> u64 {
+        let mut c = HUGE;
+        match entry.kind() {
+            Kind::Present => {
+                c |= PRESENT | self.unprotected(entry.uffd());
+                c |= self.file(|| Page::of_entry(vma, addr, entry));
+                if page::is_huge_zero_pmd(entry) {
+                    c |= PFNZERO;
+                }
+            }
+            Kind::NonPresent => {
+                c |= SWAPPED | self.unprotected(entry.uffd());
+                c |= self.file(|| Page::of_entry(vma, addr, entry));
+            }
+            Kind::None | Kind::Table => return c,
+        }
+        if entry.soft_dirty() {
+            c |= SOFT_DIRTY;
+        }
+        c
+    }
+
+    /// Categories of a hugetlb entry (`pagemap_hugetlb_category`). Unlike the
+    /// read path this uses the entry's own soft-dirty bit; `FILE` is always
+    /// computed for present pages and never for non-present ones.
+    pub(crate) fn hugetlb(&self, leaf: &Leaf<'_>) -> u64 {
+        let entry = leaf.entry.as_pte();
+        let mut c = HUGE;
+        match entry.kind() {
+            Kind::Present => {
+                c |= PRESENT | self.unprotected(entry.uffd());
+                if Page::from_pfn(entry.pfn()).is_some_and(|p| !p.is_anon()) {
+                    c |= FILE;
+                }
+                if page::is_zero_pfn(entry.pfn()) {
+                    c |= PFNZERO;
+                }
+            }
+            Kind::NonPresent => c |= SWAPPED | self.unprotected(leaf.swp_uffd_any()),
+            Kind::None | Kind::Table => return c,
+        }
+        if entry.soft_dirty() {
+            c |= SOFT_DIRTY;
+        }
+        c
+    }
+
+    /// Categories of a hole inside a walked VMA (`pagemap_scan_pte_hole`), the
+    /// VMA's own categories aside: written in a uffd-wp VMA, except hugetlb.
+    pub(crate) fn hole(&self, vma: &Vma<'_>) -> u64 {
+        if self.uffd_wp && !vma.is_hugetlb() {
+            WRITTEN
+        } else {
+            0
+        }
+    }
+}
+
+/// The selection part of a scan's arguments.
+#[derive(Copy, Clone)]
+pub(crate) struct Masks {
+    /// Categories inverted before matching.
+    pub(crate) inverted: u64,
+    /// Categories that must all be set.
+    pub(crate) all: u64,
+    /// Categories of which one must be set, unless zero.
+    pub(crate) anyof: u64,
+}
+
+impl Masks {
+    /// Whether a page of `categories` is selected (`pagemap_scan_is_interesting_page`).
+    pub(crate) fn matches(&self, categories: u64) -> bool {
+        let c = categories ^ self.inverted;
+        c & self.all == self.all && (self.anyof == 0 || c & self.anyof != 0)
+    }
+
+    /// Whether a VMA of `categories` can hold selected pages at all: only
+    /// `WPALLOWED` is decided per VMA (`pagemap_scan_is_interesting_vma`).
+    pub(crate) fn vma_matches(&self, categories: u64) -> bool {
+        let required = self.all & WPALLOWED;
+        (categories ^ self.inverted) & required == required
+    }
+}

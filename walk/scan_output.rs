@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PAGEMAP_SCAN output: selected runs of pages merged into `page_region`s in a
+//! bounce buffer, the `max_pages` budget, `walk_end`, and the copy to the user
+//! (`pagemap_scan_output`, `pagemap_scan_push_range`,
+//! `pagemap_scan_backout_range`, `pagemap_scan_flush_buffer` in fs/proc/task_mmu.c).
+
+use kernel::{
+    bindings,
+    prelude::*,
+    transmute::AsBytes,
+    uaccess::{UserPtr, UserSlice},
+};
+
+use super::x86::PAGE_SIZE;
+
+/// Regions the bounce buffer holds at most (`PAGEMAP_WALK_SIZE >> PAGE_SHIFT`).
+const BUFFER_REGIONS: u64 = 512;
+
+/// One `struct page_region`: `[start, end)` and its categories.
+#[repr(C)]
+#[derive(Copy, Clone, Default)]
+struct Region {
+    start: u64,
+    end: u64,
+    categories: u64,
+}
+
+const _: () =
+    assert!(core::mem::size_of::<Region>() == core::mem::size_of::<bindings::page_region>());
+
+// SAFETY: `Region` is `repr(C)` with three `u64` fields: no padding, no interior mutability.
+unsafe impl AsBytes for Region {}
+
+/// The bounce buffer and where in the user's array it goes next.
+///
+/// # Invariants
+///
+/// `buf` is not empty, `index < buf.len()` and `len <= buf.len()`; `index < len`
+/// unless `len` dropped to 0 because the user's array is full.
+struct Buffer {
+    buf: KVec<Region>,
+    /// Usable slots (`vec_buf_len`).
+    len: usize,
+    /// The slot being filled (`vec_buf_index`).
+    index: usize,
+    /// User address of the next region to copy out.
+    user: usize,
+    /// Regions the user's array still has room for (`vec_len`).
+    room: u64,
+}
+
+impl Buffer {
+    /// Extends the current region by `[addr, end)`, or starts a new one; `false`
+    /// when a new one is needed and the buffer is full (`pagemap_scan_push_range`).
+    fn push(&mut self, categories: u64, addr: usize, end: usize) -> bool {
+        let cur = &mut self.buf[self.index];
+        if addr as u64 == cur.end && categories == cur.categories {
+            cur.end = end as u64;
+            return true;
+        }
+        if cur.end != 0 {
+            if self.index + 1 >= self.len {
+                return false;
+            }
+            self.index += 1;
+        }
+        // A zero-length region can be stored here (a `max_pages` cut to nothing);
+        // it is never copied out unless a later push extends it.
+        self.buf[self.index] = Region {
+            start: addr as u64,
+            end: end as u64,
+            categories,
+        };
+        true
+    }
+}
+
+/// What a scan has produced so far, across the walks of one ioctl.
+pub(crate) struct Output {
+    buffer: Option<Buffer>,
+    return_mask: u64,
+    max_pages: u64,
+    found_pages: u64,
+    walk_end: u64,
+}
+
+impl Output {
+    /// Output for a user array of `vec_len` regions at `vec`; without an array
+    /// nothing is ever reported or counted. Allocates the bounce buffer
+    /// (`pagemap_scan_init_bounce_buffer`).
+    pub(crate) fn new(vec: usize, vec_len: u64, return_mask: u64, max_pages: u64) -> Result<Self> {
+        let buffer = if vec_len == 0 {
+            None
+        } else {
+            let len = vec_len.min(BUFFER_REGIONS) as usize;
+            let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
+            // The kernel's buffer is uninitialised but for slot 0's bounds; zeroes
+            // differ from that only for a push at address 0, which no VMA can hold.
+            buf.resize(len, Region::default(), GFP_KERNEL)?;
+            Some(Buffer {
+                buf,
+                len,
+                index: 0,
+                user: vec,
+                room: vec_len,
+            })
+        };
+        Ok(Self {
+            buffer,
+            return_mask,
+            max_pages,
+            found_pages: 0,
+            walk_end: 0,
+        })
+    }
+
+    /// Whether there is a user array at all (`p->vec_buf`).
+    pub(crate) fn has_buffer(&self) -> bool {
+        self.buffer.is_some()
+    }
+
+    /// Pages reported so far.
+    pub(crate) fn found_pages(&self) -> u64 {
+        self.found_pages
+    }
+
+    /// Regions the user's array still has room for.
+    pub(crate) fn room(&self) -> u64 {
+        self.buffer.as_ref().map_or(0, |b| b.room)
+    }
+
+    /// Where the scan stopped, 0 if nothing stopped it yet.
+    pub(crate) fn walk_end(&self) -> u64 {
+        self.walk_end
+    }
+
+    /// Overrides `walk_end` (a hugetlb page that could not be write-protected whole).
+    pub(crate) fn set_walk_end(&mut self, addr: u64) {
+        self.walk_end = addr;
+    }
+
+    /// Reports the selected run `[addr, *end)` of pages with `categories`
+    /// (`pagemap_scan_output`). Cuts `*end` back to what fits the `max_pages`
+    /// budget and the buffer; `ENOSPC` if anything was cut, and `walk_end` is
+    /// then the new `*end`.
+    pub(crate) fn output(&mut self, categories: u64, addr: usize, end: &mut usize) -> Result {
+        let Some(buffer) = self.buffer.as_mut() else {
+            return Ok(());
+        };
+        let categories = categories & self.return_mask;
+        let mut ret = Ok(());
+        let mut pages = ((*end - addr) / PAGE_SIZE) as u64;
+        let (total, overflow) = self.found_pages.overflowing_add(pages);
+        if overflow || total > self.max_pages {
+            let too_many = total.wrapping_sub(self.max_pages);
+            *end = end.wrapping_sub((too_many as usize).wrapping_mul(PAGE_SIZE));
+            pages = pages.wrapping_sub(too_many);
+            ret = Err(ENOSPC);
+        }
+        if !buffer.push(categories, addr, *end) {
+            *end = addr;
+            pages = 0;
+            ret = Err(ENOSPC);
+        }
+        self.found_pages = self.found_pages.wrapping_add(pages);
+        if ret.is_err() {
+            self.walk_end = *end as u64;
+        }
+        ret
+    }
+
+    /// Takes back the run `[addr, end)` just output, which is the tail of the
+    /// current region (`pagemap_scan_backout_range`). A region that began at
+    /// `addr` is emptied in place; the slot index does not move back.
+    pub(crate) fn backout(&mut self, addr: usize, end: usize) {
+        let Some(buffer) = self.buffer.as_mut() else {
+            return;
+        };
+        let cur = &mut buffer.buf[buffer.index];
+        if cur.start != addr as u64 {
+            cur.end = addr as u64;
+        } else {
+            cur.start = 0;
+            cur.end = 0;
+        }
+        self.found_pages = self
+            .found_pages
+            .wrapping_sub(((end - addr) / PAGE_SIZE) as u64);
+    }
+
+    /// Copies the finished regions to the user's array and empties the buffer
+    /// (`pagemap_scan_flush_buffer`). Returns how many were copied; `EFAULT` if
+    /// the array cannot be written, which leaves the state as it was.
+    pub(crate) fn flush(&mut self) -> Result<u64> {
+        let Some(buffer) = self.buffer.as_mut() else {
+            return Ok(0);
+        };
+        let mut n = buffer.index;
+        if buffer.buf[n].end != buffer.buf[n].start {
+            n += 1;
+        }
+        if n == 0 {
+            return Ok(0);
+        }
+        let bytes = buffer.buf[..n].as_bytes();
+        UserSlice::new(UserPtr::from_addr(buffer.user), bytes.len())
+            .writer()
+            .write_slice(bytes)?;
+        buffer.room -= n as u64;
+        buffer.user = buffer.user.wrapping_add(bytes.len());
+        buffer.index = 0;
+        buffer.len = buffer.len.min(buffer.room as usize);
+        buffer.buf[0].start = 0;
+        buffer.buf[0].end = 0;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The PAGEMAP_SCAN walk consumer: which VMAs are walked
+//! (`pagemap_scan_test_walk`), and for each hole, PTE, THP and hugetlb entry
+//! whether it is selected, reported and write-protected (`pagemap_scan_pte_hole`,
+//! `pagemap_scan_pmd_entry`, `pagemap_scan_thp_entry`,
+//! `pagemap_scan_hugetlb_entry` in fs/proc/task_mmu.c).
+
+use kernel::{bindings, prelude::*};
+
+use super::level::Level;
+use super::scan_args::{ScanArgs, CHECK_WPASYNC};
+use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
+use super::scan_output::Output;
+use super::scan_wp;
+use super::vma::Vma;
+use super::x86::PAGE_SIZE;
+use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
+
+/// What happened in the PTE table being walked.
+#[derive(Default)]
+struct PteTable {
+    /// First PTE write-protected in it, if any.
+    first_wp: Option<usize>,
+    /// Where the loop over its PTEs stopped early, if it did.
+    stopped_at: Option<usize>,
+}
+
+/// One walk of a scan, from a start address to the end of the range.
+pub(crate) struct ScanVisitor<'a> {
+    args: &'a ScanArgs,
+    out: &'a mut Output,
+    /// The walk's result: `ENOSPC` (output full), `EPERM` (`PM_SCAN_CHECK_WPASYNC`),
+    /// or the error of write-protecting a hole. The walk stops at the first.
+    ret: Result,
+    /// Categories every page of the current VMA has (`cur_vma_category`).
+    vma_category: u64,
+    /// What the current VMA's page categories depend on.
+    ctx: Context,
+    table: PteTable,
+}
+
+impl<'a> ScanVisitor<'a> {
+    /// A visitor reporting into `out`.
+    pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output) -> Self {
+        let want_file = (args.masks.all | args.masks.anyof | args.return_mask) & FILE != 0;
+        Self {
+            args,
+            out,
+            ret: Ok(()),
+            vma_category: 0,
+            ctx: Context {
+                want_file,
+                ..Context::default()
+            },
+            table: PteTable::default(),
+        }
+    }
+
+    /// The walk's result.
+    pub(crate) fn result(self) -> Result {
+        self.ret
+    }
+
+    /// Ends a callback with the result `ret`: an error stops the walk.
+    fn finish(&mut self, ret: Result) -> Flow {
+        match ret {
+            Ok(()) => Flow::Continue,
+            Err(e) => {
+                self.ret = Err(e);
+                Flow::Stop
+            }
+        }
+    }
+
+    /// Whether this is the exclusive write-protect mode: `PM_SCAN_WP_MATCHING`
+    /// without an output array. Its PTE-level path protects every PTE whose uffd
+    /// bit is clear, whatever the masks say.
+    fn exclusive_wp(&self) -> bool {
+        self.args.wp() && !self.out.has_buffer()
+    }
+
+    /// A PTE (the PTE branch of `pagemap_scan_pmd_entry`). The kernel's fast path
+    /// for a plain `WRITTEN` scan is not taken separately: with those masks the
+    /// generic path selects, reports and protects exactly the same PTEs.
+    fn pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) -> Flow {
+        if self.exclusive_wp() {
+            let protected = leaf.entry.uffd() || leaf.swp_uffd_any();
+            if !protected {
+                self.wp_pte(vma, leaf, addr);
+            }
+            return Flow::Continue;
+        }
+        let categories = self.vma_category | self.ctx.pte(vma, addr, leaf);
+        if !self.args.masks.matches(categories) {
+            return Flow::Continue;
+        }
+        let mut next = addr + PAGE_SIZE;
+        let ret = self.out.output(categories, addr, &mut next);
+        if next == addr {
+            // Nothing fits any more; the result is `ENOSPC`.
+            self.table.stopped_at = Some(addr);
+            return self.finish(ret);
+        }
+        if self.args.wp() && categories & WRITTEN != 0 {
+            self.wp_pte(vma, leaf, addr);
+        }
+        Flow::Continue
+    }
+
+    fn wp_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
+        scan_wp::wp_pte(vma, leaf, addr);
+        self.table.first_wp.get_or_insert(addr);
+    }
+
+    /// A huge PMD, present or not (`pagemap_scan_thp_entry`).
+    fn thp(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        let categories = self.vma_category | self.ctx.thp(vma, start, leaf.entry);
+        if !self.args.masks.matches(categories) {
+            return Flow::Continue;
+        }
+        let mut end = end;
+        let ret = self.out.output(categories, start, &mut end);
+        if start == end || !self.args.wp() || categories & WRITTEN == 0 {
+            return self.finish(ret);
+        }
+        if end != start + Level::PMD.span() {
+            // Only part of the huge page is to be protected: split it and scan it
+            // again as PTEs, which reports and protects page by page.
+            self.out.backout(start, end);
+            return Flow::Split;
+        }
+        scan_wp::wp_pmd(vma, leaf, start);
+        scan_wp::flush_tlb_range(vma, start, end);
+        self.finish(ret)
+    }
+
+    /// A hugetlb entry (`pagemap_scan_hugetlb_entry`).
+    fn hugetlb(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        let categories = self.vma_category | self.ctx.hugetlb(leaf);
+        if !self.args.masks.matches(categories) {
+            return Flow::Continue;
+        }
+        let mut end = end;
+        let ret = self.out.output(categories, start, &mut end);
+        if !self.args.wp() || start == end || categories & WRITTEN == 0 {
+            return self.finish(ret);
+        }
+        if end != start + vma.huge_page_size() {
+            // A huge page cannot be protected in part: take it back, note where the
+            // scan should resume, and go on.
+            self.out.backout(start, end);
+            self.out.set_walk_end(start as u64);
+            return Flow::Continue;
+        }
+        scan_wp::wp_huge_pte(vma, leaf, start);
+        scan_wp::flush_tlb_range(vma, start, end);
+        self.finish(ret)
+    }
+}
+
+impl Visitor for ScanVisitor<'_> {
+    fn vma(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) -> VmaAction {
+        let wp_allowed = vma.uffd_wp_async_with_markers();
+        if !wp_allowed {
+            if self.args.flags & CHECK_WPASYNC != 0 {
+                self.ret = Err(EPERM);
+                return VmaAction::Stop;
+            }
+            if self.args.wp() {
+                return VmaAction::Skip;
+            }
+        }
+        if vma.is_pfnmap() {
+            return VmaAction::Skip;
+        }
+        let mut category = 0;
+        if wp_allowed {
+            category |= WPALLOWED;
+        }
+        if vma.soft_dirty() {
+            category |= SOFT_DIRTY;
+        }
+        if !self.args.masks.vma_matches(category) {
+            return VmaAction::Skip;
+        }
+        self.vma_category = category;
+        self.ctx.uffd_wp = vma.uffd_wp();
+        self.ctx.uffd_rwp = vma.uffd_rwp();
+        VmaAction::Walk
+    }
+
+    fn hole(&mut self, vma: Option<&Vma<'_>>, start: usize, end: usize) -> Flow {
+        // Gaps between VMAs are never reported.
+        let Some(vma) = vma else {
+            return Flow::Continue;
+        };
+        let categories = self.vma_category | self.ctx.hole(vma);
+        if !self.args.masks.matches(categories) {
+            return Flow::Continue;
+        }
+        let mut end = end;
+        let mut ret = self.out.output(categories, start, &mut end);
+        if start == end || !self.args.wp() {
+            return self.finish(ret);
+        }
+        let wp = if vma.is_hugetlb() {
+            scan_wp::wp_hugetlb_hole(vma, start, end)
+        } else {
+            scan_wp::wp_hole(vma, start, end)
+        };
+        if wp.is_err() {
+            ret = wp;
+        }
+        self.finish(ret)
+    }
+
+    fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        match leaf.kind {
+            LeafKind::Pte => self.pte(vma, leaf, start),
+            LeafKind::Thp => self.thp(vma, leaf, start, end),
+            LeafKind::Hugetlb => self.hugetlb(vma, leaf, start, end),
+        }
+    }
+
+    fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
+        self.table = PteTable::default();
+        // SAFETY: paired with the disable in `pte_table_done`, under the same PTE-table lock.
+        unsafe { bindings::lazy_mmu_mode_enable() };
+    }
+
+    fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, end: usize) {
+        // One flush per table for what was protected in it, from the first protected
+        // PTE to where the loop ended, before the lock is dropped.
+        if let Some(first) = self.table.first_wp {
+            let exit = self.table.stopped_at.unwrap_or(end);
+            scan_wp::flush_tlb_range(vma, first, exit);
+        }
+        // SAFETY: enabled in `pte_table_start` for this table.
+        unsafe { bindings::lazy_mmu_mode_disable() };
+    }
+
+    fn lock_hugetlb_mapping(&self) -> bool {
+        self.args.wp()
+    }
+}

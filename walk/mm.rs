@@ -54,10 +54,6 @@ impl<'a> MmapLock<'a> {
         self.mm.as_raw()
     }
 
-    /// The locked mm, as the `kernel` crate's type.
-    pub(crate) fn mm(&self) -> &'a MmWithUser {
-        self.mm
-    }
 
     /// Kernel virtual address of the mm's root page table.
     pub(crate) fn pgd(&self) -> *mut u64 {

@@ -152,14 +152,14 @@ pub(crate) fn clear_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) -> 
 ///
 /// `range` was initialised and `invalidate_range_start` called on it under the
 /// mmap lock that the borrow `'a` keeps held.
-struct SoftDirtyNotifier<'a> {
+pub(crate) struct SoftDirtyNotifier<'a> {
     range: bindings::mmu_notifier_range,
     _lock: &'a MmapLock<'a>,
 }
 
 impl<'a> SoftDirtyNotifier<'a> {
     /// Announces to secondary MMUs that `[start, end)` is about to lose write access.
-    fn start(lock: &'a MmapLock<'a>, start: usize, end: usize) -> Self {
+    pub(crate) fn start(lock: &'a MmapLock<'a>, start: usize, end: usize) -> Self {
         // SAFETY: a plain C struct of integers and pointers, for which zero is valid.
         let mut range: bindings::mmu_notifier_range = unsafe { core::mem::zeroed() };
         // SAFETY: `range` is ours; the mm is live and its mmap lock is held. The notifier

@@ -23,7 +23,6 @@ const DIRTY: u64 = 1 << 6;
 const PSE: u64 = 1 << 7;
 /// `_PAGE_PROTNONE` shares the GLOBAL bit; user mappings never set GLOBAL.
 const PROTNONE: u64 = 1 << 8;
-const SPECIAL: u64 = 1 << 9;
 const UFFD: u64 = 1 << 10;
 const SOFT_DIRTY: u64 = 1 << 11;
 /// Software bits kept in non-present (swap-format) entries.
@@ -110,11 +109,6 @@ pub(crate) fn swp_uffd(raw: u64) -> bool {
     raw & SWP_UFFD != 0
 }
 
-/// Whether a present PTE is special (no `struct page` to account, `pte_special`).
-#[inline]
-pub(crate) fn special(raw: u64) -> bool {
-    raw & SPECIAL != 0
-}
 
 /// Whether a present entry is writable (`pte_write`).
 #[inline]

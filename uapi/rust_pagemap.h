@@ -44,6 +44,51 @@
  */
 #define RPM_IOC_ATTACH_PIDFD	_IO('R', 0x01)
 
+/*
+ * Soft-dirty clearing. Soft-dirty (bit 55 of a pagemap entry, PAGE_IS_SOFT_DIRTY
+ * in PAGEMAP_SCAN) says a page was written since the last clear; clearing
+ * write-protects the page so that the next write faults and marks it again.
+ *
+ * ioctl(fd, RPM_IOC_CLEAR_SOFT_DIRTY, &(struct rpm_range){ start, end })
+ *	clears soft-dirty on [start, end) of the bound process, and on nothing
+ *	else. start must be page-aligned, end is rounded up to a page, and
+ *	start <= end <= top of the user address space (else EINVAL). A VMA
+ *	that is soft-dirty as a whole (VM_SOFTDIRTY: new mappings are) and that
+ *	the range covers only in part is split at the range's edges, like
+ *	mprotect splits, so that exactly the range reads clean afterwards; a
+ *	later merge of such VMAs can make pages read dirty again, never clean.
+ *	Hugetlb VMAs are split at huge-page boundaries only, and their pages
+ *	keep their state, as with clear_refs. ENOMEM if a split is refused
+ *	(vm.max_map_count), EINTR on a fatal signal, ESRCH once the process is
+ *	gone.
+ *
+ * ioctl(fd, RPM_IOC_CLEAR_SOFT_DIRTY_ALL)
+ *	the same for the whole process: the effect of writing 4 to
+ *	/proc/PID/clear_refs (pages pinned for DMA in private mappings stay
+ *	dirty and writable, as there).
+ */
+/*
+ * RPM_SCAN_CLEAR_SOFT_DIRTY, in pm_scan_arg.flags of a PAGEMAP_SCAN on this
+ * device: atomic get-and-clear of soft-dirty (GetWriteWatch with
+ * WRITE_WATCH_FLAG_RESET). Every page the scan reports has its soft-dirty
+ * state cleared under the same page-table lock hold that read it, so no write
+ * can fall between report and clear; the scan runs under the mmap lock held
+ * for write. category_mask must contain PAGE_IS_SOFT_DIRTY (not inverted), so
+ * that the pages reported are exactly the dirty ones; the range cleared is
+ * [start, walk_end), with VMAs split as for RPM_IOC_CLEAR_SOFT_DIRTY. It does
+ * not combine with PM_SCAN_WP_MATCHING (EINVAL). Upstream uses flag bits 0-1
+ * only; this one is bit 32.
+ */
+#define RPM_SCAN_CLEAR_SOFT_DIRTY	(1ULL << 32)
+
+struct rpm_range {
+	__u64 start;
+	__u64 end;
+};
+
+#define RPM_IOC_CLEAR_SOFT_DIRTY	_IOW('R', 0x02, struct rpm_range)
+#define RPM_IOC_CLEAR_SOFT_DIRTY_ALL	_IO('R', 0x03)
+
 /* Bits of a pagemap entry (fs/proc/task_mmu.c). */
 #define RPM_PFRAME_MASK		((1ULL << 55) - 1)
 #define RPM_SOFT_DIRTY		(1ULL << 55)

@@ -136,11 +136,6 @@ impl Entry {
         }
     }
 
-    /// Whether a present entry is marked special (`pte_special`).
-    #[inline]
-    pub(crate) fn special(self) -> bool {
-        x86::special(self.raw)
-    }
 
     /// Whether a present entry is writable.
     #[inline]

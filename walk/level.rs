@@ -23,8 +23,6 @@ impl Level {
     pub(crate) const PTE: Level = Level(0);
     /// The level whose leaves are 2 MiB pages.
     pub(crate) const PMD: Level = Level(1);
-    /// The level whose leaves are 1 GiB pages.
-    pub(crate) const PUD: Level = Level(2);
 
     /// The root level of every mm on the running kernel (3 or 4).
     pub(crate) fn top() -> Level {

@@ -6,17 +6,22 @@ use kernel::bindings;
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 
-/// The mmap lock of an mm, held for read.
+/// The mmap lock of an mm, held for read or for write.
 ///
 /// # Invariants
 ///
-/// The mmap lock of `mm` is held for read while this guard exists, and `mm`
-/// has a user reference (it is a [`MmWithUser`]), so its page tables are live.
-pub(crate) struct MmapReadLock<'a> {
+/// The mmap lock of `mm` is held (for write if `write`, else for read) while
+/// this guard exists, and `mm` has a user reference (it is a [`MmWithUser`]),
+/// so its page tables are live.
+pub(crate) struct MmapLock<'a> {
     mm: &'a MmWithUser,
+    write: bool,
 }
 
-impl<'a> MmapReadLock<'a> {
+/// The guard most walks take: the mmap lock held for read (or more).
+pub(crate) type MmapReadLock<'a> = MmapLock<'a>;
+
+impl<'a> MmapLock<'a> {
     /// Takes the lock for read; a fatal signal while waiting gives `EINTR`.
     pub(crate) fn lock_killable(mm: &'a MmWithUser) -> Result<Self> {
         // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
@@ -24,8 +29,24 @@ impl<'a> MmapReadLock<'a> {
         if ret != 0 {
             return Err(EINTR);
         }
-        // INVARIANT: the lock was just taken.
-        Ok(Self { mm })
+        // INVARIANT: the lock was just taken for read.
+        Ok(Self { mm, write: false })
+    }
+
+    /// Takes the lock for write, as changing VMA flags requires; `EINTR` on a fatal signal.
+    pub(crate) fn write_lock_killable(mm: &'a MmWithUser) -> Result<Self> {
+        // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
+        let ret = unsafe { bindings::mmap_write_lock_killable(mm.as_raw()) };
+        if ret != 0 {
+            return Err(EINTR);
+        }
+        // INVARIANT: the lock was just taken for write.
+        Ok(Self { mm, write: true })
+    }
+
+    /// Whether the lock is held for write.
+    pub(crate) fn is_write(&self) -> bool {
+        self.write
     }
 
     /// The locked mm.
@@ -33,10 +54,6 @@ impl<'a> MmapReadLock<'a> {
         self.mm.as_raw()
     }
 
-    /// The locked mm, as the `kernel` crate's type.
-    pub(crate) fn mm(&self) -> &'a MmWithUser {
-        self.mm
-    }
 
     /// Kernel virtual address of the mm's root page table.
     pub(crate) fn pgd(&self) -> *mut u64 {
@@ -45,10 +62,15 @@ impl<'a> MmapReadLock<'a> {
     }
 }
 
-impl Drop for MmapReadLock<'_> {
+impl Drop for MmapLock<'_> {
     fn drop(&mut self) {
-        // SAFETY: the lock is held for read (type invariant) and released once, here.
-        unsafe { bindings::mmap_read_unlock(self.mm_ptr()) };
+        if self.write {
+            // SAFETY: the lock is held for write (type invariant) and released once, here.
+            unsafe { bindings::mmap_write_unlock(self.mm_ptr()) };
+        } else {
+            // SAFETY: the lock is held for read (type invariant) and released once, here.
+            unsafe { bindings::mmap_read_unlock(self.mm_ptr()) };
+        }
     }
 }
 

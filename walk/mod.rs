@@ -11,8 +11,10 @@
 pub(crate) mod entry;
 pub(crate) mod level;
 pub(crate) mod mm;
+pub(crate) mod modify;
 pub(crate) mod page;
 pub(crate) mod pagemap;
+pub(crate) mod softdirty;
 pub(crate) mod scan;
 mod scan_args;
 mod scan_category;

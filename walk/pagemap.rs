@@ -7,6 +7,7 @@
 use kernel::prelude::*;
 
 use super::entry::{Entry, Kind};
+use super::level::Level;
 use super::page::Page;
 use super::vma::Vma;
 use super::x86::{PAGE_SHIFT, PAGE_SIZE};
@@ -88,35 +89,35 @@ impl PagemapReader {
         }
     }
 
-    /// The entry of one PTE (`pte_to_pagemap_entry`).
-    fn pte_entry(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> u64 {
+    /// The entry for the page at `addr` of a PTE or huge-PMD leaf, and how much the frame
+    /// grows for each next 4 KiB page of the same leaf (`pte_to_pagemap_entry`,
+    /// `pagemap_pmd_range_thp`: one set of rules, the PMD's applied to each subpage).
+    fn leaf_value(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> (u64, u64) {
+        let idx = ((addr & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
         let mut flags = 0;
         let mut frame = 0;
+        let mut step = 0;
         let mut page = None;
         match entry.kind() {
             Kind::Present => {
-                frame = self.frame(entry.pfn());
+                frame = self.frame(entry.pfn() + idx);
+                step = 1;
                 flags |= PM_PRESENT;
-                page = Page::normal_pte(vma, addr, entry);
-                if entry.soft_dirty() {
-                    flags |= PM_SOFT_DIRTY;
-                }
-                if entry.uffd() {
-                    flags |= PM_UFFD_WP;
-                }
+                page = if entry.level() == Level::PTE {
+                    Page::normal_pte(vma, addr, entry)
+                } else {
+                    Page::normal_pmd(vma, addr, entry)
+                };
             }
             Kind::NonPresent => {
-                if entry.soft_dirty() {
-                    flags |= PM_SOFT_DIRTY;
-                }
-                if entry.uffd() {
-                    flags |= PM_UFFD_WP;
-                }
                 if let Some(leaf) = entry.soft_leaf() {
-                    frame =
-                        self.frame(leaf.swap_type() | (leaf.pagemap_offset() << SWAP_TYPE_BITS));
+                    frame = self.frame(
+                        leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
+                    );
+                    step = 1 << SWAP_TYPE_BITS;
                     flags |= PM_SWAP;
                     page = leaf.page();
+                    // Markers exist at the PTE level only; a PMD leaf is never one.
                     if leaf.is_uffd_wp_marker() {
                         flags |= PM_UFFD_WP;
                     }
@@ -127,10 +128,17 @@ impl PagemapReader {
             }
             Kind::None | Kind::Table => {}
         }
+        if entry.soft_dirty() {
+            flags |= PM_SOFT_DIRTY;
+        }
+        if entry.uffd() {
+            flags |= PM_UFFD_WP;
+        }
         if let Some(page) = page {
             if !page.is_anon() {
                 flags |= PM_FILE;
             }
+            // For a huge PMD the kernel asks this of its first page, once for all entries.
             if flags & PM_PRESENT != 0 && page.mapped_exclusively() {
                 flags |= PM_MMAP_EXCLUSIVE;
             }
@@ -138,62 +146,7 @@ impl PagemapReader {
         if vma.soft_dirty() {
             flags |= PM_SOFT_DIRTY;
         }
-        frame | flags
-    }
-
-    /// Entries of a huge PMD for `[start, end)` (`pagemap_pmd_range_thp`).
-    fn thp_entries(&mut self, vma: &Vma<'_>, entry: Entry, start: usize, end: usize) -> Flow {
-        let idx = ((start & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
-        let count = (end - start) / PAGE_SIZE;
-        let mut flags = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
-        let mut frame = 0;
-        let mut step = 0;
-        let mut page = None;
-        match entry.kind() {
-            Kind::Present => {
-                page = Page::normal_pmd(vma, start, entry);
-                flags |= PM_PRESENT;
-                if entry.soft_dirty() {
-                    flags |= PM_SOFT_DIRTY;
-                }
-                if entry.uffd() {
-                    flags |= PM_UFFD_WP;
-                }
-                frame = self.frame(entry.pfn() + idx);
-                step = if self.show_pfn { 1 } else { 0 };
-            }
-            Kind::NonPresent => {
-                if let Some(leaf) = entry.soft_leaf() {
-                    frame = self.frame(
-                        leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
-                    );
-                    step = if self.show_pfn {
-                        1 << SWAP_TYPE_BITS
-                    } else {
-                        0
-                    };
-                    flags |= PM_SWAP;
-                    page = leaf.page();
-                }
-                if entry.soft_dirty() {
-                    flags |= PM_SOFT_DIRTY;
-                }
-                if entry.uffd() {
-                    flags |= PM_UFFD_WP;
-                }
-            }
-            Kind::None | Kind::Table => {}
-        }
-        if let Some(page) = page {
-            if !page.is_anon() {
-                flags |= PM_FILE;
-            }
-            // The kernel asks this of the PMD's first page, once for all 512 entries.
-            if flags & PM_PRESENT != 0 && page.mapped_exclusively() {
-                flags |= PM_MMAP_EXCLUSIVE;
-            }
-        }
-        self.push(frame | flags, count, step)
+        (frame | flags, if self.show_pfn { step } else { 0 })
     }
 
     /// Entries of a hugetlb page for `[start, end)` (`pagemap_hugetlb_range`): soft-dirty
@@ -259,11 +212,10 @@ impl Visitor for PagemapReader {
 
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         match leaf.kind {
-            LeafKind::Pte => {
-                let value = self.pte_entry(vma, start, leaf.entry);
-                self.push(value, 1, 0)
+            LeafKind::Pte | LeafKind::Thp => {
+                let (value, step) = self.leaf_value(vma, start, leaf.entry);
+                self.push(value, (end - start) / PAGE_SIZE, step)
             }
-            LeafKind::Thp => self.thp_entries(vma, leaf.entry, start, end),
             LeafKind::Hugetlb => self.hugetlb_entries(vma, leaf, start, end),
         }
     }

@@ -8,7 +8,8 @@
 
 use kernel::{bindings, mm::Mm, prelude::*, task::Task};
 
-use super::mm::MmapReadLock;
+use super::mm::{MmapLock, MmapReadLock};
+use super::softdirty::{clear_vma_flags, SoftDirtyNotifier};
 use super::scan_args::ScanArgs;
 use super::scan_output::Output;
 use super::scan_visit::ScanVisitor;
@@ -32,6 +33,28 @@ fn walk_once(lock: &MmapReadLock<'_>, args: &ScanArgs, out: &mut Output, start: 
     visitor.result()
 }
 
+/// One walk that also clears what it reports (`RPM_SCAN_CLEAR_SOFT_DIRTY`), in the
+/// sequence of `walk::softdirty::clear`, then clears `VM_SOFTDIRTY` on the part of
+/// the range the walk got through, so that exactly the reported state is reset.
+fn get_and_clear(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
+    // SAFETY: the mm is live; paired with the decrement below.
+    unsafe { bindings::inc_tlb_flush_pending(lock.mm_ptr()) };
+    let ret = {
+        let _notifier = SoftDirtyNotifier::start(lock, start, args.end);
+        walk_once(lock, args, out, start)
+    };
+    // SAFETY: paired with the increment above.
+    unsafe { bindings::dec_tlb_flush_pending(lock.mm_ptr()) };
+    let stop = match ret {
+        Ok(()) => args.end,
+        Err(e) if e == ENOSPC => (out.walk_end() as usize).clamp(start, args.end),
+        // Stopped for another reason: leave whole-VMA dirtiness alone (never lose a write).
+        Err(_) => return ret,
+    };
+    clear_vma_flags(lock, start, stop)?;
+    ret
+}
+
 /// Runs the PAGEMAP_SCAN request at user address `uarg` on `mm`.
 ///
 /// Returns the number of regions written to the user's array, or the errno the
@@ -52,14 +75,22 @@ pub(crate) fn scan(mm: &Mm, uarg: usize) -> Result<isize> {
             ret = Err(EINTR);
             break;
         }
-        let lock = match MmapReadLock::lock_killable(&mm) {
+        // Get-and-clear changes VMA flags too: it needs the lock for write.
+        let locked = if args.clear_soft_dirty() {
+            MmapLock::write_lock_killable(&mm)
+        } else {
+            MmapLock::lock_killable(&mm)
+        };
+        let lock = match locked {
             Ok(lock) => lock,
             Err(e) => {
                 ret = Err(e);
                 break;
             }
         };
-        ret = if args.wp() {
+        ret = if args.clear_soft_dirty() {
+            get_and_clear(&lock, &args, &mut out, walk_start)
+        } else if args.wp() {
             with_protection_notifier(&lock, walk_start, args.end, || {
                 walk_once(&lock, &args, &mut out, walk_start)
             })

@@ -12,13 +12,16 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::scan_category::{Masks, ALL};
+use super::scan_category::{Masks, ALL, SOFT_DIRTY};
 use super::x86::PAGE_SIZE;
 
 /// Write-protect the pages the scan selects.
 pub(crate) const WP_MATCHING: u64 = bindings::PM_SCAN_WP_MATCHING as u64;
 /// Fail with `EPERM` on a VMA that cannot be write-protected asynchronously.
 pub(crate) const CHECK_WPASYNC: u64 = bindings::PM_SCAN_CHECK_WPASYNC as u64;
+/// `RPM_SCAN_CLEAR_SOFT_DIRTY` (uapi/rust_pagemap.h): this device's atomic get-and-clear
+/// of soft-dirty, in a flag bit upstream does not use.
+pub(crate) const CLEAR_SOFT_DIRTY: u64 = 1 << 32;
 
 /// The `u64` words of `struct pm_scan_arg`.
 const WORDS: usize = 12;
@@ -76,7 +79,7 @@ impl ScanArgs {
             return Err(EINVAL);
         }
         let flags = w[word!(flags)];
-        if flags & !(WP_MATCHING | CHECK_WPASYNC) != 0 {
+        if flags & !(WP_MATCHING | CHECK_WPASYNC | CLEAR_SOFT_DIRTY) != 0 {
             return Err(EINVAL);
         }
         let masks = Masks {
@@ -86,6 +89,15 @@ impl ScanArgs {
         };
         let return_mask = w[word!(return_mask)];
         if (masks.inverted | masks.all | masks.anyof | return_mask) & !ALL != 0 {
+            return Err(EINVAL);
+        }
+        // Get-and-clear reports exactly the dirty pages, so that what it clears is what it
+        // reported; it is not a write-protecting scan.
+        if flags & CLEAR_SOFT_DIRTY != 0
+            && (masks.all & SOFT_DIRTY == 0
+                || masks.inverted & SOFT_DIRTY != 0
+                || flags & WP_MATCHING != 0)
+        {
             return Err(EINVAL);
         }
         let (start, end, vec) = (w[word!(start)], w[word!(end)], w[word!(vec)]);
@@ -118,6 +130,11 @@ impl ScanArgs {
             masks,
             return_mask,
         })
+    }
+
+    /// Whether the scan clears the soft-dirty state of what it reports.
+    pub(crate) fn clear_soft_dirty(&self) -> bool {
+        self.flags & CLEAR_SOFT_DIRTY != 0
     }
 
     /// Whether the scan write-protects what it selects.

@@ -8,6 +8,7 @@
 
 use kernel::{bindings, prelude::*};
 
+use super::softdirty::SoftDirtyClearer;
 use super::level::Level;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
@@ -38,6 +39,8 @@ pub(crate) struct ScanVisitor<'a> {
     /// What the current VMA's page categories depend on.
     ctx: Context,
     table: PteTable,
+    /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`.
+    clearer: SoftDirtyClearer,
 }
 
 impl<'a> ScanVisitor<'a> {
@@ -54,6 +57,7 @@ impl<'a> ScanVisitor<'a> {
                 ..Context::default()
             },
             table: PteTable::default(),
+            clearer: SoftDirtyClearer::new(),
         }
     }
 
@@ -105,6 +109,10 @@ impl<'a> ScanVisitor<'a> {
         if self.args.wp() && categories & WRITTEN != 0 {
             self.wp_pte(vma, leaf, addr);
         }
+        if self.args.clear_soft_dirty() {
+            // Reported and cleared under the same PTE-table lock hold: no write in between.
+            self.clearer.clear_leaf(vma, leaf, addr, next);
+        }
         Flow::Continue
     }
 
@@ -121,6 +129,15 @@ impl<'a> ScanVisitor<'a> {
         }
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
+        if start != end && self.args.clear_soft_dirty() {
+            // Whole: cleaned as one. In part (range edge or `max_pages`): split, and
+            // the PTE pass reports and cleans exactly the part.
+            if self.clearer.clear_leaf(vma, leaf, start, end) == Flow::Split {
+                self.out.backout(start, end);
+                return Flow::Split;
+            }
+            return self.finish(ret);
+        }
         if start == end || !self.args.wp() || categories & WRITTEN == 0 {
             return self.finish(ret);
         }
@@ -236,6 +253,7 @@ impl Visitor for ScanVisitor<'_> {
             let exit = self.table.stopped_at.unwrap_or(end);
             scan_wp::flush_tlb_range(vma, first, exit);
         }
+        self.clearer.flush_table(vma);
         // SAFETY: enabled in `pte_table_start` for this table.
         unsafe { bindings::lazy_mmu_mode_disable() };
     }

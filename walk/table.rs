@@ -107,10 +107,6 @@ impl<'a> Slot<'a> {
         Entry::new(unsafe { core::ptr::read_volatile(self.ptr) }, self.level)
     }
 
-    /// The level of the table the slot is in.
-    pub(crate) fn level(&self) -> Level {
-        self.level
-    }
 
     /// The slot as the C type of a PTE pointer.
     pub(crate) fn as_pte_ptr(&self) -> *mut bindings::pte_t {

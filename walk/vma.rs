@@ -5,7 +5,9 @@
 use kernel::bindings;
 use kernel::mm::virt::{flags, VmaRef};
 
-use super::mm::MmapReadLock;
+use kernel::prelude::*;
+
+use super::mm::{MmapLock, MmapReadLock};
 
 /// A VMA of the mm whose mmap lock `'a` borrows.
 ///
@@ -47,6 +49,18 @@ impl<'a> Vma<'a> {
         self.vma.end()
     }
 
+    /// The mm the VMA belongs to.
+    pub(crate) fn mm_ptr(&self) -> *mut bindings::mm_struct {
+        // SAFETY: a live VMA always points to its mm.
+        unsafe { (*self.as_ptr()).vm_mm }
+    }
+
+    /// Whether the VMA is a private, writable-in-principle mapping (`is_cow_mapping`).
+    pub(crate) fn is_cow_mapping(&self) -> bool {
+        // SAFETY: the VMA is live (type invariant).
+        unsafe { bindings::vma_is_cow_mapping(self.as_ptr()) }
+    }
+
     /// Whether the whole VMA counts as soft-dirty (`VM_SOFTDIRTY`).
     pub(crate) fn soft_dirty(&self) -> bool {
         self.vma.flags() & flags::SOFTDIRTY != 0
@@ -62,10 +76,29 @@ impl<'a> Vma<'a> {
         self.vma.flags() & flags::HUGETLB != 0
     }
 
-    /// The mm the VMA belongs to.
-    pub(crate) fn mm_ptr(&self) -> *mut bindings::mm_struct {
-        // SAFETY: a live VMA's `vm_mm` is set at creation and never changes.
-        unsafe { (*self.as_ptr()).vm_mm }
+    /// Splits the VMA at `addr` (`split_vma`); the VMA is stale afterwards, so it
+    /// is consumed: look the range up again. Needs the mmap lock for write.
+    pub(crate) fn split(self, lock: &MmapLock<'_>, addr: usize) -> Result {
+        if !lock.is_write() || addr <= self.start() || addr >= self.end() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the mmap lock is held for write and `addr` lies strictly inside the VMA.
+        let ret = unsafe { bindings::split_vma_at(self.as_ptr(), addr as _, 0) };
+        kernel::error::to_result(ret)
+    }
+
+    /// Clears `VM_SOFTDIRTY` and recomputes the page protection, as `clear_refs`
+    /// does, so that writes to shared mappings fault again. Needs the write lock.
+    pub(crate) fn clear_soft_dirty_flag(&self, lock: &MmapLock<'_>) {
+        if !lock.is_write() {
+            return;
+        }
+        // SAFETY: the mmap lock is held for write, which `vm_flags_clear` (it takes the VMA
+        // write lock itself) and `vma_set_page_prot` require.
+        unsafe {
+            bindings::vm_flags_clear(self.as_ptr(), flags::SOFTDIRTY as _);
+            bindings::vma_set_page_prot(self.as_ptr());
+        }
     }
 
     /// Whether the VMA is registered for userfaultfd write-protection (`userfaultfd_wp`).

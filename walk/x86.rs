@@ -23,7 +23,6 @@ const DIRTY: u64 = 1 << 6;
 const PSE: u64 = 1 << 7;
 /// `_PAGE_PROTNONE` shares the GLOBAL bit; user mappings never set GLOBAL.
 const PROTNONE: u64 = 1 << 8;
-const SPECIAL: u64 = 1 << 9;
 const UFFD: u64 = 1 << 10;
 const SOFT_DIRTY: u64 = 1 << 11;
 /// Software bits kept in non-present (swap-format) entries.
@@ -110,32 +109,9 @@ pub(crate) fn swp_uffd(raw: u64) -> bool {
     raw & SWP_UFFD != 0
 }
 
-/// Whether a present PTE is special (no `struct page` to account, `pte_special`).
-#[inline]
-pub(crate) fn special(raw: u64) -> bool {
-    raw & SPECIAL != 0
-}
 
 /// Whether a present entry is writable (`pte_write`).
 #[inline]
 pub(crate) fn writable(raw: u64) -> bool {
     raw & RW != 0
-}
-
-/// `pte_wrprotect` + `pte_clear_soft_dirty` of a present entry.
-#[inline]
-pub(crate) fn wrprotect_clear_soft_dirty(raw: u64) -> u64 {
-    raw & !(RW | SOFT_DIRTY)
-}
-
-/// `pte_swp_clear_soft_dirty` of a non-present entry.
-#[inline]
-pub(crate) fn swp_clear_soft_dirty(raw: u64) -> u64 {
-    raw & !SWP_SOFT_DIRTY
-}
-
-/// Whether a present entry is dirty in hardware.
-#[inline]
-pub(crate) fn hw_dirty(raw: u64) -> bool {
-    raw & DIRTY != 0
 }

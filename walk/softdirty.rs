@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Soft-dirty clearing: of a range, or of the whole process as writing 4 to
+//! `/proc/PID/clear_refs` does (`clear_refs_write` in fs/proc/task_mmu.c).
+//!
+//! The kernel's sequence: the mmap lock for write (VMA flags change), then
+//! `VM_SOFTDIRTY` cleared and `vm_page_prot` recomputed, a pending TLB flush
+//! announced, an mmu_notifier range of type `MMU_NOTIFY_SOFT_DIRTY` around the
+//! walk, and every entry write-protected and cleaned under its page-table lock.
+//! The TLB is flushed for what changed in each PTE table before that table's
+//! lock is dropped; a huge PMD is flushed by its own invalidation.
+//!
+//! Range semantics: a VMA with `VM_SOFTDIRTY` that the range covers only in
+//! part is split at the range's edges (as `mprotect` would split it), and the
+//! flag is cleared on the part inside only, so that no page outside the range
+//! stops reading dirty and no clean page inside keeps reading dirty. The flag
+//! is sticky when VMAs merge again later, so a merge can make pages read dirty
+//! once more, never clean. A hugetlb VMA is only split at huge-page boundaries;
+//! where that is impossible its flag stays (its pages are left alone anyway,
+//! as `clear_refs` leaves them).
+
+use kernel::bindings;
+use kernel::mm::MmWithUser;
+use kernel::prelude::*;
+
+use super::entry::Kind;
+use super::level::Level;
+use super::mm::{task_size, MmapLock};
+use super::vma::Vma;
+use super::{walk, Flow, Leaf, LeafKind, Visitor, VmaAction};
+
+/// Clears soft-dirty on every page of the consumer's walk.
+///
+/// # Invariants
+///
+/// `flush`, when set, is a range of the current PTE table whose PTEs changed
+/// and may still be cached by a TLB.
+pub(crate) struct SoftDirtyClearer {
+    flush: Option<(usize, usize)>,
+}
+
+impl SoftDirtyClearer {
+    /// A clearer with nothing pending.
+    pub(crate) fn new() -> Self {
+        Self { flush: None }
+    }
+
+    /// Clears one leaf over `[start, end)`; returns [`Flow::Split`] for a huge PMD
+    /// the range covers only in part, so that the walk comes back with its PTEs.
+    pub(crate) fn clear_leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        match leaf.kind {
+            LeafKind::Pte => {
+                if !leaf.is_pinned_cow_page(vma, start, leaf.entry)
+                    && leaf.pte_clear_soft_dirty(vma, start)
+                {
+                    let (s, _) = self.flush.unwrap_or((start, end));
+                    // INVARIANT: `start..end` is in the PTE table being walked.
+                    self.flush = Some((s, end));
+                }
+                Flow::Continue
+            }
+            LeafKind::Thp => {
+                let span = Level::PMD.span();
+                let base = start & !(span - 1);
+                if leaf.entry.kind() == Kind::None {
+                    return Flow::Continue;
+                }
+                if start != base || end != base + span {
+                    return Flow::Split;
+                }
+                leaf.pmd_clear_soft_dirty(vma, base);
+                Flow::Continue
+            }
+            // `clear_refs` walks hugetlb VMAs without touching their entries.
+            LeafKind::Hugetlb => Flow::Continue,
+        }
+    }
+
+    /// Flushes what changed in the PTE table just walked; its lock is still held.
+    pub(crate) fn flush_table(&mut self, vma: &Vma<'_>) {
+        if let Some((start, end)) = self.flush.take() {
+            // SAFETY: `vma` is live and `start..end` is inside it.
+            unsafe { bindings::flush_tlb_range(vma.as_ptr(), start as _, end as _) };
+        }
+    }
+}
+
+impl Visitor for SoftDirtyClearer {
+    fn vma(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) -> VmaAction {
+        // `clear_refs_test_walk` leaves VM_PFNMAP alone; hugetlb entries are never touched.
+        if vma.is_pfnmap() || vma.is_hugetlb() {
+            VmaAction::Skip
+        } else {
+            VmaAction::Walk
+        }
+    }
+
+    fn hole(&mut self, _vma: Option<&Vma<'_>>, _start: usize, _end: usize) -> Flow {
+        Flow::Continue
+    }
+
+    fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+        self.clear_leaf(vma, leaf, start, end)
+    }
+
+    fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) {
+        self.flush_table(vma);
+    }
+}
+
+/// Clears `VM_SOFTDIRTY` on exactly `[start, end)`, splitting VMAs at the edges.
+/// Needs the mmap lock for write.
+pub(crate) fn clear_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
+    if !lock.is_write() {
+        return Err(EINVAL);
+    }
+    let mut addr = start;
+    while addr < end {
+        let Some(vma) = Vma::find(lock, addr) else { break };
+        if vma.start() >= end {
+            break;
+        }
+        addr = addr.max(vma.start());
+        if vma.soft_dirty() {
+            // Split off what lies outside the range, then look the VMA up again.
+            let cut = if vma.start() < addr {
+                Some(addr)
+            } else if vma.end() > end {
+                Some(end)
+            } else {
+                None
+            };
+            if let Some(at) = cut {
+                match vma.split(lock, at) {
+                    Ok(()) => continue,
+                    // A hugetlb VMA splits at huge-page boundaries only; keep its flag.
+                    Err(_) if vma.is_hugetlb() => {}
+                    Err(e) => return Err(e),
+                }
+            } else {
+                vma.clear_soft_dirty_flag(lock);
+            }
+        }
+        addr = vma.end();
+    }
+    Ok(())
+}
+
+/// An mmu_notifier range of type `MMU_NOTIFY_SOFT_DIRTY`, started; ended on drop.
+///
+/// It is started after the mmap lock is taken and ended before it is dropped
+/// (notifier calls outside the lock are a bug class of the kernel's own
+/// version). No test can observe it on the test kernel: nothing there selects
+/// `CONFIG_MMU_NOTIFIER` (no KVM, IOMMU SVA or HMM), so the start and end
+/// inlines are empty and no secondary MMU exists that could keep a stale
+/// writable mapping. On a kernel with notifiers it tells KVM, GPU and IOMMU
+/// mirrors to drop their write access to the range before the walk.
+///
+/// # Invariants
+///
+/// `range` was initialised and `invalidate_range_start` called on it under the
+/// mmap lock that the borrow `'a` keeps held.
+pub(crate) struct SoftDirtyNotifier<'a> {
+    range: bindings::mmu_notifier_range,
+    _lock: &'a MmapLock<'a>,
+}
+
+impl<'a> SoftDirtyNotifier<'a> {
+    /// Announces to secondary MMUs that `[start, end)` is about to lose write access.
+    pub(crate) fn start(lock: &'a MmapLock<'a>, start: usize, end: usize) -> Self {
+        // SAFETY: a plain C struct of integers and pointers, for which zero is valid.
+        let mut range: bindings::mmu_notifier_range = unsafe { core::mem::zeroed() };
+        // SAFETY: `range` is ours; the mm is live and its mmap lock is held. The notifier
+        // code keeps no pointer to `range` past each call, so it may move afterwards.
+        unsafe {
+            bindings::mmu_notifier_range_init(
+                &mut range,
+                bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY,
+                0,
+                lock.mm_ptr(),
+                start as _,
+                end as _,
+            );
+            bindings::mmu_notifier_invalidate_range_start(&mut range);
+        }
+        // INVARIANT: started just now, under the lock `lock` holds.
+        Self { range, _lock: lock }
+    }
+}
+
+impl Drop for SoftDirtyNotifier<'_> {
+    fn drop(&mut self) {
+        // SAFETY: started in `start` (type invariant), ended once, here, still under the lock.
+        unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };
+    }
+}
+
+/// Clears soft-dirty on `range` of `mm`, or on all of it for `None` (the effect
+/// of writing 4 to `/proc/PID/clear_refs`).
+pub(crate) fn clear(mm: &MmWithUser, range: Option<(usize, usize)>) -> Result {
+    let lock = MmapLock::write_lock_killable(mm)?;
+    let (start, end) = range.unwrap_or((0, task_size(mm)));
+    clear_vma_flags(&lock, start, end)?;
+    // SAFETY: the mm is live; paired with the decrement below.
+    unsafe { bindings::inc_tlb_flush_pending(lock.mm_ptr()) };
+    {
+        let _notifier = SoftDirtyNotifier::start(&lock, start, end);
+        walk(&lock, start, end, &mut SoftDirtyClearer::new());
+    }
+    // SAFETY: paired with the increment above.
+    unsafe { bindings::dec_tlb_flush_pending(lock.mm_ptr()) };
+    Ok(())
+}

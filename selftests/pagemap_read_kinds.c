@@ -165,25 +165,12 @@ static long page_out(int fd_proc, char *p, size_t len)
 	return 0;
 }
 
-static bool have_swap(void)
-{
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[256];
-	int lines = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1;
-}
 
 TEST_F(kinds, swap_anon_private)
 {
 	char *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (!have_swap())
+	if (!pm_have_swap())
 		SKIP(return, "no swap device (zram) active");
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
@@ -195,7 +182,7 @@ TEST_F(kinds, swap_partially_swapped_in)
 {
 	char *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (!have_swap())
+	if (!pm_have_swap())
 		SKIP(return, "no swap device (zram) active");
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
@@ -208,7 +195,7 @@ TEST_F(kinds, swap_shmem_reads_as_none)
 {
 	char *p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-	if (!have_swap())
+	if (!pm_have_swap())
 		SKIP(return, "no swap device (zram) active");
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
@@ -220,7 +207,7 @@ TEST_F(kinds, swap_thp)
 {
 	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
 
-	if (!have_swap())
+	if (!pm_have_swap())
 		SKIP(return, "no swap device (zram) active");
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_HUGEPAGE));
@@ -286,7 +273,7 @@ TEST_F(kinds, uffd_wp_swapped_page_keeps_bit)
 
 	if (uffd < 0)
 		SKIP(return, "userfaultfd unavailable");
-	if (!have_swap())
+	if (!pm_have_swap())
 		SKIP(return, "no swap device (zram) active");
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);

@@ -189,19 +189,6 @@ static void open_uffds(void)
 	have_rwp = uffd_of[U_RWP_ASYNC] >= 0;
 }
 
-static bool have_swap_device(void)
-{
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[256];
-	int lines = 0;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1;
-}
 
 static char *slot_addr(struct world *w, int t, int s)
 {
@@ -701,7 +688,7 @@ static void check_setup(struct __test_metadata *_metadata)
 	install_fault_handler();
 	open_uffds();
 	have_hugetlb = free_hugepages() >= 8;
-	have_swap = have_swap_device();
+	have_swap = pm_have_swap();
 	ASSERT_GE(uffd_of[U_WP_ASYNC], 0) TH_LOG("no async uffd-wp: the write-protect paths would go untested");
 	ASSERT_TRUE(have_hugetlb) TH_LOG("no free 2 MiB hugetlb pages");
 	ASSERT_TRUE(have_swap) TH_LOG("no swap device");

@@ -196,6 +196,21 @@ static inline long pm_smaps_kb(void *addr, const char *field)
 	return val;
 }
 
+/* Whether a swap device is active (more than the header line in /proc/swaps). */
+static inline bool pm_have_swap(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[256];
+	int lines = 0;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
 /* Map `len` bytes aligned to 2 MiB (anonymous private unless flags say otherwise). */
 static inline void *pm_map_aligned(size_t len, int prot, int flags, int fd)
 {

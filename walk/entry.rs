@@ -136,7 +136,6 @@ impl Entry {
         }
     }
 
-
     /// Whether a present entry is writable.
     #[inline]
     pub(crate) fn writable(self) -> bool {

@@ -54,7 +54,6 @@ impl<'a> MmapLock<'a> {
         self.mm.as_raw()
     }
 
-
     /// Kernel virtual address of the mm's root page table.
     pub(crate) fn pgd(&self) -> *mut u64 {
         // SAFETY: `mm` is live; `pgd` is set at mm creation and never changes while it has users.
@@ -77,5 +76,5 @@ impl Drop for MmapLock<'_> {
 /// Size of the user address space of `mm` (`mm->task_size`).
 pub(crate) fn task_size(mm: &MmWithUser) -> usize {
     // SAFETY: `mm` is live; `task_size` is fixed at exec time.
-    unsafe { (*mm.as_raw()).__bindgen_anon_1.task_size as usize }
+    unsafe { (*mm.as_raw()).__bindgen_anon_1.task_size }
 }

@@ -14,13 +14,13 @@ pub(crate) mod mm;
 pub(crate) mod modify;
 pub(crate) mod page;
 pub(crate) mod pagemap;
-pub(crate) mod softdirty;
 pub(crate) mod scan;
 mod scan_args;
 mod scan_category;
 mod scan_output;
 mod scan_visit;
 mod scan_wp;
+pub(crate) mod softdirty;
 pub(crate) mod softleaf;
 pub(crate) mod table;
 pub(crate) mod vma;
@@ -101,7 +101,7 @@ impl Leaf<'_> {
         // SAFETY: pure function of the value.
         unsafe {
             bindings::pte_swp_uffd_any(bindings::pte_t {
-                pte: self.entry.raw() as _,
+                pte: self.entry.raw() as usize,
             })
         }
     }
@@ -328,7 +328,7 @@ fn walk_hugetlb<V: Visitor>(
                 };
                 // SAFETY: as above, and the huge-PTE lock is held.
                 let raw = unsafe {
-                    bindings::huge_ptep_get(lock.mm_ptr(), addr as _, slot.as_pte_ptr()).pte as u64
+                    bindings::huge_ptep_get(lock.mm_ptr(), addr, slot.as_pte_ptr()).pte as u64
                 };
                 // INVARIANT: read under the huge-PTE lock, held until after the call.
                 let leaf = Leaf {

@@ -16,12 +16,12 @@ use super::{Leaf, LeafKind};
 
 /// A PTE value as the C type.
 fn pte(raw: u64) -> bindings::pte_t {
-    bindings::pte_t { pte: raw as _ }
+    bindings::pte_t { pte: raw as usize }
 }
 
 /// A PMD value as the C type.
 fn pmd(raw: u64) -> bindings::pmd_t {
-    bindings::pmd_t { pmd: raw as _ }
+    bindings::pmd_t { pmd: raw as usize }
 }
 
 impl Leaf<'_> {
@@ -37,9 +37,9 @@ impl Leaf<'_> {
                 // SAFETY: the PTE-table lock is held (type invariant) and `ptep` is the live PTE
                 // of `vma` at `addr`; start and commit are paired on the same entry.
                 unsafe {
-                    let old = bindings::ptep_modify_prot_start(vma.as_ptr(), addr as _, ptep);
+                    let old = bindings::ptep_modify_prot_start(vma.as_ptr(), addr, ptep);
                     let new = bindings::pte_clear_soft_dirty(bindings::pte_wrprotect(old));
-                    bindings::ptep_modify_prot_commit(vma.as_ptr(), addr as _, ptep, old, new);
+                    bindings::ptep_modify_prot_commit(vma.as_ptr(), addr, ptep, old, new);
                 }
                 true
             }
@@ -48,7 +48,7 @@ impl Leaf<'_> {
                 // hardware writes it, so a plain store under the lock is enough.
                 unsafe {
                     let new = bindings::pte_swp_clear_soft_dirty(pte(self.entry.raw()));
-                    bindings::set_pte_at(vma.mm_ptr(), addr as _, ptep, new);
+                    bindings::set_pte_at(vma.mm_ptr(), addr, ptep, new);
                 }
                 false
             }
@@ -68,7 +68,7 @@ impl Leaf<'_> {
                 // `vma` covering `addr`. The order of the builders is the kernel's: x86
                 // `pmd_mkdirty` also sets soft-dirty, so the clear comes last.
                 unsafe {
-                    let old = bindings::pmdp_invalidate(vma.as_ptr(), addr as _, pmdp);
+                    let old = bindings::pmdp_invalidate(vma.as_ptr(), addr, pmdp);
                     let mut new = old;
                     if bindings::pmd_dirty(old) {
                         new = bindings::pmd_mkdirty(new);
@@ -77,14 +77,14 @@ impl Leaf<'_> {
                         new = bindings::pmd_mkyoung(new);
                     }
                     new = bindings::pmd_clear_soft_dirty(bindings::pmd_wrprotect(new));
-                    bindings::set_pmd_at(vma.mm_ptr(), addr as _, pmdp, new);
+                    bindings::set_pmd_at(vma.mm_ptr(), addr, pmdp, new);
                 }
             }
             Kind::NonPresent => {
                 // SAFETY: as above; a PMD migration entry is not cached by the TLB.
                 unsafe {
                     let new = bindings::pmd_swp_clear_soft_dirty(pmd(self.entry.raw()));
-                    bindings::set_pmd_at(vma.mm_ptr(), addr as _, pmdp, new);
+                    bindings::set_pmd_at(vma.mm_ptr(), addr, pmdp, new);
                 }
             }
             Kind::None | Kind::Table => {}

@@ -35,9 +35,9 @@ impl Page {
         Self::from_raw(unsafe {
             bindings::vm_normal_page(
                 vma.as_ptr(),
-                addr as _,
+                addr,
                 bindings::pte_t {
-                    pte: entry.raw() as _,
+                    pte: entry.raw() as usize,
                 },
             )
         })
@@ -49,9 +49,9 @@ impl Page {
         Self::from_raw(unsafe {
             bindings::vm_normal_page_pmd(
                 vma.as_ptr(),
-                addr as _,
+                addr,
                 bindings::pmd_t {
-                    pmd: entry.raw() as _,
+                    pmd: entry.raw() as usize,
                 },
             )
         })
@@ -73,7 +73,7 @@ impl Page {
     /// The page of frame `pfn`, for frames known to have a memory-map entry.
     pub(crate) fn from_pfn(pfn: u64) -> Option<Self> {
         // SAFETY: callers pass frames of mapped RAM (hugetlb pages), which have a `struct page`.
-        Self::from_raw(unsafe { bindings::pfn_to_page(pfn as _) })
+        Self::from_raw(unsafe { bindings::pfn_to_page(pfn as usize) })
     }
 
     fn folio(self) -> *mut bindings::folio {

@@ -9,11 +9,11 @@
 use kernel::{bindings, mm::Mm, prelude::*, task::Task};
 
 use super::mm::{MmapLock, MmapReadLock};
-use super::softdirty::{clear_vma_flags, SoftDirtyNotifier};
 use super::scan_args::ScanArgs;
 use super::scan_output::Output;
 use super::scan_visit::ScanVisitor;
 use super::scan_wp::with_protection_notifier;
+use super::softdirty::{clear_vma_flags, SoftDirtyNotifier};
 
 /// Whether the current task has been sent SIGKILL (`fatal_signal_pending(current)`).
 fn fatal_signal_pending() -> bool {

@@ -8,12 +8,12 @@
 
 use kernel::{bindings, prelude::*};
 
-use super::softdirty::SoftDirtyClearer;
 use super::level::Level;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
 use super::scan_output::Output;
 use super::scan_wp;
+use super::softdirty::SoftDirtyClearer;
 use super::vma::Vma;
 use super::x86::PAGE_SIZE;
 use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};

@@ -47,7 +47,13 @@ impl SoftDirtyClearer {
 
     /// Clears one leaf over `[start, end)`; returns [`Flow::Split`] for a huge PMD
     /// the range covers only in part, so that the walk comes back with its PTEs.
-    pub(crate) fn clear_leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
+    pub(crate) fn clear_leaf(
+        &mut self,
+        vma: &Vma<'_>,
+        leaf: &Leaf<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow {
         match leaf.kind {
             LeafKind::Pte => {
                 if !leaf.is_pinned_cow_page(vma, start, leaf.entry)
@@ -80,7 +86,7 @@ impl SoftDirtyClearer {
     pub(crate) fn flush_table(&mut self, vma: &Vma<'_>) {
         if let Some((start, end)) = self.flush.take() {
             // SAFETY: `vma` is live and `start..end` is inside it.
-            unsafe { bindings::flush_tlb_range(vma.as_ptr(), start as _, end as _) };
+            unsafe { bindings::flush_tlb_range(vma.as_ptr(), start, end) };
         }
     }
 }
@@ -116,7 +122,9 @@ pub(crate) fn clear_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) -> 
     }
     let mut addr = start;
     while addr < end {
-        let Some(vma) = Vma::find(lock, addr) else { break };
+        let Some(vma) = Vma::find(lock, addr) else {
+            break;
+        };
         if vma.start() >= end {
             break;
         }
@@ -178,8 +186,8 @@ impl<'a> SoftDirtyNotifier<'a> {
                 bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY,
                 0,
                 lock.mm_ptr(),
-                start as _,
-                end as _,
+                start,
+                end,
             );
             bindings::mmu_notifier_invalidate_range_start(&mut range);
         }

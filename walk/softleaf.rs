@@ -32,7 +32,7 @@ impl SoftLeaf {
     /// Decodes a non-present PTE value.
     pub(crate) fn from_pte(raw: u64) -> Self {
         // SAFETY: `softleaf_from_pte` is a pure function of the value.
-        let inner = unsafe { bindings::softleaf_from_pte(bindings::pte_t { pte: raw as _ }) };
+        let inner = unsafe { bindings::softleaf_from_pte(bindings::pte_t { pte: raw as usize }) };
         // INVARIANT: decoded from a non-present PTE (callers pass only those).
         Self { inner }
     }
@@ -40,7 +40,7 @@ impl SoftLeaf {
     /// Decodes a non-present PMD value.
     pub(crate) fn from_pmd(raw: u64) -> Self {
         // SAFETY: `softleaf_from_pmd` is a pure function of the value.
-        let inner = unsafe { bindings::softleaf_from_pmd(bindings::pmd_t { pmd: raw as _ }) };
+        let inner = unsafe { bindings::softleaf_from_pmd(bindings::pmd_t { pmd: raw as usize }) };
         // INVARIANT: decoded from a non-present PMD (callers pass only those).
         Self { inner }
     }

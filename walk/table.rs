@@ -107,7 +107,6 @@ impl<'a> Slot<'a> {
         Entry::new(unsafe { core::ptr::read_volatile(self.ptr) }, self.level)
     }
 
-
     /// The slot as the C type of a PTE pointer.
     pub(crate) fn as_pte_ptr(&self) -> *mut bindings::pte_t {
         self.ptr.cast()
@@ -142,7 +141,7 @@ impl<'a> PteTableLock<'a> {
         let mut ptl: *mut bindings::spinlock_t = core::ptr::null_mut();
         // SAFETY: the mmap lock is held and `pmd` is a live PMD slot of this mm covering `addr`.
         let pte = unsafe {
-            bindings::pte_offset_map_lock(lock.mm_ptr(), pmd.as_pmd_ptr(), addr as _, &mut ptl)
+            bindings::pte_offset_map_lock(lock.mm_ptr(), pmd.as_pmd_ptr(), addr, &mut ptl)
         };
         // INVARIANT: on success the table is mapped and `ptl` is held.
         NonNull::new(pte).map(|first| Self {

@@ -24,7 +24,7 @@ impl<'a> Vma<'a> {
     /// The first VMA that ends above `addr` (`find_vma`), if any.
     pub(crate) fn find(lock: &'a MmapReadLock<'_>, addr: usize) -> Option<Self> {
         // SAFETY: the mmap lock is held (the guard exists), as `find_vma` requires.
-        let ptr = unsafe { bindings::find_vma(lock.mm_ptr(), addr as _) };
+        let ptr = unsafe { bindings::find_vma(lock.mm_ptr(), addr) };
         if ptr.is_null() {
             return None;
         }
@@ -83,7 +83,7 @@ impl<'a> Vma<'a> {
             return Err(EINVAL);
         }
         // SAFETY: the mmap lock is held for write and `addr` lies strictly inside the VMA.
-        let ret = unsafe { bindings::split_vma_at(self.as_ptr(), addr as _, 0) };
+        let ret = unsafe { bindings::split_vma_at(self.as_ptr(), addr, 0) };
         kernel::error::to_result(ret)
     }
 
@@ -96,7 +96,7 @@ impl<'a> Vma<'a> {
         // SAFETY: the mmap lock is held for write, which `vm_flags_clear` (it takes the VMA
         // write lock itself) and `vma_set_page_prot` require.
         unsafe {
-            bindings::vm_flags_clear(self.as_ptr(), flags::SOFTDIRTY as _);
+            bindings::vm_flags_clear(self.as_ptr(), flags::SOFTDIRTY);
             bindings::vma_set_page_prot(self.as_ptr());
         }
     }

@@ -109,7 +109,6 @@ pub(crate) fn swp_uffd(raw: u64) -> bool {
     raw & SWP_UFFD != 0
 }
 
-
 /// Whether a present entry is writable (`pte_write`).
 #[inline]
 pub(crate) fn writable(raw: u64) -> bool {

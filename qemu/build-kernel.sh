@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Build the test kernel: pristine Debian source + qemu/patches + tinyconfig and
-# qemu/kernel.config. The build lives in the cache under a key that hashes
-# everything that shapes it, so a second run with nothing changed rebuilds
-# nothing. Prints the build (object) directory.
+# Build the test kernel: pristine Debian source + qemu/patches + tinyconfig,
+# qemu/kernel.config and the flavour's fragment.
+# Usage: build-kernel.sh [debug|perf]
+#   debug (default)  KASAN, lockdep, DEBUG_VM, kmemleak, ...: `make check` runs on it
+#   perf             no debug options, -O2: `make bench` runs on it
+# The build lives in the cache under a key that hashes everything that shapes
+# it, so a second run with nothing changed rebuilds nothing. Prints the build
+# (object) directory.
 source "$(dirname "$0")/common.sh"
 
 # Bump when the recipe below changes in a way that changes the result.
-RECIPE=1
+RECIPE=2
+FLAVOUR=${1:-debug}
+FRAGMENT=$QEMU_DIR/kernel-$FLAVOUR.config
+[ -f "$FRAGMENT" ] || die "unknown kernel flavour $FLAVOUR (debug or perf)"
 
 "$QEMU_DIR/setup-toolchain.sh"
 SRC=$("$QEMU_DIR/fetch-kernel.sh")
 kver=$(basename "$SRC")
 key=$({
 	echo "$kver"
-	echo "recipe $RECIPE"
-	cat "$QEMU_DIR/kernel.config"
+	echo "recipe $RECIPE $FLAVOUR"
+	cat "$QEMU_DIR/kernel.config" "$FRAGMENT"
 	cat "$QEMU_DIR"/patches/*.patch
 	"$RUSTC" --version; bindgen --version; "clang$LLVM_SUFFIX" --version | head -n1
 } | sha256sum | cut -c1-16)
-OUT=$CACHE/kernel/$kver-$key
+OUT=$CACHE/kernel/$kver-$FLAVOUR-$key
 
 if [ -f "$OUT/.done" ]; then
 	echo "$OUT/obj"
@@ -33,7 +40,7 @@ if [ -f "$OUT/.done" ]; then
 	exit 0
 fi
 
-log "building kernel $kver (key $key) in $OUT; this takes about 10 minutes on 2 cores"
+log "building the $FLAVOUR kernel $kver (key $key) in $OUT; this takes about 10 minutes on 2 cores"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 # Hard-linked copy of the pristine tree; patch(1) replaces files it changes
@@ -50,20 +57,24 @@ km() { make -s -C "$OUT/src" O="$OUT/obj" ARCH=x86_64 "${KF[@]}" "$@"; }
 mkdir -p "$OUT/obj"
 km rustavailable >&2 || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
 km tinyconfig >/dev/null
-"$OUT/src/scripts/kconfig/merge_config.sh" -m -O "$OUT/obj" "$OUT/obj/.config" "$QEMU_DIR/kernel.config" >/dev/null
+"$OUT/src/scripts/kconfig/merge_config.sh" -m -O "$OUT/obj" "$OUT/obj/.config" "$QEMU_DIR/kernel.config" "$FRAGMENT" >/dev/null
 km olddefconfig >/dev/null
 
 # Every symbol the fragment asks for must have survived Kconfig.
 bad=0
 while IFS= read -r line; do
-	case "$line" in CONFIG_*=y) ;; *) continue ;; esac
-	grep -qx "$line" "$OUT/obj/.config" || { log "config: $line was not applied"; bad=1; }
-done <"$QEMU_DIR/kernel.config"
+	case "$line" in
+	CONFIG_*=*) grep -qx "$line" "$OUT/obj/.config" || { log "config: $line was not applied"; bad=1; } ;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }; sym=${sym%% *}
+		! grep -q "^$sym=" "$OUT/obj/.config" || { log "config: $sym is still set"; bad=1; } ;;
+	esac
+done < <(cat "$QEMU_DIR/kernel.config" "$FRAGMENT")
 [ "$bad" = 0 ] || die "kernel config fragment not fully applied"
 
 km -j"$(nproc)" bzImage modules >&2
 touch "$OUT/.done"
-# Keep the three newest builds (several GiB each): older worktrees or
-# branches may still use one, anything older is dead weight.
-ls -dt "$CACHE/kernel/$kver"-* | tail -n +4 | xargs -r rm -rf
+# Keep the three newest builds of each flavour (several GiB each): older
+# worktrees or branches may still use one, anything older is dead weight.
+ls -dt "$CACHE/kernel/$kver-$FLAVOUR"-* | tail -n +4 | xargs -r rm -rf
 echo "$OUT/obj"

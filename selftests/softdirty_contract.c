@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The soft-dirty extension's contract (uapi/rust_pagemap.h): never a false
+ * clean. After any ranged clear, whole clear or get-and-clear -- successful,
+ * failed or racing with faults -- every page written since it was last
+ * reported clean reads soft-dirty in /proc/self/pagemap; get-and-clear clears
+ * exactly what it reports; a call that fails changes nothing.
+ *
+ * Each test builds the situation, checks that the set-up took (a test that
+ * proves nothing must fail, not pass), makes the call and then reads the
+ * oracle, /proc/self/pagemap.
+ */
+#include "pm_scan.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+
+#include "kselftest_harness.h"
+
+FIXTURE(sdc)
+{
+	int proc, dev;
+};
+
+FIXTURE_SETUP(sdc)
+{
+	self->proc = pm_open_proc();
+	self->dev = pm_open_dev();
+	ASSERT_GE(self->proc, 0);
+	ASSERT_GE(self->dev, 0);
+}
+
+FIXTURE_TEARDOWN(sdc)
+{
+	close(self->proc);
+	close(self->dev);
+}
+
+/* /proc's entry for the page at `p`; 0 if the read fails (then nothing reads dirty). */
+static uint64_t proc_entry(int proc, const void *p)
+{
+	uint64_t e = 0;
+
+	if (pm_read_entries(proc, (uintptr_t)p, 1, &e))
+		return 0;
+	return e;
+}
+
+static bool dirty(int proc, const void *p)
+{
+	return proc_entry(proc, p) & RPM_SOFT_DIRTY;
+}
+
+/* Number of pages of [p, p + n pages) that read clean in /proc. */
+static long clean_pages(int proc, const void *p, size_t n)
+{
+	static uint64_t e[16384];
+	long clean = 0;
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done > 16384 ? 16384 : n - done;
+
+		if (pm_read_entries(proc, (uintptr_t)p + done * PM_PAGE, k, e))
+			return -1;
+		for (size_t i = 0; i < k; i++)
+			clean += !(e[i] & RPM_SOFT_DIRTY);
+		done += k;
+	}
+	return clean;
+}
+
+static int clear_range(int dev, const void *start, size_t len)
+{
+	struct rpm_range r = { (uintptr_t)start, (uintptr_t)start + len };
+
+	return ioctl(dev, RPM_IOC_CLEAR_SOFT_DIRTY, &r);
+}
+
+/* A get-and-clear of [p, p + len) into `res`, reporting soft-dirty pages. */
+static void get_and_clear(int dev, const void *p, size_t len, uint64_t mask, uint64_t max_pages,
+			  uint64_t vec_len, struct pm_scan_result *res)
+{
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)p, (uintptr_t)p + len,
+					   RPM_SCAN_CLEAR_SOFT_DIRTY, 0, mask, 0, mask);
+
+	a.max_pages = max_pages;
+	pm_scan_run(dev, &a, vec_len, res);
+}
+
+static char *map_anon(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
+ * A new mapping reads soft-dirty as a whole (VM_SOFTDIRTY). A get-and-clear
+ * whose masks select only present pages reports the written page; the
+ * untouched one was not reported and must keep reading dirty.
+ */
+TEST_F(sdc, get_and_clear_keeps_unreported_page_dirty)
+{
+	static struct pm_scan_result res;
+	char *p = map_anon(2 * PM_PAGE);
+
+	ASSERT_NE(p, NULL);
+	p[0] = 1;
+	ASSERT_TRUE(dirty(self->proc, p + PM_PAGE));
+	get_and_clear(self->dev, p, 2 * PM_PAGE, PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT, 0,
+		      PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1);
+	ASSERT_EQ(res.r[0].start, (uintptr_t)p);
+	ASSERT_EQ(res.r[0].end, (uintptr_t)p + PM_PAGE);
+	EXPECT_TRUE(dirty(self->proc, p + PM_PAGE));
+	munmap(p, 2 * PM_PAGE);
+}
+
+/* Pages a max_pages limit cut off were not reported: they stay dirty. */
+TEST_F(sdc, get_and_clear_keeps_pages_past_max_pages_dirty)
+{
+	static struct pm_scan_result res;
+	char *p = map_anon(8 * PM_PAGE);
+
+	ASSERT_NE(p, NULL);
+	pm_touch(p, 8 * PM_PAGE, PM_PAGE, true);
+	get_and_clear(self->dev, p, 8 * PM_PAGE, PAGE_IS_SOFT_DIRTY, 3, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1);
+	ASSERT_EQ(res.r[0].end - res.r[0].start, 3 * PM_PAGE);
+	EXPECT_EQ(clean_pages(self->proc, p + 3 * PM_PAGE, 5), 0);
+	munmap(p, 8 * PM_PAGE);
+}
+
+/* Regions that did not fit into vec_len were not reported: they stay dirty. */
+TEST_F(sdc, get_and_clear_keeps_regions_past_vec_len_dirty)
+{
+	static struct pm_scan_result res;
+	char *p = map_anon(8 * PM_PAGE);
+
+	ASSERT_NE(p, NULL);
+	pm_touch(p, 8 * PM_PAGE, PM_PAGE, true);
+	ASSERT_EQ(clear_range(self->dev, p, 8 * PM_PAGE), 0);
+	ASSERT_EQ(clean_pages(self->proc, p, 8), 8);
+	p[0] = p[2 * PM_PAGE] = p[4 * PM_PAGE] = 2;
+	get_and_clear(self->dev, p, 8 * PM_PAGE, PAGE_IS_SOFT_DIRTY, 0, 1, &res);
+	ASSERT_EQ(res.ret, 1);
+	ASSERT_EQ(res.r[0].start, (uintptr_t)p);
+	EXPECT_FALSE(dirty(self->proc, p));
+	EXPECT_TRUE(dirty(self->proc, p + 2 * PM_PAGE));
+	EXPECT_TRUE(dirty(self->proc, p + 4 * PM_PAGE));
+	munmap(p, 8 * PM_PAGE);
+}
+
+/* What is reported is cleared: the next call reports exactly what was written since. */
+TEST_F(sdc, get_and_clear_reports_exactly_the_writes_since)
+{
+	static struct pm_scan_result res;
+	char *p = map_anon(16 * PM_PAGE);
+
+	ASSERT_NE(p, NULL);
+	pm_touch(p, 16 * PM_PAGE, PM_PAGE, true);
+	get_and_clear(self->dev, p, 16 * PM_PAGE, PAGE_IS_SOFT_DIRTY, 0, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1);
+	ASSERT_EQ(clean_pages(self->proc, p, 16), 16);
+	p[5 * PM_PAGE] = 3;
+	get_and_clear(self->dev, p, 16 * PM_PAGE, PAGE_IS_SOFT_DIRTY, 0, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1);
+	EXPECT_EQ(res.r[0].start, (uintptr_t)p + 5 * PM_PAGE);
+	EXPECT_EQ(res.r[0].end, (uintptr_t)p + 6 * PM_PAGE);
+	munmap(p, 16 * PM_PAGE);
+}
+
+/*
+ * A 2 MiB shmem THP mapped by one PMD, all dirty. A ranged clear of its first
+ * page must not zap the PMD: the 511 other pages keep reading dirty.
+ */
+TEST_F(sdc, ranged_clear_inside_shmem_thp_keeps_rest_dirty)
+{
+	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(madvise(p, PM_HPAGE, MADV_HUGEPAGE), 0);
+	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	ASSERT_EQ(pm_smaps_kb(p, "ShmemPmdMapped"), 2048);
+	ASSERT_EQ(clean_pages(self->proc, p, 512), 0);
+	ASSERT_EQ(clear_range(self->dev, p, PM_PAGE), 0);
+	EXPECT_EQ(clean_pages(self->proc, p + PM_PAGE, 511), 0);
+	munmap(p, PM_HPAGE);
+}
+
+/* The same for a get-and-clear whose range ends inside the shmem THP. */
+TEST_F(sdc, get_and_clear_inside_shmem_thp_keeps_rest_dirty)
+{
+	static struct pm_scan_result res;
+	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(madvise(p, PM_HPAGE, MADV_HUGEPAGE), 0);
+	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	ASSERT_EQ(pm_smaps_kb(p, "ShmemPmdMapped"), 2048);
+	get_and_clear(self->dev, p, 4 * PM_PAGE, PAGE_IS_SOFT_DIRTY, 0, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1);
+	EXPECT_EQ(clean_pages(self->proc, p + 4 * PM_PAGE, 508), 0);
+	munmap(p, PM_HPAGE);
+}
+
+/* A written anonymous THP keeps its other pages dirty when a ranged clear splits it. */
+TEST_F(sdc, ranged_clear_inside_anon_thp_keeps_rest_dirty)
+{
+	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(madvise(p, PM_HPAGE, MADV_HUGEPAGE), 0);
+	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	ASSERT_EQ(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	ASSERT_EQ(clear_range(self->dev, p, PM_PAGE), 0);
+	EXPECT_FALSE(dirty(self->proc, p));
+	EXPECT_EQ(clean_pages(self->proc, p + PM_PAGE, 511), 0);
+	munmap(p, PM_HPAGE);
+}
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static int write_long(const char *path, long v)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fprintf(f, "%ld\n", v) > 0 ? 0 : -1;
+	return fclose(f) ? -1 : ret;
+}
+
+static long map_count(void)
+{
+	static struct pm_vma v[4096];
+
+	return pm_read_maps(v, 4096);
+}
+
+#define MAX_MAP_COUNT "/proc/sys/vm/max_map_count"
+
+/*
+ * A memfd page A, read once (so mapped writable but clean: a new VMA needs no
+ * write notification), then a new 2-page anonymous VMA B. With
+ * vm.max_map_count reached, B cannot be split, so a ranged clear over
+ * [A, B + 4K) fails with ENOMEM -- and must have changed nothing: a later
+ * write to A reads dirty.
+ */
+TEST_F(sdc, failed_ranged_clear_changes_nothing)
+{
+	int mfd = memfd_create("sdc", 0);
+	char *res = mmap(NULL, 3 * PM_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long old, ret;
+	char *a, *b;
+	int err;
+
+	ASSERT_GE(mfd, 0);
+	ASSERT_EQ(ftruncate(mfd, PM_PAGE), 0);
+	ASSERT_NE(res, MAP_FAILED);
+	a = mmap(res, PM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd, 0);
+	ASSERT_EQ(a, res);
+	b = mmap(res + PM_PAGE, 2 * PM_PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ASSERT_EQ(b, res + PM_PAGE);
+	(void)*(volatile char *)a;
+	ASSERT_TRUE(proc_entry(self->proc, a) & RPM_PRESENT);
+
+	old = read_long(MAX_MAP_COUNT);
+	ASSERT_GT(old, 0);
+	ASSERT_EQ(write_long(MAX_MAP_COUNT, map_count()), 0);
+	ret = clear_range(self->dev, a, 2 * PM_PAGE);
+	err = errno;
+	ASSERT_EQ(write_long(MAX_MAP_COUNT, old), 0);
+	ASSERT_EQ(ret, -1);
+	ASSERT_EQ(err, ENOMEM);
+
+	a[0] = 1;
+	EXPECT_TRUE(dirty(self->proc, a));
+	EXPECT_TRUE(dirty(self->proc, b));
+	munmap(res, 3 * PM_PAGE);
+	close(mfd);
+}
+
+/* PM_SCAN_CHECK_WPASYNC fails with EPERM on a VMA without async uffd-wp: nothing is cleared. */
+TEST_F(sdc, get_and_clear_that_fails_eperm_changes_nothing)
+{
+	static struct pm_scan_result res;
+	char *p = map_anon(4 * PM_PAGE);
+	struct pm_scan_arg a;
+
+	ASSERT_NE(p, NULL);
+	pm_touch(p, 4 * PM_PAGE, PM_PAGE, true);
+	a = pm_scan_req((uintptr_t)p, (uintptr_t)p + 4 * PM_PAGE,
+			RPM_SCAN_CLEAR_SOFT_DIRTY | PM_SCAN_CHECK_WPASYNC, 0, PAGE_IS_SOFT_DIRTY, 0,
+			PAGE_IS_SOFT_DIRTY);
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, -EPERM);
+	EXPECT_EQ(clean_pages(self->proc, p, 4), 0);
+	munmap(p, 4 * PM_PAGE);
+}
+
+/* An output array the kernel cannot write gives EFAULT: the pages keep reading dirty. */
+TEST_F(sdc, get_and_clear_into_unwritable_vec_changes_nothing)
+{
+	char *p = map_anon(4 * PM_PAGE);
+	char *ro = mmap(NULL, PM_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pm_scan_arg a;
+
+	ASSERT_NE(p, NULL);
+	ASSERT_NE(ro, MAP_FAILED);
+	pm_touch(p, 4 * PM_PAGE, PM_PAGE, true);
+	a = pm_scan_req((uintptr_t)p, (uintptr_t)p + 4 * PM_PAGE, RPM_SCAN_CLEAR_SOFT_DIRTY, 0,
+			PAGE_IS_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY);
+	a.vec = (uintptr_t)ro;
+	a.vec_len = 4;
+	ASSERT_EQ(ioctl(self->dev, PAGEMAP_SCAN, &a), -1);
+	ASSERT_EQ(errno, EFAULT);
+	EXPECT_EQ(clean_pages(self->proc, p, 4), 0);
+	munmap(p, 4 * PM_PAGE);
+	munmap(ro, PM_PAGE);
+}
+
+/* walk_end cannot be written back (the argument is read-only): EFAULT, and nothing lost. */
+TEST_F(sdc, get_and_clear_with_unwritable_arg_changes_nothing)
+{
+	static struct page_region vec[8];
+	char *p = map_anon(4 * PM_PAGE);
+	struct pm_scan_arg *a = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(p, NULL);
+	ASSERT_NE(a, MAP_FAILED);
+	pm_touch(p, 4 * PM_PAGE, PM_PAGE, true);
+	*a = pm_scan_req((uintptr_t)p, (uintptr_t)p + 4 * PM_PAGE, RPM_SCAN_CLEAR_SOFT_DIRTY, 0,
+			 PAGE_IS_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY);
+	a->vec = (uintptr_t)vec;
+	a->vec_len = 8;
+	ASSERT_EQ(mprotect(a, PM_PAGE, PROT_READ), 0);
+	ASSERT_EQ(ioctl(self->dev, PAGEMAP_SCAN, a), -1);
+	ASSERT_EQ(errno, EFAULT);
+	EXPECT_EQ(clean_pages(self->proc, p, 4), 0);
+	munmap(p, 4 * PM_PAGE);
+	munmap(a, PM_PAGE);
+}
+
+/*
+ * Races with faults: while one thread faults every page of a region in (by
+ * reading, or by swapping it back in), the main thread clears or
+ * gets-and-clears it. Once both are done, every page is written: each must
+ * read dirty. Faults under per-VMA locks run while the mmap lock is held for
+ * write unless the VMA is write-locked too.
+ */
+enum race_kind { RACE_GET_AND_CLEAR, RACE_RANGED_CLEAR, RACE_WHOLE_CLEAR };
+enum race_mem { RACE_MEMFD, RACE_ANON_SWAPPED };
+
+struct reader {
+	volatile char *p;
+	size_t len;
+	volatile int go;
+};
+
+static void *read_all(void *arg)
+{
+	struct reader *r = arg;
+
+	while (!r->go)
+		;
+	for (size_t off = 0; off < r->len; off += PM_PAGE)
+		(void)r->p[off];
+	return NULL;
+}
+
+static bool two_cpus(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
+#define RACE_LEN (8UL << 20)
+#define RACE_ROUNDS 8
+
+static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem)
+{
+	static struct pm_scan_result res;
+	struct reader r = { .len = RACE_LEN };
+	pthread_t t;
+	long clean;
+	char *p;
+
+	if (mem == RACE_MEMFD) {
+		int mfd = memfd_create("race", 0);
+
+		if (mfd < 0 || ftruncate(mfd, RACE_LEN))
+			return -1;
+		p = mmap(NULL, RACE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+		close(mfd);
+		if (p == MAP_FAILED)
+			return -1;
+		/* Populate the page cache, not this mapping: faults come from the reader. */
+		pm_touch(p, RACE_LEN, PM_PAGE, true);
+		if (madvise(p, RACE_LEN, MADV_DONTNEED))
+			return -1;
+	} else {
+		p = map_anon(RACE_LEN);
+		if (!p)
+			return -1;
+		pm_touch(p, RACE_LEN, PM_PAGE, true);
+		if (madvise(p, RACE_LEN, MADV_PAGEOUT))
+			return -1;
+		if (!(proc_entry(proc, p) & RPM_SWAP))
+			return -2;
+	}
+	r.p = p;
+	if (pthread_create(&t, NULL, read_all, &r))
+		return -1;
+	r.go = 1;
+	switch (kind) {
+	case RACE_GET_AND_CLEAR:
+		get_and_clear(dev, p, RACE_LEN, PAGE_IS_SOFT_DIRTY, 0, PM_MAX_REGIONS, &res);
+		break;
+	case RACE_RANGED_CLEAR:
+		clear_range(dev, p, RACE_LEN);
+		break;
+	case RACE_WHOLE_CLEAR:
+		ioctl(dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL);
+		break;
+	}
+	pthread_join(t, NULL);
+	pm_touch(p, RACE_LEN, PM_PAGE, true);
+	clean = clean_pages(proc, p, RACE_LEN / PM_PAGE);
+	munmap(p, RACE_LEN);
+	return clean;
+}
+
+static void race_test(struct __test_metadata *_metadata, int proc, int dev, enum race_kind kind,
+		      enum race_mem mem)
+{
+	long lost = 0;
+
+	ASSERT_TRUE(two_cpus());
+	if (mem == RACE_ANON_SWAPPED)
+		ASSERT_TRUE(pm_have_swap());
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		long clean = race_round(proc, dev, kind, mem);
+
+		ASSERT_NE(clean, -2) TH_LOG("MADV_PAGEOUT did not swap the region out");
+		ASSERT_GE(clean, 0);
+		lost += clean;
+	}
+	EXPECT_EQ(lost, 0) TH_LOG("%ld written pages read clean", lost);
+}
+
+TEST_F(sdc, get_and_clear_racing_read_faults_loses_no_write)
+{
+	race_test(_metadata, self->proc, self->dev, RACE_GET_AND_CLEAR, RACE_MEMFD);
+}
+
+TEST_F(sdc, ranged_clear_racing_read_faults_loses_no_write)
+{
+	race_test(_metadata, self->proc, self->dev, RACE_RANGED_CLEAR, RACE_MEMFD);
+}
+
+TEST_F(sdc, whole_clear_racing_read_faults_loses_no_write)
+{
+	race_test(_metadata, self->proc, self->dev, RACE_WHOLE_CLEAR, RACE_MEMFD);
+}
+
+TEST_F(sdc, get_and_clear_racing_swap_ins_loses_no_write)
+{
+	race_test(_metadata, self->proc, self->dev, RACE_GET_AND_CLEAR, RACE_ANON_SWAPPED);
+}
+
+TEST_F(sdc, ranged_clear_racing_swap_ins_loses_no_write)
+{
+	race_test(_metadata, self->proc, self->dev, RACE_RANGED_CLEAR, RACE_ANON_SWAPPED);
+}
+
+TEST_HARNESS_MAIN

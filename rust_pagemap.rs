@@ -44,23 +44,32 @@ impl kernel::InPlaceModule for RustPagemap {
     }
 }
 
-/// One open file of the device: the mm it reads.
+/// What an open file of the device reads: an mm, and whose rule shows frame numbers.
 ///
 /// # Invariants
 ///
 /// `mm`, when set, holds an `mmgrab` reference (not a user reference), like
 /// the pagemap file's `private_data`: the mm struct stays allocated, but its
 /// address space may already be gone, which reads then report as end of file.
+#[derive(Clone)]
+struct Binding {
+    mm: Option<ARef<Mm>>,
+    /// `None`: frame numbers follow the opener (bound at open, like
+    /// `/proc/self/pagemap`); `Some(shown)`: decided for whoever attached it.
+    pfns: Option<bool>,
+}
+
+/// One open file of the device.
 #[pin_data]
 struct PagemapFile {
     #[pin]
-    mm: Mutex<Option<ARef<Mm>>>,
+    binding: Mutex<Binding>,
 }
 
 impl PagemapFile {
     /// The bound mm, if any.
     fn mm(&self) -> Option<ARef<Mm>> {
-        self.mm.lock().clone()
+        self.binding.lock().mm.clone()
     }
 }
 
@@ -73,35 +82,19 @@ const RPM_IOC_CLEAR_SOFT_DIRTY_ALL: u32 = kernel::ioctl::_IO(b'R' as u32, 0x03);
 /// `PAGEMAP_SCAN` (<linux/fs.h>): the command number of the pagemap file's scan ioctl.
 const PAGEMAP_SCAN: u32 = kernel::ioctl::_IOWR::<bindings::pm_scan_arg>(b'f' as u32, 16);
 const _: () = assert!(PAGEMAP_SCAN == 0xC060_6610);
-/// `ptrace_may_access` mode of `/proc/PID/pagemap`: read access, with the opener's fs credentials.
-const PTRACE_MODE_READ_FSCREDS: u32 = 0x01 | 0x08;
 
 impl PagemapFile {
-    /// Binds the file to the mm of the process `pidfd` names, under the permission rule of
-    /// opening `/proc/PID/pagemap` (`mm_access` with `PTRACE_MODE_READ_FSCREDS`): `EACCES`
-    /// when the caller may not read it, `ESRCH` when it has no mm (exited, or a kernel thread).
+    /// Binds the file to the mm of the process `pidfd` names, under the permission rule
+    /// of opening `/proc/PID/pagemap` (see `walk::access`): `EACCES` when the caller may
+    /// not open it, `ESRCH` when it has no mm (exited, or a kernel thread). From then on
+    /// frame numbers show only if the caller could see them in that file.
     fn attach_pidfd(&self, pidfd: usize) -> Result<isize> {
         let pidfd = i32::try_from(pidfd).map_err(|_| EBADF)?;
-        let mut flags = 0u32;
-        // SAFETY: `pidfd_get_task` validates the descriptor and returns a task reference or an
-        // error pointer.
-        let task = unsafe { bindings::pidfd_get_task(pidfd, &mut flags) };
-        kernel::error::from_err_ptr(task)?;
-        // SAFETY: `task` is a live task we hold a reference on; `mm_access` returns an mm with a
-        // user reference, NULL or an error pointer, and takes the locks it needs itself.
-        let mm = unsafe { bindings::mm_access(task, PTRACE_MODE_READ_FSCREDS) };
-        // SAFETY: the reference from `pidfd_get_task` is dropped exactly once.
-        unsafe { bindings::put_task_struct(task) };
-        kernel::error::from_err_ptr(mm)?;
-        if mm.is_null() {
-            return Err(ESRCH);
-        }
-        // SAFETY: `mm` is a live mm with a user reference (from `mm_access`).
-        let grabbed = ARef::<Mm>::from(unsafe { Mm::from_raw(mm) });
-        // SAFETY: the user reference from `mm_access` is dropped exactly once; `grabbed` keeps
-        // the mm struct itself alive, as the pagemap file does.
-        unsafe { bindings::mmput(mm) };
-        *self.mm.lock() = Some(grabbed);
+        let mm = walk::access::attach(pidfd)?;
+        *self.binding.lock() = Binding {
+            mm: Some(mm),
+            pfns: Some(walk::access::caller_sees_pfns()),
+        };
         Ok(0)
     }
 }
@@ -147,7 +140,7 @@ impl MiscDevice for PagemapFile {
         }
         KBox::try_pin_init(
             try_pin_init!(PagemapFile {
-                mm <- new_mutex!(mm),
+                binding <- new_mutex!(Binding { mm, pfns: None }),
             }),
             GFP_KERNEL,
         )
@@ -184,9 +177,9 @@ impl MiscDevice for PagemapFile {
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
-        let me = kiocb.file();
+        let binding = kiocb.file().binding.lock().clone();
         // A target whose address space is gone reads as end of file, before any other check.
-        let Some(mm) = me.mm() else { return Ok(0) };
+        let Some(mm) = binding.mm else { return Ok(0) };
         let Some(mm) = mm.mmget_not_zero() else {
             return Ok(0);
         };
@@ -198,7 +191,7 @@ impl MiscDevice for PagemapFile {
         if count == 0 {
             return Ok(0);
         }
-        let show_pfn = opener_has_sys_admin(&kiocb);
+        let show_pfn = binding.pfns.unwrap_or_else(|| opener_has_sys_admin(&kiocb));
         let copied = walk::pagemap::read(&mm, pos as u64, count, show_pfn, |entries| {
             let bytes = entries.as_bytes();
             // A short copy is a fault in the user buffer: the whole read fails, as in the kernel.

@@ -74,7 +74,8 @@ static pid_t start_target(enum target t)
 
 		if (uid && (setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
 			_exit(1);
-		if (t == T_NOBODY_NONDUMPABLE && prctl(PR_SET_DUMPABLE, 0))
+		/* A change of uid makes a process non-dumpable; undo that unless asked. */
+		if (prctl(PR_SET_DUMPABLE, t != T_NOBODY_NONDUMPABLE))
 			_exit(1);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(1);
@@ -222,7 +223,7 @@ TEST(pfn_hidden_after_unprivileged_attach)
 		uint64_t e = 0, p = 0;
 		int pidfd, proc;
 
-		if (become(&nobody))
+		if (become(&nobody) || prctl(PR_SET_DUMPABLE, 1))
 			_exit(10);
 		page = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			    0);

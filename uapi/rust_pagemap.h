@@ -36,11 +36,17 @@
 /*
  * ioctl(fd, RPM_IOC_ATTACH_PIDFD, pidfd): from now on the file reads the
  * address space of the process `pidfd` (from pidfd_open(2)) names, instead of
- * the opener's. The permission rule is the one of opening /proc/PID/pagemap:
- * ptrace read access with the caller's filesystem credentials; EACCES when it
- * is denied, ESRCH when the process has no address space left, EBADF or
- * EINVAL for something that is not a pidfd. The frame-hiding rule does not
- * change: it follows the credentials the device was opened with.
+ * the opener's. It grants exactly what open("/proc/PID/pagemap") grants the
+ * caller, checked in the same order: first the file's permission (mode 0400,
+ * owned by the target's effective uid, or by root when it is not dumpable:
+ * the caller must be that owner or have CAP_DAC_OVERRIDE or
+ * CAP_DAC_READ_SEARCH in a user namespace that maps it), then ptrace read
+ * access with the caller's filesystem credentials (or CAP_PERFMON). EACCES
+ * when either is denied, ESRCH when the process has no address space left,
+ * EBADF or EINVAL for something that is not a pidfd; on an error the file
+ * stays bound as it was. Frame numbers then show only if the caller has
+ * CAP_SYS_ADMIN (the rule /proc applies to whoever opened the file), whoever
+ * opened the device. (A procfs mount's hidepid= option is not known here.)
  */
 #define RPM_IOC_ATTACH_PIDFD	_IO('R', 0x01)
 
@@ -48,6 +54,28 @@
  * Soft-dirty clearing. Soft-dirty (bit 55 of a pagemap entry, PAGE_IS_SOFT_DIRTY
  * in PAGEMAP_SCAN) says a page was written since the last clear; clearing
  * write-protects the page so that the next write faults and marks it again.
+ *
+ * The contract of everything below: never a false clean. After any call --
+ * successful, failed, interrupted, or racing with faults on other CPUs --
+ * every page written since it was last cleared (or reported by a
+ * get-and-clear) reads soft-dirty, in /proc/PID/pagemap as on this device. A
+ * page may read dirty without having been written (a new mapping reads dirty
+ * as a whole, and so may a page whose clear could not be made exact); it
+ * never reads clean after a write or after its content changed.
+ *
+ * - All or nothing: what can fail (VMA splits, the output array) is done or
+ *   tried before the first change; a call that fails changes nothing, or puts
+ *   VM_SOFTDIRTY back on what it had consumed (its pages then read dirty).
+ * - Page faults wait: every VMA of the range is write-locked for the call, as
+ *   clear_refs does, so a fault racing the call cannot install an entry that
+ *   a later write would pass without marking it.
+ * - Huge pages: an anonymous THP that a range covers in part is split and
+ *   cleaned exactly; a file or shmem THP covered in part is left alone and
+ *   reads dirty (splitting it would zap it). Hugetlb pages are never cleaned
+ *   and their VMAs keep VM_SOFTDIRTY: the pagemap file reports hugetlb
+ *   soft-dirtiness from the VMA flag alone, and nothing write-protects hugetlb
+ *   pages, so clearing it (as clear_refs does) would make a later write read
+ *   clean. They read dirty from their first mapping on.
  *
  * ioctl(fd, RPM_IOC_CLEAR_SOFT_DIRTY, &(struct rpm_range){ start, end })
  *	clears soft-dirty on [start, end) of the bound process, and on nothing
@@ -57,27 +85,37 @@
  *	the range covers only in part is split at the range's edges, like
  *	mprotect splits, so that exactly the range reads clean afterwards; a
  *	later merge of such VMAs can make pages read dirty again, never clean.
- *	Hugetlb VMAs are split at huge-page boundaries only, and their pages
- *	keep their state, as with clear_refs. ENOMEM if a split is refused
- *	(vm.max_map_count), EINTR on a fatal signal, ESRCH once the process is
- *	gone.
+ *	ENOMEM if a split is refused (vm.max_map_count): then nothing changed.
+ *	EINTR on a fatal signal, ESRCH once the process is gone.
  *
  * ioctl(fd, RPM_IOC_CLEAR_SOFT_DIRTY_ALL)
  *	the same for the whole process: the effect of writing 4 to
  *	/proc/PID/clear_refs (pages pinned for DMA in private mappings stay
- *	dirty and writable, as there).
+ *	dirty and writable, as there), hugetlb VMAs aside (see above).
  */
 /*
  * RPM_SCAN_CLEAR_SOFT_DIRTY, in pm_scan_arg.flags of a PAGEMAP_SCAN on this
  * device: atomic get-and-clear of soft-dirty (GetWriteWatch with
- * WRITE_WATCH_FLAG_RESET). Every page the scan reports has its soft-dirty
- * state cleared under the same page-table lock hold that read it, so no write
- * can fall between report and clear; the scan runs under the mmap lock held
- * for write. category_mask must contain PAGE_IS_SOFT_DIRTY (not inverted), so
- * that the pages reported are exactly the dirty ones; the range cleared is
- * [start, walk_end), with VMAs split as for RPM_IOC_CLEAR_SOFT_DIRTY. It does
- * not combine with PM_SCAN_WP_MATCHING (EINVAL). Upstream uses flag bits 0-1
- * only; this one is bit 32.
+ * WRITE_WATCH_FLAG_RESET). It clears exactly what it reports: every page in a
+ * returned region has its soft-dirty state cleared under the same page-table
+ * lock hold that read it, so no write can fall between report and clear, and
+ * a page the call did not report -- masks, max_pages, vec_len or the range
+ * cut it off -- keeps the state it had. A VMA's own VM_SOFTDIRTY (all pages of
+ * a new mapping read dirty through it) is consumed only when the call
+ * reported every page of that VMA; when it reported part of it, the flag
+ * stays and the reported pages keep reading dirty through it, until a call
+ * reports the whole VMA (or a ranged clear cleans it). Soft-dirty VMAs are
+ * split at the range's edges first, as for RPM_IOC_CLEAR_SOFT_DIRTY.
+ * Requirements (else EINVAL): category_mask contains PAGE_IS_SOFT_DIRTY and
+ * category_inverted does not; an output array (vec_len > 0); no
+ * PM_SCAN_WP_MATCHING. The scan runs under the mmap lock held for write.
+ * Errors are all or nothing: EFAULT (the array or walk_end cannot be
+ * written), EPERM (PM_SCAN_CHECK_WPASYNC meets a VMA without async
+ * write-protection anywhere in the range), ENOMEM (a split) and EINTR leave
+ * the soft-dirty state as it was, or as dirty as before; a call that had
+ * already delivered regions when such an error stopped a later walk returns
+ * those regions, with walk_end where the next call meets the error. Upstream
+ * uses flag bits 0-1 only; this one is bit 32.
  */
 #define RPM_SCAN_CLEAR_SOFT_DIRTY	(1ULL << 32)
 

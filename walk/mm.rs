@@ -44,6 +44,15 @@ impl<'a> MmapLock<'a> {
         Ok(Self { mm, write: true })
     }
 
+    /// Takes the lock for write, not interruptibly: for undoing a change that must
+    /// not be left half done even when a fatal signal is pending.
+    pub(crate) fn write_lock(mm: &'a MmWithUser) -> Self {
+        // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
+        unsafe { bindings::mmap_write_lock(mm.as_raw()) };
+        // INVARIANT: the lock was just taken for write.
+        Self { mm, write: true }
+    }
+
     /// Whether the lock is held for write.
     pub(crate) fn is_write(&self) -> bool {
         self.write

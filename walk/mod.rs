@@ -8,6 +8,7 @@
 //! either a hole or a leaf. A leaf is handed over with the page-table lock
 //! that makes it current held, so a consumer may also modify it.
 
+pub(crate) mod access;
 pub(crate) mod entry;
 pub(crate) mod level;
 pub(crate) mod mm;
@@ -17,6 +18,7 @@ pub(crate) mod pagemap;
 pub(crate) mod scan;
 mod scan_args;
 mod scan_category;
+mod scan_clear;
 mod scan_output;
 mod scan_visit;
 mod scan_wp;

@@ -33,6 +33,9 @@ impl Leaf<'_> {
         debug_assert_eq!(self.kind, LeafKind::Pte);
         let ptep = self.slot.as_pte_ptr();
         match self.entry.kind() {
+            // Already clean and write-protected: the next write faults and marks it anyway,
+            // and an unchanged entry needs no TLB flush.
+            Kind::Present if !self.entry.soft_dirty() && !self.entry.writable() => false,
             Kind::Present => {
                 // SAFETY: the PTE-table lock is held (type invariant) and `ptep` is the live PTE
                 // of `vma` at `addr`; start and commit are paired on the same entry.
@@ -43,6 +46,7 @@ impl Leaf<'_> {
                 }
                 true
             }
+            Kind::NonPresent if !self.entry.soft_dirty() => false,
             Kind::NonPresent => {
                 // SAFETY: as above; a non-present entry is not cached by the TLB and no
                 // hardware writes it, so a plain store under the lock is enough.

@@ -102,6 +102,7 @@ impl Page {
     /// Number of mappings of this very page, as `folio_precise_page_mapcount`
     /// (fs/proc/internal.h) counts them: the page's own mapcount plus, for a
     /// large folio, the mappings of the folio as a whole.
+    #[cfg(CONFIG_PAGE_MAPCOUNT)]
     fn precise_mapcount(self) -> i32 {
         let folio = self.folio();
         // SAFETY: `ptr` is a valid page; reading its mapcount is an atomic read.
@@ -118,10 +119,15 @@ impl Page {
         count
     }
 
-    /// Whether the page is mapped exactly once (`__folio_page_mapped_exclusively`
-    /// with `CONFIG_PAGE_MAPCOUNT`, which the test kernel has).
+    /// Whether the page is mapped exactly once (`__folio_page_mapped_exclusively`):
+    /// its precise mapcount with `CONFIG_PAGE_MAPCOUNT` (the test kernel's), else
+    /// the folio-wide estimate, as the kernel decides on a kernel without per-page
+    /// mapcounts (`CONFIG_NO_PAGE_MAPCOUNT`).
     pub(crate) fn mapped_exclusively(self) -> bool {
-        self.precise_mapcount() == 1
+        #[cfg(CONFIG_PAGE_MAPCOUNT)]
+        return self.precise_mapcount() == 1;
+        #[cfg(not(CONFIG_PAGE_MAPCOUNT))]
+        return !self.folio_maybe_mapped_shared();
     }
 }
 

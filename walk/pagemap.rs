@@ -158,7 +158,10 @@ impl PagemapReader {
         start: usize,
         end: usize,
     ) -> Flow {
-        let entry = leaf.entry;
+        // hugetlb entries are read with the `pte_*` rules at every level (`huge_ptep_get`
+        // returns a `pte_t`): a PROT_NONE 1 GiB page is present, as a PROT_NONE PTE is.
+        let entry = leaf.entry.as_pte();
+        let span = vma.huge_page_size();
         let count = (end - start) / PAGE_SIZE;
         let mut flags = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
         let mut frame = 0;
@@ -177,7 +180,7 @@ impl PagemapReader {
                     flags |= PM_UFFD_WP;
                 }
                 flags |= PM_PRESENT;
-                let idx = ((start & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
+                let idx = ((start & (span - 1)) >> PAGE_SHIFT) as u64;
                 frame = self.frame(entry.pfn() + idx);
                 step = if self.show_pfn { 1 } else { 0 };
             }

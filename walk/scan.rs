@@ -4,19 +4,20 @@
 //! request, walks the range under the mmap lock (inside a protection
 //! notification when it write-protects), copies the regions found out after
 //! each walk, walks again from `walk_end` while the output array has room,
-//! and writes `walk_end` back.
+//! and writes `walk_end` back. Get-and-clear (`RPM_SCAN_CLEAR_SOFT_DIRTY`) has
+//! a driver of its own, [`super::scan_clear`].
 
 use kernel::{bindings, mm::Mm, prelude::*, task::Task};
 
 use super::mm::{MmapLock, MmapReadLock};
 use super::scan_args::ScanArgs;
+use super::scan_clear;
 use super::scan_output::Output;
 use super::scan_visit::ScanVisitor;
 use super::scan_wp::with_protection_notifier;
-use super::softdirty::{clear_vma_flags, SoftDirtyNotifier};
 
 /// Whether the current task has been sent SIGKILL (`fatal_signal_pending(current)`).
-fn fatal_signal_pending() -> bool {
+pub(crate) fn fatal_signal_pending() -> bool {
     let task = Task::current_raw();
     // SAFETY: `task` is the running task; its pending set is only read, as the
     // kernel's inline does without a lock.
@@ -27,32 +28,15 @@ fn fatal_signal_pending() -> bool {
 }
 
 /// One walk of `[start, args.end)` under the mmap lock, reporting into `out`.
-fn walk_once(lock: &MmapReadLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
+pub(crate) fn walk_once(
+    lock: &MmapReadLock<'_>,
+    args: &ScanArgs,
+    out: &mut Output,
+    start: usize,
+) -> Result {
     let mut visitor = ScanVisitor::new(args, out);
     super::walk(lock, start, args.end, &mut visitor);
     visitor.result()
-}
-
-/// One walk that also clears what it reports (`RPM_SCAN_CLEAR_SOFT_DIRTY`), in the
-/// sequence of `walk::softdirty::clear`, then clears `VM_SOFTDIRTY` on the part of
-/// the range the walk got through, so that exactly the reported state is reset.
-fn get_and_clear(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
-    // SAFETY: the mm is live; paired with the decrement below.
-    unsafe { bindings::inc_tlb_flush_pending(lock.mm_ptr()) };
-    let ret = {
-        let _notifier = SoftDirtyNotifier::start(lock, start, args.end);
-        walk_once(lock, args, out, start)
-    };
-    // SAFETY: paired with the increment above.
-    unsafe { bindings::dec_tlb_flush_pending(lock.mm_ptr()) };
-    let stop = match ret {
-        Ok(()) => args.end,
-        Err(e) if e == ENOSPC => (out.walk_end() as usize).clamp(start, args.end),
-        // Stopped for another reason: leave whole-VMA dirtiness alone (never lose a write).
-        Err(_) => return ret,
-    };
-    clear_vma_flags(lock, start, stop)?;
-    ret
 }
 
 /// Runs the PAGEMAP_SCAN request at user address `uarg` on `mm`.
@@ -67,6 +51,9 @@ pub(crate) fn scan(mm: &Mm, uarg: usize) -> Result<isize> {
     };
     let args = ScanArgs::read(uarg)?;
     let mut out = Output::new(args.vec, args.vec_len, args.return_mask, args.max_pages)?;
+    if args.clear_soft_dirty() {
+        return scan_clear::get_and_clear(&mm, uarg, &args, &mut out);
+    }
     let mut regions: u64 = 0;
     let mut ret: Result = Ok(());
     let mut walk_start = args.start;
@@ -75,22 +62,14 @@ pub(crate) fn scan(mm: &Mm, uarg: usize) -> Result<isize> {
             ret = Err(EINTR);
             break;
         }
-        // Get-and-clear changes VMA flags too: it needs the lock for write.
-        let locked = if args.clear_soft_dirty() {
-            MmapLock::write_lock_killable(&mm)
-        } else {
-            MmapLock::lock_killable(&mm)
-        };
-        let lock = match locked {
+        let lock = match MmapLock::lock_killable(&mm) {
             Ok(lock) => lock,
             Err(e) => {
                 ret = Err(e);
                 break;
             }
         };
-        ret = if args.clear_soft_dirty() {
-            get_and_clear(&lock, &args, &mut out, walk_start)
-        } else if args.wp() {
+        ret = if args.wp() {
             with_protection_notifier(&lock, walk_start, args.end, || {
                 walk_once(&lock, &args, &mut out, walk_start)
             })

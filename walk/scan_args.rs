@@ -91,17 +91,18 @@ impl ScanArgs {
         if (masks.inverted | masks.all | masks.anyof | return_mask) & !ALL != 0 {
             return Err(EINVAL);
         }
-        // Get-and-clear reports exactly the dirty pages, so that what it clears is what it
-        // reported; it is not a write-protecting scan.
+        let (start, end, vec) = (w[word!(start)], w[word!(end)], w[word!(vec)]);
+        let vec_len = w[word!(vec_len)];
+        // Get-and-clear reports dirty pages only, into an array (it clears exactly what
+        // it reports, so it must report); it is not a write-protecting scan.
         if flags & CLEAR_SOFT_DIRTY != 0
             && (masks.all & SOFT_DIRTY == 0
                 || masks.inverted & SOFT_DIRTY != 0
-                || flags & WP_MATCHING != 0)
+                || flags & WP_MATCHING != 0
+                || vec_len == 0)
         {
             return Err(EINVAL);
         }
-        let (start, end, vec) = (w[word!(start)], w[word!(end)], w[word!(vec)]);
-        let vec_len = w[word!(vec_len)];
         if start % PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
         }

@@ -189,6 +189,39 @@ impl Output {
             .wrapping_sub(((end - addr) / PAGE_SIZE) as u64);
     }
 
+    /// Whether the regions found since the last flush cover `[start, end)` without a gap.
+    pub(crate) fn covers(&self, start: usize, end: usize) -> bool {
+        let Some(buffer) = self.buffer.as_ref() else {
+            return false;
+        };
+        let mut next = start as u64;
+        for r in &buffer.buf[..=buffer.index] {
+            // Regions are in address order; empty ones (backed out, cut to nothing) say nothing.
+            if r.start < r.end && r.start <= next && r.end > next {
+                next = r.end;
+            }
+        }
+        next >= end as u64
+    }
+
+    /// Faults in, for writing, the part of the user's array that the next flush can
+    /// write (`fault_in_writeable`, which stores zeroes there): `EFAULT` if it cannot
+    /// be written. Called before a walk that consumes what it reports, with no lock
+    /// held, so that the flush after it does not fail but for a racing `munmap`.
+    pub(crate) fn fault_in_user(&self) -> Result {
+        let Some(buffer) = self.buffer.as_ref() else {
+            return Ok(());
+        };
+        let size = buffer.len * core::mem::size_of::<Region>();
+        // SAFETY: `fault_in_writeable` checks the range with `access_ok` and writes to it
+        // through the user-access primitives, which handle any fault; no lock is held.
+        let left = unsafe { bindings::fault_in_writeable(buffer.user as *mut _, size) };
+        if left != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
     /// Copies the finished regions to the user's array and empties the buffer
     /// (`pagemap_scan_flush_buffer`). Returns how many were copied; `EFAULT` if
     /// the array cannot be written, which leaves the state as it was.

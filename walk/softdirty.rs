@@ -3,21 +3,30 @@
 //! Soft-dirty clearing: of a range, or of the whole process as writing 4 to
 //! `/proc/PID/clear_refs` does (`clear_refs_write` in fs/proc/task_mmu.c).
 //!
-//! The kernel's sequence: the mmap lock for write (VMA flags change), then
-//! `VM_SOFTDIRTY` cleared and `vm_page_prot` recomputed, a pending TLB flush
-//! announced, an mmu_notifier range of type `MMU_NOTIFY_SOFT_DIRTY` around the
-//! walk, and every entry write-protected and cleaned under its page-table lock.
-//! The TLB is flushed for what changed in each PTE table before that table's
-//! lock is dropped; a huge PMD is flushed by its own invalidation.
+//! The kernel's sequence: the mmap lock for write (VMA flags change), every VMA
+//! of the range write-locked so that no page fault runs until the end (faults
+//! under per-VMA locks would otherwise install entries with the old
+//! protection behind the walk), then `VM_SOFTDIRTY` cleared and `vm_page_prot`
+//! recomputed, a pending TLB flush announced, an mmu_notifier range of type
+//! `MMU_NOTIFY_SOFT_DIRTY` around the walk, and every entry write-protected and
+//! cleaned under its page-table lock. The TLB is flushed for what changed in
+//! each PTE table before that table's lock is dropped; a huge PMD is flushed by
+//! its own invalidation.
 //!
-//! Range semantics: a VMA with `VM_SOFTDIRTY` that the range covers only in
-//! part is split at the range's edges (as `mprotect` would split it), and the
-//! flag is cleared on the part inside only, so that no page outside the range
-//! stops reading dirty and no clean page inside keeps reading dirty. The flag
-//! is sticky when VMAs merge again later, so a merge can make pages read dirty
-//! once more, never clean. A hugetlb VMA is only split at huge-page boundaries;
-//! where that is impossible its flag stays (its pages are left alone anyway,
-//! as `clear_refs` leaves them).
+//! Never a false clean:
+//! - Everything that can fail (the VMA splits) is done before the first change,
+//!   so a call that fails has changed nothing that a reader can see.
+//! - A VMA with `VM_SOFTDIRTY` that the range covers only in part is split at
+//!   the range's edges (as `mprotect` would split it), and the flag is cleared
+//!   on the part inside only. The flag is sticky when VMAs merge again later, so
+//!   a merge can make pages read dirty once more, never clean.
+//! - A file or shmem huge PMD that the range covers only in part is left as it
+//!   is, dirty: splitting it would zap it, and its other pages would read clean.
+//!   An anonymous one is split, and exactly the range is cleaned.
+//! - Hugetlb VMAs keep `VM_SOFTDIRTY` and their entries: the pagemap file
+//!   reports hugetlb soft-dirtiness from the VMA flag alone, and nothing
+//!   write-protects hugetlb pages, so clearing the flag (as `clear_refs` does)
+//!   would make pages written later read clean.
 
 use kernel::bindings;
 use kernel::mm::MmWithUser;
@@ -72,7 +81,12 @@ impl SoftDirtyClearer {
                     return Flow::Continue;
                 }
                 if start != base || end != base + span {
-                    return Flow::Split;
+                    // Splitting a file or shmem huge PMD zaps it: keep all of it dirty.
+                    return if vma.is_anonymous() {
+                        Flow::Split
+                    } else {
+                        Flow::Continue
+                    };
                 }
                 leaf.pmd_clear_soft_dirty(vma, base);
                 Flow::Continue
@@ -114,12 +128,8 @@ impl Visitor for SoftDirtyClearer {
     }
 }
 
-/// Clears `VM_SOFTDIRTY` on exactly `[start, end)`, splitting VMAs at the edges.
-/// Needs the mmap lock for write.
-pub(crate) fn clear_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
-    if !lock.is_write() {
-        return Err(EINVAL);
-    }
+/// Calls `f` for every VMA that `[start, end)` of the locked mm reaches.
+fn for_each_vma<'a>(lock: &'a MmapLock<'_>, start: usize, end: usize, mut f: impl FnMut(Vma<'a>)) {
     let mut addr = start;
     while addr < end {
         let Some(vma) = Vma::find(lock, addr) else {
@@ -128,30 +138,61 @@ pub(crate) fn clear_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) -> 
         if vma.start() >= end {
             break;
         }
-        addr = addr.max(vma.start());
-        if vma.soft_dirty() {
-            // Split off what lies outside the range, then look the VMA up again.
-            let cut = if vma.start() < addr {
-                Some(addr)
-            } else if vma.end() > end {
-                Some(end)
-            } else {
-                None
-            };
-            if let Some(at) = cut {
-                match vma.split(lock, at) {
-                    Ok(()) => continue,
-                    // A hugetlb VMA splits at huge-page boundaries only; keep its flag.
-                    Err(_) if vma.is_hugetlb() => {}
-                    Err(e) => return Err(e),
-                }
-            } else {
-                vma.clear_soft_dirty_flag(lock);
-            }
-        }
         addr = vma.end();
+        f(vma);
     }
+}
+
+/// Makes `[start, end)` of the write-locked mm ready for a clear that cannot fail:
+/// splits every non-hugetlb VMA with `VM_SOFTDIRTY` that straddles an edge of the
+/// range, then write-locks every VMA the range reaches (as the kernel's walker
+/// does with `PGWALK_WRLOCK`), so that no fault runs until the mmap lock is
+/// dropped. Only the splits can fail (`ENOMEM` at `vm.max_map_count`), and they
+/// come first: on an error nothing a reader can see has changed.
+pub(crate) fn prepare(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
+    if !lock.is_write() {
+        return Err(EINVAL);
+    }
+    for at in [start, end] {
+        let Some(vma) = Vma::find(lock, at) else {
+            continue;
+        };
+        if vma.start() < at && vma.soft_dirty() && !vma.is_hugetlb() {
+            vma.split(lock, at)?;
+        }
+    }
+    for_each_vma(lock, start, end, |vma| vma.write_lock(lock));
     Ok(())
+}
+
+/// Clears `VM_SOFTDIRTY` on the VMAs of `[start, end)` that lie wholly inside it
+/// and for which `consumed` says so; hugetlb VMAs keep it (see the module
+/// documentation). After [`prepare`], no VMA with the flag straddles an edge.
+pub(crate) fn clear_vma_flags(
+    lock: &MmapLock<'_>,
+    start: usize,
+    end: usize,
+    mut consumed: impl FnMut(&Vma<'_>) -> bool,
+) {
+    for_each_vma(lock, start, end, |vma| {
+        if vma.soft_dirty()
+            && !vma.is_hugetlb()
+            && vma.start() >= start
+            && vma.end() <= end
+            && consumed(&vma)
+        {
+            vma.clear_soft_dirty_flag(lock);
+        }
+    });
+}
+
+/// Undoes the consumption of soft-dirty state on `[start, end)` of `mm` whose
+/// report could not be delivered: every VMA the range reaches gets
+/// `VM_SOFTDIRTY` back, so all its pages read dirty again (more than was
+/// cleared, never less). Takes the mmap lock for write, uninterruptibly.
+pub(crate) fn redirty(mm: &MmWithUser, start: usize, end: usize) {
+    let lock = MmapLock::write_lock(mm);
+    for_each_vma(&lock, start, end, |vma| vma.set_soft_dirty_flag(&lock));
 }
 
 /// An mmu_notifier range of type `MMU_NOTIFY_SOFT_DIRTY`, started; ended on drop.
@@ -203,19 +244,35 @@ impl Drop for SoftDirtyNotifier<'_> {
     }
 }
 
+/// Runs `f`, the walk of a clear over `[start, end)`, inside the clear's notifier
+/// range and with a TLB flush announced as pending (`inc_tlb_flush_pending`), as
+/// `clear_refs_write` brackets its walk.
+pub(crate) fn in_clear_bracket<R>(
+    lock: &MmapLock<'_>,
+    start: usize,
+    end: usize,
+    f: impl FnOnce() -> R,
+) -> R {
+    // SAFETY: the mm is live; paired with the decrement below.
+    unsafe { bindings::inc_tlb_flush_pending(lock.mm_ptr()) };
+    let ret = {
+        let _notifier = SoftDirtyNotifier::start(lock, start, end);
+        f()
+    };
+    // SAFETY: paired with the increment above.
+    unsafe { bindings::dec_tlb_flush_pending(lock.mm_ptr()) };
+    ret
+}
+
 /// Clears soft-dirty on `range` of `mm`, or on all of it for `None` (the effect
-/// of writing 4 to `/proc/PID/clear_refs`).
+/// of writing 4 to `/proc/PID/clear_refs`, hugetlb VMAs aside).
 pub(crate) fn clear(mm: &MmWithUser, range: Option<(usize, usize)>) -> Result {
     let lock = MmapLock::write_lock_killable(mm)?;
     let (start, end) = range.unwrap_or((0, task_size(mm)));
-    clear_vma_flags(&lock, start, end)?;
-    // SAFETY: the mm is live; paired with the decrement below.
-    unsafe { bindings::inc_tlb_flush_pending(lock.mm_ptr()) };
-    {
-        let _notifier = SoftDirtyNotifier::start(&lock, start, end);
-        walk(&lock, start, end, &mut SoftDirtyClearer::new());
-    }
-    // SAFETY: paired with the increment above.
-    unsafe { bindings::dec_tlb_flush_pending(lock.mm_ptr()) };
+    prepare(&lock, start, end)?;
+    clear_vma_flags(&lock, start, end, |_| true);
+    in_clear_bracket(&lock, start, end, || {
+        walk(&lock, start, end, &mut SoftDirtyClearer::new())
+    });
     Ok(())
 }

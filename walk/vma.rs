@@ -87,6 +87,25 @@ impl<'a> Vma<'a> {
         kernel::error::to_result(ret)
     }
 
+    /// Whether the VMA is anonymous memory (`vma_is_anonymous`: no `vm_ops`). Only
+    /// an anonymous huge PMD survives a split as PTEs; a file or shmem one is zapped.
+    pub(crate) fn is_anonymous(&self) -> bool {
+        // SAFETY: the VMA is live (type invariant); `vm_ops` is fixed while the mmap lock
+        // is held.
+        unsafe { (*self.as_ptr()).vm_ops.is_null() }
+    }
+
+    /// Write-locks the VMA (`vma_start_write`): page faults that would run under the
+    /// per-VMA lock fall back to the mmap lock, which the caller holds for write, and
+    /// so wait until it is dropped. The VMA lock is released with the mmap lock.
+    pub(crate) fn write_lock(&self, lock: &MmapLock<'_>) {
+        if !lock.is_write() {
+            return;
+        }
+        // SAFETY: the mmap lock is held for write, as `vma_start_write` requires.
+        unsafe { bindings::vma_start_write(self.as_ptr()) };
+    }
+
     /// Clears `VM_SOFTDIRTY` and recomputes the page protection, as `clear_refs`
     /// does, so that writes to shared mappings fault again. Needs the write lock.
     pub(crate) fn clear_soft_dirty_flag(&self, lock: &MmapLock<'_>) {
@@ -97,6 +116,19 @@ impl<'a> Vma<'a> {
         // write lock itself) and `vma_set_page_prot` require.
         unsafe {
             bindings::vm_flags_clear(self.as_ptr(), flags::SOFTDIRTY);
+            bindings::vma_set_page_prot(self.as_ptr());
+        }
+    }
+
+    /// Sets `VM_SOFTDIRTY` again, so that every page of the VMA reads dirty: the undo
+    /// of a clear whose result could not be delivered. Needs the write lock.
+    pub(crate) fn set_soft_dirty_flag(&self, lock: &MmapLock<'_>) {
+        if !lock.is_write() {
+            return;
+        }
+        // SAFETY: as for `clear_soft_dirty_flag`; `vm_flags_set` write-locks the VMA itself.
+        unsafe {
+            bindings::vm_flags_set(self.as_ptr(), flags::SOFTDIRTY);
             bindings::vma_set_page_prot(self.as_ptr());
         }
     }

@@ -3,8 +3,9 @@
 //! x86-64 page-table entry bits: the only file that knows bit numbers.
 //!
 //! Values follow `arch/x86/include/asm/pgtable_types.h` and `pgtable.h` of the
-//! kernel the module is built against (64-bit, 4 KiB pages, no memory
-//! encryption mask).
+//! kernel the module is built against (64-bit, 4 KiB pages); the
+//! physical-address mask is the kernel's own where memory encryption can
+//! change it at boot.
 
 /// log2 of the base page size.
 pub(crate) const PAGE_SHIFT: u32 = 12;
@@ -30,12 +31,28 @@ const SWP_SOFT_DIRTY: u64 = RW;
 const SWP_UFFD: u64 = USER;
 /// Bits the KNL erratum may set in an otherwise empty entry (`_PAGE_KNL_ERRATUM_MASK`).
 const KNL_ERRATUM: u64 = DIRTY | ACCESSED;
-/// `__PHYSICAL_MASK_SHIFT`: physical addresses have 52 bits.
-const PHYSICAL_MASK: u64 = (1 << 52) - 1;
+/// `__PHYSICAL_MASK` on a kernel whose physical-address bits are fixed:
+/// `__PHYSICAL_MASK_SHIFT`, 52 bits.
+#[cfg(not(CONFIG_DYNAMIC_PHYSICAL_MASK))]
+#[inline]
+fn physical_mask() -> u64 {
+    (1 << 52) - 1
+}
+
+/// `__PHYSICAL_MASK` on a kernel that takes bits away at boot for memory
+/// encryption (AMD SME/SEV, Intel TDX): the kernel's `physical_mask`, so that an
+/// encryption bit in an entry is never read as part of a frame number.
+#[cfg(CONFIG_DYNAMIC_PHYSICAL_MASK)]
+#[inline]
+fn physical_mask() -> u64 {
+    // SAFETY: `physical_mask` is set during early boot and read-only after init.
+    unsafe { core::ptr::addr_of!(kernel::bindings::physical_mask).read() }
+}
 
 /// The physical-address bits of an entry whose frame is aligned to `1 << shift`.
-const fn frame_mask(shift: u32) -> u64 {
-    PHYSICAL_MASK & !((1u64 << shift) - 1)
+#[inline]
+fn frame_mask(shift: u32) -> u64 {
+    physical_mask() & !((1u64 << shift) - 1)
 }
 
 /// Whether the entry is empty (`pte_none`, `pmd_none`, ... are the same test).

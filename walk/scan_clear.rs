@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! PAGEMAP_SCAN with `RPM_SCAN_CLEAR_SOFT_DIRTY`: get-and-clear of soft-dirty
+//! (uapi/rust_pagemap.h).
+//!
+//! Each walk runs under the mmap lock held for write, with every VMA of the
+//! range write-locked ([`softdirty::prepare`]) so that no fault runs behind it,
+//! inside the clear's notifier range. A page is cleaned under the page-table
+//! lock hold that selected and reported it, so it is cleaned exactly when it is
+//! reported. After the walk, a VMA's own `VM_SOFTDIRTY` is consumed only if the
+//! walk reported every page of it; otherwise it stays, and the pages already
+//! reported keep reading dirty too (more than was written, never less).
+//!
+//! All or nothing: what can fail is tried before the first change (the user's
+//! array and `walk_end` are faulted in writable, `PM_SCAN_CHECK_WPASYNC` is
+//! checked on every VMA, VMAs are split); if the copy-out still fails (the
+//! array was unmapped meanwhile), the consumed range gets `VM_SOFTDIRTY` back.
+//! A call that already delivered regions when a later walk fails returns them,
+//! with `walk_end` where the failed walk would have started.
+
+use kernel::{mm::MmWithUser, prelude::*};
+
+use super::mm::MmapLock;
+use super::scan::{fatal_signal_pending, walk_once};
+use super::scan_args::{ScanArgs, CHECK_WPASYNC};
+use super::scan_output::Output;
+use super::softdirty::{self, clear_vma_flags, in_clear_bracket};
+use super::vma::Vma;
+
+/// Checks and prepares `[start, args.end)` under the write lock: `EPERM` if
+/// `PM_SCAN_CHECK_WPASYNC` meets a VMA without asynchronous write-protection
+/// (the walk would stop there), `ENOMEM` if a VMA cannot be split. Nothing is
+/// changed that a reader can see when it fails.
+fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
+    if args.flags & CHECK_WPASYNC != 0 {
+        let mut addr = start;
+        while let Some(vma) = Vma::find(lock, addr) {
+            if vma.start() >= args.end {
+                break;
+            }
+            if !vma.uffd_wp_async_with_markers() {
+                return Err(EPERM);
+            }
+            addr = vma.end();
+        }
+    }
+    softdirty::prepare(lock, start, args.end)
+}
+
+/// One walk from `start` that reports into `out` and cleans what it reports, then
+/// consumes `VM_SOFTDIRTY` of the VMAs it reported whole. `Ok` or `ENOSPC`.
+fn consume(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
+    let ret = in_clear_bracket(lock, start, args.end, || walk_once(lock, args, out, start));
+    clear_vma_flags(lock, start, args.end, |vma| {
+        out.covers(vma.start(), vma.end())
+    });
+    ret
+}
+
+/// Runs a validated get-and-clear request (`args`, read from `uarg`) on `mm`;
+/// returns the number of regions written to the user's array.
+pub(crate) fn get_and_clear(
+    mm: &MmWithUser,
+    uarg: usize,
+    args: &ScanArgs,
+    out: &mut Output,
+) -> Result<isize> {
+    // `walk_end` is written back at the end whatever happens: find out now whether it can be.
+    ScanArgs::write_walk_end(uarg, args.start as u64).map_err(|_| EFAULT)?;
+    let mut regions: u64 = 0;
+    let mut stopped: Result = Ok(());
+    let mut walk_start = args.start;
+    while walk_start < args.end {
+        if fatal_signal_pending() {
+            stopped = Err(EINTR);
+            break;
+        }
+        if let Err(e) = out.fault_in_user() {
+            stopped = Err(e);
+            break;
+        }
+        let lock = match MmapLock::write_lock_killable(mm) {
+            Ok(lock) => lock,
+            Err(e) => {
+                stopped = Err(e);
+                break;
+            }
+        };
+        if let Err(e) = prepare(&lock, args, walk_start) {
+            stopped = Err(e);
+            break;
+        }
+        let ret = consume(&lock, args, out, walk_start);
+        drop(lock);
+        match out.flush() {
+            Ok(n) => regions += n,
+            Err(e) => {
+                // Consumed but not delivered: make all of it read dirty again.
+                softdirty::redirty(mm, walk_start, args.end);
+                stopped = Err(e);
+                break;
+            }
+        }
+        if ret != Err(ENOSPC) || out.room() == 0 || out.found_pages() == args.max_pages {
+            break;
+        }
+        walk_start = out.walk_end() as usize;
+    }
+    let result = match stopped {
+        Ok(()) => Ok(regions as isize),
+        // What was delivered stands; the next call, from `walk_end`, meets the error.
+        Err(_) if regions > 0 => {
+            out.set_walk_end(walk_start as u64);
+            Ok(regions as isize)
+        }
+        Err(e) => Err(e),
+    };
+    if out.walk_end() == 0 {
+        out.set_walk_end(args.end as u64);
+    }
+    if ScanArgs::write_walk_end(uarg, out.walk_end()).is_err() {
+        // The caller cannot learn what it got: undo all of it.
+        softdirty::redirty(mm, args.start, args.end);
+        return Err(EFAULT);
+    }
+    result
+}

@@ -28,8 +28,8 @@
  *
  * Runs as root and as nobody (in a child that drops to uid 65534). Prints
  * `fuzz: N calls, 0 mismatches, seed S`; a mismatch prints the call and
- * `RPM_SEED=S RPM_FUZZ_CALLS=K` to replay up to it. RPM_FUZZ_CALLS sets the
- * number of calls per run (default below).
+ * `RPM_SEED=S RPM_FUZZ_CALLS=K` to replay up to it. RPM_FUZZ_CALLS and
+ * RPM_FUZZ_SECONDS bound each run (defaults below).
  */
 #include "pm_hostile.h"
 
@@ -49,8 +49,15 @@
 #define UFFD_USER_MODE_ONLY 1
 #endif
 
-/* Calls per run (root and nobody each); RPM_FUZZ_CALLS overrides. */
+/*
+ * Calls per run (root and nobody each), at most, and seconds per run, at most:
+ * RPM_FUZZ_CALLS and RPM_FUZZ_SECONDS override. Under TCG with KASAN a call
+ * costs milliseconds, so the time bound is what ends a default run; the calls
+ * made are printed, and the same seed replays the same sequence.
+ */
 #define DEFAULT_CALLS 500000
+#define DEFAULT_SECONDS 30
+#define MIN_CALLS 1000
 
 #define SLOTS 6
 #define TWIN (SLOTS * PM_HPAGE)
@@ -78,12 +85,18 @@ struct fuzz {
 	int zombie_pidfd, reaped_pidfd;
 	long calls, mismatches, unstable, device_only, state_changes, twin_checks;
 	long by_kind[8];
+	double by_time[8];
 };
 
 static struct fuzz *F;
 
-/* The call being made, for reproducer lines. */
-static char call_desc[512];
+/* Where answers are kept between the two calls; prefaulted, so reading them changes nothing. */
+static char saved[1 << 19];
+static uint64_t snap[SCRATCH / 8], devs[SCRATCH / 8];
+static char vec_snap[1024 * 24];
+
+/* The call being made, and the last one that changed state, for reproducer lines. */
+static char call_desc[512], last_change[512];
 
 static void describe(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void describe(const char *fmt, ...)
@@ -281,6 +294,8 @@ static bool fuzz_setup(struct fuzz *f, bool root, pid_t root_sleeper)
 	if (raw == MAP_FAILED)
 		return false;
 	F = f;
+	/* One CPU: pages faulted in sit in that CPU's LRU batch, which MADV_PAGEOUT drains. */
+	pm_pin_to_cpu(0);
 	f->root = root;
 	f->root_sleeper = root_sleeper;
 	f->top = pm_user_top();
@@ -292,14 +307,18 @@ static bool fuzz_setup(struct fuzz *f, bool root, pid_t root_sleeper)
 	f->uffd = open_uffd();
 	if (f->uffd < 0)
 		printf("# no userfaultfd: %s\n", strerror(errno));
-	/* A 2 MiB hole before, between and after the twins. */
+	/*
+	 * 2 MiB before, between and after the twins stay reserved (PROT_NONE), so
+	 * that each twin has the same neighbours and no later mapping lands there.
+	 */
 	b = ((uintptr_t)raw + PM_HPAGE - 1) & ~(PM_HPAGE - 1);
 	f->twin[0] = (char *)b + PM_HPAGE;
 	f->twin[1] = f->twin[0] + TWIN + PM_HPAGE;
 	f->d = f->twin[1] - f->twin[0];
-	munmap(f->twin[0] - PM_HPAGE, PM_HPAGE);
-	munmap(f->twin[0] + TWIN, PM_HPAGE);
-	munmap(f->twin[1] + TWIN, PM_HPAGE);
+	if (mprotect(f->twin[1] + TWIN, PM_HPAGE, PROT_READ) ||
+	    mprotect(f->twin[0] + TWIN, PM_HPAGE, PROT_READ) ||
+	    mprotect(f->twin[0] - PM_HPAGE, PM_HPAGE, PROT_READ))
+		return false;
 	if (!build_twin(f->twin[0]) || !build_twin(f->twin[1]))
 		return false;
 	for (int i = 0; i < 2; i++) {
@@ -309,6 +328,10 @@ static bool fuzz_setup(struct fuzz *f, bool root, pid_t root_sleeper)
 			return false;
 		memset(f->scratch[i], 0x5a, SCRATCH);
 	}
+	memset(saved, 1, sizeof(saved));
+	memset(snap, 1, sizeof(snap));
+	memset(devs, 1, sizeof(devs));
+	memset(vec_snap, 1, sizeof(vec_snap));
 	f->ro = mmap(NULL, PM_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	f->edge = mmap(NULL, 2 * PM_PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -367,8 +390,21 @@ static void twin_range(struct pm_rng *r, __u64 *start, __u64 *end)
 
 	if (!in_a(*start - low) && *start < hi && *end > lo && *end >= *start)
 		*start = a + pm_below(r, TWIN_PAGES) * PM_PAGE + low;
-	if (in_a(*start - low) && *end > a_end + PM_HPAGE && *end <= F->top)
+	/*
+	 * Ends past the twins, even invalid ones (whether the kernel takes an end
+	 * past TASK_SIZE depends on LAM), are cut: calls that do not change state
+	 * try those.
+	 */
+	if (in_a(*start - low) && *end > a_end + PM_HPAGE)
 		*end = a_end + PM_HPAGE - PM_PAGE * pm_below(r, 2);
+}
+
+/* The end of a twin-A range, as twin B's: shifted only if it lies in or just after twin A. */
+static uint64_t shift_end(uint64_t end)
+{
+	uint64_t a = (uintptr_t)F->twin[0];
+
+	return end >= a && end <= a + TWIN + PM_HPAGE ? end + F->d : end;
 }
 
 /* Whether [start, end) keeps clear of both twins and the holes around them. */
@@ -385,6 +421,7 @@ struct outcome {
 	long ret;
 	int err;
 };
+
 
 static uint64_t random_offset(struct pm_rng *r)
 {
@@ -433,7 +470,7 @@ static size_t random_length(struct pm_rng *r)
 		n = 1UL << (30 + pm_below(r, 30));
 		break;
 	case 3:
-		n = 8 * (1 + pm_below(r, 65536));
+		n = 8 * (1 + pm_below(r, 4096));
 		break;
 	default:
 		n = 8 * (1 + pm_below(r, 64));
@@ -465,8 +502,9 @@ static char *random_buffer(struct pm_rng *r, size_t len, int side, bool *twin)
 		*twin = true;
 		return F->twin[0] + pm_below(r, TWIN_PAGES) * PM_PAGE + 8 * pm_below(r, 512);
 	default:
+		/* A huge length gets a buffer that ends soon: the call fails after one chunk. */
 		if (len > SCRATCH)
-			return F->scratch[side];
+			return F->edge;
 		return F->scratch[side] + (pm_below(r, (SCRATCH - len) / 8 + 1)) * 8;
 	}
 }
@@ -509,7 +547,6 @@ static void fuzz_pread(struct pm_rng *r)
 	struct outcome a, b;
 	off_t pa = 0, pb = 0;
 	size_t cmp;
-	static char saved[1 << 19];
 
 	F->by_kind[0]++;
 	if (twin) {
@@ -731,11 +768,14 @@ static void random_scan(struct pm_rng *r, struct scan_call *c)
 	case 7:
 		a->vec = pm_rand(r);
 		break;
-	default:
-		/* Below the argument, sometimes reaching into it. */
-		a->vec = c->arg_in_scratch ? c->arg_at - 8 * pm_below(r, 2048) :
-					     (uintptr_t)F->scratch[0] + SCRATCH / 2 - 8 * pm_below(r, 2048);
+	default: {
+		/* Below the argument, clear of it (case 4 overlaps). */
+		uint64_t room = 24 * (a->vec_len < 1024 ? a->vec_len : 1024);
+		uint64_t below = c->arg_in_scratch ? c->arg_at : (uintptr_t)F->scratch[0] + SCRATCH / 2;
+
+		a->vec = below - room - 8 * pm_below(r, 64);
 		break;
+	}
 	}
 	/*
 	 * Twins for anything that can change memory: write-protection (a flag set
@@ -769,7 +809,7 @@ static void to_twin_b(struct pm_scan_arg *a)
 {
 	if (in_a(a->start & ~(PM_PAGE - 1))) {
 		a->start += F->d;
-		a->end += F->d;
+		a->end = shift_end(a->end);
 	}
 	a->vec = shift(a->vec);
 }
@@ -798,8 +838,6 @@ static long do_scan(int fd, uint64_t arg_at, const struct pm_scan_arg *a, bool i
 static void fuzz_scan(struct pm_rng *r)
 {
 	static struct scan_call c;
-	static uint64_t snap[SCRATCH / 8];
-	static char vec_snap[1024 * 24];
 	uintptr_t s0 = (uintptr_t)F->scratch[0], s1 = s0 + SCRATCH, lo, hi;
 	struct pm_scan_arg ab;
 	struct outcome o[2];
@@ -837,10 +875,12 @@ static void fuzz_scan(struct pm_rng *r)
 	if (vec_in_scratch && o[0].ret > 0 && c.a.vec + o[0].ret * 24 > hi)
 		hi = c.a.vec + o[0].ret * 24 < s1 ? c.a.vec + o[0].ret * 24 : s1;
 	memcpy(snap, (void *)lo, hi - lo);
-	if (vec_in_a) {
-		size_t n = cap * 24, room = (uintptr_t)F->twin[0] + TWIN - c.a.vec;
+	/* Only what the call wrote: reading more would fault pages of twin A in. */
+	if (vec_in_a && o[0].ret > 0) {
+		size_t n = (size_t)o[0].ret * 24, room = (uintptr_t)F->twin[0] + TWIN - c.a.vec;
 
-		memcpy(vec_snap, (void *)(uintptr_t)c.a.vec, n < room ? n : room);
+		n = n < room ? n : room;
+		memcpy(vec_snap, (void *)(uintptr_t)c.a.vec, n < sizeof(vec_snap) ? n : sizeof(vec_snap));
 	}
 
 	ab = c.a;
@@ -865,7 +905,6 @@ static void fuzz_scan(struct pm_rng *r)
 	}
 	at = picture_diff(snap, (uint64_t *)lo, (hi - lo) / 8, c.twin);
 	if (at >= 0 && !c.twin) {
-		static uint64_t devs[SCRATCH / 8];
 		int err;
 
 		memcpy(devs, (void *)lo, hi - lo);
@@ -955,7 +994,7 @@ static void fuzz_device_only(struct pm_rng *r)
 			a[t].vec = c.a.vec_len ? (uintptr_t)v[t] : 0;
 			if (t) {
 				a[t].start += F->d;
-				a[t].end += F->d;
+				a[t].end = shift_end(a[t].end);
 			}
 			errno = 0;
 			o[t].ret = ioctl(F->dev, PAGEMAP_SCAN, &a[t]);
@@ -975,6 +1014,10 @@ static void fuzz_device_only(struct pm_rng *r)
 		if (o[0].ret != o[1].ret || o[0].err != o[1].err) {
 			mismatch("twin A %ld/%s twin B %ld/%s", o[0].ret, strerror(o[0].err),
 				 o[1].ret, strerror(o[1].err));
+		} else if (!o[0].ret && a[0].walk_end != a[1].walk_end &&
+			   a[0].walk_end + F->d != a[1].walk_end) {
+			mismatch("twin walk_end %#llx and %#llx", (unsigned long long)a[0].walk_end,
+				 (unsigned long long)a[1].walk_end);
 		} else if (o[0].ret > 0) {
 			if (picture_diff((uint64_t *)v[0], (uint64_t *)v[1], o[0].ret * 3, true) >= 0)
 				mismatch("twin regions differ");
@@ -1015,7 +1058,7 @@ static void fuzz_device_only(struct pm_rng *r)
 		rg[1] = rg[0];
 		if (in_a(rg[0].start & ~(PM_PAGE - 1))) {
 			rg[1].start += F->d;
-			rg[1].end += F->d;
+			rg[1].end = shift_end(rg[1].end);
 		}
 		argp[0] = &rg[0];
 		argp[1] = &rg[1];
@@ -1244,7 +1287,12 @@ static void fuzz_lseek(struct pm_rng *r)
 
 /* --- the run ---------------------------------------------------------------- */
 
-/* The twins must still look alike to /proc; returns false (and reports) if not. */
+/*
+ * The twins must still look alike to /proc; returns false (and reports) if not.
+ * A difference that is gone when /proc is asked again (a page under migration,
+ * a THP being split by the kernel) was /proc's own reading changing: unstable,
+ * not a mismatch.
+ */
 static bool check_twins(void)
 {
 	F->twin_checks++;
@@ -1252,18 +1300,35 @@ static bool check_twins(void)
 		char *a = F->twin[0] + s * PM_HPAGE, *b = F->twin[1] + s * PM_HPAGE;
 
 		if (!pm_twins_alike(F->proc, a, b, PM_HPAGE)) {
+			usleep(10000);
+			if (pm_twins_alike(F->proc, a, b, PM_HPAGE)) {
+				F->unstable++;
+				continue;
+			}
+			uint64_t ea[512], eb[512];
+
+			if (!pm_read_entries(F->proc, (uintptr_t)a, 512, ea) &&
+			    !pm_read_entries(F->proc, (uintptr_t)b, 512, eb)) {
+				for (int i = 0; i < 512; i++)
+					if ((ea[i] ^ eb[i]) & ~(RPM_PFRAME_MASK | RPM_MMAP_EXCLUSIVE)) {
+						printf("# twins A %p B %p: slot %d page %d: %#llx %#llx\n",
+						       F->twin[0], F->twin[1], s, i,
+						       (unsigned long long)ea[i], (unsigned long long)eb[i]);
+						break;
+					}
+			}
 			describe("twin check after call %ld (slot %d)", F->calls, s);
-			mismatch("twins no longer alike: some call since the last check "
-				 "treated twin B differently from twin A (replay with "
-				 "RPM_FUZZ_TWIN_CHECK=1 to find which)");
+			mismatch("twins no longer alike: a call since the last check treated "
+				 "twin B differently from twin A; the last was: %s (replay with "
+				 "RPM_FUZZ_TWIN_CHECK=1 to make it the culprit)", last_change);
 			return false;
 		}
 	}
 	return true;
 }
 
-/* Run `n` calls; returns the number of mismatches. */
-static long fuzz_run(struct fuzz *f, long n)
+/* Run up to `n` calls, for at most `seconds`; returns the number of mismatches. */
+static long fuzz_run(struct fuzz *f, long n, double seconds)
 {
 	long check_every = pm_env_u64("RPM_FUZZ_TWIN_CHECK", CHECK_TWINS_EVERY), since = 0;
 	double t0 = pm_now();
@@ -1271,34 +1336,45 @@ static long fuzz_run(struct fuzz *f, long n)
 	if (!check_twins())
 		return f->mismatches;
 	for (f->calls = 0; f->calls < n && f->mismatches < MAX_REPORTS; f->calls++) {
+		if (!(f->calls % 256) && pm_now() - t0 > seconds)
+			break;
 		struct pm_rng *r = &f->rng;
 		uint64_t what = pm_below(r, 1000);
 		long before = f->state_changes;
 
+		double t = pm_now();
+		int k;
+
 		if (what < 600)
-			fuzz_pread(r);
+			fuzz_pread(r), k = 0;
 		else if (what < 900)
-			fuzz_scan(r);
+			fuzz_scan(r), k = 1;
 		else if (what < 930)
-			fuzz_device_only(r);
+			fuzz_device_only(r), k = 2;
 		else if (what < 945)
-			fuzz_attach(r);
+			fuzz_attach(r), k = 3;
 		else if (what < 985)
-			fuzz_ioctl(r);
+			fuzz_ioctl(r), k = 4;
 		else
-			fuzz_lseek(r);
-		if (f->state_changes != before && ++since >= check_every) {
+			fuzz_lseek(r), k = 5;
+		f->by_time[k] += pm_now() - t;
+		if (f->state_changes != before)
+			memcpy(last_change, call_desc, sizeof(last_change));
+		/* RPM_FUZZ_TWIN_CHECK=0: after every call, whatever it was. */
+		if (!check_every || (f->state_changes != before && ++since >= check_every)) {
 			since = 0;
 			if (!check_twins())
 				break;
 		}
 	}
 	check_twins();
-	printf("# %s: %ld calls in %.1f s (pread %ld, scan %ld, device-only %ld, attach %ld, "
-	       "ioctl %ld, lseek %ld), %ld state changes on twins, %ld twin checks, %ld unstable\n",
-	       f->root ? "root" : "nobody", f->calls, pm_now() - t0, f->by_kind[0], f->by_kind[1],
-	       f->by_kind[2], f->by_kind[3], f->by_kind[4], f->by_kind[5], f->state_changes,
-	       f->twin_checks, f->unstable);
+	printf("# %s: %ld calls in %.1f s (pread %ld in %.1f s, scan %ld in %.1f s, device-only %ld "
+	       "in %.1f s, attach %ld in %.1f s, ioctl %ld in %.1f s, lseek %ld in %.1f s), "
+	       "%ld state changes on twins, %ld twin checks, %ld unstable\n",
+	       f->root ? "root" : "nobody", f->calls, pm_now() - t0, f->by_kind[0], f->by_time[0],
+	       f->by_kind[1], f->by_time[1], f->by_kind[2], f->by_time[2], f->by_kind[3],
+	       f->by_time[3], f->by_kind[4], f->by_time[4], f->by_kind[5], f->by_time[5],
+	       f->state_changes, f->twin_checks, f->unstable);
 	return f->mismatches;
 }
 
@@ -1307,7 +1383,8 @@ struct summary {
 	bool ok;
 };
 
-static void run_as(bool root, uint64_t seed, long n, pid_t root_sleeper, struct summary *out)
+static void run_as(bool root, uint64_t seed, long n, double seconds, pid_t root_sleeper,
+		   struct summary *out)
 {
 	static struct fuzz f;
 
@@ -1321,7 +1398,7 @@ static void run_as(bool root, uint64_t seed, long n, pid_t root_sleeper, struct 
 		printf("# %s: setup failed: %s\n", root ? "root" : "nobody", strerror(errno));
 		return;
 	}
-	fuzz_run(&f, n);
+	fuzz_run(&f, n, seconds);
 	fuzz_teardown(&f);
 	out->calls = f.calls;
 	out->mismatches = f.mismatches;
@@ -1338,13 +1415,14 @@ TEST(fuzz_device_against_proc_as_root_and_nobody)
 				   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint64_t seed = pm_seed();
 	long n = pm_env_u64("RPM_FUZZ_CALLS", DEFAULT_CALLS);
+	double seconds = pm_env_u64("RPM_FUZZ_SECONDS", DEFAULT_SECONDS);
 	char khp[32];
 	pid_t root_sleeper, pid;
 	int status;
 
 	ASSERT_NE(MAP_FAILED, sum);
-	printf("# seed %llu (replay with RPM_SEED=%llu), %ld calls per run\n",
-	       (unsigned long long)seed, (unsigned long long)seed, n);
+	printf("# seed %llu (replay with RPM_SEED=%llu), up to %ld calls or %.0f s per run\n",
+	       (unsigned long long)seed, (unsigned long long)seed, n, seconds);
 	/* khugepaged would collapse one twin and not the other: it sleeps while this runs. */
 	ASSERT_TRUE(pm_read_file(KHP_SLEEP, khp, sizeof(khp)));
 	ASSERT_TRUE(pm_write_file(KHP_SLEEP, "3600000"));
@@ -1353,7 +1431,7 @@ TEST(fuzz_device_against_proc_as_root_and_nobody)
 		pid = fork();
 		ASSERT_GE(pid, 0);
 		if (pid == 0) {
-			run_as(i == 0, seed, n, root_sleeper, &sum[i]);
+			run_as(i == 0, seed, n, seconds, root_sleeper, &sum[i]);
 			_exit(0);
 		}
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -1368,13 +1446,15 @@ TEST(fuzz_device_against_proc_as_root_and_nobody)
 	printf("# fuzz: %ld calls, %ld mismatches, seed %llu\n", sum[0].calls + sum[1].calls,
 	       sum[0].mismatches + sum[1].mismatches, (unsigned long long)seed);
 	EXPECT_EQ(0, sum[0].mismatches + sum[1].mismatches);
-	EXPECT_EQ(2 * n, sum[0].calls + sum[1].calls);
+	/* However slow the machine, a run that made almost no calls proves nothing. */
+	EXPECT_GE(sum[0].calls, MIN_CALLS);
+	EXPECT_GE(sum[1].calls, MIN_CALLS);
 }
 
 int main(int argc, char **argv)
 {
-	/* A longer run (RPM_FUZZ_CALLS) gets a longer harness timeout. */
+	/* A longer run (RPM_FUZZ_SECONDS) gets a longer harness timeout. */
 	_fuzz_device_against_proc_as_root_and_nobody_object.timeout =
-		60 + pm_env_u64("RPM_FUZZ_CALLS", DEFAULT_CALLS) / 2000;
+		120 + 2 * pm_env_u64("RPM_FUZZ_SECONDS", DEFAULT_SECONDS);
 	return test_harness_run(argc, argv);
 }

@@ -133,8 +133,15 @@ static inline const char *pm_scan_violation(const struct pm_scan_arg *a, long re
 			return "region not page-aligned";
 		if (x->start >= x->end)
 			return "empty or inverted region";
-		if (x->start < a->start || x->end > walk_end)
-			return "region outside [start, walk_end)";
+		if (x->start < a->start || x->end > end)
+			return "region outside [start, end)";
+		/*
+		 * A scan that restarted (more than 512 regions: the bounce buffer)
+		 * leaves walk_end at its last restart point, as upstream does, even
+		 * though later walks reported more; with vec_len <= 512 there is one walk.
+		 */
+		if (a->vec_len <= 512 && x->end > walk_end)
+			return "region past walk_end";
 		if (i && x->start < r[i - 1].end)
 			return "regions not sorted or overlapping";
 		if (i && x->start == r[i - 1].end && c == r[i - 1].categories)

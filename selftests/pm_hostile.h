@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by the hostile-use selftests (stress.c, fuzz.c, lifetimes.c): a
+ * seeded random generator, the invariants every pagemap entry and every
+ * PAGEMAP_SCAN answer must satisfy whatever the memory was doing at the time,
+ * and the credential and process helpers those tests need.
+ */
+#ifndef PM_HOSTILE_H
+#define PM_HOSTILE_H
+
+#include "pm_scan.h"
+
+#include <grp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define PM_NOBODY 65534
+
+/* A small, fast, seedable generator (splitmix64); one per thread. */
+struct pm_rng {
+	uint64_t s;
+};
+
+static inline uint64_t pm_rand(struct pm_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n); n > 0. */
+static inline uint64_t pm_below(struct pm_rng *r, uint64_t n)
+{
+	return pm_rand(r) % n;
+}
+
+/* True with probability pct/100. */
+static inline bool pm_chance(struct pm_rng *r, unsigned int pct)
+{
+	return pm_below(r, 100) < pct;
+}
+
+/* The seed: RPM_SEED from the environment if set, else one from the clock. */
+static inline uint64_t pm_seed(void)
+{
+	const char *s = getenv("RPM_SEED");
+	struct timespec ts;
+
+	if (s && *s)
+		return strtoull(s, NULL, 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000003ULL) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+}
+
+/* An unsigned number from the environment, or `def`. */
+static inline uint64_t pm_env_u64(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+
+	return s && *s ? strtoull(s, NULL, 0) : def;
+}
+
+static inline double pm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Bits of a pagemap entry that no kernel sets (59, 60). */
+#define PM_ENTRY_RESERVED ((1ULL << 59) | (1ULL << 60))
+
+/*
+ * Why the pagemap entry `e` is not one any mapping state can produce, or NULL.
+ * `pfn_visible`: whether the reader may see frame numbers at all.
+ */
+static inline const char *pm_entry_violation(uint64_t e, bool pfn_visible)
+{
+	bool present = e & RPM_PRESENT, swap = e & RPM_SWAP;
+
+	if (e & PM_ENTRY_RESERVED)
+		return "reserved bit 59/60 set";
+	if (present && swap)
+		return "present and swapped";
+	if (!pfn_visible && (e & RPM_PFRAME_MASK))
+		return "frame bits visible to a reader without CAP_SYS_ADMIN";
+	if (!present && !swap) {
+		/* A hole, an empty entry or a non-present hugetlb entry. */
+		if (e & RPM_PFRAME_MASK)
+			return "frame bits in an entry that is neither present nor swapped";
+		if (e & (RPM_FILE | RPM_MMAP_EXCLUSIVE | RPM_GUARD_REGION))
+			return "file/exclusive/guard bits in an empty entry";
+	}
+	if ((e & RPM_MMAP_EXCLUSIVE) && !present)
+		return "exclusive but not present";
+	if ((e & RPM_GUARD_REGION) && !swap)
+		return "guard marker that is not a non-present entry";
+	if ((e & RPM_GUARD_REGION) && (e & (RPM_FILE | RPM_PFRAME_MASK)))
+		return "guard marker with a frame or file bit";
+	return NULL;
+}
+
+/*
+ * Why the answer to a PAGEMAP_SCAN is not one a correct scan can give, or NULL.
+ * `a` is the request as sent (end not yet rounded), `ret` the return value
+ * (>= 0), `r` the regions, `walk_end` what came back in the argument.
+ */
+static inline const char *pm_scan_violation(const struct pm_scan_arg *a, long ret,
+					    const struct page_region *r, uint64_t walk_end)
+{
+	uint64_t end = (a->end + PM_PAGE - 1) & ~(PM_PAGE - 1);
+	uint64_t pages = 0, rm = a->return_mask;
+	uint64_t max_pages = a->max_pages ? a->max_pages : UINT64_MAX;
+
+	if ((uint64_t)ret > a->vec_len)
+		return "more regions than vec_len";
+	if (walk_end % PM_PAGE)
+		return "walk_end not page-aligned";
+	if (walk_end < a->start || walk_end > end)
+		return "walk_end outside [start, end]";
+	for (long i = 0; i < ret; i++) {
+		const struct page_region *x = &r[i];
+		uint64_t c = x->categories, ci = c ^ a->category_inverted;
+
+		if (x->start % PM_PAGE || x->end % PM_PAGE)
+			return "region not page-aligned";
+		if (x->start >= x->end)
+			return "empty or inverted region";
+		if (x->start < a->start || x->end > end)
+			return "region outside [start, end)";
+		/*
+		 * A scan that restarted (more than 512 regions: the bounce buffer)
+		 * leaves walk_end at its last restart point, as upstream does, even
+		 * though later walks reported more; with vec_len <= 512 there is one walk.
+		 */
+		if (a->vec_len <= 512 && x->end > walk_end)
+			return "region past walk_end";
+		if (i && x->start < r[i - 1].end)
+			return "regions not sorted or overlapping";
+		if (i && x->start == r[i - 1].end && c == r[i - 1].categories)
+			return "adjacent regions with equal categories not merged";
+		if (c & ~rm)
+			return "categories outside return_mask";
+		if ((ci & a->category_mask & rm) != (a->category_mask & rm))
+			return "region does not satisfy category_mask";
+		if (a->category_anyof_mask && !(a->category_anyof_mask & ~rm) &&
+		    !(ci & a->category_anyof_mask))
+			return "region does not satisfy category_anyof_mask";
+		if ((c & PAGE_IS_PRESENT) && (c & PAGE_IS_SWAPPED))
+			return "present and swapped";
+		if ((rm & PAGE_IS_PRESENT) && (c & PAGE_IS_PFNZERO) && !(c & PAGE_IS_PRESENT))
+			return "zero page not present";
+		if ((rm & PAGE_IS_SWAPPED) && (c & PAGE_IS_GUARD) && !(c & PAGE_IS_SWAPPED))
+			return "guard marker not a non-present entry";
+		if ((rm & PAGE_IS_PRESENT) && (c & PAGE_IS_GUARD) && (c & PAGE_IS_PRESENT))
+			return "guard marker present";
+		pages += (x->end - x->start) / PM_PAGE;
+	}
+	if (pages > max_pages)
+		return "more pages than max_pages";
+	return NULL;
+}
+
+/* The errnos uapi/rust_pagemap.h documents for the device's own calls. */
+static inline bool pm_documented_errno(int e)
+{
+	return e == EINVAL || e == EFAULT || e == ESRCH || e == EACCES || e == EBADF ||
+	       e == ENOMEM || e == EINTR || e == EPERM || e == ENOSPC;
+}
+
+/*
+ * Become `uid` for good. Changing credentials makes a process non-dumpable,
+ * which would hide even its own /proc files from it; a process started as
+ * that user would be dumpable, so this one is made so again.
+ */
+static inline bool pm_drop_to(uid_t uid)
+{
+	return !setgroups(0, NULL) && !setresgid(uid, uid, uid) && !setresuid(uid, uid, uid) &&
+	       !prctl(PR_SET_DUMPABLE, 1);
+}
+
+static inline int pm_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return syscall(SYS_pidfd_open, pid, flags);
+}
+
+/* Attach `dev` to `pid` through a pidfd; the ioctl's result (errno set on -1). */
+static inline int pm_attach_pid(int dev, pid_t pid)
+{
+	int pidfd = pm_pidfd_open(pid, 0), ret, err;
+
+	if (pidfd < 0)
+		return -1;
+	ret = ioctl(dev, RPM_IOC_ATTACH_PIDFD, pidfd);
+	err = errno;
+	close(pidfd);
+	errno = err;
+	return ret;
+}
+
+static inline int pm_open_proc_of(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	return open(path, O_RDONLY);
+}
+
+/* Pin the calling thread to one CPU (cpu modulo the online count). */
+static inline void pm_pin_to_cpu(int cpu)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (n < 1)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu % n, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * TASK_SIZE of this process, found by asking for a mapping above 2^47: the
+ * kernel gives one only with 5-level paging (TASK_SIZE 2^56 - 4 KiB there,
+ * 2^47 - 4 KiB with 4 levels).
+ */
+static inline uintptr_t pm_user_top(void)
+{
+	void *p = mmap((void *)(1UL << 52), PM_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool five = p != MAP_FAILED && (uintptr_t)p >= (1UL << 47);
+
+	if (p != MAP_FAILED)
+		munmap(p, PM_PAGE);
+	return five ? (1UL << 56) - PM_PAGE : (1UL << 47) - PM_PAGE;
+}
+
+/* Write a string to a sysfs/procfs file; false on failure. */
+static inline bool pm_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
+/* Read a small file into buf (NUL-terminated, trailing newline cut); false on failure. */
+static inline bool pm_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+#endif /* PM_HOSTILE_H */

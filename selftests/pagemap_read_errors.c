@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 struct outcome {
 	long ret;
@@ -25,10 +26,7 @@ FIXTURE(err)
 
 FIXTURE_SETUP(err)
 {
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
+	PM_OPEN_BOTH(self);
 	self->buf = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 0, 8 << 20);
@@ -36,8 +34,7 @@ FIXTURE_SETUP(err)
 
 FIXTURE_TEARDOWN(err)
 {
-	close(self->proc);
-	close(self->dev);
+	PM_CLOSE_BOTH(self);
 	munmap(self->buf, 8 << 20);
 }
 

@@ -47,42 +47,54 @@ static inline int pm_read_entries(int fd, uintptr_t start, size_t n, uint64_t *o
 /*
  * Compare [start, end) through both files. Returns the number of differing
  * entries (printing the first few as TAP comments), or -1 if a read failed.
- * A mismatch is confirmed by reading both files again, so that a page that
- * changed state between the two reads (a racing kernel thread) is not blamed
- * on the module; a real difference persists.
+ *
+ * The memory of a test can change under it (a kernel thread, reclaim), so an
+ * entry where the device differs from /proc is forgiven only when /proc's own
+ * answer changed too: /proc is read before and after the device, and a
+ * difference at an entry where both /proc reads agree counts. The device is
+ * never read twice, so a device that answers wrong only sometimes is caught.
  */
 static inline long pm_compare_range(int fd_proc, int fd_dev, uintptr_t start, uintptr_t end)
 {
 	const size_t chunk = 4096;
-	static uint64_t a[4096], b[4096];
-	long bad = 0;
+	static uint64_t a[4096], b[4096], a2[4096];
+	long bad = 0, forgiven = 0;
 
 	for (uintptr_t addr = start; addr < end; addr += chunk * PM_PAGE) {
 		size_t n = (end - addr) / PM_PAGE;
+		bool differ = false;
 
 		if (n > chunk)
 			n = chunk;
-		for (int attempt = 0; attempt < 2; attempt++) {
-			long diff = 0;
-
-			if (pm_read_entries(fd_proc, addr, n, a) || pm_read_entries(fd_dev, addr, n, b)) {
-				printf("# read of %#lx+%zu pages failed: %s\n", (unsigned long)addr, n,
-				       strerror(errno));
-				return -1;
+		if (pm_read_entries(fd_proc, addr, n, a) || pm_read_entries(fd_dev, addr, n, b)) {
+			printf("# read of %#lx+%zu pages failed: %s\n", (unsigned long)addr, n,
+			       strerror(errno));
+			return -1;
+		}
+		for (size_t i = 0; i < n && !differ; i++)
+			differ = a[i] != b[i];
+		if (!differ)
+			continue;
+		if (pm_read_entries(fd_proc, addr, n, a2)) {
+			printf("# read of %#lx+%zu pages failed: %s\n", (unsigned long)addr, n,
+			       strerror(errno));
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (a[i] == b[i])
+				continue;
+			if (a2[i] != a[i]) {
+				/* /proc itself changed here: the page changed state meanwhile. */
+				if (forgiven++ < 4)
+					printf("# %#lx: forgiven, /proc changed %#018" PRIx64
+					       " -> %#018" PRIx64 " (dev %#018" PRIx64 ")\n",
+					       (unsigned long)(addr + i * PM_PAGE), a[i], a2[i], b[i]);
+				continue;
 			}
-			for (size_t i = 0; i < n; i++) {
-				if (a[i] == b[i])
-					continue;
-				if (attempt == 1 && diff < 4)
-					printf("# %#lx: proc %#018" PRIx64 " dev %#018" PRIx64
-					       " xor %#" PRIx64 "\n",
-					       (unsigned long)(addr + i * PM_PAGE), a[i], b[i], a[i] ^ b[i]);
-				diff++;
-			}
-			if (!diff)
-				break;
-			if (attempt == 1)
-				bad += diff;
+			if (bad++ < 4)
+				printf("# %#lx: proc %#018" PRIx64 " dev %#018" PRIx64 " xor %#" PRIx64
+				       "\n",
+				       (unsigned long)(addr + i * PM_PAGE), a[i], b[i], a[i] ^ b[i]);
 		}
 	}
 	return bad;

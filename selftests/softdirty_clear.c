@@ -13,28 +13,12 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 #define NPAGES 64
 #define LEN (NPAGES * PM_PAGE)
 
-FIXTURE(sd)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(sd)
-{
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
-}
-
-FIXTURE_TEARDOWN(sd)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(sd)
 
 static int clear_range(int dev, void *start, size_t len)
 {
@@ -146,7 +130,7 @@ TEST_F(sd, swapped_page_clear)
 	bool s[NPAGES];
 
 	ASSERT_NE(MAP_FAILED, p);
-	madvise(p, LEN, MADV_PAGEOUT);
+	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	ASSERT_EQ(0, clear_range(self->dev, p, LEN));
 	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
 	for (int i = 0; i < NPAGES; i++) {
@@ -157,11 +141,10 @@ TEST_F(sd, swapped_page_clear)
 
 static char *thp_written(void)
 {
-	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	char *p = pm_thp_map(PM_HPAGE, -1);
 
-	if (p == MAP_FAILED || madvise(p, PM_HPAGE, MADV_HUGEPAGE))
-		return MAP_FAILED;
-	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	if (p != MAP_FAILED)
+		pm_touch(p, PM_HPAGE, PM_PAGE, true);
 	return p;
 }
 
@@ -171,9 +154,9 @@ TEST_F(sd, thp_whole_clear_keeps_the_huge_page)
 	char *p = thp_written();
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, clear_range(self->dev, p, PM_HPAGE));
-	EXPECT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("the huge page was split");
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* the clear must not split it */
 	ASSERT_EQ(0, soft_dirty_map(self->proc, p, 512, s));
 	for (int i = 0; i < 512; i++) {
 		EXPECT_FALSE(s[i]) TH_LOG("page %d", i);
@@ -190,7 +173,7 @@ TEST_F(sd, thp_partial_clear_is_exact)
 	char *p = thp_written();
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, clear_range(self->dev, p + 128 * PM_PAGE, 128 * PM_PAGE));
 	ASSERT_EQ(0, soft_dirty_map(self->proc, p, 512, s));
 	for (int i = 0; i < 512; i++) {

@@ -392,6 +392,50 @@ TEST_F(diff, thp_shmem_shared)
 	close(fd);
 }
 
+/*
+ * Memory at the top of the address space: under 5-level paging above 2^47,
+ * where the top-level index is no longer 0; with 4-level paging just under
+ * 2^47. Pages, a THP and the holes up to the very top are compared.
+ */
+TEST_F(diff, mapped_at_the_top_of_the_address_space)
+{
+	char *p = pm_map_high(2 * PM_HPAGE, 64 * PM_HPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	ASSERT_NE(MAP_FAILED, p);
+	if (pm_paging_levels() == 5)
+		ASSERT_GT((uintptr_t)p, 1UL << 47) TH_LOG("5-level paging, mapped below 2^47");
+	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_NOHUGEPAGE));
+	ASSERT_EQ(0, madvise(p + PM_HPAGE, PM_HPAGE, MADV_HUGEPAGE));
+	pm_touch(p, PM_HPAGE, 3 * PM_PAGE, true);
+	pm_touch(p + PM_HPAGE, PM_HPAGE, PM_PAGE, true);
+	PM_REQUIRE_THP(self->proc, p + PM_HPAGE, PM_HPAGE);
+	EXPECT_EQ(0, pm_compare_range(self->proc, self->dev, (uintptr_t)p - MARGIN * PM_PAGE,
+				      pm_user_top()));
+	munmap(p, 2 * PM_HPAGE);
+}
+
+/*
+ * A fixed mapping at 2^48: top-level index 1 under 5-level paging, compared
+ * with the holes around it; with 4-level paging the address does not exist
+ * and the kernel must refuse it.
+ */
+TEST_F(diff, mapped_at_2_to_the_48)
+{
+	char *want = (char *)(1UL << 48);
+	char *p = mmap(want, PM_HPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (pm_paging_levels() == 4) {
+		EXPECT_EQ(MAP_FAILED, p) TH_LOG("4-level paging, but 2^48 was mapped");
+		return;
+	}
+	ASSERT_EQ(want, p) TH_LOG("5-level paging, but 2^48 could not be mapped: %s",
+				  strerror(errno));
+	pm_touch(p, PM_HPAGE, 2 * PM_PAGE, true);
+	EXPECT_SAME(p, PM_HPAGE);
+	munmap(p, PM_HPAGE);
+}
+
 TEST_F(diff, heap)
 {
 	char *p = sbrk(0);

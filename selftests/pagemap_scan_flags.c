@@ -454,13 +454,26 @@ TEST_F(scan, pfnmap_vma_is_skipped)
 		SKIP(return, "no [vvar_vclock] mapping to check");
 }
 
+/*
+ * From 0 to the probed top, with memory mapped at the very top (above 2^47
+ * under 5-level paging): the kernel's answer must reach it, and the device's
+ * must be the same.
+ */
 TEST_F(scan, whole_address_space)
 {
-	struct pm_scan_arg a = pm_scan_req(0, 0x7ffffffff000UL, 0, 0, 0, 0, PM_ALL_CATEGORIES);
+	char *high = pm_map_high(PM_HPAGE, 64 * PM_HPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	struct pm_scan_arg a = pm_scan_req(0, pm_user_top(), 0, 0, 0, 0, PM_ALL_CATEGORIES);
 
+	ASSERT_NE(MAP_FAILED, high);
+	if (pm_paging_levels() == 5)
+		ASSERT_GT((uintptr_t)high, 1UL << 47) TH_LOG("5-level paging, mapped below 2^47");
+	pm_touch(high, PM_HPAGE, 4 * PM_PAGE, true);
 	KERNEL(a, PM_MAX_REGIONS);
 	ASSERT_GT(self->r.ret, 3);
+	EXPECT_GT(self->r.r[self->r.n - 1].end, (uintptr_t)high)
+	TH_LOG("the kernel's scan did not reach the top mapping");
 	EXPECT_AGREE(a, PM_MAX_REGIONS);
+	munmap(high, PM_HPAGE);
 }
 
 /* --- errors after progress ------------------------------------------------ */

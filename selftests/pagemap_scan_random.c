@@ -604,7 +604,7 @@ static struct pm_scan_arg random_req(uintptr_t base, bool wide, uint64_t *vec_le
 
 	if (wide && chance(2)) {
 		start = 0;
-		end = 0x7ffffffff000UL;
+		end = pm_user_top();
 	} else {
 		uint64_t lo = wide ? PM_HPAGE / PM_PAGE : 0;
 		uint64_t span = WIN_PAGES + (wide ? 2 * lo : 0);

@@ -237,6 +237,66 @@ static inline void *pm_map_aligned(size_t len, int prot, int flags, int fd)
 	return mmap((void *)aligned, len, prot, flags | MAP_FIXED_NOREPLACE, fd, 0);
 }
 
+/*
+ * The top of the user address space (x86 TASK_SIZE_MAX, what the kernel's
+ * pagemap read stops at): 2^47 - 4 KiB with 4-level paging, 2^56 - 4 KiB with
+ * 5-level paging (LA57). Probed, not assumed: the top is the end of the last
+ * page a fixed mapping may take (mmap there succeeds or finds a mapping in the
+ * way), and a page at the top itself must be refused. 0 if neither candidate
+ * fits (not x86-64).
+ */
+#define PM_TOP_4LEVEL ((1UL << 47) - PM_PAGE)
+#define PM_TOP_5LEVEL ((1UL << 56) - PM_PAGE)
+
+static inline bool pm_page_mappable(uintptr_t at)
+{
+	void *p = mmap((void *)at, PM_PAGE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return errno == EEXIST;
+	munmap(p, PM_PAGE);
+	return p == (void *)at;
+}
+
+static inline uintptr_t pm_user_top(void)
+{
+	static uintptr_t top;
+	const uintptr_t cand[] = { PM_TOP_5LEVEL, PM_TOP_4LEVEL };
+
+	for (size_t i = 0; !top && i < sizeof(cand) / sizeof(cand[0]); i++)
+		if (pm_page_mappable(cand[i] - PM_PAGE) && !pm_page_mappable(cand[i]))
+			top = cand[i];
+	return top;
+}
+
+/*
+ * Map `len` (a multiple of 2 MiB) as high as the address space allows, 2 MiB
+ * aligned, at most `below` bytes under the top: above 2^47 under 5-level
+ * paging (a fixed address above 2^47 is how a process opts in), just under
+ * it with 4-level paging. Anonymous private unless `flags`/`fd` say otherwise.
+ */
+static inline void *pm_map_high(size_t len, size_t below, int flags, int fd)
+{
+	uintptr_t top = pm_user_top();
+
+	for (uintptr_t off = 0; top && off <= below; off += PM_HPAGE) {
+		uintptr_t at = ((top - len - off) & ~(PM_HPAGE - 1));
+		void *p = mmap((void *)at, len, PROT_READ | PROT_WRITE,
+			       flags | MAP_FIXED_NOREPLACE, fd, 0);
+
+		if (p != MAP_FAILED)
+			return p;
+	}
+	return MAP_FAILED;
+}
+
+/* How many paging levels the kernel runs with, going by where the address space ends. */
+static inline int pm_paging_levels(void)
+{
+	return pm_user_top() == PM_TOP_5LEVEL ? 5 : 4;
+}
+
 /* Touch every page by writing (w) or reading. */
 static inline void pm_touch(void *p, size_t len, size_t stride, bool w)
 {

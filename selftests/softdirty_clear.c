@@ -62,6 +62,39 @@ TEST_F(sd, range_clear_touches_only_the_range)
 	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, LEN, 16));
 }
 
+/*
+ * At the top of the address space: above 2^47 under 5-level paging (where no
+ * other test maps), just under it with 4-level. A ranged clear touches
+ * exactly its range there, a write after it reads dirty, and the
+ * whole-process clear reaches that far.
+ */
+TEST_F(sd, clears_at_the_top_of_the_address_space)
+{
+	char *p = pm_map_high(PM_HPAGE, 64 * PM_HPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	bool s[NPAGES];
+
+	ASSERT_NE(MAP_FAILED, p);
+	if (pm_paging_levels() == 5)
+		ASSERT_GT((uintptr_t)p, 1UL << 47) TH_LOG("5-level paging, mapped below 2^47");
+	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_NOHUGEPAGE));
+	pm_touch(p, LEN, PM_PAGE, true);
+	ASSERT_EQ(0, clear_range(self->dev, p, LEN / 2));
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_EQ(i >= NPAGES / 2, s[i]) TH_LOG("page %d", i);
+	}
+	p[3 * PM_PAGE] = 1;
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	EXPECT_TRUE(s[3]);
+	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, LEN, 16));
+	ASSERT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL));
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_FALSE(s[i]) TH_LOG("page %d after the whole-process clear", i);
+	}
+	munmap(p, PM_HPAGE);
+}
+
 TEST_F(sd, range_clear_leaves_neighbouring_vmas_dirty)
 {
 	char *p = map_written(3 * LEN, MAP_PRIVATE);

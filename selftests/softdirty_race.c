@@ -117,9 +117,9 @@ FIXTURE_SETUP(race)
 	cpu_set_t all;
 	int cpus[2], n = 0;
 
-	PM_REQUIRE_CPUS(2);
-	PM_OPEN_BOTH(self);
 	self->uffd = self->memfd = -1;
+	PM_OPEN_BOTH(self);
+	PM_REQUIRE_CPUS(2);
 	self->kind = variant->kind;
 	/* The first two CPUs this process may run on: main on one, the writer on the other. */
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));

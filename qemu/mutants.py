@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Mutation testing of the module: do the tests catch the bugs they are for?
 
-Usage: mutants.py [--keep] [NAME ...]        (make mutants)
+Usage: mutants.py [--keep] [--check] [NAME ...]        (make mutants)
+
+  --check  only verify that every mutation still applies to the source (fast:
+           no build, no boot); run it after changing walk/ to see what to retarget
+  --keep   keep each mutant's tree under build/mutants/NAME/src
 
 Each mutant below is one exact text substitution in the module's source.
 For each, in turn: the tree is copied, the substitution applied (it must
@@ -107,7 +111,7 @@ MUTANTS = [
         "file": "walk/mod.rs",
         "old": "let ptl = PmdLock::lock(lock, slot);",
         "new": "drop(PmdLock::lock(lock, slot));\n                let ptl = kernel::alloc::KVec::<u8>::new();",
-        "killers": [f"{RACE}:race.thp.get_and_clear_racing_writes_are_reported_once",
+        "killers": [f"{RACE}:race.thp.get_and_clear_racing_writes_are_all_reported",
                     f"{RACE}:race.thp.get_and_clear_reports_exactly_the_writes"],
     },
     {
@@ -174,6 +178,19 @@ def results(log_text):
     return out
 
 
+def check_only(chosen):
+    """Whether each mutation still applies to the source as it is (no build, no boot)."""
+    stale = 0
+    for m in chosen:
+        for f, old, new in [(m["file"], m["old"], m["new"])] + m.get("also", []):
+            found = open(os.path.join(TOP, f)).read().count(old)
+            if found != 1:
+                stale += 1
+                print(f"{m['name']}: {f}: the text to mutate occurs {found} times, not 1")
+    print(f"mutants: {len(chosen) - stale} of {len(chosen)} apply")
+    return 1 if stale else 0
+
+
 def run_guest(kobj, ko, tests_dir, binaries, tag):
     """Boot the guest with `ko` and only `binaries`; returns the parsed results."""
     sub = os.path.join(BUILD, tag)
@@ -207,6 +224,8 @@ def main(argv):
     if names and len(chosen) != len(names):
         log(f"unknown mutant among {names}; known: {[m['name'] for m in MUTANTS]}")
         return 2
+    if "--check" in argv:
+        return check_only(chosen)
     sh([os.path.join(QEMU_DIR, "setup-toolchain.sh")])
     kobj = sh([os.path.join(QEMU_DIR, "build-kernel.sh")], stdout=subprocess.PIPE).stdout.strip()
     config = open(os.path.join(kobj, ".config")).read()
@@ -262,7 +281,9 @@ def main(argv):
             src = os.path.join(TOP, item)
             if os.path.isdir(src):
                 shutil.copytree(src, os.path.join(tree, item),
-                                ignore=shutil.ignore_patterns("*.o", "*.cmd", ".*.cmd"))
+                                ignore=shutil.ignore_patterns("*.o", "*.cmd", "*.d", "*.rmeta",
+                                                              "*.mod", "*.mod.c", "*.ko",
+                                                              "__pycache__"))
             else:
                 shutil.copy2(src, os.path.join(tree, item))
         err = apply(tree, m["file"], m["old"], m["new"])

@@ -38,7 +38,7 @@
 
 #define PAGES 512		/* 2 MiB: two PTE tables' worth for 4 KiB memory */
 #define THP_PAGES (4 * 512)	/* 8 MiB: four huge pages */
-#define ROUNDS 120
+#define ROUNDS 48
 
 enum kind { ANON, SHMEM, THP };
 
@@ -82,6 +82,7 @@ FIXTURE(race)
 	pthread_t t;
 	bool running;
 	uint64_t seed;
+	struct timespec t0;
 	bool model[THP_PAGES];		/* pages that must read dirty / WRITTEN now */
 	uint64_t content[THP_PAGES];	/* what each page must hold */
 };
@@ -173,10 +174,16 @@ FIXTURE_SETUP(race)
 	self->seed = getenv("RPM_RACE_SEED") ? strtoull(getenv("RPM_RACE_SEED"), NULL, 0)
 					     : 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
 	TH_LOG("seed %#llx (RPM_RACE_SEED= repeats it)", (unsigned long long)self->seed);
+	clock_gettime(CLOCK_MONOTONIC, &self->t0);
 }
 
 FIXTURE_TEARDOWN(race)
 {
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# %.1f s\n", (double)(t1.tv_sec - self->t0.tv_sec) +
+				    (t1.tv_nsec - self->t0.tv_nsec) / 1e9);
 	if (self->running) {
 		atomic_store(&self->c->quit, true);
 		atomic_fetch_add(&self->c->cmd, 1);
@@ -189,12 +196,21 @@ FIXTURE_TEARDOWN(race)
 	PM_CLOSE_BOTH(self);
 }
 
+static unsigned int start_batch_of(FIXTURE_DATA(race) *self, unsigned int per,
+				   unsigned int round);
+
 /*
- * Tell the writer to write random granules (all if `all`), each once, at a
- * random page inside the granule, and record them in the model; returns at
- * once. wait_batch() waits until the writer is done.
+ * Tell the writer to write random granules (all if `all`, else about a
+ * quarter), each once, at a random page inside the granule, and record them
+ * in the model; returns at once. wait_batch() waits until the writer is done.
  */
 static unsigned int start_batch(FIXTURE_DATA(race) *self, bool all, unsigned int round)
+{
+	return start_batch_of(self, all ? 1 : 4, round);
+}
+
+/* The same, each granule with probability 1/`per`. */
+static unsigned int start_batch_of(FIXTURE_DATA(race) *self, unsigned int per, unsigned int round)
 {
 	struct control *c = self->c;
 	size_t granules = self->pages / self->gran;
@@ -204,7 +220,7 @@ static unsigned int start_batch(FIXTURE_DATA(race) *self, bool all, unsigned int
 	for (size_t g = 0; g < granules; g++) {
 		size_t page;
 
-		if (!all && rnd(&self->seed) % 2)
+		if (rnd(&self->seed) % per)
 			continue;
 		page = g * self->gran + rnd(&self->seed) % self->gran;
 		c->page[c->n] = page;
@@ -347,7 +363,10 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 	/* The VMA is new: everything reads dirty until the first clear. */
 	for (size_t i = 0; i < self->pages; i++)
 		self->model[i] = true;
-	for (unsigned int round = 0; round < ROUNDS; round++) {
+	/* A whole-process clear walks every mapping: fewer rounds of it. */
+	unsigned int rounds = how == WHOLE ? ROUNDS / 4 : ROUNDS;
+
+	for (unsigned int round = 0; round < rounds; round++) {
 		size_t from, to;
 
 		/* 1. Dirty now, per /proc: exactly what was written since the last clear. */
@@ -373,8 +392,8 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 		for (size_t i = 0; i < self->pages; i++)
 			written += self->model[i];
 	}
-	printf("# %d rounds, %ld dirty pages expected; lost %ld, clean reported dirty %ld, "
-	       "not cleared %ld\n", ROUNDS, written, lost, false_dirty, not_cleared);
+	printf("# %u rounds, %ld dirty pages expected; lost %ld, clean reported dirty %ld, "
+	       "not cleared %ld\n", rounds, written, lost, false_dirty, not_cleared);
 	EXPECT_EQ(0, lost);
 	EXPECT_EQ(0, false_dirty);
 	EXPECT_EQ(0, not_cleared);
@@ -382,7 +401,7 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 }
 
 /* Atomic get-and-clear (PAGEMAP_SCAN with RPM_SCAN_CLEAR_SOFT_DIRTY), once per round. */
-TEST_F(race, get_and_clear_reports_exactly_the_writes)
+TEST_F_TIMEOUT(race, get_and_clear_reports_exactly_the_writes, 60)
 {
 	run_clear_rounds(_metadata, self, GET_AND_CLEAR);
 }
@@ -390,11 +409,13 @@ TEST_F(race, get_and_clear_reports_exactly_the_writes)
 /*
  * Get-and-clear while the writer writes: the writer starts a batch (each
  * granule once) and the scan runs at the same time; a second get-and-clear
- * after the writer is done. Every written granule must be reported by exactly
- * one of the two (before or after its clear point: never both, never
- * neither), and nothing else by either.
+ * after the writer is done. Every written granule must be reported by at
+ * least one of the two, and nothing else by either. Both may report it: the
+ * write fault can mark a page dirty, the scan report and clear it, and the
+ * store, retried, fault again after the clear point; that is a second dirtying,
+ * not a false report.
  */
-TEST_F(race, get_and_clear_racing_writes_are_reported_once)
+TEST_F_TIMEOUT(race, get_and_clear_racing_writes_are_all_reported, 60)
 {
 	static bool first[THP_PAGES], second[THP_PAGES], got[THP_PAGES];
 	long lost = 0, twice = 0, false_dirty = 0, not_cleared = 0, written = 0;
@@ -425,27 +446,26 @@ TEST_F(race, get_and_clear_racing_writes_are_reported_once)
 			not_cleared += got[i];
 		if (self->kind == THP)
 			PM_REQUIRE_HUGE(self->proc, self->buf, self->len);
-		if (lost || twice || false_dirty || not_cleared)
+		if (lost || false_dirty || not_cleared)
 			break;
 	}
 	printf("# %d rounds, %ld pages written; lost %ld, reported twice %ld, "
 	       "reported unwritten %ld, not cleared %ld\n", ROUNDS, written, lost, twice,
 	       false_dirty, not_cleared);
 	EXPECT_EQ(0, lost);
-	EXPECT_EQ(0, twice);
 	EXPECT_EQ(0, false_dirty);
 	EXPECT_EQ(0, not_cleared);
 	EXPECT_EQ(0, diff_content(self));
 }
 
 /* RPM_IOC_CLEAR_SOFT_DIRTY on a random range, once per round. */
-TEST_F(race, ranged_clear_loses_no_write)
+TEST_F_TIMEOUT(race, ranged_clear_loses_no_write, 60)
 {
 	run_clear_rounds(_metadata, self, RANGED);
 }
 
 /* RPM_IOC_CLEAR_SOFT_DIRTY_ALL, once per round. */
-TEST_F(race, whole_clear_loses_no_write)
+TEST_F_TIMEOUT(race, whole_clear_loses_no_write, 60)
 {
 	run_clear_rounds(_metadata, self, WHOLE);
 }
@@ -462,7 +482,7 @@ TEST_F(race, whole_clear_loses_no_write)
  * splits it (async write-protection resolves at PTE level), so from then on
  * the granule is a page.
  */
-TEST_F(race, wp_scan_reports_exactly_the_writes)
+TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 {
 	static struct page_region r[THP_PAGES];
 	static bool got[THP_PAGES];
@@ -502,9 +522,13 @@ TEST_F(race, wp_scan_reports_exactly_the_writes)
 			PM_REQUIRE_HUGE(self->proc, self->buf, self->len);
 		if (lost || false_written || unprotected)
 			break;
-		if (round == 0)
-			self->gran = 1;	/* from now on a write un-protects one page (see above) */
-		write_batch(self, round == 0, round);
+		if (round == 0 && self->kind == THP) {
+			self->gran = 1;	/* a write un-protects one page from now on (see above) */
+			write_batch(self, true, round);
+		} else {
+			/* About 128 pages per round whatever the size: the time is in the faults. */
+			wait_batch(self, start_batch_of(self, round == 0 ? 1 : self->pages / 128, round));
+		}
 		for (size_t i = 0; i < self->pages; i++)
 			written += self->model[i];
 	}

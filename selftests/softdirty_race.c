@@ -540,4 +540,108 @@ TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 	EXPECT_EQ(0, diff_content(self));
 }
 
+/*
+ * A write-protecting scan against zaps of the same pages on the other CPU: a
+ * thread keeps dropping pages (MADV_DONTNEED) and writing them again, each
+ * write a new value, while PAGEMAP_SCAN with PM_SCAN_WP_MATCHING protects
+ * what is written. A scan that modifies an entry without holding its
+ * page-table lock can write back an entry the zap already removed (mapping a
+ * freed page again, or leaving a garbage swap entry): then a write goes to a
+ * page that is not the one mapped, or faults in garbage. Every page must end
+ * holding the value last written to it, and read as present in /proc.
+ */
+#define ZAP_PAGES 8
+
+struct zapper {
+	char *p;
+	_Atomic bool stop;
+	uint64_t want[ZAP_PAGES];
+	long ops;
+};
+
+static void *zap_loop(void *arg)
+{
+	struct zapper *z = arg;
+	uint64_t v = 0;
+
+	while (!atomic_load_explicit(&z->stop, memory_order_relaxed)) {
+		int i = v % ZAP_PAGES;
+
+		madvise(z->p + (size_t)i * PM_PAGE, PM_PAGE, MADV_DONTNEED);
+		z->want[i] = ++v;
+		*(volatile uint64_t *)(z->p + (size_t)i * PM_PAGE) = v;
+		z->ops++;
+	}
+	return NULL;
+}
+
+TEST(wp_scan_racing_zaps_loses_no_write)
+{
+	static struct page_region r[ZAP_PAGES];
+	static struct zapper z;
+	int dev = pm_open_dev(), proc = pm_open_proc(), uffd = pm_uffd_async();
+	struct timespec t0, t1;
+	long scans = 0, bad = 0;
+	cpu_set_t all;
+	int cpus[2], n = 0;
+	pthread_t t;
+
+	PM_REQUIRE_CPUS(2);
+	ASSERT_GE(dev, 0);
+	ASSERT_GE(proc, 0);
+	if (uffd < 0)
+		SKIP(return, "userfaultfd with WP_ASYNC unavailable");
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
+	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &all))
+			cpus[n++] = i;
+	ASSERT_EQ(2, n);
+	ASSERT_EQ(0, pin(pthread_self(), cpus[0]));
+	z.p = mmap(NULL, ZAP_PAGES * PM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		   -1, 0);
+	ASSERT_NE(MAP_FAILED, z.p);
+	ASSERT_EQ(0, madvise(z.p, ZAP_PAGES * PM_PAGE, MADV_NOHUGEPAGE));
+	pm_touch(z.p, ZAP_PAGES * PM_PAGE, PM_PAGE, true);
+	ASSERT_EQ(0, pm_uffd_register(uffd, z.p, ZAP_PAGES * PM_PAGE, UFFDIO_REGISTER_MODE_WP));
+	ASSERT_EQ(0, pthread_create(&t, NULL, zap_loop, &z));
+	ASSERT_EQ(0, pin(t, cpus[1]));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+			.start = (uintptr_t)z.p,
+			.end = (uintptr_t)z.p + ZAP_PAGES * PM_PAGE,
+			.vec = (uintptr_t)r,
+			.vec_len = ZAP_PAGES,
+			.category_mask = PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+
+		if (ioctl(dev, PAGEMAP_SCAN, &a) < 0) {
+			printf("# scan failed: %s\n", strerror(errno));
+			bad++;
+			break;
+		}
+		scans++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while (t1.tv_sec - t0.tv_sec < 4);
+	atomic_store(&z.stop, true);
+	pthread_join(t, NULL);
+	for (int i = 0; i < ZAP_PAGES; i++) {
+		uint64_t got = *(volatile uint64_t *)(z.p + (size_t)i * PM_PAGE);
+
+		if (got != z.want[i] && bad++ < 4)
+			printf("# page %d holds %llu, last written %llu\n", i,
+			       (unsigned long long)got, (unsigned long long)z.want[i]);
+	}
+	printf("# %ld scans against %ld zap-and-write cycles\n", scans, z.ops);
+	EXPECT_EQ(0, bad);
+	EXPECT_EQ(ZAP_PAGES, pm_count_with(proc, z.p, ZAP_PAGES * PM_PAGE, RPM_PRESENT));
+	EXPECT_GT(z.ops, 100) TH_LOG("the zapper hardly ran: the race was not tried");
+	close(uffd);
+	close(proc);
+	close(dev);
+}
+
 TEST_HARNESS_MAIN

@@ -57,6 +57,18 @@ MUTANTS = [
                     f"{RACE}:race.shmem.whole_clear_loses_no_write"],
     },
     {
+        "name": "wp-no-mmu-notifier",
+        "what": "the MMU_NOTIFY_PROTECTION_VMA range around a write-protecting scan is gone",
+        "file": "walk/scan_wp.rs",
+        "old": "unsafe { bindings::mmu_notifier_invalidate_range_start(range.as_mut_ptr()) };",
+        "new": "let _ = &mut range;",
+        "also": [("walk/scan_wp.rs",
+                  "unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };",
+                  "let _ = &mut range;")],
+        "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
+        "killers": [],
+    },
+    {
         "name": "wp-no-tlb-flush",
         "what": "the TLB flush after uffd-write-protecting PTEs in a scan is gone",
         "file": "walk/scan_visit.rs",

@@ -933,7 +933,7 @@ TEST_F(scan, wp_hugetlb_hole_marks_the_whole_huge_page)
  * makes it written again, then the device protects it; both must report the
  * same and leave the same state.
  */
-TEST_F(scan, wp_whole_1g_hugetlb_page_replayed_on_the_same_memory)
+TEST_F_TIMEOUT(scan, wp_whole_1g_hugetlb_page_replayed_on_the_same_memory, 120)
 {
 	size_t g = 1UL << 30;
 	char *p = mmap(NULL, g, PROT_READ | PROT_WRITE,

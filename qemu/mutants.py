@@ -107,7 +107,7 @@ MUTANTS = [
         "file": "walk/pagemap.rs",
         "old": "KBox::new(PagemapReader::new(show_pfn), GFP_KERNEL)?",
         "new": "KBox::new(PagemapReader::new(show_pfn || true), GFP_KERNEL)?",
-        "killers": ["pagemap_attach:unprivileged_reader_never_sees_a_frame"],
+        "killers": ["pagemap_attach:global.unprivileged_reader_never_sees_a_frame"],
     },
     {
         "name": "vm-softdirty-left-set",
@@ -133,7 +133,7 @@ MUTANTS = [
                   "unsafe { bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };",
                   "unsafe { bindings::spin_lock(self.ptl); "
                   "bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };")],
-        "killers": [f"{RACE}:wp_scan_racing_zaps_loses_no_write"],
+        "killers": [f"{RACE}:global.wp_scan_racing_zaps_loses_no_write"],
     },
     {
         "name": "exclusive-bit-zero",

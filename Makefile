@@ -5,6 +5,8 @@
 # make CLIPPY=1     build with clippy (lints as errors are warnings here)
 # make run          set up, build, boot the VM, load the module and show it at work
 # make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
+# make mutants      mutate the module one bug at a time; each must make a named test fail
+#                   (MUTANTS="name ..." runs only those; not part of make check: it takes long)
 # make -s kdir      print the test kernel's build directory
 # make -s kernel-path  print the test kernel's bzImage
 
@@ -14,7 +16,7 @@ else
 
 KDIR ?=
 
-.PHONY: all module run check kdir kernel-path clean
+.PHONY: all module run check mutants kdir kernel-path clean
 
 all: module
 
@@ -28,6 +30,9 @@ run:
 
 check:
 	@bash qemu/run.sh check
+
+mutants:
+	@python3 qemu/mutants.py $(MUTANTS)
 
 kdir:
 	@bash qemu/setup-toolchain.sh && bash qemu/build-kernel.sh

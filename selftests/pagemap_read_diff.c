@@ -11,29 +11,13 @@
 #include <signal.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 #define NPAGES 64
 #define LEN (NPAGES * PM_PAGE)
 #define MARGIN 16
 
-FIXTURE(diff)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(diff)
-{
-	self->proc = pm_open_proc();
-	ASSERT_GE(self->proc, 0);
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->dev, 0) TH_LOG("open %s: %s", RUST_PAGEMAP_DEV, strerror(errno));
-}
-
-FIXTURE_TEARDOWN(diff)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(diff)
 
 /* The mapping and the holes next to it read the same through both files. */
 #define EXPECT_SAME(p, len) \
@@ -55,26 +39,12 @@ static int memfd_with(size_t len)
 	return fd;
 }
 
-/* Number of pages in [p, p+len) that /proc reports present: proves the setup did what it says. */
-static long present_pages(int fd_proc, void *p, size_t len)
-{
-	static uint64_t e[4096];
-	size_t n = len / PM_PAGE;
-	long count = 0;
-
-	if (n > 4096 || pm_read_entries(fd_proc, (uintptr_t)p, n, e))
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		count += !!(e[i] & RPM_PRESENT);
-	return count;
-}
-
 TEST_F(diff, anon_private_untouched)
 {
 	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 
 	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, present_pages(self->proc, p, LEN));
+	EXPECT_EQ(0, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 }
 
@@ -84,7 +54,7 @@ TEST_F(diff, anon_private_written)
 
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
-	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 }
 
@@ -94,7 +64,7 @@ TEST_F(diff, anon_private_partially_written)
 
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, 3 * PM_PAGE, true);
-	EXPECT_EQ((NPAGES + 2) / 3, present_pages(self->proc, p, LEN));
+	EXPECT_EQ((NPAGES + 2) / 3, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 }
 
@@ -113,7 +83,7 @@ TEST_F(diff, anon_shared_written)
 
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
-	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 }
 
@@ -162,7 +132,7 @@ TEST_F(diff, tmpfs_shared_written)
 	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
-	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 	close(fd);
 }
@@ -199,7 +169,7 @@ TEST_F(diff, prot_none_after_write)
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, mprotect(p, LEN, PROT_NONE));
 	/* PROT_NONE PTEs stay "present" and keep their (inverted) frame. */
-	EXPECT_EQ(NPAGES, present_pages(self->proc, p, LEN));
+	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 }
 
@@ -218,7 +188,7 @@ TEST_F(diff, madv_dontneed_after_write)
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, madvise(p + LEN / 4, LEN / 2, MADV_DONTNEED));
-	EXPECT_EQ(NPAGES / 2, present_pages(self->proc, p, LEN));
+	EXPECT_EQ(NPAGES / 2, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
 }
 
@@ -233,7 +203,7 @@ TEST_F(diff, mremap_moved)
 	pm_touch(p, LEN, 2 * PM_PAGE, true);
 	q = mremap(p, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, dst + LEN);
 	ASSERT_NE(MAP_FAILED, q);
-	EXPECT_EQ(NPAGES / 2, present_pages(self->proc, q, LEN));
+	EXPECT_EQ(NPAGES / 2, pm_count_with(self->proc, q, LEN, RPM_PRESENT));
 	EXPECT_SAME(dst, 4 * LEN);
 }
 
@@ -324,34 +294,31 @@ TEST_F(diff, after_fork_in_child)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* Map 2 MiB aligned with MADV_HUGEPAGE, touch, and insist on a huge page. */
-static char *thp_anon(struct __test_metadata *_metadata, size_t len, bool write)
+/* 2 MiB aligned anonymous memory with MADV_HUGEPAGE, touched; the caller proves it huge. */
+static char *thp_anon(size_t len, bool write)
 {
-	char *p = pm_map_aligned(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	char *p = pm_thp_map(len, -1);
 
-	if (p == MAP_FAILED)
-		return p;
-	if (madvise(p, len, MADV_HUGEPAGE))
-		return MAP_FAILED;
-	pm_touch(p, len, PM_PAGE, write);
+	if (p != MAP_FAILED)
+		pm_touch(p, len, PM_PAGE, write);
 	return p;
 }
 
 TEST_F(diff, thp_anon_written)
 {
-	char *p = thp_anon(_metadata, 2 * PM_HPAGE, true);
+	char *p = thp_anon(2 * PM_HPAGE, true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 4096) TH_LOG("no THP: the case would test nothing");
+	PM_REQUIRE_THP(self->proc, p, 2 * PM_HPAGE);
 	EXPECT_SAME(p, 2 * PM_HPAGE);
 }
 
 TEST_F(diff, thp_anon_unaligned_read_window)
 {
-	char *p = thp_anon(_metadata, 2 * PM_HPAGE, true);
+	char *p = thp_anon(2 * PM_HPAGE, true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 4096);
+	PM_REQUIRE_THP(self->proc, p, 2 * PM_HPAGE);
 	/* Starts and ends inside the huge pages: the frame must start at the right index. */
 	EXPECT_EQ(0, pm_compare_range(self->proc, self->dev, (uintptr_t)p + 37 * PM_PAGE,
 				      (uintptr_t)p + PM_HPAGE + 301 * PM_PAGE));
@@ -359,12 +326,12 @@ TEST_F(diff, thp_anon_unaligned_read_window)
 
 TEST_F(diff, thp_anon_after_fork_not_exclusive)
 {
-	char *p = thp_anon(_metadata, PM_HPAGE, true);
+	char *p = thp_anon(PM_HPAGE, true);
 	uint64_t e;
 	pid_t pid;
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	pid = fork_paused();
 	ASSERT_GT(pid, 0);
 	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p + 5 * PM_PAGE, 1, &e));
@@ -375,36 +342,38 @@ TEST_F(diff, thp_anon_after_fork_not_exclusive)
 
 TEST_F(diff, thp_huge_zero_page)
 {
-	char *p = thp_anon(_metadata, PM_HPAGE, false);
+	char *p = thp_anon(PM_HPAGE, false);
 	uint64_t e[512];
 
 	ASSERT_NE(MAP_FAILED, p);
 	/* A read fault maps the huge zero page: 512 consecutive frames from one 2 MiB frame. */
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	ASSERT_EQ(512, pm_count_cat(self->proc, p, PM_HPAGE, PAGE_IS_PFNZERO, 0))
+	TH_LOG("the read fault did not map the huge zero page");
 	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p, 512, e));
-	ASSERT_NE(0, e[0] & RPM_PRESENT);
-	if (e[0] & RPM_PFRAME_MASK) {
-		EXPECT_EQ(0, (e[0] & RPM_PFRAME_MASK) % 512);
-		EXPECT_EQ((e[0] & RPM_PFRAME_MASK) + 511, e[511] & RPM_PFRAME_MASK);
-	}
+	/* Root reads frames: they are the huge zero page's, 2 MiB aligned and consecutive. */
+	ASSERT_NE(0, e[0] & RPM_PFRAME_MASK);
+	EXPECT_EQ(0, (e[0] & RPM_PFRAME_MASK) % 512);
+	EXPECT_EQ((e[0] & RPM_PFRAME_MASK) + 511, e[511] & RPM_PFRAME_MASK);
 	EXPECT_SAME(p, PM_HPAGE);
 }
 
 TEST_F(diff, thp_split_by_mprotect)
 {
-	char *p = thp_anon(_metadata, PM_HPAGE, true);
+	char *p = thp_anon(PM_HPAGE, true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, mprotect(p + 100 * PM_PAGE, 10 * PM_PAGE, PROT_READ));
 	EXPECT_SAME(p, PM_HPAGE);
 }
 
 TEST_F(diff, thp_partly_dontneed)
 {
-	char *p = thp_anon(_metadata, PM_HPAGE, true);
+	char *p = thp_anon(PM_HPAGE, true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, madvise(p + 256 * PM_PAGE, 64 * PM_PAGE, MADV_DONTNEED));
 	EXPECT_SAME(p, PM_HPAGE);
 }
@@ -415,13 +384,56 @@ TEST_F(diff, thp_shmem_shared)
 	char *p;
 
 	ASSERT_GE(fd, 0);
-	p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	p = pm_thp_map(PM_HPAGE, fd);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_HUGEPAGE));
 	pm_touch(p, PM_HPAGE, PM_PAGE, true);
-	ASSERT_GE(pm_smaps_kb(p, "ShmemPmdMapped"), 2048) TH_LOG("no shmem THP: the case would test nothing");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_SAME(p, PM_HPAGE);
 	close(fd);
+}
+
+/*
+ * Memory at the top of the address space: under 5-level paging above 2^47,
+ * where the top-level index is no longer 0; with 4-level paging just under
+ * 2^47. Pages, a THP and the holes up to the very top are compared.
+ */
+TEST_F(diff, mapped_at_the_top_of_the_address_space)
+{
+	char *p = pm_map_high(2 * PM_HPAGE, 64 * PM_HPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	ASSERT_NE(MAP_FAILED, p);
+	if (pm_paging_levels() == 5)
+		ASSERT_GT((uintptr_t)p, 1UL << 47) TH_LOG("5-level paging, mapped below 2^47");
+	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_NOHUGEPAGE));
+	ASSERT_EQ(0, madvise(p + PM_HPAGE, PM_HPAGE, MADV_HUGEPAGE));
+	pm_touch(p, PM_HPAGE, 3 * PM_PAGE, true);
+	pm_touch(p + PM_HPAGE, PM_HPAGE, PM_PAGE, true);
+	PM_REQUIRE_THP(self->proc, p + PM_HPAGE, PM_HPAGE);
+	EXPECT_EQ(0, pm_compare_range(self->proc, self->dev, (uintptr_t)p - MARGIN * PM_PAGE,
+				      pm_user_top()));
+	munmap(p, 2 * PM_HPAGE);
+}
+
+/*
+ * A fixed mapping at 2^48: top-level index 1 under 5-level paging, compared
+ * with the holes around it; with 4-level paging the address does not exist
+ * and the kernel must refuse it.
+ */
+TEST_F(diff, mapped_at_2_to_the_48)
+{
+	char *want = (char *)(1UL << 48);
+	char *p = mmap(want, PM_HPAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (pm_paging_levels() == 4) {
+		EXPECT_EQ(MAP_FAILED, p) TH_LOG("4-level paging, but 2^48 was mapped");
+		return;
+	}
+	ASSERT_EQ(want, p) TH_LOG("5-level paging, but 2^48 could not be mapped: %s",
+				  strerror(errno));
+	pm_touch(p, PM_HPAGE, 2 * PM_PAGE, true);
+	EXPECT_SAME(p, PM_HPAGE);
+	munmap(p, PM_HPAGE);
 }
 
 TEST_F(diff, heap)

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 struct outcome {
 	long ret;
@@ -25,10 +26,7 @@ FIXTURE(err)
 
 FIXTURE_SETUP(err)
 {
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
+	PM_OPEN_BOTH(self);
 	self->buf = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->buf);
 	memset(self->buf, 0, 8 << 20);
@@ -36,8 +34,7 @@ FIXTURE_SETUP(err)
 
 FIXTURE_TEARDOWN(err)
 {
-	close(self->proc);
-	close(self->dev);
+	PM_CLOSE_BOTH(self);
 	munmap(self->buf, 8 << 20);
 }
 
@@ -62,16 +59,44 @@ static struct outcome do_pread(int fd, void *buf, size_t n, off_t off)
 		EXPECT_EQ(a.err, b.err) TH_LOG("proc errno %d dev errno %d", a.err, b.err); \
 	} while (0)
 
-/* Byte offset of the first entry past the top of the user address space (47-bit). */
+/* Byte offset of the first entry past the top of the user address space, probed. */
 static off_t top_offset(void)
 {
-	/* The stack is the highest mapping; task_size is the next power of two above it. */
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-	uintptr_t top = 1UL << 47;
+	return (off_t)(pm_user_top() / PM_PAGE) * 8;
+}
 
-	while (top <= sp)
-		top <<= 9;
-	return (off_t)((top - PM_PAGE) / PM_PAGE) * 8;
+/* Whether the boot asked for 5-level paging and the CPU has it (la57, no no5lvl). */
+static bool five_level_expected(void)
+{
+	char line[4096];
+	bool la57 = false, off = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "flags", 5) && strstr(line, " la57"))
+			la57 = true;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/cmdline", "r");
+	if (f && fgets(line, sizeof(line), f))
+		off = strstr(line, "no5lvl") != NULL;
+	if (f)
+		fclose(f);
+	return la57 && !off;
+}
+
+/*
+ * The top the tests probe is the one the paging mode implies: 2^56 - 4 KiB
+ * when the CPU has LA57 and the boot did not say no5lvl, 2^47 - 4 KiB else.
+ */
+TEST_F(err, probed_top_matches_the_paging_mode)
+{
+	uintptr_t top = pm_user_top();
+
+	ASSERT_NE(0, top) TH_LOG("could not probe the top of the address space");
+	printf("# top of the user address space: %#lx (%d-level paging)\n", (unsigned long)top,
+	       pm_paging_levels());
+	EXPECT_EQ(five_level_expected() ? PM_TOP_5LEVEL : PM_TOP_4LEVEL, top);
 }
 
 TEST_F(err, unaligned_offset)
@@ -104,6 +129,7 @@ TEST_F(err, read_at_and_past_top_is_eof)
 {
 	off_t last = top_offset();
 
+	EXPECT_SAME_PREAD(self->buf, 64, last);
 	EXPECT_SAME_PREAD(self->buf, 64, last + 8);
 	EXPECT_SAME_PREAD(self->buf, 64, last + 8 * 4096);
 	EXPECT_SAME_PREAD(self->buf, 64, (off_t)1 << 60);

@@ -168,7 +168,7 @@ static bool children_alike(int proc_x, uintptr_t x, int proc_y, uintptr_t y, siz
 
 TEST_F(other, scans_of_another_process_agree)
 {
-	struct pm_scan_arg all = pm_scan_req(0, 0x7ffffffff000UL, 0, 0, 0, 0, PM_ALL_CATEGORIES);
+	struct pm_scan_arg all = pm_scan_req(0, pm_user_top(), 0, 0, 0, 0, PM_ALL_CATEGORIES);
 
 	ASSERT_EQ(PAGE_IS_HUGE, pm_cat_at(self->proc_a, (void *)self->a.m.thp, PM_HPAGE,
 					  (void *)self->a.m.thp) & PAGE_IS_HUGE)

@@ -4,7 +4,7 @@
  * kind of entry that can carry it (PTE, THP PMD, hugetlb entry, hole), and its
  * absence where the kernel leaves it out. Each test first proves through
  * /proc/self/pagemap's own scan that the memory is in the state the test
- * names (a THP test also through smaps), then runs a family of scans through
+ * names (pm_require.h: a set-up that did not take fails), then runs a family of scans through
  * both files and compares them: everything reported, and each category
  * required, required absent and any-of.
  */
@@ -14,11 +14,8 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT 26
-#endif
-#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
 #ifndef MADV_HWPOISON
 #define MADV_HWPOISON 100
 #endif
@@ -26,24 +23,7 @@
 #define NPAGES 32
 #define LEN (NPAGES * PM_PAGE)
 
-FIXTURE(cat)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(cat)
-{
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
-}
-
-FIXTURE_TEARDOWN(cat)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(cat)
 
 /* The kernel's categories of page `i` of [p, p+len), masked. */
 #define CAT(p, len, i, mask) (pm_cat_at(self->proc, (p), (len), (char *)(p) + (size_t)(i) * PM_PAGE) & (mask))
@@ -67,8 +47,7 @@ static char *shared_anon(size_t len)
 
 static char *hugetlb(size_t len, int flags)
 {
-	return mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    flags | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+	return pm_hugetlb_map(len, PM_HPAGE, flags);
 }
 
 /*
@@ -89,18 +68,17 @@ static char *hugetlb_fresh(size_t len)
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB | MAP_FIXED_NOREPLACE, -1, 0);
 }
 
-/* A written, 2 MiB aligned anonymous THP; MAP_FAILED if none could be had. */
+/* A touched, 2 MiB aligned anonymous MADV_HUGEPAGE mapping; the test proves it huge. */
 static char *thp_anon(bool write)
 {
-	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	char *p = pm_thp_map(PM_HPAGE, -1);
 
-	if (p == MAP_FAILED || madvise(p, PM_HPAGE, MADV_HUGEPAGE))
-		return MAP_FAILED;
-	pm_touch(p, PM_HPAGE, PM_PAGE, write);
+	if (p != MAP_FAILED)
+		pm_touch(p, PM_HPAGE, PM_PAGE, write);
 	return p;
 }
 
-/* A written 2 MiB shmem THP (memfd, MAP_SHARED). */
+/* The same, shmem (memfd, MAP_SHARED), written. */
 static char *thp_shmem(void)
 {
 	int fd = memfd_create("rpm-scan-thp", 0);
@@ -108,23 +86,11 @@ static char *thp_shmem(void)
 
 	if (fd < 0 || ftruncate(fd, PM_HPAGE))
 		return MAP_FAILED;
-	p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	p = pm_thp_map(PM_HPAGE, fd);
 	close(fd);
-	if (p == MAP_FAILED || madvise(p, PM_HPAGE, MADV_HUGEPAGE))
-		return MAP_FAILED;
-	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	if (p != MAP_FAILED)
+		pm_touch(p, PM_HPAGE, PM_PAGE, true);
 	return p;
-}
-
-/* Swap out [p, p+len); true if /proc then reports page `i` swapped. */
-static bool page_out(int proc, char *p, size_t len, size_t i)
-{
-	for (int attempt = 0; attempt < 5; attempt++) {
-		madvise(p, len, MADV_PAGEOUT);
-		if (pm_cat_at(proc, p, len, p + i * PM_PAGE) & PAGE_IS_SWAPPED)
-			return true;
-	}
-	return false;
 }
 
 static int uffd_rwp(void)
@@ -181,8 +147,7 @@ TEST_F(cat, swapped_pte)
 
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
-	if (!page_out(self->proc, p, LEN, 0))
-		SKIP(return, "MADV_PAGEOUT swapped nothing (no swap?)");
+	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	EXPECT_CAT(p, LEN, 0, KIND, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
 }
@@ -192,9 +157,8 @@ TEST_F(cat, swapped_thp_becomes_swapped_ptes)
 	char *p = thp_anon(true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
-	if (!page_out(self->proc, p, PM_HPAGE, 0))
-		SKIP(return, "MADV_PAGEOUT swapped nothing (no swap?)");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	PM_REQUIRE_SWAPPED(self->proc, p, PM_HPAGE, 512);
 	EXPECT_CAT(p, PM_HPAGE, 0, KIND, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
@@ -203,17 +167,32 @@ TEST_F(cat, swapped_thp_becomes_swapped_ptes)
  * Poison page `i` of [p, p+len) from a forked child that shares it: the child,
  * which touches the page, is killed; the parent keeps a hwpoison entry.
  */
-static bool poison_from_child(char *p, size_t i)
+static int poison_from_child(char *p, size_t i)
 {
 	int status;
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		madvise(p + i * PM_PAGE, PM_PAGE, MADV_HWPOISON);
+		if (madvise(p + i * PM_PAGE, PM_PAGE, MADV_HWPOISON))
+			_exit(errno == EINVAL ? 2 : 1);
 		_exit(0);
 	}
-	return pid > 0 && waitpid(pid, &status, 0) == pid;
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	/* Killed by the poison it touched, or returned: done. */
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 }
+
+/* Poison page `i`: skip if the kernel cannot (no CONFIG_MEMORY_FAILURE), fail if it did not take. */
+#define POISON(p, len, i)                                                             \
+	do {                                                                          \
+		int r_ = poison_from_child((p), (i));                                 \
+		if (r_ == 2)                                                          \
+			SKIP(return, "MADV_HWPOISON unsupported (CONFIG_MEMORY_FAILURE)"); \
+		ASSERT_EQ(0, r_) TH_LOG("MADV_HWPOISON failed");                      \
+		ASSERT_NE(0, CAT(p, len, i, PAGE_IS_SWAPPED))                         \
+		TH_LOG("MADV_HWPOISON left no hwpoison entry");                       \
+	} while (0)
 
 TEST_F(cat, hwpoison_pte_is_swapped)
 {
@@ -221,9 +200,7 @@ TEST_F(cat, hwpoison_pte_is_swapped)
 
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
-	ASSERT_TRUE(poison_from_child(p, 3));
-	if (!(CAT(p, LEN, 3, PAGE_IS_SWAPPED)))
-		SKIP(return, "MADV_HWPOISON left no hwpoison entry");
+	POISON(p, LEN, 3);
 	EXPECT_CAT(p, LEN, 3, KIND | PAGE_IS_FILE, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
 }
@@ -233,7 +210,7 @@ TEST_F(cat, huge_thp_present)
 	char *p = thp_anon(true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_CAT(p, PM_HPAGE, 7, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
@@ -243,7 +220,7 @@ TEST_F(cat, huge_thp_reported_clipped_when_scan_starts_inside)
 	char *p = thp_anon(true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_AGREE(p + 100 * PM_PAGE, 50 * PM_PAGE);
 }
 
@@ -252,7 +229,7 @@ TEST_F(cat, huge_not_on_split_thp)
 	char *p = thp_anon(true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	/* Splits the VMA, and with it the PMD, not the folio. */
 	ASSERT_EQ(0, mprotect(p + 10 * PM_PAGE, PM_PAGE, PROT_READ));
 	EXPECT_CAT(p, PM_HPAGE, 7, KIND, PAGE_IS_PRESENT);
@@ -264,7 +241,7 @@ TEST_F(cat, huge_shmem_thp)
 	char *p = thp_shmem();
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "ShmemPmdMapped"), 2048) TH_LOG("no shmem THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_CAT(p, PM_HPAGE, 0, KIND | PAGE_IS_FILE,
 		   PAGE_IS_PRESENT | PAGE_IS_HUGE | PAGE_IS_FILE);
 	EXPECT_AGREE(p, PM_HPAGE);
@@ -274,8 +251,7 @@ TEST_F(cat, huge_hugetlb_present)
 {
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	p[0] = 1;
 	EXPECT_CAT(p, 2 * PM_HPAGE, 5, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
@@ -283,14 +259,14 @@ TEST_F(cat, huge_hugetlb_present)
 	munmap(p, 2 * PM_HPAGE);
 }
 
-TEST_F(cat, huge_hugetlb_1g_present)
+/* Faulting in a 1 GiB page zeroes it: seconds under TCG with KASAN, more when the host is busy. */
+TEST_F_TIMEOUT(cat, huge_hugetlb_1g_present, 120)
 {
 	size_t g = 1UL << 30;
 	char *p = mmap(NULL, g, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT), -1, 0);
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 1 GiB hugetlb page");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_GPAGE);
 	p[0] = 1;
 	EXPECT_CAT(p, g, 0, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, g);
@@ -302,8 +278,7 @@ TEST_F(cat, huge_hugetlb_none_entry_is_huge_only)
 {
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	/* The first page makes the PMD table; the second stays an empty entry in it. */
 	p[0] = 1;
 	EXPECT_CAT(p, 2 * PM_HPAGE, 512, PM_ALL_CATEGORIES & ~PAGE_IS_SOFT_DIRTY, PAGE_IS_HUGE);
@@ -315,24 +290,20 @@ TEST_F(cat, hugetlb_hole_without_table_is_not_huge)
 {
 	char *p = hugetlb_fresh(PM_HPAGE);
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	/* Nothing touched: no page table, a hole; only the VMA's soft-dirty flag. */
 	EXPECT_CAT(p, PM_HPAGE, 0, PM_ALL_CATEGORIES, PAGE_IS_SOFT_DIRTY);
 	EXPECT_AGREE(p, PM_HPAGE);
 	munmap(p, PM_HPAGE);
 }
 
-TEST_F(cat, hwpoison_hugetlb_is_huge_swapped)
+TEST_F_TIMEOUT(cat, hwpoison_hugetlb_is_huge_swapped, 120)
 {
 	char *p = hugetlb(PM_HPAGE, MAP_PRIVATE);
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	p[0] = 1;
-	ASSERT_TRUE(poison_from_child(p, 0));
-	if (!(CAT(p, PM_HPAGE, 0, PAGE_IS_SWAPPED)))
-		SKIP(return, "MADV_HWPOISON left no hwpoison entry");
+	POISON(p, PM_HPAGE, 0);
 	EXPECT_CAT(p, PM_HPAGE, 0, KIND, PAGE_IS_HUGE | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
@@ -381,7 +352,7 @@ TEST_F(cat, file_not_on_anon_thp)
 	char *p = thp_anon(true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_FILE, 0);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
@@ -390,8 +361,8 @@ TEST_F(cat, file_on_shared_hugetlb_not_private)
 {
 	char *s = hugetlb(PM_HPAGE, MAP_SHARED), *q = hugetlb(PM_HPAGE, MAP_PRIVATE);
 
-	if (s == MAP_FAILED || q == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(s, PM_HPAGE);
+	PM_REQUIRE_HUGETLB_MAPPED(q, PM_HPAGE);
 	s[0] = 1;
 	q[0] = 1;
 	EXPECT_CAT(s, PM_HPAGE, 0, PAGE_IS_FILE, PAGE_IS_FILE);
@@ -421,8 +392,9 @@ TEST_F(cat, pfnzero_on_huge_zero_page)
 	char *p = thp_anon(false);
 
 	ASSERT_NE(MAP_FAILED, p);
-	if (!(CAT(p, PM_HPAGE, 0, PAGE_IS_HUGE)))
-		SKIP(return, "no huge zero page (use_zero_page off?)");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	ASSERT_EQ(512, pm_count_cat(self->proc, p, PM_HPAGE, PAGE_IS_PFNZERO, 0))
+	TH_LOG("the read fault did not map the huge zero page");
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_PFNZERO | KIND,
 		   PAGE_IS_PFNZERO | PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
@@ -460,8 +432,7 @@ TEST_F(cat, soft_dirty_kept_by_swapped_pte)
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_clear_soft_dirty());
 	pm_touch(p, LEN / 2, PM_PAGE, true);
-	if (!page_out(self->proc, p, LEN, 0))
-		SKIP(return, "MADV_PAGEOUT swapped nothing (no swap?)");
+	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_SOFT_DIRTY | KIND, PAGE_IS_SOFT_DIRTY | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
 }
@@ -471,12 +442,12 @@ TEST_F(cat, soft_dirty_thp)
 	char *p = thp_anon(true);
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, pm_clear_soft_dirty());
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_SOFT_DIRTY | PAGE_IS_HUGE, PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
 	p[0] = 3;
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("the write split the THP");
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* the write must not split it */
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_SOFT_DIRTY | PAGE_IS_HUGE,
 		   PAGE_IS_SOFT_DIRTY | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
@@ -486,8 +457,7 @@ TEST_F(cat, soft_dirty_hugetlb_from_entry)
 {
 	char *p = hugetlb(PM_HPAGE, MAP_PRIVATE);
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	/* Soft-dirty clearing leaves hugetlb entries alone but clears the VMA flag. */
 	p[0] = 1;
 	ASSERT_EQ(0, pm_clear_soft_dirty());
@@ -697,8 +667,7 @@ TEST_F(cat, written_on_swapped_pte_unless_protected)
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_WP));
 	ASSERT_EQ(0, pm_uffd_wp(uffd, p, LEN / 2, true));
-	if (!page_out(self->proc, p, LEN, 0) || !page_out(self->proc, p, LEN, NPAGES - 1))
-		SKIP(return, "MADV_PAGEOUT swapped nothing (no swap?)");
+	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WRITTEN | KIND, PAGE_IS_SWAPPED);
 	EXPECT_CAT(p, LEN, NPAGES - 1, PAGE_IS_WRITTEN | KIND, PAGE_IS_WRITTEN | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
@@ -712,13 +681,13 @@ TEST_F(cat, written_thp_unless_protected)
 
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_GE(uffd, 0);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_WRITTEN | KIND,
 		   PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
 	ASSERT_EQ(0, pm_uffd_wp(uffd, p, PM_HPAGE, true));
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("write-protection split the THP");
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* protecting must not split it */
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_WRITTEN | KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
 	close(uffd);
@@ -729,8 +698,7 @@ TEST_F(cat, written_hugetlb_unless_protected)
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
 	int uffd = pm_uffd_async();
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	ASSERT_GE(uffd, 0);
 	p[0] = 1;
 	p[PM_HPAGE] = 1;
@@ -749,8 +717,7 @@ TEST_F(cat, written_not_on_hugetlb_hole)
 	char *p = hugetlb_fresh(2 * PM_HPAGE);
 	int uffd = pm_uffd_async();
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	ASSERT_GE(uffd, 0);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, 2 * PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, 2 * PM_HPAGE, 0, PAGE_IS_WRITTEN | KIND, 0);
@@ -764,8 +731,7 @@ TEST_F(cat, written_not_on_hugetlb_none_entry)
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
 	int uffd = pm_uffd_async();
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	ASSERT_GE(uffd, 0);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, 2 * PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	p[0] = 1;
@@ -780,8 +746,7 @@ TEST_F(cat, written_not_on_hugetlb_marker)
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
 	int uffd = pm_uffd_async();
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	ASSERT_GE(uffd, 0);
 	p[0] = 1;
 	ASSERT_EQ(0, pm_uffd_async_wp(uffd, p, 2 * PM_HPAGE));
@@ -838,8 +803,7 @@ TEST_F(cat, accessed_on_swapped_pte_unless_protected)
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_RWP));
 	ASSERT_EQ(0, rw_protect(uffd, p, LEN / 2));
-	if (!page_out(self->proc, p, LEN, 0) || !page_out(self->proc, p, LEN, NPAGES - 1))
-		SKIP(return, "MADV_PAGEOUT swapped nothing (no swap?)");
+	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_ACCESSED | KIND, PAGE_IS_SWAPPED);
 	EXPECT_CAT(p, LEN, NPAGES - 1, PAGE_IS_ACCESSED | KIND, PAGE_IS_ACCESSED | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
@@ -854,11 +818,11 @@ TEST_F(cat, accessed_thp_unless_protected)
 	ASSERT_NE(MAP_FAILED, p);
 	if (uffd < 0)
 		SKIP(return, "UFFD_FEATURE_RWP unavailable");
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_RWP));
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_ACCESSED | PAGE_IS_HUGE, PAGE_IS_ACCESSED | PAGE_IS_HUGE);
 	ASSERT_EQ(0, rw_protect(uffd, p, PM_HPAGE));
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("protection split the THP");
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* protecting must not split it */
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_ACCESSED | PAGE_IS_HUGE, PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
 	close(uffd);
@@ -869,8 +833,7 @@ TEST_F(cat, accessed_hugetlb_unless_protected)
 	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
 	int uffd = uffd_rwp();
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	if (uffd < 0)
 		SKIP(return, "UFFD_FEATURE_RWP unavailable");
 	p[0] = 1;

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 #define NPAGES 16
 #define SENTINEL 0x5eed5eedULL
@@ -40,10 +41,7 @@ FIXTURE_VARIANT(bad_arg)
 
 FIXTURE_SETUP(bad_arg)
 {
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
+	PM_OPEN_BOTH(self);
 	self->c.mem = mmap(NULL, NPAGES * PM_PAGE, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->c.mem);
@@ -56,8 +54,7 @@ FIXTURE_TEARDOWN(bad_arg)
 {
 	munmap(self->c.mem, NPAGES * PM_PAGE);
 	free(self->c.vec);
-	close(self->proc);
-	close(self->dev);
+	PM_CLOSE_BOTH(self);
 }
 
 /* The valid request every variant starts from. */
@@ -182,24 +179,7 @@ TEST_F(bad_arg, rejected_with_kernel_errno)
 	}
 }
 
-FIXTURE(scan_errors)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(scan_errors)
-{
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
-}
-
-FIXTURE_TEARDOWN(scan_errors)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(scan_errors)
 
 /* ioctl on both files; returns true if both fail with `err`. */
 static bool both_fail(int proc, int dev, unsigned long cmd, void *arg, int err)

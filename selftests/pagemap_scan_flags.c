@@ -21,11 +21,7 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
-
-#ifndef MAP_HUGE_SHIFT
-#define MAP_HUGE_SHIFT 26
-#endif
-#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#include "pm_require.h"
 
 #define NPAGES 64
 #define LEN (NPAGES * PM_PAGE)
@@ -40,10 +36,7 @@ FIXTURE(scan)
 
 FIXTURE_SETUP(scan)
 {
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
+	PM_OPEN_BOTH(self);
 	self->uffd = pm_uffd_async();
 	ASSERT_GE(self->uffd, 0) TH_LOG("async uffd-wp unavailable");
 }
@@ -51,8 +44,7 @@ FIXTURE_SETUP(scan)
 FIXTURE_TEARDOWN(scan)
 {
 	close(self->uffd);
-	close(self->proc);
-	close(self->dev);
+	PM_CLOSE_BOTH(self);
 }
 
 /* A request for [p + P(from), p + P(to)). */
@@ -115,9 +107,9 @@ static char *protected_anon(int uffd)
 /* A 2 MiB aligned anon THP, written, registered for async uffd-wp (not protected). */
 static char *thp_registered(int uffd)
 {
-	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	char *p = pm_thp_map(PM_HPAGE, -1);
 
-	if (p == MAP_FAILED || madvise(p, PM_HPAGE, MADV_HUGEPAGE))
+	if (p == MAP_FAILED)
 		return MAP_FAILED;
 	pm_touch(p, PM_HPAGE, PM_PAGE, true);
 	if (pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP))
@@ -127,8 +119,7 @@ static char *thp_registered(int uffd)
 
 static char *hugetlb_registered(int uffd, size_t len, bool write)
 {
-	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+	char *p = pm_hugetlb_map(len, PM_HPAGE, MAP_PRIVATE);
 
 	if (p == MAP_FAILED)
 		return p;
@@ -299,7 +290,7 @@ TEST_F(scan, max_pages_cuts_thp_run)
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_HUGEPAGE));
 	pm_touch(p, PM_HPAGE, PM_PAGE, true);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	a.max_pages = 100;
 	KERNEL(a, 16);
 	ASSERT_EQ(1, self->r.ret);
@@ -463,13 +454,26 @@ TEST_F(scan, pfnmap_vma_is_skipped)
 		SKIP(return, "no [vvar_vclock] mapping to check");
 }
 
+/*
+ * From 0 to the probed top, with memory mapped at the very top (above 2^47
+ * under 5-level paging): the kernel's answer must reach it, and the device's
+ * must be the same.
+ */
 TEST_F(scan, whole_address_space)
 {
-	struct pm_scan_arg a = pm_scan_req(0, 0x7ffffffff000UL, 0, 0, 0, 0, PM_ALL_CATEGORIES);
+	char *high = pm_map_high(PM_HPAGE, 64 * PM_HPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	struct pm_scan_arg a = pm_scan_req(0, pm_user_top(), 0, 0, 0, 0, PM_ALL_CATEGORIES);
 
+	ASSERT_NE(MAP_FAILED, high);
+	if (pm_paging_levels() == 5)
+		ASSERT_GT((uintptr_t)high, 1UL << 47) TH_LOG("5-level paging, mapped below 2^47");
+	pm_touch(high, PM_HPAGE, 4 * PM_PAGE, true);
 	KERNEL(a, PM_MAX_REGIONS);
 	ASSERT_GT(self->r.ret, 3);
+	EXPECT_GT(self->r.r[self->r.n - 1].end, (uintptr_t)high)
+	TH_LOG("the kernel's scan did not reach the top mapping");
 	EXPECT_AGREE(a, PM_MAX_REGIONS);
+	munmap(high, PM_HPAGE);
 }
 
 /* --- errors after progress ------------------------------------------------ */
@@ -727,10 +731,11 @@ TEST_F(scan, wp_whole_thp_keeps_it_huge)
 
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_NE(MAP_FAILED, y);
-	ASSERT_GE(pm_smaps_kb(x, "AnonHugePages"), 2048) TH_LOG("no THP");
-	ASSERT_GE(pm_smaps_kb(y, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, x, PM_HPAGE);
+	PM_REQUIRE_THP(self->proc, y, PM_HPAGE);
 	EXPECT_TWINS_AGREE(x, y, PM_HPAGE, a, 16);
-	EXPECT_GE(pm_smaps_kb(y, "AnonHugePages"), 2048);
+	EXPECT_EQ(512, pm_count_cat(self->proc, y, PM_HPAGE, PAGE_IS_HUGE, 0))
+	TH_LOG("protecting a whole THP must not split it");
 	EXPECT_TRUE(uffd_wp_bit(self->proc, y, 511));
 }
 
@@ -743,8 +748,8 @@ TEST_F(scan, wp_part_of_thp_splits_it)
 
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_NE(MAP_FAILED, y);
-	ASSERT_GE(pm_smaps_kb(x, "AnonHugePages"), 2048) TH_LOG("no THP");
-	ASSERT_GE(pm_smaps_kb(y, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, x, PM_HPAGE);
+	PM_REQUIRE_THP(self->proc, y, PM_HPAGE);
 	EXPECT_TWINS_AGREE(x, y, PM_HPAGE, a, 16);
 	EXPECT_EQ(0, pm_smaps_kb(x, "AnonHugePages")) TH_LOG("the kernel kept the THP");
 	EXPECT_EQ(0, pm_smaps_kb(y, "AnonHugePages"));
@@ -762,8 +767,8 @@ TEST_F(scan, wp_thp_cut_by_max_pages_splits_and_reports_page_by_page)
 
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_NE(MAP_FAILED, y);
-	ASSERT_GE(pm_smaps_kb(x, "AnonHugePages"), 2048) TH_LOG("no THP");
-	ASSERT_GE(pm_smaps_kb(y, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, x, PM_HPAGE);
+	PM_REQUIRE_THP(self->proc, y, PM_HPAGE);
 	a.max_pages = 10;
 	EXPECT_TRUE(pm_scan_twins_agree(self->proc, self->dev, x, y, PM_HPAGE, &a, 16, &k));
 	/* The run after the split has no HUGE: the backed-out THP run left no trace. */
@@ -800,8 +805,8 @@ TEST_F(scan, wp_thp_backout_cuts_back_the_region_it_extended)
 
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_NE(MAP_FAILED, y);
-	ASSERT_GE(pm_smaps_kb(x + PM_HPAGE, "AnonHugePages"), 2048) TH_LOG("no THP");
-	ASSERT_GE(pm_smaps_kb(y + PM_HPAGE, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, x + PM_HPAGE, PM_HPAGE);
+	PM_REQUIRE_THP(self->proc, y + PM_HPAGE, PM_HPAGE);
 	a.max_pages = 300;
 	EXPECT_TRUE(pm_scan_twins_agree(self->proc, self->dev, x, y, 2 * PM_HPAGE, &a, 4, &k));
 	ASSERT_EQ(1, k.ret);
@@ -826,7 +831,7 @@ TEST_F(scan, wp_part_of_shmem_thp_zaps_it_into_markers)
 		ASSERT_NE(MAP_FAILED, t[i]);
 		ASSERT_EQ(0, madvise(t[i], PM_HPAGE, MADV_HUGEPAGE));
 		pm_touch(t[i], PM_HPAGE, PM_PAGE, true);
-		ASSERT_GE(pm_smaps_kb(t[i], "ShmemPmdMapped"), 2048) TH_LOG("no shmem THP");
+		PM_REQUIRE_THP(self->proc, t[i], PM_HPAGE);
 		ASSERT_EQ(0, pm_uffd_register(uffd, t[i], PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	}
 	a = pm_scan_req((uintptr_t)t[0] + P(8), (uintptr_t)t[0] + P(16), PM_SCAN_WP_MATCHING, 0,
@@ -847,8 +852,8 @@ TEST_F(scan, wp_whole_hugetlb_page)
 					   PM_SCAN_WP_MATCHING, 0, PAGE_IS_WRITTEN, 0,
 					   PM_ALL_CATEGORIES);
 
-	if (x == MAP_FAILED || y == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(x, PM_HPAGE);
+	PM_REQUIRE_HUGETLB_MAPPED(y, PM_HPAGE);
 	EXPECT_TWINS_AGREE(x, y, PM_HPAGE, a, 16);
 	EXPECT_TRUE(uffd_wp_bit(self->proc, y, 0));
 	munmap(x, PM_HPAGE);
@@ -864,8 +869,8 @@ TEST_F(scan, wp_part_of_hugetlb_page_is_skipped_with_walk_end_at_it)
 					   PM_ALL_CATEGORIES);
 	static struct pm_scan_result k;
 
-	if (x == MAP_FAILED || y == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(x, PM_HPAGE);
+	PM_REQUIRE_HUGETLB_MAPPED(y, PM_HPAGE);
 	EXPECT_TRUE(pm_scan_twins_agree(self->proc, self->dev, x, y, PM_HPAGE, &a, 16, &k));
 	EXPECT_EQ(0, k.ret);
 	EXPECT_EQ((uintptr_t)x + P(1), k.walk_end);
@@ -883,8 +888,8 @@ TEST_F(scan, wp_hugetlb_cut_by_max_pages_backs_out_each_page)
 					   PM_ALL_CATEGORIES);
 	static struct pm_scan_result k;
 
-	if (x == MAP_FAILED || y == MAP_FAILED)
-		SKIP(return, "no 2 MiB hugetlb pages");
+	PM_REQUIRE_HUGETLB_MAPPED(x, PM_HPAGE);
+	PM_REQUIRE_HUGETLB_MAPPED(y, PM_HPAGE);
 	a.max_pages = 100;
 	EXPECT_TRUE(pm_scan_twins_agree(self->proc, self->dev, x, y, 2 * PM_HPAGE, &a, 16, &k));
 	/* Both pages are backed out in turn; walk_end is left at the second. */
@@ -912,8 +917,7 @@ TEST_F(scan, wp_hugetlb_hole_marks_the_whole_huge_page)
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB |
 				    MAP_FIXED_NOREPLACE,
 			    -1, 0);
-		if (t[i] == MAP_FAILED)
-			SKIP(return, "no 2 MiB hugetlb pages");
+		PM_REQUIRE_HUGETLB_MAPPED(t[i], PM_HPAGE);
 		ASSERT_EQ(0, pm_uffd_register(self->uffd, t[i], PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	}
 	/* Holes in hugetlb VMAs are not WRITTEN; select them by WPALLOWED, in part only. */
@@ -929,7 +933,7 @@ TEST_F(scan, wp_hugetlb_hole_marks_the_whole_huge_page)
  * makes it written again, then the device protects it; both must report the
  * same and leave the same state.
  */
-TEST_F(scan, wp_whole_1g_hugetlb_page_replayed_on_the_same_memory)
+TEST_F_TIMEOUT(scan, wp_whole_1g_hugetlb_page_replayed_on_the_same_memory, 120)
 {
 	size_t g = 1UL << 30;
 	char *p = mmap(NULL, g, PROT_READ | PROT_WRITE,
@@ -939,8 +943,7 @@ TEST_F(scan, wp_whole_1g_hugetlb_page_replayed_on_the_same_memory)
 	static struct pm_scan_result k, d;
 	long after_k, after_d;
 
-	if (p == MAP_FAILED)
-		SKIP(return, "no 1 GiB hugetlb page");
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_GPAGE);
 	p[0] = 1;
 	ASSERT_EQ(0, pm_uffd_register(self->uffd, p, g, UFFDIO_REGISTER_MODE_WP));
 	pm_scan_run(self->proc, &a, 16, &k);
@@ -1050,8 +1053,8 @@ TEST_F(scan, wp_thp_flushes_the_tlb_of_a_concurrent_writer)
 
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_NE(MAP_FAILED, y);
-	ASSERT_GE(pm_smaps_kb(x, "AnonHugePages"), 2048) TH_LOG("no THP");
-	ASSERT_GE(pm_smaps_kb(y, "AnonHugePages"), 2048) TH_LOG("no THP");
+	PM_REQUIRE_THP(self->proc, x, PM_HPAGE);
+	PM_REQUIRE_THP(self->proc, y, PM_HPAGE);
 	EXPECT_EQ(PAGE_IS_WRITTEN,
 		  wp_under_writer(self->proc, self->proc, x, PM_HPAGE) & PAGE_IS_WRITTEN);
 	EXPECT_EQ(PAGE_IS_WRITTEN,

@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
@@ -603,7 +604,7 @@ static struct pm_scan_arg random_req(uintptr_t base, bool wide, uint64_t *vec_le
 
 	if (wide && chance(2)) {
 		start = 0;
-		end = 0x7ffffffff000UL;
+		end = pm_user_top();
 	} else {
 		uint64_t lo = wide ? PM_HPAGE / PM_PAGE : 0;
 		uint64_t span = WIN_PAGES + (wide ? 2 * lo : 0);
@@ -736,10 +737,7 @@ FIXTURE(random)
 
 FIXTURE_SETUP(random)
 {
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
+	PM_OPEN_BOTH(self);
 	check_setup(_metadata);
 	/*
 	 * khugepaged collapses PTE-mapped ranges of MADV_HUGEPAGE memory in the
@@ -759,8 +757,7 @@ FIXTURE_TEARDOWN(random)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("# %ld s\n", (long)(t1.tv_sec - self->t0.tv_sec));
 	sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep, 0, true);
-	close(self->proc);
-	close(self->dev);
+	PM_CLOSE_BOTH(self);
 }
 
 /* Scans that change nothing: both files on the same memory. */

@@ -13,28 +13,12 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 #define NPAGES 64
 #define LEN (NPAGES * PM_PAGE)
 
-FIXTURE(sd)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(sd)
-{
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
-}
-
-FIXTURE_TEARDOWN(sd)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(sd)
 
 static int clear_range(int dev, void *start, size_t len)
 {
@@ -76,6 +60,39 @@ TEST_F(sd, range_clear_touches_only_the_range)
 		EXPECT_EQ(i < 16 || i >= 48, s[i]) TH_LOG("page %d", i);
 	}
 	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, LEN, 16));
+}
+
+/*
+ * At the top of the address space: above 2^47 under 5-level paging (where no
+ * other test maps), just under it with 4-level. A ranged clear touches
+ * exactly its range there, a write after it reads dirty, and the
+ * whole-process clear reaches that far.
+ */
+TEST_F(sd, clears_at_the_top_of_the_address_space)
+{
+	char *p = pm_map_high(PM_HPAGE, 64 * PM_HPAGE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	bool s[NPAGES];
+
+	ASSERT_NE(MAP_FAILED, p);
+	if (pm_paging_levels() == 5)
+		ASSERT_GT((uintptr_t)p, 1UL << 47) TH_LOG("5-level paging, mapped below 2^47");
+	ASSERT_EQ(0, madvise(p, PM_HPAGE, MADV_NOHUGEPAGE));
+	pm_touch(p, LEN, PM_PAGE, true);
+	ASSERT_EQ(0, clear_range(self->dev, p, LEN / 2));
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_EQ(i >= NPAGES / 2, s[i]) TH_LOG("page %d", i);
+	}
+	p[3 * PM_PAGE] = 1;
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	EXPECT_TRUE(s[3]);
+	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, LEN, 16));
+	ASSERT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL));
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_FALSE(s[i]) TH_LOG("page %d after the whole-process clear", i);
+	}
+	munmap(p, PM_HPAGE);
 }
 
 TEST_F(sd, range_clear_leaves_neighbouring_vmas_dirty)
@@ -146,7 +163,7 @@ TEST_F(sd, swapped_page_clear)
 	bool s[NPAGES];
 
 	ASSERT_NE(MAP_FAILED, p);
-	madvise(p, LEN, MADV_PAGEOUT);
+	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	ASSERT_EQ(0, clear_range(self->dev, p, LEN));
 	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
 	for (int i = 0; i < NPAGES; i++) {
@@ -157,11 +174,10 @@ TEST_F(sd, swapped_page_clear)
 
 static char *thp_written(void)
 {
-	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	char *p = pm_thp_map(PM_HPAGE, -1);
 
-	if (p == MAP_FAILED || madvise(p, PM_HPAGE, MADV_HUGEPAGE))
-		return MAP_FAILED;
-	pm_touch(p, PM_HPAGE, PM_PAGE, true);
+	if (p != MAP_FAILED)
+		pm_touch(p, PM_HPAGE, PM_PAGE, true);
 	return p;
 }
 
@@ -171,9 +187,9 @@ TEST_F(sd, thp_whole_clear_keeps_the_huge_page)
 	char *p = thp_written();
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, clear_range(self->dev, p, PM_HPAGE));
-	EXPECT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048) TH_LOG("the huge page was split");
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* the clear must not split it */
 	ASSERT_EQ(0, soft_dirty_map(self->proc, p, 512, s));
 	for (int i = 0; i < 512; i++) {
 		EXPECT_FALSE(s[i]) TH_LOG("page %d", i);
@@ -190,7 +206,7 @@ TEST_F(sd, thp_partial_clear_is_exact)
 	char *p = thp_written();
 
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(pm_smaps_kb(p, "AnonHugePages"), 2048);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, clear_range(self->dev, p + 128 * PM_PAGE, 128 * PM_PAGE));
 	ASSERT_EQ(0, soft_dirty_map(self->proc, p, 512, s));
 	for (int i = 0; i < 512; i++) {

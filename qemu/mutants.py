@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Mutation testing of the module: do the tests catch the bugs they are for?
+
+Usage: mutants.py [--keep] [--check] [NAME ...]        (make mutants)
+
+  --check  only verify that every mutation still applies to the source (fast:
+           no build, no boot); run it after changing walk/ to see what to retarget
+  --keep   keep each mutant's tree under build/mutants/NAME/src
+
+Each mutant below is one exact text substitution in the module's source.
+For each, in turn: the tree is copied, the substitution applied (it must
+match exactly `count` times, or the mutant no longer applies and the run
+fails: retarget it), the module rebuilt against the cached debug test kernel,
+and the guest booted (5-level paging) with only the selftest binaries of the
+tests named in `killers`. The mutant is killed when at least one of those
+tests reports `not ok` (or never reports), or the kernel prints a report
+(WARNING, BUG, KASAN, lockdep) while one of those binaries runs; it survives
+otherwise. First the unmutated tree is
+run the same way with all the named binaries: a test that already fails
+cannot kill anything.
+
+A mutant may be marked `equivalent` only with a check that proves it cannot
+change behaviour on the test kernel (see the mmu_notifier one); when the
+check does not hold, the mutant is run like any other.
+
+Prints `mutants: K killed, S survived` (and equivalent and stale counts);
+exits non-zero if any survived, no longer applies, does not build, or the
+baseline fails.
+
+Retargeting after the code changed: each mutant names a file, the exact text
+(`old`) and its replacement (`new`); find the new spelling of the same
+statement and update `old`/`new`. Keep the substitution minimal: it should
+remove or change exactly the one behaviour the mutant's name says.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+QEMU_DIR = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(QEMU_DIR)
+BUILD = os.path.join(TOP, "build", "mutants")
+
+RACE = "softdirty_race"
+
+MUTANTS = [
+    {
+        "name": "clear-no-tlb-flush",
+        "what": "the TLB flush after write-protecting a PTE table's soft-dirty PTEs is gone",
+        "file": "walk/softdirty.rs",
+        "old": "unsafe { bindings::flush_tlb_range(vma.as_ptr(), start, end) };",
+        "new": "let _ = (vma, start, end);",
+        "killers": [f"{RACE}:race.anon.get_and_clear_reports_exactly_the_writes",
+                    f"{RACE}:race.anon.ranged_clear_loses_no_write",
+                    f"{RACE}:race.shmem.whole_clear_loses_no_write"],
+    },
+    {
+        "name": "wp-no-mmu-notifier",
+        "what": "the MMU_NOTIFY_PROTECTION_VMA range around a write-protecting scan is gone",
+        "file": "walk/scan_wp.rs",
+        "old": "unsafe { bindings::mmu_notifier_invalidate_range_start(range.as_mut_ptr()) };",
+        "new": "let _ = &mut range;",
+        "also": [("walk/scan_wp.rs",
+                  "unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };",
+                  "let _ = &mut range;")],
+        "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
+        "killers": [],
+    },
+    {
+        "name": "wp-no-tlb-flush",
+        "what": "the TLB flush after uffd-write-protecting PTEs in a scan is gone",
+        "file": "walk/scan_visit.rs",
+        "old": "scan_wp::flush_tlb_range(vma, first, exit);",
+        "new": "let _ = (first, exit);",
+        "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
+                    f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],
+    },
+    {
+        "name": "clear-no-mmu-notifier",
+        "what": "the MMU_NOTIFY_SOFT_DIRTY range around the clear is never started nor ended",
+        "file": "walk/softdirty.rs",
+        "old": "bindings::mmu_notifier_invalidate_range_start(&mut range);",
+        "new": "let _ = &mut range;",
+        "also": [("walk/softdirty.rs",
+                  "unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };",
+                  "let _ = &mut self.range;")],
+        # Without CONFIG_MMU_NOTIFIER the start and end calls are empty inlines: no secondary
+        # MMU can exist, so nothing can observe the difference. Checked, not assumed.
+        "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
+        "killers": [],
+    },
+    {
+        "name": "thp-soft-dirty-kept",
+        "what": "clearing a huge PMD write-protects it but leaves its soft-dirty bit",
+        "file": "walk/modify.rs",
+        "old": "new = bindings::pmd_clear_soft_dirty(bindings::pmd_wrprotect(new));",
+        "new": "new = bindings::pmd_wrprotect(new);",
+        "killers": [f"{RACE}:race.thp.get_and_clear_reports_exactly_the_writes",
+                    f"{RACE}:race.thp.whole_clear_loses_no_write",
+                    "softdirty_clear:sd.thp_whole_clear_keeps_the_huge_page"],
+    },
+    {
+        "name": "pfn-shown-to-all",
+        "what": "frame numbers are shown whatever the opener's credentials",
+        "file": "walk/pagemap.rs",
+        "old": "KBox::new(PagemapReader::new(show_pfn), GFP_KERNEL)?",
+        "new": "KBox::new(PagemapReader::new(show_pfn || true), GFP_KERNEL)?",
+        "killers": ["pagemap_attach:global.unprivileged_reader_never_sees_a_frame"],
+    },
+    {
+        "name": "vm-softdirty-left-set",
+        "what": "a clear leaves VM_SOFTDIRTY set on the VMAs it covers",
+        "file": "walk/softdirty.rs",
+        "old": "vma.clear_soft_dirty_flag(lock);",
+        "new": "let _ = &vma;",
+        "killers": [f"{RACE}:race.anon.get_and_clear_reports_exactly_the_writes",
+                    f"{RACE}:race.anon.whole_clear_loses_no_write",
+                    "softdirty_clear:sd.untouched_pages_in_range_read_clean"],
+    },
+    {
+        "name": "pte-lock-dropped",
+        "what": "a PTE table is walked (and its entries modified) with its lock released "
+                "right after it was taken (re-taken only to release it at the end)",
+        "file": "walk/table.rs",
+        "old": "        NonNull::new(pte).map(|first| Self {",
+        "new": "        if !pte.is_null() {\n"
+               "            unsafe { bindings::spin_unlock(ptl) };\n"
+               "        }\n"
+               "        NonNull::new(pte).map(|first| Self {",
+        "also": [("walk/table.rs",
+                  "unsafe { bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };",
+                  "unsafe { bindings::spin_lock(self.ptl); "
+                  "bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };")],
+        "killers": [f"{RACE}:global.wp_scan_racing_zaps_loses_no_write"],
+    },
+    {
+        "name": "exclusive-bit-zero",
+        "what": "PM_MMAP_EXCLUSIVE is never set on a PTE",
+        "file": "walk/pagemap.rs",
+        "old": "if flags & PM_PRESENT != 0 && page.mapped_exclusively() {",
+        "new": "if flags & PM_PRESENT != 0 && page.mapped_exclusively() && false {",
+        "killers": ["pagemap_read_diff:diff.anon_private_written",
+                    "pagemap_read_diff:diff.after_fork_cow_break_exclusive"],
+    },
+    {
+        "name": "walk-skips-last-pte",
+        "what": "the PTE loop stops one entry early, skipping the last PTE of every table",
+        "file": "walk/mod.rs",
+        "old": "    while addr < end {\n        let slot = ptes.slot(addr);",
+        "new": "    while addr + x86::PAGE_SIZE < end {\n        let slot = ptes.slot(addr);",
+        "killers": ["pagemap_read_diff:diff.anon_private_written",
+                    "pagemap_read_diff:diff.heap"],
+    },
+]
+
+COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]
+
+
+def log(msg):
+    print(f"[mutants] {msg}", file=sys.stderr, flush=True)
+
+
+def sh(args, **kw):
+    return subprocess.run(args, check=True, text=True, **kw)
+
+
+def apply(tree, file, old, new, count=1):
+    """Apply one substitution in `tree`; returns an error text or None."""
+    path = os.path.join(tree, file)
+    try:
+        text = open(path).read()
+    except OSError as e:
+        return f"{file}: {e}"
+    found = text.count(old)
+    if found != count:
+        return f"{file}: the text to mutate occurs {found} times, not {count}: retarget it"
+    open(path, "w").write(text.replace(old, new))
+    return None
+
+
+TAP = re.compile(r"^(?:\[\s*\d+\.\d+\]\s*)?(ok|not ok) \d+ (\S+)")
+# A kernel report (WARNING, BUG, KASAN, lockdep, ...) while a named binary runs kills as
+# well: `make check` fails on it. The patterns are the verdict parser's own.
+sys.path.insert(0, QEMU_DIR)
+try:
+    from parse_log import SPLATS
+except ImportError:  # the parser changed shape: the essentials
+    SPLATS = [(re.compile(r"\bBUG:|\bWARNING:|\bKASAN\b|\bOops\b|bad unlock balance|"
+                          r"possible circular locking|general protection fault"), "report")]
+SPLAT = "<kernel report>"
+
+
+def results(log_text):
+    """{binary: {test: 'ok'|'not ok'|'skip'}} from a guest console."""
+    out, binary = {}, None
+    for raw in log_text.replace("\r", "").split("\n"):
+        if binary and any(p.search(raw) for p, _ in SPLATS):
+            out[binary][SPLAT] = raw.strip()[:160]
+        line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw.strip())
+        if line.startswith("RPM-BEGIN "):
+            binary = line.split()[1]
+            out.setdefault(binary, {})
+            continue
+        if line.startswith("RPM-END "):
+            binary = None
+            continue
+        m = TAP.match(line)
+        if m and binary:
+            status = "skip" if re.search(r"#\s*SKIP", line, re.I) else m.group(1)
+            out[binary][m.group(2)] = status
+    return out
+
+
+def check_only(chosen):
+    """Whether each mutation still applies to the source as it is (no build, no boot)."""
+    stale = 0
+    for m in chosen:
+        for f, old, new in [(m["file"], m["old"], m["new"])] + m.get("also", []):
+            found = open(os.path.join(TOP, f)).read().count(old)
+            if found != 1:
+                stale += 1
+                print(f"{m['name']}: {f}: the text to mutate occurs {found} times, not 1")
+    print(f"mutants: {len(chosen) - stale} of {len(chosen)} apply")
+    return 1 if stale else 0
+
+
+def run_guest(kobj, ko, tests_dir, binaries, tag):
+    """Boot the guest with `ko` and only `binaries`; returns the parsed results."""
+    sub = os.path.join(BUILD, tag)
+    shutil.rmtree(sub, ignore_errors=True)
+    os.makedirs(os.path.join(sub, "tests"))
+    for b in sorted(binaries):
+        shutil.copy2(os.path.join(tests_dir, b), os.path.join(sub, "tests", b))
+    initrd = os.path.join(sub, "initramfs.cpio.gz")
+    sh([os.path.join(QEMU_DIR, "mkinitramfs.sh"), initrd, ko, os.path.join(sub, "tests")])
+    console = os.path.join(sub, "console.log")
+    t0 = time.time()
+    sh([os.path.join(QEMU_DIR, "boot.sh"), os.path.join(kobj, "arch/x86/boot/bzImage"), initrd,
+        "check", "5", console, "900"])
+    text = open(console, errors="replace").read()
+    log(f"{tag}: guest ran {time.time() - t0:.0f} s (console: {console})")
+    return results(text), text
+
+
+def killers_by_binary(m):
+    out = {}
+    for k in m["killers"]:
+        b, t = k.split(":", 1)
+        out.setdefault(b, set()).add(t)
+    return out
+
+
+def main(argv):
+    keep = "--keep" in argv
+    names = [a for a in argv if not a.startswith("--")]
+    chosen = [m for m in MUTANTS if not names or m["name"] in names]
+    if names and len(chosen) != len(names):
+        log(f"unknown mutant among {names}; known: {[m['name'] for m in MUTANTS]}")
+        return 2
+    if "--check" in argv:
+        return check_only(chosen)
+    sh([os.path.join(QEMU_DIR, "setup-toolchain.sh")])
+    kobj = sh([os.path.join(QEMU_DIR, "build-kernel.sh")], stdout=subprocess.PIPE).stdout.strip()
+    config = open(os.path.join(kobj, ".config")).read()
+    os.makedirs(BUILD, exist_ok=True)
+    tests_dir = os.path.join(BUILD, "tests")
+    shutil.rmtree(tests_dir, ignore_errors=True)
+    log("building the selftests")
+    sh([os.path.join(QEMU_DIR, "build-tests.sh"), kobj, tests_dir])
+
+    def is_set(sym):
+        return re.search(rf"^{sym}=[ym]", config, re.M) is not None
+
+    to_run = []
+    equivalent, stale = [], []
+    for m in chosen:
+        sym = m.get("equivalent_if_unset")
+        if sym and not is_set(sym):
+            equivalent.append(m)
+        elif not m["killers"]:
+            stale.append((m, f"{sym} is set in the test kernel: the mutant needs a killing test"))
+        else:
+            to_run.append(m)
+
+    # The baseline: the named tests must pass on the unmutated module.
+    all_binaries = set()
+    for m in to_run:
+        all_binaries |= set(killers_by_binary(m))
+    log("building the unmutated module")
+    sh([os.path.join(QEMU_DIR, "build-module.sh"), kobj])
+    base = {}
+    if all_binaries:
+        base, _ = run_guest(kobj, os.path.join(TOP, "rust_pagemap.ko"), tests_dir, all_binaries,
+                            "baseline")
+    bad_base = []
+    for m in to_run:
+        for b, tests in killers_by_binary(m).items():
+            for t in tests:
+                st = base.get(b, {}).get(t)
+                if st != "ok":
+                    bad_base.append(f"{b}:{t} ({st or 'not run'})")
+    if bad_base:
+        for b in sorted(set(bad_base)):
+            log(f"baseline: {b} does not pass on the unmutated module")
+        print("mutants: baseline fails; nothing can be killed")
+        return 1
+
+    killed, survived = [], []
+    for m in to_run:
+        tree = os.path.join(BUILD, m["name"], "src")
+        shutil.rmtree(tree, ignore_errors=True)
+        os.makedirs(tree)
+        for item in COPY:
+            src = os.path.join(TOP, item)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(tree, item),
+                                ignore=shutil.ignore_patterns("*.o", "*.cmd", "*.d", "*.rmeta",
+                                                              "*.mod", "*.mod.c", "*.ko",
+                                                              "__pycache__"))
+            else:
+                shutil.copy2(src, os.path.join(tree, item))
+        err = apply(tree, m["file"], m["old"], m["new"])
+        for f, old, new in m.get("also", []):
+            err = err or apply(tree, f, old, new)
+        if err:
+            stale.append((m, err))
+            log(f"{m['name']}: no longer applies: {err}")
+            continue
+        log(f"{m['name']}: {m['what']}; building")
+        try:
+            sh([os.path.join(tree, "qemu", "build-module.sh"), kobj],
+               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except subprocess.CalledProcessError as e:
+            stale.append((m, "does not build: " + (e.stderr or "")[-400:]))
+            log(f"{m['name']}: does not build")
+            continue
+        res, _ = run_guest(kobj, os.path.join(tree, "rust_pagemap.ko"), tests_dir,
+                           set(killers_by_binary(m)), m["name"])
+        failed = [f"{b}:{t}" for b, tests in killers_by_binary(m).items() for t in tests
+                  if res.get(b, {}).get(t) in ("not ok", None)]
+        failed += [f"{b}: {res[b][SPLAT]}" for b in killers_by_binary(m) if SPLAT in res.get(b, {})]
+        if failed:
+            killed.append(m)
+            log(f"{m['name']}: KILLED by {', '.join(failed)}")
+        else:
+            survived.append(m)
+            log(f"{m['name']}: SURVIVED (every named test passed)")
+        if not keep:
+            shutil.rmtree(tree, ignore_errors=True)
+
+    for m in equivalent:
+        log(f"{m['name']}: equivalent on this kernel ({m['equivalent_if_unset']} is not set: "
+            f"the calls it removes are empty inlines)")
+    for m, why in stale:
+        log(f"{m['name']}: STALE: {why}")
+    print(f"mutants: {len(killed)} killed, {len(survived)} survived"
+          f" ({len(equivalent)} equivalent on this kernel, {len(stale)} no longer apply)")
+    for m in survived:
+        print(f"survived: {m['name']}: {m['what']}")
+    return 1 if survived or stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Proof that a test's set-up took, before anything is compared.
+ *
+ * A differential test that compares the device with /proc on memory that is
+ * not in the state the test is named for passes without testing anything.
+ * The PM_REQUIRE_*() macros below check that state through the kernel's own
+ * /proc/self/pagemap (never through the device) and:
+ *
+ *   - FAIL the test when the state did not take although the kernel has the
+ *     feature (swap active but nothing swapped, THP enabled but no PMD
+ *     mapping, a marker that is not there, protection that did not happen);
+ *   - SKIP it, with the reason, only when the running kernel or machine lacks
+ *     the feature altogether (no swap device, no THP, no reserved hugetlb
+ *     pages of that size). The project's own guest provides every feature and
+ *     its runner fails on any SKIP, so a skip there is a failure as well.
+ *
+ * Retrying a set-up step (MADV_PAGEOUT, a THP fault) is fine: it is the
+ * set-up that is retried, never a comparison with the device.
+ *
+ * Include after kselftest_harness.h; the macros use the harness's ASSERT and
+ * SKIP and the fixture's `self->proc` where they say so.
+ */
+#ifndef PM_REQUIRE_H
+#define PM_REQUIRE_H
+
+#include "pm_common.h"
+
+#include <dirent.h>
+#include <linux/fs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+
+#ifndef __KSELFTEST_HARNESS_H
+#error "include kselftest_harness.h before pm_require.h"
+#endif
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#endif
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB (30 << MAP_HUGE_SHIFT)
+#endif
+#define PM_GPAGE (1UL << 30)
+
+/* --- the /proc + device fixture most differential tests share ----------- */
+
+/* Open /proc/self/pagemap and the device into self->proc and self->dev, or fail. */
+#define PM_OPEN_BOTH(self)                                                            \
+	do {                                                                          \
+		(self)->proc = pm_open_proc();                                        \
+		ASSERT_GE((self)->proc, 0)                                            \
+		TH_LOG("open /proc/self/pagemap: %s", strerror(errno));               \
+		(self)->dev = pm_open_dev();                                          \
+		ASSERT_GE((self)->dev, 0)                                             \
+		TH_LOG("open %s: %s", RUST_PAGEMAP_DEV, strerror(errno));             \
+	} while (0)
+
+#define PM_CLOSE_BOTH(self)                                                           \
+	do {                                                                          \
+		close((self)->proc);                                                  \
+		close((self)->dev);                                                   \
+	} while (0)
+
+/* A fixture `name` with just the two files open. */
+#define PM_BOTH_FIXTURE(name)                                                         \
+	FIXTURE(name)                                                                 \
+	{                                                                             \
+		int proc, dev;                                                        \
+	};                                                                            \
+	FIXTURE_SETUP(name)                                                           \
+	{                                                                             \
+		PM_OPEN_BOTH(self);                                                   \
+	}                                                                             \
+	FIXTURE_TEARDOWN(name)                                                        \
+	{                                                                             \
+		PM_CLOSE_BOTH(self);                                                  \
+	}
+
+/* --- reading the kernel's view ---------------------------------------- */
+
+/* How many entries of [p, p+len) have all of `bits` set, per `fd` (/proc); -1 on error. */
+static inline long pm_count_with(int fd, const void *p, size_t len, uint64_t bits)
+{
+	static uint64_t e[4096];
+	long c = 0;
+
+	for (size_t off = 0; off < len; off += sizeof(e) / 8 * PM_PAGE) {
+		size_t n = (len - off) / PM_PAGE;
+
+		if (n > sizeof(e) / 8)
+			n = sizeof(e) / 8;
+		if (pm_read_entries(fd, (uintptr_t)p + off, n, e))
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			c += (e[i] & bits) == bits;
+	}
+	return c;
+}
+
+/*
+ * How many pages of [p, p+len) the kernel's PAGEMAP_SCAN on `fd` reports with
+ * every category in `cats` (and none of `absent`); -1 on error.
+ */
+static inline long pm_count_cat(int fd, const void *p, size_t len, uint64_t cats, uint64_t absent)
+{
+	static struct page_region r[512];
+	uintptr_t at = (uintptr_t)p, end = at + len;
+	long pages = 0;
+
+	while (at < end) {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.start = at,
+			.end = end,
+			.vec = (uintptr_t)r,
+			.vec_len = 512,
+			.category_inverted = absent,
+			.category_mask = cats | absent,
+			.return_mask = cats | absent | PAGE_IS_PRESENT,
+		};
+		long n = ioctl(fd, PAGEMAP_SCAN, &a);
+
+		if (n < 0)
+			return -1;
+		for (long i = 0; i < n; i++)
+			pages += (r[i].end - r[i].start) / PM_PAGE;
+		if (a.walk_end <= at)
+			return -1;
+		at = a.walk_end;
+	}
+	return pages;
+}
+
+/* Whether the kernel has THP at all (a user's kernel may not). */
+static inline bool pm_have_thp(void)
+{
+	return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
+}
+
+/* How many hugetlb pages of `kb` KiB are reserved; 0 if the size does not exist. */
+static inline long pm_hugetlb_reserved(unsigned long kb)
+{
+	char path[96], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", kb);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtol(buf, NULL, 10);
+}
+
+static inline long pm_online_cpus(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* --- set-up that is proven ------------------------------------------- */
+
+/*
+ * MADV_PAGEOUT [p, p+len) until /proc reports at least `want` pages of it
+ * swapped (or 10 tries); returns how many it reports swapped.
+ */
+static inline long pm_page_out(int proc, void *p, size_t len, long want)
+{
+	long n = 0;
+
+	for (int attempt = 0; attempt < 10; attempt++) {
+		madvise(p, len, MADV_PAGEOUT);
+		n = pm_count_with(proc, p, len, RPM_SWAP);
+		if (n >= want)
+			break;
+	}
+	return n;
+}
+
+/* Swap out [p, p+len) and fail unless /proc reports at least `want` of its pages swapped. */
+#define PM_REQUIRE_SWAPPED(proc, p, len, want)                                        \
+	do {                                                                          \
+		if (!pm_have_swap())                                                  \
+			SKIP(return, "no swap device active (the guest has zram)");  \
+		ASSERT_GE(pm_page_out((proc), (p), (len), (want)), (long)(want))      \
+		TH_LOG("MADV_PAGEOUT did not swap the pages: the case would test nothing"); \
+	} while (0)
+
+/* A 2 MiB aligned anonymous (or, with `fd` >= 0, shared file) mapping of `len`, MADV_HUGEPAGE. */
+static inline char *pm_thp_map(size_t len, int fd)
+{
+	char *p = pm_map_aligned(len, PROT_READ | PROT_WRITE,
+				 fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS, fd);
+
+	if (p == MAP_FAILED)
+		return p;
+	if (madvise(p, len, MADV_HUGEPAGE)) {
+		munmap(p, len);
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+/* Fail unless every page of [p, p+len) is mapped by a huge entry, per /proc's own scan. */
+#define PM_REQUIRE_HUGE(proc, p, len)                                                 \
+	do {                                                                          \
+		ASSERT_EQ((long)((len) / PM_PAGE),                                    \
+			  pm_count_cat((proc), (p), (len), PAGE_IS_HUGE | PAGE_IS_PRESENT, 0)) \
+		TH_LOG("%p+%#lx is not mapped by huge entries: the case would test nothing", \
+		       (void *)(p), (unsigned long)(len));                           \
+	} while (0)
+
+/* Skip when the kernel has no THP; fail unless [p, p+len) is PMD-mapped. */
+#define PM_REQUIRE_THP(proc, p, len)                                                  \
+	do {                                                                          \
+		if (!pm_have_thp())                                                   \
+			SKIP(return, "the kernel has no transparent huge pages");    \
+		PM_REQUIRE_HUGE(proc, p, len);                                        \
+	} while (0)
+
+/* A hugetlb mapping of `len` with pages of `psize` (2 MiB or 1 GiB). */
+static inline char *pm_hugetlb_map(size_t len, size_t psize, int flags)
+{
+	int huge = psize == PM_GPAGE ? MAP_HUGE_1GB : MAP_HUGE_2MB;
+
+	return mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    flags | MAP_ANONYMOUS | MAP_HUGETLB | huge, -1, 0);
+}
+
+/*
+ * The mapping `p` of hugetlb pages of `psize` must exist: skip when none of
+ * that size are reserved, fail when they are but the mapping failed.
+ */
+#define PM_REQUIRE_HUGETLB_MAPPED(p, psize)                                           \
+	do {                                                                          \
+		if ((p) == MAP_FAILED && pm_hugetlb_reserved((psize) >> 10) <= 0)     \
+			SKIP(return, "no %lu KiB hugetlb pages reserved (hugepagesz=, hugepages=)", \
+			     (unsigned long)(psize) >> 10);                           \
+		ASSERT_NE(MAP_FAILED, (p))                                            \
+		TH_LOG("%lu KiB hugetlb pages are reserved but the mapping failed: %s", \
+		       (unsigned long)(psize) >> 10, strerror(errno));               \
+	} while (0)
+
+/* Fail unless exactly `want` entries of [p, p+len) have all of `bits`, per /proc. */
+#define PM_REQUIRE_ENTRIES(proc, p, len, bits, want)                                  \
+	do {                                                                          \
+		ASSERT_EQ((long)(want), pm_count_with((proc), (p), (len), (bits)))    \
+		TH_LOG("/proc does not show the entries the set-up made (bits %#llx)", \
+		       (unsigned long long)(bits));                                   \
+	} while (0)
+
+/* Fail unless every page of [p, p+len) is uffd write-protected, per /proc. */
+#define PM_REQUIRE_UFFD_WP(proc, p, len)                                              \
+	PM_REQUIRE_ENTRIES(proc, p, len, RPM_UFFD_WP, (len) / PM_PAGE)
+
+/* Fail unless the machine has at least `n` CPUs online (a race test on one CPU proves nothing). */
+#define PM_REQUIRE_CPUS(n)                                                            \
+	do {                                                                          \
+		ASSERT_GE(pm_online_cpus(), (long)(n))                               \
+		TH_LOG("%d CPUs must be online", (int)(n));                           \
+	} while (0)
+
+#endif /* PM_REQUIRE_H */

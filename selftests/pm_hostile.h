@@ -226,21 +226,6 @@ static inline void pm_pin_to_cpu(int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
-/*
- * TASK_SIZE of this process, found by asking for a mapping above 2^47: the
- * kernel gives one only with 5-level paging (TASK_SIZE 2^56 - 4 KiB there,
- * 2^47 - 4 KiB with 4 levels).
- */
-static inline uintptr_t pm_user_top(void)
-{
-	void *p = mmap((void *)(1UL << 52), PM_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	bool five = p != MAP_FAILED && (uintptr_t)p >= (1UL << 47);
-
-	if (p != MAP_FAILED)
-		munmap(p, PM_PAGE);
-	return five ? (1UL << 56) - PM_PAGE : (1UL << 47) - PM_PAGE;
-}
-
 /* Write a string to a sysfs/procfs file; false on failure. */
 static inline bool pm_write_file(const char *path, const char *s)
 {

@@ -444,10 +444,14 @@ static bool two_cpus(void)
 /* Rounds take seconds each under TCG with KASAN. */
 #define RACE_TIMEOUT 240
 
+/* Swapping out and in is the slow part under TCG: a smaller region, as many faults racing. */
+#define RACE_SWAP_LEN (1UL << 20)
+
 static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem)
 {
 	static struct pm_scan_result res;
-	struct reader r = { .len = RACE_LEN };
+	const size_t len = mem == RACE_MEMFD ? RACE_LEN : RACE_SWAP_LEN;
+	struct reader r = { .len = len };
 	pthread_t t;
 	long clean;
 	char *p;
@@ -455,22 +459,22 @@ static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem
 	if (mem == RACE_MEMFD) {
 		int mfd = memfd_create("race", 0);
 
-		if (mfd < 0 || ftruncate(mfd, RACE_LEN))
+		if (mfd < 0 || ftruncate(mfd, len))
 			return -1;
-		p = mmap(NULL, RACE_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 		close(mfd);
 		if (p == MAP_FAILED)
 			return -1;
 		/* Populate the page cache, not this mapping: faults come from the reader. */
-		pm_touch(p, RACE_LEN, PM_PAGE, true);
-		if (madvise(p, RACE_LEN, MADV_DONTNEED))
+		pm_touch(p, len, PM_PAGE, true);
+		if (madvise(p, len, MADV_DONTNEED))
 			return -1;
 	} else {
-		p = map_anon(RACE_LEN);
+		p = map_anon(len);
 		if (!p)
 			return -1;
-		pm_touch(p, RACE_LEN, PM_PAGE, true);
-		if (madvise(p, RACE_LEN, MADV_PAGEOUT))
+		pm_touch(p, len, PM_PAGE, true);
+		if (madvise(p, len, MADV_PAGEOUT))
 			return -1;
 		if (!(proc_entry(proc, p) & RPM_SWAP))
 			return -2;
@@ -481,19 +485,19 @@ static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem
 	r.go = 1;
 	switch (kind) {
 	case RACE_GET_AND_CLEAR:
-		get_and_clear(dev, p, RACE_LEN, PAGE_IS_SOFT_DIRTY, 0, PM_MAX_REGIONS, &res);
+		get_and_clear(dev, p, len, PAGE_IS_SOFT_DIRTY, 0, PM_MAX_REGIONS, &res);
 		break;
 	case RACE_RANGED_CLEAR:
-		clear_range(dev, p, RACE_LEN);
+		clear_range(dev, p, len);
 		break;
 	case RACE_WHOLE_CLEAR:
 		ioctl(dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL);
 		break;
 	}
 	pthread_join(t, NULL);
-	pm_touch(p, RACE_LEN, PM_PAGE, true);
-	clean = clean_pages(proc, p, RACE_LEN / PM_PAGE);
-	munmap(p, RACE_LEN);
+	pm_touch(p, len, PM_PAGE, true);
+	clean = clean_pages(proc, p, len / PM_PAGE);
+	munmap(p, len);
 	return clean;
 }
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Build the C selftests and the demo as static binaries for the guest.
-# Usage: build-tests.sh KERNEL_OBJ_DIR OUTDIR
+# Usage: build-tests.sh KERNEL_OBJ_DIR OUTDIR [GUEST_BINDIR]
+# GUEST_BINDIR, if given, receives the guest's own tools (rpm-env).
 # kselftest_harness.h comes from the downloaded kernel tree, the uapi headers
 # (linux/fs.h with PAGEMAP_SCAN) from that kernel's `make headers`.
 source "$(dirname "$0")/common.sh"
-kobj=$1 out=$2
+kobj=$1 out=$2 bindir=${3:-}
 src=$(readlink -f "$kobj/source" 2>/dev/null || true)
 [ -d "$src/tools/testing/selftests" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
 
@@ -18,3 +19,7 @@ for c in "$TOP"/selftests/*.c; do
 	name=$(basename "$c" .c)
 	gcc "${CFLAGS[@]}" -o "$out/$name" "$c" || die "selftest $name does not compile"
 done
+if [ -n "$bindir" ]; then
+	mkdir -p "$bindir"
+	gcc "${CFLAGS[@]}" -o "$bindir/rpm-env" "$QEMU_DIR/rpm-env.c" || die "rpm-env does not compile"
+fi

@@ -15,6 +15,12 @@ for arg in $(cat /proc/cmdline); do
 	case "$arg" in rpm.mode=*) mode=${arg#rpm.mode=} ;; esac
 done
 
+if [ "$mode" = probe ]; then
+	# kvm-probe.sh: does a guest boot to here at all?
+	echo "RPM-DONE"
+	reboot -f
+fi
+
 # THP for the cases that ask for it (MADV_HUGEPAGE), shmem included.
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
 echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled
@@ -25,8 +31,18 @@ if [ -e /sys/block/zram0 ]; then
 	echo 256M >/sys/block/zram0/disksize && mkswap /dev/zram0 >/dev/null && swapon /dev/zram0 &&
 		echo "RPM-INFO swap on zram0"
 fi
-echo "RPM-INFO hugepages 2M: $(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null) 1G: $(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null)"
-echo "RPM-INFO kernel $(uname -r) paging levels: $(grep -q la57 /proc/cpuinfo && [ -z "$(grep -o no5lvl /proc/cmdline)" ] && echo 5 || echo 4)"
+# What the suite takes for granted, measured: CPUs, paging level, swap,
+# hugetlb, THP, userfaultfd WP_ASYNC, clocksource, accelerator. The host
+# checks it against what the run is named for.
+/bin/rpm-env
+echo "RPM-INFO kernel $(uname -r)"
+
+# Kmemleak: no periodic scan in the middle of the suite (one scan reads the
+# whole of memory: minutes under TCG); the scans after the suite judge it.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+mount -t debugfs none /sys/kernel/debug 2>/dev/null
+[ -w $KMEMLEAK ] && echo scan=off >$KMEMLEAK
+
 if insmod /rust_pagemap.ko; then
 	echo "RPM-MODULE loaded"
 	# Like /proc/PID/pagemap, what a reader may see is decided per process at
@@ -36,6 +52,12 @@ if insmod /rust_pagemap.ko; then
 else
 	echo "RPM-MODULE failed"
 fi
+
+# rpm.tests=a,b on the command line runs only those programs.
+only=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in rpm.tests=*) only=",${arg#rpm.tests=}," ;; esac
+done
 
 case "$mode" in
 demo)
@@ -48,6 +70,7 @@ check)
 	for t in /tests/*; do
 		name=${t##*/}
 		case "$name" in demo*) continue ;; esac
+		[ -z "$only" ] || case "$only" in *",$name,"*) ;; *) continue ;; esac
 		echo "RPM-BEGIN $name"
 		"$t"
 		echo "RPM-END $name $?"
@@ -55,9 +78,23 @@ check)
 	;;
 esac
 
-rmmod rust_pagemap && echo "RPM-MODULE unloaded"
+if rmmod rust_pagemap; then
+	echo "RPM-MODULE unloaded"
+else
+	echo "RPM-MODULE unload failed"
+fi
+
+# Leaks: kmemleak reports an object only once it is a few seconds old and
+# unreferenced in a full scan, so scan, wait, scan again.
+t0=$(date +%s)
+if echo scan 2>/dev/null >$KMEMLEAK && sleep 6 && echo scan 2>/dev/null >$KMEMLEAK; then
+	echo "RPM-INFO kmemleak: two scans in $(($(date +%s) - t0)) s"
+	echo "RPM-KMEMLEAK leaks=$(grep -c 'unreferenced object' $KMEMLEAK)"
+	sed 's/^/RPM-KMEMLEAK-REPORT /' $KMEMLEAK
+else
+	echo "RPM-KMEMLEAK unavailable (no debugfs file, or kmemleak disabled itself)"
+fi
 echo "RPM-DONE"
 sync
-# No ACPI in the test kernel: power-off would halt; QEMU runs with -no-reboot, so a
-# reboot ends it.
+# -no-reboot on the QEMU side: a reboot ends the run.
 reboot -f

@@ -2,25 +2,54 @@
 # The two things the README promises, from nothing:
 #   run.sh demo   set up, build, boot, load the module and show it at work
 #   run.sh check  the whole suite, under 4-level and 5-level paging; exit status = verdict
+# RPM_SERIAL=1 boots the two paging modes one after the other instead of side
+# by side. Every part's wall-clock seconds are printed at the end.
 source "$(dirname "$0")/common.sh"
 mode=${1:-check}
 BUILD=$TOP/build
+mkdir -p "$BUILD"
 
-"$QEMU_DIR/setup-toolchain.sh"
+declare -a TIMES=()
+now() { date +%s; }
+# timed NAME CMD...: run CMD, remember how long it took under NAME.
+timed() {
+	local name=$1 t0 rc
+	shift
+	t0=$(now)
+	"$@" && rc=0 || rc=$?
+	TIMES+=("$name $(($(now) - t0))s")
+	return "$rc"
+}
+report_times() { log "seconds: ${TIMES[*]}"; }
+trap report_times EXIT
+
+timed toolchain "$QEMU_DIR/setup-toolchain.sh"
+t0=$(now)
 kobj=$("$QEMU_DIR/build-kernel.sh")
+TIMES+=("kernel $(($(now) - t0))s")
 "$QEMU_DIR/versions.sh" "$kobj"
 
 log "building rust_pagemap.ko"
-"$QEMU_DIR/build-module.sh" "$kobj"
+timed module "$QEMU_DIR/build-module.sh" "$kobj"
 log "building selftests"
-rm -rf "$BUILD/tests"
-"$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/tests"
-"$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$TOP/rust_pagemap.ko" "$BUILD/tests"
+rm -rf "$BUILD/tests" "$BUILD/guest-bin"
+timed tests "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/tests" "$BUILD/guest-bin"
+timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$TOP/rust_pagemap.ko" \
+	"$BUILD/tests" "$BUILD/guest-bin"
 kernel=$kobj/arch/x86/boot/bzImage
+
+# boot PAGING LOGNAME MODE [TIMEOUT]: one guest run; its time goes to LOG.time.
+boot() {
+	local t0
+	t0=$(now)
+	"$QEMU_DIR/boot.sh" "$kernel" "$BUILD/initramfs.cpio.gz" "$3" "$1" "$BUILD/$2" ${4:+"$4"}
+	echo "$(($(now) - t0))" >"$BUILD/$2.time"
+}
 
 case "$mode" in
 demo)
-	"$QEMU_DIR/boot.sh" "$kernel" "$BUILD/initramfs.cpio.gz" demo 5 "$BUILD/demo.log" 300
+	boot 5 demo.log demo 300
+	TIMES+=("boot $(cat "$BUILD/demo.log.time")s")
 	grep -v '^\[' "$BUILD/demo.log" | grep -v '^RPM-' || true
 	python3 "$QEMU_DIR/parse_log.py" --no-tests "demo=$BUILD/demo.log" >/dev/null || {
 		grep -E 'RPM-|WARNING|BUG|Oops' "$BUILD/demo.log" >&2
@@ -29,21 +58,42 @@ demo)
 	;;
 check)
 	log "parser self-test"
-	if ! (cd "$QEMU_DIR" && python3 -m unittest -q -b test_parse_log) >"$BUILD/parser-test.log" 2>&1; then
+	if ! timed parser-test bash -c "cd '$QEMU_DIR' && python3 -m unittest -q -b test_parse_log" \
+		>"$BUILD/parser-test.log" 2>&1; then
 		cat "$BUILD/parser-test.log" >&2
-		echo "0 passed, 1 failed"
+		echo "0 passed, 1 failed, 0 skipped"
 		exit 1
 	fi
 	logs=()
+	t0=$(now)
+	if [ "${RPM_SERIAL:-0}" = 1 ]; then
+		for paging in 5 4; do
+			log "booting the suite with $paging-level paging"
+			boot "$paging" "check-$paging.log" check
+		done
+	else
+		log "booting the suite with 5- and 4-level paging side by side"
+		boot 5 check-5.log check &
+		pid5=$!
+		boot 4 check-4.log check &
+		pid4=$!
+		wait "$pid5" "$pid4"
+	fi
+	TIMES+=("boots $(($(now) - t0))s")
 	for paging in 5 4; do
-		log "booting the suite with $paging-level paging"
-		"$QEMU_DIR/boot.sh" "$kernel" "$BUILD/initramfs.cpio.gz" check "$paging" "$BUILD/check-$paging.log"
+		TIMES+=("boot-${paging}level $(cat "$BUILD/check-$paging.log.time" 2>/dev/null || echo '?')s")
 		logs+=("${paging}level=$BUILD/check-$paging.log")
 	done
 	for l in "${logs[@]}"; do
-		grep -E '^(not ok|ok) |^# (Totals|FAIL|  RUN)|^RPM-' "${l#*=}" | grep -v '^#  RUN' | sed "s/^/[${l%%=*}] /"
+		grep -E '^(not ok|ok) |^# (Totals|FAIL)|^RPM-' "${l#*=}" | grep -v '^RPM-KMEMLEAK-REPORT' |
+			sed "s/^/[${l%%=*}] /"
 	done
-	python3 "$QEMU_DIR/parse_log.py" "${logs[@]}"
+	rc=0
+	timed parse python3 "$QEMU_DIR/parse_log.py" "${logs[@]}" >"$BUILD/verdict.txt" || rc=$?
+	report_times
+	trap - EXIT
+	cat "$BUILD/verdict.txt"
+	exit "$rc"
 	;;
 *) die "unknown mode $mode (demo or check)" ;;
 esac

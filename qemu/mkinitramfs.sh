@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the guest's initramfs: static busybox, the module, the test binaries.
-# Usage: mkinitramfs.sh OUT.cpio.gz MODULE.ko TESTDIR
+# Usage: mkinitramfs.sh OUT.cpio.gz MODULE.ko TESTDIR [OVERLAY]
 source "$(dirname "$0")/common.sh"
-out=$1 ko=$2 tests=$3
+out=$1 ko=$2 tests=$3 overlay=${4:-}
 
 root=$(mktemp -d)
 chmod 0755 "$root"  # mktemp makes it 0700: no other user could reach anything
@@ -14,6 +14,10 @@ cp "$QEMU_DIR/guest-init.sh" "$root/init"
 chmod +x "$root/init"
 cp "$ko" "$root/rust_pagemap.ko"
 cp "$tests"/* "$root/tests/"
+# --- others: OVERLAY (build-others.sh) is copied over the root: /others, and
+# the dynamic loader and libc its programs need ---
+[ -z "$overlay" ] || cp -a "$overlay/." "$root/"
+# --- end others ---
 echo 'root:x:0:0:root:/:/bin/sh' >"$root/etc/passwd"
 echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >>"$root/etc/passwd"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out"

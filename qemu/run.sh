@@ -15,7 +15,11 @@ log "building rust_pagemap.ko"
 log "building selftests"
 rm -rf "$BUILD/tests"
 "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/tests"
-"$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$TOP/rust_pagemap.ko" "$BUILD/tests"
+# --- others (build-others.sh): other people's programs and librpm_redirect.so ---
+log "building the redirect library and other people's programs"
+"$QEMU_DIR/build-others.sh" "$kobj" "$BUILD/others"
+# --- end others ---
+"$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$TOP/rust_pagemap.ko" "$BUILD/tests" "$BUILD/others"
 kernel=$kobj/arch/x86/boot/bzImage
 
 case "$mode" in

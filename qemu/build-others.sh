@@ -4,7 +4,8 @@
 # soft-dirty, tools/mm/page-types, the process page-types looks at, and the
 # host's dynamic loader and libc for all of them (the rest of the guest is
 # static). The result is an overlay for the initramfs root:
-#   OUT/others/        guest-others.sh, librpm_redirect.so, page-types, varied
+#   OUT/others/        guest-others.sh, librpm_redirect.so, page-types, varied,
+#                      lib_redirect (the library's own tests, selftests/redirect/)
 #   OUT/others/mm/     the mm selftests
 #   OUT/lib*/...       ld-linux-x86-64.so.2, libc.so.6, ... (found with ldd)
 # Usage: build-others.sh KERNEL_OBJ_DIR OUT
@@ -12,7 +13,7 @@
 # headers, as build-tests.sh builds ours; the sources come from the
 # downloaded kernel tree (read only: every output goes to OUT or a temp dir).
 source "$(dirname "$0")/common.sh"
-kobj=$1 out=$2
+kobj=$1 out=$(realpath -m "$2")
 src=$(readlink -f "$kobj/source" 2>/dev/null || true)
 [ -d "$src/tools/testing/selftests/mm" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
 mm=$src/tools/testing/selftests/mm
@@ -37,9 +38,11 @@ MMFLAGS=(-Wall -O2 -U_FORTIFY_SOURCE -D_GNU_SOURCE= -isystem "$kobj/usr/include"
 	-isystem "$src/tools/include/uapi" -I "$src" -I "$src/tools/testing/selftests" -I "$tmp")
 for t in "${MM_TESTS[@]}"; do
 	extra=()
-	[ "$t" = uffd-wp-mremap ] && extra=("$mm/uffd-common.c")
-	gcc "${MMFLAGS[@]}" -o "$out/others/mm/$t" "$mm/$t.c" "$mm/vm_util.c" \
-		"$mm/hugepage_settings.c" "${extra[@]}" -lrt -lpthread -lm 2>"$tmp/$t.log" ||
+	[ "$t" = uffd-wp-mremap ] && extra=(uffd-common.c)
+	# From the test's directory: __FILE__ names files some tests create in
+	# the working directory (pagemap_ioctl).
+	(cd "$mm" && gcc "${MMFLAGS[@]}" -o "$out/others/mm/$t" "$t.c" vm_util.c \
+		hugepage_settings.c "${extra[@]}" -lrt -lpthread -lm) 2>"$tmp/$t.log" ||
 		{ cat "$tmp/$t.log" >&2; die "mm selftest $t does not build"; }
 done
 
@@ -56,7 +59,10 @@ gcc -shared -fPIC -O2 -g -Wall -Wextra -Werror -fvisibility=hidden -isystem "$ko
 	-o "$out/others/librpm_redirect.so" "$TOP/uapi/librpm_redirect.c" -ldl ||
 	die "librpm_redirect.so does not build"
 gcc -O2 -g -Wall -Wextra -Werror -isystem "$kobj/usr/include" \
-	-o "$out/others/varied" "$QEMU_DIR/others/varied.c" || die "varied does not build"
+	-o "$out/others/varied" "$TOP/selftests/redirect/varied.c" || die "varied does not build"
+gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
+	-I "$src/tools/testing/selftests" -o "$out/others/lib_redirect" \
+	"$TOP/selftests/redirect/lib_redirect.c" || die "lib_redirect does not build"
 cp "$QEMU_DIR/guest-others.sh" "$out/others/guest-others.sh"
 chmod +x "$out/others/guest-others.sh"
 

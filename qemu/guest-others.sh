@@ -18,6 +18,8 @@ LIB=$O/librpm_redirect.so
 W=/tmp/others
 LIMIT=600
 mkdir -p "$W"
+# split_huge_page_test splits through debugfs (the test kernel has DEBUG_FS).
+grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 
 # The kernel's mm selftests that read pagemap or clear soft-dirty, run from
 # their directory as run_vmtests.sh runs them (arguments: mm_args below).
@@ -130,6 +132,11 @@ page_types() { # NAME ARGS...
 		result ok "$name" "redirected: same result"
 	fi
 }
+
+# The library's own tests, under it.
+echo "RPM-BEGIN lib_redirect"
+LD_PRELOAD=$LIB "$O/lib_redirect"
+echo "RPM-END lib_redirect $?"
 
 echo "RPM-BEGIN redirect"
 echo "TAP version 13"

@@ -386,7 +386,7 @@ static bool clear_refs_write(int fd, const void *buf, size_t count, ssize_t *ret
 		int err = errno;
 
 		close(dev);
-		LOG("%s(clear_refs of pid %d, 4) -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL: %s", call,
+		LOG("%s(clear_refs of pid %d, 4) -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL failed: %s", call,
 		    (int)pid, strerror(err));
 		errno = err;
 		*ret = -1;

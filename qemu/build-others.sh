@@ -68,8 +68,11 @@ chmod +x "$out/others/guest-others.sh"
 
 # The dynamic loader and every library the programs load, at the paths ldd
 # names (the loader's built-in search path finds them there).
-find "$out/others" -type f \( -perm -u+x -o -name '*.so' \) -print0 |
-	xargs -0 ldd 2>/dev/null |
+find "$out/others" -type f \( -perm -u+x -o -name '*.so' \) |
+	while read -r f; do
+		# scripts are not dynamic executables: ldd says so and fails
+		! head -c 4 "$f" | grep -q ELF || ldd "$f"
+	done |
 	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u |
 	while read -r lib; do
 		mkdir -p "$out$(dirname "$lib")"

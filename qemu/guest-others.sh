@@ -71,6 +71,7 @@ run_twice() { # NAME DIR COMMAND...
 	shift 2
 	d=$W/$name.direct r=$W/$name.redirected
 	t0=$(date +%s)
+	echo "# $name: running directly, then redirected"
 	(cd "$dir" && timeout "$LIMIT" "$@" </dev/null >"$d.out" 2>"$d.err")
 	drc=$?
 	t1=$(date +%s)
@@ -105,6 +106,9 @@ run_twice() { # NAME DIR COMMAND...
 # page-types on a process with a varied address space (another PID: attach by
 # pidfd), and on a file it maps itself (/proc/self/pagemap). /proc/kpageflags
 # and /proc/kpagecount stay on /proc; the output must be byte for byte the same.
+# The walk of the process is limited to its own window (-a): page-types maps
+# the same shared libraries, and their flags (referenced, mapcount) change
+# with every run, the first one included.
 page_types() { # NAME ARGS...
 	name=$1
 	shift
@@ -159,11 +163,9 @@ while ! grep -q '^ready' "$W/varied.out" 2>/dev/null && [ $i -lt 100 ]; do
 done
 sed 's/^/# varied: /' "$W/varied.err"
 if grep -q '^ready' "$W/varied.out"; then
-	# First a walk that only warms up (its own faults drain per-CPU page
-	# batches into the LRU, which kpageflags shows), then the two compared.
-	"$O/page-types" -p "$vpid" -r -L >/dev/null 2>&1
-	page_types page-types-pid-list -p "$vpid" -r -L -M
-	page_types page-types-pid-summary -p "$vpid" -r
+	range=$(awk '/^ready/ { print $3 }' "$W/varied.out")
+	page_types page-types-pid-list -p "$vpid" -a "$range" -r -L -M
+	page_types page-types-pid-summary -p "$vpid" -a "$range" -r
 	page_types page-types-file -r -L -f /tmp/varied.dat
 else
 	for t in page-types-pid-list page-types-pid-summary page-types-file; do

@@ -23,8 +23,8 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 
 # The kernel's mm selftests that read pagemap or clear soft-dirty, run from
 # their directory without arguments, as run_vmtests.sh runs them.
-MM_TESTS="cow guard-regions mkdirty uffd-wp-mremap split_huge_page_test khugepaged
-pagemap_ioctl madv_populate soft-dirty"
+MM_TESTS="madv_populate mkdirty guard-regions pagemap_ioctl uffd-wp-mremap split_huge_page_test
+khugepaged soft-dirty cow"
 
 n=0
 result() { # ok|not-ok NAME TEXT

@@ -75,6 +75,9 @@ check)
 		"$t"
 		echo "RPM-END $name $?"
 	done
+	# --- others: other people's programs, directly and through librpm_redirect.so ---
+	[ -x /others/guest-others.sh ] && /others/guest-others.sh
+	# --- end others ---
 	;;
 esac
 

@@ -34,8 +34,12 @@ timed module "$QEMU_DIR/build-module.sh" "$kobj"
 log "building selftests"
 rm -rf "$BUILD/tests" "$BUILD/guest-bin"
 timed tests "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/tests" "$BUILD/guest-bin"
+# --- others (build-others.sh): other people's programs and librpm_redirect.so ---
+log "building the redirect library and other people's programs"
+timed others "$QEMU_DIR/build-others.sh" "$kobj" "$BUILD/others"
+# --- end others ---
 timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$TOP/rust_pagemap.ko" \
-	"$BUILD/tests" "$BUILD/guest-bin"
+	"$BUILD/tests" "$BUILD/guest-bin" "$BUILD/others"
 kernel=$kobj/arch/x86/boot/bzImage
 
 # boot PAGING LOGNAME MODE [TIMEOUT]: one guest run; its time goes to LOG.time.

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Build what the guest needs to run other people's programs on the device:
+# librpm_redirect.so, the kernel's own mm selftests that read pagemap or clear
+# soft-dirty, tools/mm/page-types, the process page-types looks at, and the
+# host's dynamic loader and libc for all of them (the rest of the guest is
+# static). The result is an overlay for the initramfs root:
+#   OUT/others/        guest-others.sh, librpm_redirect.so, page-types, varied,
+#                      lib_redirect (the library's own tests, selftests/redirect/)
+#   OUT/others/mm/     the mm selftests
+#   OUT/lib*/...       ld-linux-x86-64.so.2, libc.so.6, ... (found with ldd)
+# Usage: build-others.sh KERNEL_OBJ_DIR OUT
+# The programs are built with the host gcc against the test kernel's exported
+# headers, as build-tests.sh builds ours; the sources come from the
+# downloaded kernel tree (read only: every output goes to OUT or a temp dir).
+source "$(dirname "$0")/common.sh"
+kobj=$1 out=$(realpath -m "$2")
+src=$(readlink -f "$kobj/source" 2>/dev/null || true)
+[ -d "$src/tools/testing/selftests/mm" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
+mm=$src/tools/testing/selftests/mm
+
+# The mm selftests run in make check (guest-others.sh has the list and the
+# arguments); each builds from its own file plus the helpers its Makefile adds.
+MM_TESTS=(soft-dirty cow guard-regions mkdirty uffd-wp-mremap split_huge_page_test khugepaged
+	pagemap_ioctl madv_populate)
+
+if [ ! -f "$kobj/usr/include/linux/fs.h" ]; then
+	make -s -C "$kobj" ARCH=x86_64 LLVM="$LLVM_SUFFIX" headers >&2
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+rm -rf "$out"
+mkdir -p "$out/others/mm"
+
+# The flags of the mm Makefile and lib.mk; liburing is left out (the test
+# kernel has no io_uring), as check_config.sh would decide on a host without it.
+echo "// No liburing support found" >"$tmp/local_config.h_gen"
+MMFLAGS=(-Wall -O2 -U_FORTIFY_SOURCE -D_GNU_SOURCE= -isystem "$kobj/usr/include"
+	-isystem "$src/tools/include/uapi" -I "$src" -I "$src/tools/testing/selftests" -I "$tmp")
+for t in "${MM_TESTS[@]}"; do
+	extra=()
+	[ "$t" = uffd-wp-mremap ] && extra=(uffd-common.c)
+	# From the test's directory: __FILE__ names files some tests create in
+	# the working directory (pagemap_ioctl).
+	(cd "$mm" && gcc "${MMFLAGS[@]}" -o "$out/others/mm/$t" "$t.c" vm_util.c \
+		hugepage_settings.c "${extra[@]}" -lrt -lpthread -lm) 2>"$tmp/$t.log" ||
+		{ cat "$tmp/$t.log" >&2; die "mm selftest $t does not build"; }
+done
+
+# page-types, with the tools' libapi built out of tree.
+mkdir -p "$tmp/api"
+make -s -C "$src/tools/lib/api" OUTPUT="$tmp/api/" >"$tmp/api.log" 2>&1 ||
+	{ cat "$tmp/api.log" >&2; die "tools/lib/api does not build"; }
+gcc -O2 -Wall -I "$src/tools/lib" -pthread -o "$out/others/page-types" \
+	"$src/tools/mm/page-types.c" "$tmp/api/libapi.a" 2>"$tmp/page-types.log" ||
+	{ cat "$tmp/page-types.log" >&2; die "page-types does not build"; }
+
+# Ours: the library and the process page-types walks.
+gcc -shared -fPIC -O2 -g -Wall -Wextra -Werror -fvisibility=hidden -isystem "$kobj/usr/include" \
+	-o "$out/others/librpm_redirect.so" "$TOP/uapi/librpm_redirect.c" -ldl ||
+	die "librpm_redirect.so does not build"
+gcc -O2 -g -Wall -Wextra -Werror -isystem "$kobj/usr/include" \
+	-o "$out/others/varied" "$TOP/selftests/redirect/varied.c" || die "varied does not build"
+gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
+	-I "$src/tools/testing/selftests" -o "$out/others/lib_redirect" \
+	"$TOP/selftests/redirect/lib_redirect.c" || die "lib_redirect does not build"
+cp "$QEMU_DIR/guest-others.sh" "$out/others/guest-others.sh"
+chmod +x "$out/others/guest-others.sh"
+
+# The dynamic loader and every library the programs load, at the paths ldd
+# names (the loader's built-in search path finds them there).
+find "$out/others" -type f \( -perm -u+x -o -name '*.so' \) |
+	while read -r f; do
+		# scripts are not dynamic executables: ldd says so and fails
+		! head -c 4 "$f" | grep -q ELF || ldd "$f"
+	done |
+	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u |
+	while read -r lib; do
+		mkdir -p "$out$(dirname "$lib")"
+		cp -L "$lib" "$out$lib"
+	done
+[ -n "$(find "$out" -name 'ld-linux-x86-64.so.2')" ] || die "no dynamic loader found with ldd"
+[ -n "$(find "$out" -name 'libc.so.6')" ] || die "no libc found with ldd"

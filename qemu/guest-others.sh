@@ -1,0 +1,201 @@
+#!/bin/sh
+# Other people's programs on the device (guest side; busybox sh, as root, with
+# the module loaded). Each program runs twice: directly on /proc, and with
+# LD_PRELOAD=librpm_redirect.so RPM_REDIRECT_LOG=1, which puts its pagemap
+# opens and clear_refs writes on /dev/rust_pagemap. A program passes when
+#   - both runs give the same results (TAP result lines, plan and exit status
+#     for the kernel's mm selftests; the whole output for page-types),
+#   - the direct run gave results at all,
+#   - the redirect log shows redirected calls, and no call that had to stay
+#     on /proc (a refused attach, a failed clear) or a missing device.
+# One TAP line per program, inside an RPM-BEGIN/RPM-END block that
+# parse_log.py counts like the other test binaries:
+#   ok N redirect: PROGRAM redirected: same result
+#   not ok N redirect: PROGRAM ...reason..., then the diff as "# " lines
+# Built by build-others.sh into /others; the list is here.
+O=/others
+LIB=$O/librpm_redirect.so
+W=/tmp/others
+LIMIT=300
+mkdir -p "$W"
+# split_huge_page_test splits through debugfs (the test kernel has DEBUG_FS).
+grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+
+# The kernel's mm selftests that read pagemap or clear soft-dirty, run from
+# their directory without arguments, as run_vmtests.sh runs them.
+MM_TESTS="madv_populate mkdirty guard-regions pagemap_ioctl uffd-wp-mremap split_huge_page_test
+khugepaged soft-dirty cow"
+
+n=0
+result() { # ok|not-ok NAME TEXT
+	n=$((n + 1))
+	if [ "$1" = ok ]; then
+		echo "ok $n redirect: $2 $3"
+	else
+		echo "not ok $n redirect: $2 $3"
+	fi
+}
+
+# The lines of a kselftest run that make its result: plan, results, totals.
+tap_results() {
+	grep -E '^(not )?ok [0-9]+|^1\.\.[0-9]+|^# Totals' "$1"
+}
+
+# Check the redirect log $1 of program $2; prints a reason and returns 1 if
+# the redirect did not take effect everywhere.
+check_log() {
+	opens=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> /dev/rust_pagemap$' "$1")
+	clears=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL$' "$1")
+	stayed=$(grep '^rpm_redirect\[[0-9]*\]: ' "$1" | grep -c -e 'stays on /proc' -e 'failed:' -e 'is absent')
+	echo "# $2: redirect log: $opens pagemap opens, $clears clear_refs writes redirected, $stayed left on /proc"
+	if [ "$stayed" != 0 ]; then
+		grep '^rpm_redirect\[[0-9]*\]: ' "$1" | grep -e 'stays on /proc' -e 'failed:' -e 'is absent' |
+			sort | uniq -c | head -n 10 | sed 's/^/#   /'
+		echo "redirect log shows calls left on /proc"
+		return 1
+	fi
+	if [ $((opens + clears)) = 0 ]; then
+		echo "redirect log shows no redirected call"
+		return 1
+	fi
+	return 0
+}
+
+run_twice() { # NAME DIR COMMAND...
+	name=$1 dir=$2
+	shift 2
+	d=$W/$name.direct r=$W/$name.redirected
+	t0=$(date +%s)
+	echo "# $name: running directly, then redirected"
+	(cd "$dir" && timeout "$LIMIT" "$@" </dev/null >"$d.out" 2>"$d.err")
+	drc=$?
+	t1=$(date +%s)
+	(cd "$dir" && LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 timeout "$LIMIT" "$@" </dev/null >"$r.out" 2>"$r.err")
+	rrc=$?
+	t2=$(date +%s)
+	tap_results "$d.out" >"$d.tap"
+	tap_results "$r.out" >"$r.tap"
+	echo "exit $drc" >>"$d.tap"
+	echo "exit $rrc" >>"$r.tap"
+	echo "# $name: direct $((t1 - t0))s: $(grep -c '^ok ' "$d.tap") ok ($(grep -c '^ok .*# *SKIP' "$d.tap") skip), $(grep -c '^not ok ' "$d.tap") not ok, exit $drc; redirected $((t2 - t1))s"
+	why=$(check_log "$r.err" "$name")
+	ok=$?
+	echo "$why" | grep '^#'
+	why=$(echo "$why" | grep -v '^#')
+	if [ "$drc" = 124 ] || [ "$drc" = 143 ]; then
+		result not-ok "$name" "direct run timed out after ${LIMIT}s"
+	elif ! grep -q -E '^(not )?ok [0-9]+' "$d.tap"; then
+		result not-ok "$name" "direct run reported no results"
+		tail -n 20 "$d.out" "$d.err" | sed 's/^/# /'
+	elif ! diff "$d.tap" "$r.tap" >"$W/$name.diff"; then
+		result not-ok "$name" "redirected: results differ"
+		sed 's/^/# /' "$W/$name.diff" | head -n 60
+		grep -v '^rpm_redirect\[' "$r.err" | tail -n 20 | sed 's/^/# stderr: /'
+	elif [ "$ok" != 0 ]; then
+		result not-ok "$name" "redirected: $why"
+	else
+		result ok "$name" "redirected: same result"
+	fi
+}
+
+# page-types on a process with a varied address space (another PID: attach by
+# pidfd), and on a file it maps itself (/proc/self/pagemap). /proc/kpageflags
+# and /proc/kpagecount stay on /proc; the output must be byte for byte the same.
+# The walk of the process is limited to its own window (-a): page-types maps
+# the same shared libraries, and their flags (referenced, mapcount) change
+# with every run, the first one included.
+page_types() { # NAME ARGS...
+	name=$1
+	shift
+	d=$W/$name.direct r=$W/$name.redirected
+	"$O/page-types" "$@" >"$d.out" 2>"$d.err"
+	drc=$?
+	LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 "$O/page-types" "$@" >"$r.out" 2>"$r.err"
+	rrc=$?
+	echo "exit $drc" >>"$d.out"
+	echo "exit $rrc" >>"$r.out"
+	echo "# $name: page-types $*: $(wc -l <"$d.out") lines, exit $drc"
+	why=$(check_log "$r.err" "$name")
+	ok=$?
+	echo "$why" | grep '^#'
+	why=$(echo "$why" | grep -v '^#')
+	if [ "$drc" != 0 ] || [ "$(wc -l <"$d.out")" -lt 3 ]; then
+		result not-ok "$name" "direct run failed"
+		tail -n 20 "$d.out" "$d.err" | sed 's/^/# /'
+	elif ! diff "$d.out" "$r.out" >"$W/$name.diff"; then
+		result not-ok "$name" "redirected: output differs"
+		sed 's/^/# /' "$W/$name.diff" | head -n 60
+	elif [ "$ok" != 0 ]; then
+		result not-ok "$name" "redirected: $why"
+	else
+		result ok "$name" "redirected: same result"
+	fi
+}
+
+# Without the device (hidden by a tmpfs over /dev in a mount namespace of
+# its own) the library must pass everything through and warn once.
+device_absent() {
+	name=device-absent
+	unshare -m sh -c "mount -t tmpfs none /dev &&
+		LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 $O/page-types -r -L -f /tmp/varied.dat" \
+		>"$W/$name.out" 2>"$W/$name.err"
+	echo "exit $?" >>"$W/$name.out"
+	warned=$(grep -c '^rpm_redirect\[[0-9]*\]: /dev/rust_pagemap is absent' "$W/$name.err")
+	moved=$(grep -c -e '-> /dev/rust_pagemap$' -e '-> RPM_IOC' "$W/$name.err")
+	echo "# $name: $warned warnings, $moved redirected calls"
+	if ! diff "$W/page-types-file.direct.out" "$W/$name.out" >"$W/$name.diff"; then
+		result not-ok "$name" "page-types output differs from the direct run"
+		sed 's/^/# /' "$W/$name.diff" | head -n 30
+		sed 's/^/# stderr: /' "$W/$name.err" | head -n 10
+	elif [ "$warned" != 1 ] || [ "$moved" != 0 ]; then
+		result not-ok "$name" "wanted one warning and nothing redirected"
+	else
+		result ok "$name" "passes through with one warning"
+	fi
+}
+
+# The library's own tests, under it.
+echo "RPM-BEGIN lib_redirect"
+LD_PRELOAD=$LIB "$O/lib_redirect"
+echo "RPM-END lib_redirect $?"
+
+echo "RPM-BEGIN redirect"
+echo "TAP version 13"
+echo "1..$(($(echo $MM_TESTS | wc -w) + 4))"
+echo "# others: $(nproc) CPUs, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+
+# The mm selftests run every case on every huge page size with free pages;
+# under TCG a 1 GiB page takes minutes per case (populate, COW-copy), so the
+# 1 GiB pool is empty while they run: those cases report SKIP, the same both
+# ways. Our own tests, which need it, ran before.
+gig=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
+gigs=$(cat "$gig" 2>/dev/null || echo 0)
+[ "$gigs" = 0 ] || echo 0 >"$gig"
+for t in $MM_TESTS; do
+	run_twice "$t" "$O/mm" "./$t"
+done
+[ "$gigs" = 0 ] || echo "$gigs" >"$gig"
+
+# The varied process; page-types reads it while it sleeps.
+"$O/varied" /tmp/varied.dat >"$W/varied.out" 2>"$W/varied.err" &
+vpid=$!
+i=0
+while ! grep -q '^ready' "$W/varied.out" 2>/dev/null && [ $i -lt 100 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+sed 's/^/# varied: /' "$W/varied.err"
+if grep -q '^ready' "$W/varied.out"; then
+	range=$(awk '/^ready/ { print $3 }' "$W/varied.out")
+	page_types page-types-pid-list -p "$vpid" -a "$range" -r -L -M
+	page_types page-types-pid-summary -p "$vpid" -a "$range" -r
+	page_types page-types-file -r -L -f /tmp/varied.dat
+	device_absent
+else
+	for t in page-types-pid-list page-types-pid-summary page-types-file device-absent; do
+		result not-ok "$t" "the varied process did not start"
+	done
+fi
+kill "$vpid" 2>/dev/null
+wait "$vpid"
+echo "RPM-END redirect 0"

@@ -5,6 +5,7 @@
 # make CLIPPY=1     build with clippy (lints as errors are warnings here)
 # make run          set up, build, boot the VM, load the module and show it at work
 # make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
+# make bench        device vs kernel timings on the performance kernel -> build/bench/
 # make -s kdir      print the test kernel's build directory
 # make -s kernel-path  print the test kernel's bzImage
 
@@ -14,7 +15,7 @@ else
 
 KDIR ?=
 
-.PHONY: all module run check kdir kernel-path clean
+.PHONY: all module run check bench kdir kernel-path clean
 
 all: module
 
@@ -28,6 +29,9 @@ run:
 
 check:
 	@bash qemu/run.sh check
+
+bench:
+	@bash qemu/bench.sh
 
 kdir:
 	@bash qemu/setup-toolchain.sh && bash qemu/build-kernel.sh

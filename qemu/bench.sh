@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make bench`: time /dev/rust_pagemap against the kernel's own pagemap,
+# PAGEMAP_SCAN and clear_refs on the performance kernel (no KASAN, lockdep or
+# DEBUG_VM; ACPI, so two CPUs and a real clocksource), then write
+# build/bench/results.md, results.csv and bench.svg.
+# Sizes: BENCH_ARGS="DENSE_MIB SWEEP_MAX_MIB CLEAR_MIB" overrides the defaults
+# (smaller under TCG, where every guest instruction is emulated).
+source "$(dirname "$0")/common.sh"
+OUT=$TOP/build/bench
+
+"$QEMU_DIR/setup-toolchain.sh"
+kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+mkdir -p "$TOP/build"
+"$QEMU_DIR/versions.sh" "$kobj" | tee "$TOP/build/bench-versions.txt"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/module" "$OUT/guest"
+# The module is built from a copy of the sources, so that the in-tree build
+# (which make check loads into the debug kernel) is left alone.
+log "building rust_pagemap.ko for the perf kernel"
+cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$OUT/module/"
+mapfile -t KF < <(kmake_flags)
+make -s -C "$kobj" M="$OUT/module" ARCH=x86_64 "${KF[@]}" modules >&2
+log "building the benchmark"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$QEMU_DIR/build-tests.sh" "$kobj" "$tmp"
+cp "$tmp/bench" "$OUT/guest/bench"
+
+kernel=$kobj/arch/x86/boot/bzImage
+"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
+accel=TCG
+[ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
+if [ -z "${BENCH_ARGS:-}" ]; then
+	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
+fi
+echo "$BENCH_ARGS" >"$OUT/guest/bench.args"
+"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
+
+log "booting the perf kernel ($accel, sizes in MiB: $BENCH_ARGS); the run takes a few minutes"
+"$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
+sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|ratio |# )' || true
+python3 "$QEMU_DIR/parse_log.py" --no-tests "bench=$OUT/bench.log" >"$OUT/verdict.txt" || {
+	cat "$OUT/verdict.txt" >&2
+	die "the bench run failed (console: $OUT/bench.log)"
+}
+grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
+python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt"
+echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"

@@ -17,11 +17,16 @@ STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 
 def parse(path):
-    rows, info = [], {}
+    """Rows of the current module, rows of the baseline module (if one ran), and the info."""
+    rows, baseline, info = [], [], {}
     with open(path, errors="replace") as f:
         for raw in f:
             line = STAMP.sub("", raw.strip().replace("\r", ""))
-            if line.startswith("BENCH-CSV,"):
+            if line == "RPM-BENCH-MODULE baseline":
+                rows = baseline
+            elif line == "RPM-BENCH-MODULE current":
+                rows = []
+            elif line.startswith("BENCH-CSV,"):
                 parts = line.split(",", 6)
                 if len(parts) < 7:
                     continue
@@ -34,7 +39,7 @@ def parse(path):
                     info[k] = v
             elif line.startswith("RPM-INFO kernel "):
                 info["kernel"] = line[len("RPM-INFO kernel "):]
-    return rows, info
+    return rows, baseline, info
 
 
 def fmt(ns):
@@ -51,7 +56,8 @@ def write_csv(rows, path):
                     f"{r['dev'] / r['kern']:.3f}\n")
 
 
-def write_md(rows, info, accel, versions, path):
+def write_md(rows, baseline, info, accel, versions, path):
+    before = {r["name"]: r["dev"] / r["kern"] for r in baseline}
     with open(path, "w") as f:
         f.write("# rust_pagemap benchmark\n\n")
         f.write(f"- accelerator: {accel}, {info.get('cpus', '?')} guest CPUs, "
@@ -64,11 +70,13 @@ def write_md(rows, info, accel, versions, path):
                 f"median of {info.get('runs')} runs of >= {info.get('min_run_ms')} ms, device and "
                 f"kernel interleaved\n\n")
         f.write("ratio = device time / kernel time (below 1.00: the device is faster).\n\n")
-        f.write("| workload | device ns/page | kernel ns/page | ratio | what |\n")
-        f.write("| --- | ---: | ---: | ---: | --- |\n")
+        extra = " baseline ratio |" if before else ""
+        f.write(f"| workload | device ns/page | kernel ns/page | ratio |{extra} what |\n")
+        f.write("| --- | ---: | ---: | ---: |" + (" ---: |" if before else "") + " --- |\n")
         for r in rows:
+            old = f" {before[r['name']]:.2f} |" if r["name"] in before else (" |" if before else "")
             f.write(f"| {r['name']} | {fmt(r['dev'] / r['pages'])} | {fmt(r['kern'] / r['pages'])} "
-                    f"| {r['dev'] / r['kern']:.2f} | {r['note']} |\n")
+                    f"| {r['dev'] / r['kern']:.2f} |{old} {r['note']} |\n")
 
 
 def svg(rows, path):
@@ -158,7 +166,7 @@ def svg(rows, path):
 
 def main(argv):
     log, outdir, accel, versions_file = argv
-    rows, info = parse(log)
+    rows, baseline, info = parse(log)
     if not rows:
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
         return 1
@@ -167,7 +175,9 @@ def main(argv):
         with open(versions_file) as f:
             versions = [l.strip() for l in f if ":" in l and not l.startswith("versions")]
     write_csv(rows, os.path.join(outdir, "results.csv"))
-    write_md(rows, info, accel, versions, os.path.join(outdir, "results.md"))
+    write_md(rows, baseline, info, accel, versions, os.path.join(outdir, "results.md"))
+    if baseline:
+        write_csv(baseline, os.path.join(outdir, "baseline.csv"))
     svg(rows, os.path.join(outdir, "bench.svg"))
     return 0
 

@@ -5,6 +5,8 @@
 # build/bench/results.md, results.csv and bench.svg.
 # Sizes: BENCH_ARGS="DENSE_MIB SWEEP_MAX_MIB CLEAR_MIB" overrides the defaults
 # (smaller under TCG, where every guest instruction is emulated).
+# BENCH_BASELINE=REV also times the module of git revision REV, first, in the same
+# boot; results.md then shows both.
 source "$(dirname "$0")/common.sh"
 OUT=$TOP/build/bench
 
@@ -21,6 +23,15 @@ log "building rust_pagemap.ko for the perf kernel"
 cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$OUT/module/"
 mapfile -t KF < <(kmake_flags)
 make -s -C "$kobj" M="$OUT/module" ARCH=x86_64 "${KF[@]}" modules >&2
+if [ -n "${BENCH_BASELINE:-}" ]; then
+	# The same benchmark with the module of another revision first, in the same boot:
+	# before/after figures that share the guest, the host load and the kernel.
+	log "building rust_pagemap.ko of $BENCH_BASELINE as the baseline"
+	mkdir -p "$OUT/baseline"
+	git -C "$TOP" archive "$BENCH_BASELINE" Kbuild rust_pagemap.rs walk | tar -x -C "$OUT/baseline"
+	make -s -C "$kobj" M="$OUT/baseline" ARCH=x86_64 "${KF[@]}" modules >&2
+	cp "$OUT/baseline/rust_pagemap.ko" "$OUT/guest/rust_pagemap_baseline.ko"
+fi
 log "building the benchmark"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,7 +50,7 @@ echo "$BENCH_ARGS" >"$OUT/guest/bench.args"
 
 log "booting the perf kernel ($accel, sizes in MiB: $BENCH_ARGS); the run takes a few minutes"
 "$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
-sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|ratio |# )' || true
+sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|ratio |# )' || true
 python3 "$QEMU_DIR/parse_log.py" --no-tests "bench=$OUT/bench.log" >"$OUT/verdict.txt" || {
 	cat "$OUT/verdict.txt" >&2
 	die "the bench run failed (console: $OUT/bench.log)"

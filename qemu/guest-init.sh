@@ -41,7 +41,16 @@ echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/cu
 
 case "$mode" in
 bench)
-	# `make bench` (qemu/bench.sh): the benchmark, with the sizes the host chose.
+	# `make bench` (qemu/bench.sh): the benchmark, with the sizes the host chose; with
+	# BENCH_BASELINE a module built from another revision runs first, in the same boot.
+	if [ -f /tests/rust_pagemap_baseline.ko ]; then
+		rmmod rust_pagemap && insmod /tests/rust_pagemap_baseline.ko && chmod 0444 /dev/rust_pagemap &&
+			echo "RPM-BENCH-MODULE baseline" && /tests/bench $(cat /tests/bench.args 2>/dev/null)
+		echo "RPM-END bench-baseline $?"
+		rmmod rust_pagemap
+		insmod /rust_pagemap.ko && chmod 0444 /dev/rust_pagemap
+	fi
+	echo "RPM-BENCH-MODULE current"
 	/tests/bench $(cat /tests/bench.args 2>/dev/null)
 	echo "RPM-END bench $?"
 	;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the console log of a `make bench` run into results.csv, results.md and bench.svg.
 
-Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE
+Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR]
 
 The guest prints one `BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE` line per
 workload (nanoseconds per operation; PAGES per operation) and a `BENCH-INFO`
@@ -56,13 +56,13 @@ def write_csv(rows, path):
                     f"{r['dev'] / r['kern']:.3f}\n")
 
 
-def write_md(rows, baseline, info, accel, versions, path):
+def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
     before = {r["name"]: r["dev"] / r["kern"] for r in baseline}
     with open(path, "w") as f:
         f.write("# rust_pagemap benchmark\n\n")
         f.write(f"- accelerator: {accel}, {info.get('cpus', '?')} guest CPUs, "
                 f"clocksource `{info.get('clocksource', '?')}`\n")
-        f.write(f"- guest kernel: {info.get('kernel', '?')} (performance flavour)\n")
+        f.write(f"- guest kernel: {info.get('kernel', '?')} ({flavour} flavour)\n")
         for v in versions:
             f.write(f"- {v}\n")
         f.write(f"- sizes (MiB): dense {info.get('dense_mib')}, sweep up to "
@@ -165,7 +165,8 @@ def svg(rows, path):
 
 
 def main(argv):
-    log, outdir, accel, versions_file = argv
+    log, outdir, accel, versions_file = argv[:4]
+    flavour = argv[4] if len(argv) > 4 else "perf"
     rows, baseline, info = parse(log)
     if not rows:
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
@@ -175,7 +176,7 @@ def main(argv):
         with open(versions_file) as f:
             versions = [l.strip() for l in f if ":" in l and not l.startswith("versions")]
     write_csv(rows, os.path.join(outdir, "results.csv"))
-    write_md(rows, baseline, info, accel, versions, os.path.join(outdir, "results.md"))
+    write_md(rows, baseline, info, accel, versions, os.path.join(outdir, "results.md"), flavour)
     if baseline:
         write_csv(baseline, os.path.join(outdir, "baseline.csv"))
     svg(rows, os.path.join(outdir, "bench.svg"))

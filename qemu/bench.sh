@@ -5,13 +5,22 @@
 # build/bench/results.md, results.csv and bench.svg.
 # Sizes: BENCH_ARGS="DENSE_MIB SWEEP_MAX_MIB CLEAR_MIB" overrides the defaults
 # (smaller under TCG, where every guest instruction is emulated).
+# BENCH_KDIR=DIR uses that kernel build instead of the perf kernel (labelled as such).
 # BENCH_BASELINE=REV also times the module of git revision REV, first, in the same
 # boot; results.md then shows both.
 source "$(dirname "$0")/common.sh"
 OUT=$TOP/build/bench
 
 "$QEMU_DIR/setup-toolchain.sh"
-kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+flavour=perf
+if [ -n "${BENCH_KDIR:-}" ]; then
+	# Another kernel build (for a quick look only: a debug kernel's KASAN slows the
+	# kernel's C as much as the module and hides the difference).
+	kobj=$BENCH_KDIR
+	grep -q '^CONFIG_KASAN=y' "$kobj/.config" && flavour="debug (KASAN, lockdep: not representative)"
+else
+	kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+fi
 mkdir -p "$TOP/build"
 "$QEMU_DIR/versions.sh" "$kobj" | tee "$TOP/build/bench-versions.txt"
 
@@ -56,5 +65,5 @@ python3 "$QEMU_DIR/parse_log.py" --no-tests "bench=$OUT/bench.log" >"$OUT/verdic
 	die "the bench run failed (console: $OUT/bench.log)"
 }
 grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
-python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt"
+python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" "$flavour"
 echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"

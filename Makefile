@@ -7,6 +7,7 @@
 # make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
 # make mutants      mutate the module one bug at a time; each must make a named test fail
 #                   (MUTANTS="name ..." runs only those; not part of make check: it takes long)
+# make bench        device vs kernel timings on the performance kernel -> build/bench/
 # make -s kdir      print the test kernel's build directory
 # make -s kernel-path  print the test kernel's bzImage
 
@@ -16,7 +17,7 @@ else
 
 KDIR ?=
 
-.PHONY: all module run check mutants kdir kernel-path clean
+.PHONY: all module run check mutants bench kdir kernel-path clean
 
 all: module
 
@@ -33,6 +34,8 @@ check:
 
 mutants:
 	@python3 qemu/mutants.py $(MUTANTS)
+bench:
+	@bash qemu/bench.sh
 
 kdir:
 	@bash qemu/setup-toolchain.sh && bash qemu/build-kernel.sh

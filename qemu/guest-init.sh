@@ -58,8 +58,23 @@ only=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in rpm.tests=*) only=",${arg#rpm.tests=}," ;; esac
 done
+echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null), $(grep -c ^processor /proc/cpuinfo) CPUs"
 
 case "$mode" in
+bench)
+	# `make bench` (qemu/bench.sh): the benchmark, with the sizes the host chose; with
+	# BENCH_BASELINE a module built from another revision runs first, in the same boot.
+	if [ -f /tests/rust_pagemap_baseline.ko ]; then
+		rmmod rust_pagemap && insmod /tests/rust_pagemap_baseline.ko && chmod 0444 /dev/rust_pagemap &&
+			echo "RPM-BENCH-MODULE baseline" && /tests/bench $(cat /tests/bench.args 2>/dev/null)
+		echo "RPM-END bench-baseline $?"
+		rmmod rust_pagemap
+		insmod /rust_pagemap.ko && chmod 0444 /dev/rust_pagemap
+	fi
+	echo "RPM-BENCH-MODULE current"
+	/tests/bench $(cat /tests/bench.args 2>/dev/null)
+	echo "RPM-END bench $?"
+	;;
 demo)
 	for t in /tests/demo*; do
 		echo "== ${t##*/}"
@@ -69,7 +84,7 @@ demo)
 check)
 	for t in /tests/*; do
 		name=${t##*/}
-		case "$name" in demo*) continue ;; esac
+		case "$name" in demo* | bench*) continue ;; esac
 		[ -z "$only" ] || case "$only" in *",$name,"*) ;; *) continue ;; esac
 		echo "RPM-BEGIN $name"
 		"$t"

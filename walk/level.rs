@@ -2,6 +2,8 @@
 
 //! Page-table levels as numbers, so that one walk serves every level.
 
+use core::sync::atomic::{AtomicU8, Ordering};
+
 use super::x86::{ENTRIES_PER_TABLE, LEVEL_BITS, PAGE_SHIFT};
 
 /// A page-table level.
@@ -25,12 +27,27 @@ impl Level {
     pub(crate) const PMD: Level = Level(1);
 
     /// The root level of every mm on the running kernel (3 or 4).
+    ///
+    /// The paging mode is fixed at boot, so the answer of `pgtable_l5_enabled` is
+    /// asked once and kept: every walk starts here, and the helper is a real call.
+    #[inline]
     pub(crate) fn top() -> Level {
-        // SAFETY: `pgtable_l5_enabled` only reads a boot-time CPU feature.
-        if unsafe { kernel::bindings::pgtable_l5_enabled() } {
-            Level(4)
-        } else {
-            Level(3)
+        // 0: not asked yet; else the top level plus one.
+        static TOP: AtomicU8 = AtomicU8::new(0);
+        match TOP.load(Ordering::Relaxed) {
+            0 => {
+                // SAFETY: `pgtable_l5_enabled` only reads a boot-time CPU feature.
+                let top = if unsafe { kernel::bindings::pgtable_l5_enabled() } {
+                    4
+                } else {
+                    3
+                };
+                // Racing first callers store the same value.
+                TOP.store(top + 1, Ordering::Relaxed);
+                Level(top)
+            }
+            // INVARIANT: only 4 or 5 is ever stored, so the level is 3 or 4.
+            n => Level(n - 1),
         }
     }
 

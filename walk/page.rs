@@ -1,13 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The few questions pagemap asks of a mapped page and its folio.
+//!
+//! The per-page ones (which folio, anonymous or not, large or not, how often
+//! the page is mapped, the zero page) are answered here in Rust by reading
+//! the same `struct page`/`struct folio` fields the kernel's inlines read
+//! (include/linux/page-flags.h, include/linux/mm.h, fs/proc/internal.h),
+//! with the same loads: the test kernel's Rust cannot inline the C helpers
+//! (`CONFIG_RUST_INLINE_HELPERS` needs one LLVM for C and Rust), and a real
+//! call per question per page cost more than the walk itself. Field offsets
+//! come from the kernel's own bindings, so they are C's.
 
-use core::ptr::NonNull;
+use core::ptr::{addr_of, read_volatile, NonNull};
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::vma::Vma;
+
+extern "C" {
+    /// The frame of the shared zero page (mm/mm_init.c, exported; declared by the kernel
+    /// only inside `is_zero_pfn`, so bindgen does not see it).
+    static zero_page_pfn: kernel::ffi::c_ulong;
+}
+
+/// `FOLIO_MAPPING_ANON`: the low bit of `folio->mapping` marks an anonymous folio.
+const FOLIO_MAPPING_ANON: usize = 0x1;
+/// `PGTY_mapcount_underflow << 24`: a `_mapcount + 1` at or above this (as `int`, i.e. a
+/// negative value) is a page type, not a mapcount (`page_type_has_type`).
+const PAGE_TYPE_FLOOR: i32 = (0xffu32 << 24) as i32;
+
+/// `compound_info_has_mask()`: tail pages store a mask to the head, not a pointer, only with
+/// HugeTLB vmemmap optimisation and a power-of-two `struct page`.
+const COMPOUND_INFO_HAS_MASK: bool = cfg!(CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP)
+    && core::mem::size_of::<bindings::page>().is_power_of_two();
 
 /// A `struct page` found through a page-table entry.
 ///
@@ -21,8 +47,19 @@ pub(crate) struct Page {
     ptr: NonNull<bindings::page>,
 }
 
+/// The folio of a [`Page`], under the same rule.
+///
+/// # Invariants
+///
+/// `ptr` points to the head `struct page` (as a `struct folio`) of a valid folio.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(crate) struct Folio {
+    ptr: NonNull<bindings::folio>,
+}
+
 impl Page {
     /// Wraps a page pointer returned by the kernel; `None` for NULL.
+    #[inline]
     pub(crate) fn from_raw(ptr: *mut bindings::page) -> Option<Self> {
         // INVARIANT: the kernel functions this is called with return NULL or a valid page.
         NonNull::new(ptr).map(|ptr| Self { ptr })
@@ -30,6 +67,7 @@ impl Page {
 
     /// The "normal" page a present PTE maps (`vm_normal_page`): `None` for the
     /// zero page, special and raw-PFN mappings.
+    #[inline]
     pub(crate) fn normal_pte(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
         // SAFETY: `vma` is a live VMA (its type's invariant) and `entry` a present PTE of it.
         Self::from_raw(unsafe {
@@ -70,51 +108,91 @@ impl Page {
         }
     }
 
-    /// The page of frame `pfn`, for frames known to have a memory-map entry.
+    /// The page of frame `pfn`, for frames known to have a memory-map entry
+    /// (`pfn_to_page` with `CONFIG_SPARSEMEM_VMEMMAP`: `vmemmap + pfn`).
+    #[inline]
     pub(crate) fn from_pfn(pfn: u64) -> Option<Self> {
-        // SAFETY: callers pass frames of mapped RAM (hugetlb pages), which have a `struct page`.
-        Self::from_raw(unsafe { bindings::pfn_to_page(pfn as usize) })
+        // SAFETY: `vmemmap_base` is set once at boot (`__ro_after_init` in spirit: KASLR picks
+        // it before any user process exists) and only read here.
+        let base = unsafe { bindings::vmemmap_base } as *mut bindings::page;
+        // Callers pass frames of mapped RAM (hugetlb pages), which have a `struct page` in
+        // the virtual memory map; `wrapping_add` keeps the arithmetic free of UB either way.
+        Self::from_raw(base.wrapping_add(pfn as usize))
     }
 
-    fn folio(self) -> *mut bindings::folio {
-        // SAFETY: `ptr` is a valid page (type invariant).
-        unsafe { bindings::page_folio(self.ptr.as_ptr()) }
+    /// The folio the page belongs to (`page_folio`, i.e. `_compound_head`).
+    #[inline]
+    pub(crate) fn folio(self) -> Folio {
+        let page = self.ptr.as_ptr();
+        // SAFETY: `page` is a valid page (type invariant); `compound_info` is a plain word of
+        // it, read once as `READ_ONCE` does (it changes when a folio is split or freed).
+        let info = unsafe {
+            read_volatile(addr_of!(
+                (*page).__bindgen_anon_1.__bindgen_anon_3.compound_info
+            ))
+        } as usize;
+        let head = if !COMPOUND_INFO_HAS_MASK {
+            // Bit 0 marks a tail page; the rest points to the head.
+            if info & 1 != 0 {
+                info - 1
+            } else {
+                page as usize
+            }
+        } else {
+            // Non-tail: all ones; tail: the mask that rounds the page down to its head.
+            ((info & 1).wrapping_sub(1) | info) & page as usize
+        };
+        // INVARIANT: a valid page's head is a valid page, which is its folio.
+        Folio {
+            // SAFETY: the head of a valid page is a valid page, never NULL.
+            ptr: unsafe { NonNull::new_unchecked(head as *mut bindings::folio) },
+        }
     }
 
     /// Whether the page belongs to an anonymous folio (else: file, shmem, shared anon).
+    #[inline]
     pub(crate) fn is_anon(self) -> bool {
-        // SAFETY: `folio()` returns the valid folio of a valid page.
-        unsafe { bindings::folio_test_anon(self.folio()) }
+        self.folio().is_anon()
     }
 
     /// Whether the folio may be mapped by more than one process.
     pub(crate) fn folio_maybe_mapped_shared(self) -> bool {
-        // SAFETY: as for `is_anon`.
-        unsafe { bindings::folio_maybe_mapped_shared(self.folio()) }
+        // SAFETY: `folio()` is the valid folio of a valid page.
+        unsafe { bindings::folio_maybe_mapped_shared(self.folio().ptr.as_ptr()) }
     }
 
     /// Whether the folio may be pinned for DMA (`folio_maybe_dma_pinned`).
     pub(crate) fn folio_maybe_dma_pinned(self) -> bool {
-        // SAFETY: as for `is_anon`.
-        unsafe { bindings::folio_maybe_dma_pinned(self.folio()) }
+        // SAFETY: as for `folio_maybe_mapped_shared`.
+        unsafe { bindings::folio_maybe_dma_pinned(self.folio().ptr.as_ptr()) }
+    }
+
+    /// The page's own mapcount: `atomic_read(&page->_mapcount) + 1`, 0 for a page that
+    /// holds a page type instead (`page_mapcount_is_type`).
+    #[inline]
+    fn own_mapcount(self) -> i32 {
+        let page = self.ptr.as_ptr();
+        // SAFETY: `page` is a valid page; `_mapcount` is an `atomic_t`, read as
+        // `atomic_read` does (one plain volatile load of its counter).
+        let raw = unsafe { read_volatile(addr_of!((*page).__bindgen_anon_2._mapcount.counter)) };
+        let count = raw.wrapping_add(1);
+        // `page_type_has_type(mapcount - 1)`: the raw value, as a signed int, below the floor.
+        if raw < PAGE_TYPE_FLOOR {
+            0
+        } else {
+            count
+        }
     }
 
     /// Number of mappings of this very page, as `folio_precise_page_mapcount`
     /// (fs/proc/internal.h) counts them: the page's own mapcount plus, for a
     /// large folio, the mappings of the folio as a whole.
     #[cfg(CONFIG_PAGE_MAPCOUNT)]
-    fn precise_mapcount(self) -> i32 {
-        let folio = self.folio();
-        // SAFETY: `ptr` is a valid page; reading its mapcount is an atomic read.
-        let mut count = unsafe { bindings::page_mapcount_raw(self.ptr.as_ptr()) } + 1;
-        // SAFETY: pure function of the value.
-        if unsafe { bindings::page_mapcount_is_type(count as u32) } {
-            count = 0;
-        }
-        // SAFETY: `folio` is the valid folio of a valid page.
-        if unsafe { bindings::folio_test_large(folio) } {
-            // SAFETY: as above; only valid for large folios, which this one is.
-            count += unsafe { bindings::folio_entire_mapcount(folio) };
+    #[inline]
+    fn precise_mapcount(self, folio: Folio) -> i32 {
+        let mut count = self.own_mapcount();
+        if folio.is_large() {
+            count = count.wrapping_add(folio.entire_mapcount());
         }
         count
     }
@@ -123,18 +201,86 @@ impl Page {
     /// its precise mapcount with `CONFIG_PAGE_MAPCOUNT` (the test kernel's), else
     /// the folio-wide estimate, as the kernel decides on a kernel without per-page
     /// mapcounts (`CONFIG_NO_PAGE_MAPCOUNT`).
+    #[inline]
     pub(crate) fn mapped_exclusively(self) -> bool {
         #[cfg(CONFIG_PAGE_MAPCOUNT)]
-        return self.precise_mapcount() == 1;
+        return self.precise_mapcount(self.folio()) == 1;
         #[cfg(not(CONFIG_PAGE_MAPCOUNT))]
         return !self.folio_maybe_mapped_shared();
     }
+
+    /// [`Self::mapped_exclusively`] with the folio's entire mapcount already known
+    /// (`None` for a small folio): the per-folio part computed once per large folio.
+    #[inline]
+    pub(crate) fn mapped_exclusively_with(self, entire: Option<i32>) -> bool {
+        #[cfg(CONFIG_PAGE_MAPCOUNT)]
+        return self.own_mapcount().wrapping_add(entire.unwrap_or(0)) == 1;
+        #[cfg(not(CONFIG_PAGE_MAPCOUNT))]
+        {
+            let _ = entire;
+            return !self.folio_maybe_mapped_shared();
+        }
+    }
 }
 
-/// Whether `pfn` is the shared zero page (`is_zero_pfn`).
+impl Folio {
+    /// Whether the folio is anonymous (`folio_test_anon`).
+    #[inline]
+    pub(crate) fn is_anon(self) -> bool {
+        // SAFETY: the folio is valid (type invariant); `mapping` is a plain field, read once.
+        let mapping = unsafe {
+            read_volatile(addr_of!(
+                (*self.ptr.as_ptr())
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .mapping
+            ))
+        };
+        mapping as usize & FOLIO_MAPPING_ANON != 0
+    }
+
+    /// Whether the folio has more than one page (`folio_test_large`: `PG_head` in its flags).
+    #[inline]
+    pub(crate) fn is_large(self) -> bool {
+        // SAFETY: the folio is valid; `flags` is its first page's flags word, read once as
+        // `test_bit` does.
+        let flags = unsafe {
+            read_volatile(addr_of!(
+                (*self.ptr.as_ptr())
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .flags
+                    .f
+            ))
+        };
+        flags & (1 << bindings::pageflags_PG_head) != 0
+    }
+
+    /// Mappings of the folio as a whole (`folio_entire_mapcount`); only for large folios.
+    #[inline]
+    pub(crate) fn entire_mapcount(self) -> i32 {
+        // SAFETY: the folio is valid and large (callers check), so its second page holds
+        // `_entire_mapcount`, an `atomic_t` read as `atomic_read` does.
+        let raw = unsafe {
+            read_volatile(addr_of!(
+                (*self.ptr.as_ptr())
+                    .__bindgen_anon_2
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    .__bindgen_anon_1
+                    ._entire_mapcount
+                    .counter
+            ))
+        };
+        raw.wrapping_add(1)
+    }
+}
+
+/// Whether `pfn` is the shared zero page (`is_zero_pfn`; x86 has one zero page, no colours).
+#[inline]
 pub(crate) fn is_zero_pfn(pfn: u64) -> bool {
-    // SAFETY: compares with the exported zero-page frame; pure.
-    unsafe { bindings::is_zero_pfn(pfn as usize) }
+    // SAFETY: `zero_page_pfn` is set once during boot, before any user mapping exists.
+    pfn == unsafe { zero_page_pfn } as u64
 }
 
 /// Whether a PMD maps the huge zero page (`is_huge_zero_pmd`).

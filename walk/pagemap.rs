@@ -4,11 +4,12 @@
 //! (`pte_to_pagemap_entry`, `pagemap_pmd_range_thp`, `pagemap_hugetlb_range`,
 //! `pagemap_pte_hole` in fs/proc/task_mmu.c).
 
+use core::mem::MaybeUninit;
 use kernel::prelude::*;
 
 use super::entry::{Entry, Kind};
 use super::level::Level;
-use super::page::Page;
+use super::page::{Folio, Page};
 use super::vma::Vma;
 use super::x86::{PAGE_SHIFT, PAGE_SIZE};
 use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
@@ -35,52 +36,127 @@ const SWAP_TYPE_BITS: u32 = 5;
 /// Entries one chunk produces at most: a chunk never crosses a 2 MiB boundary.
 pub(crate) const CHUNK_ENTRIES: usize = 512;
 
+/// What the last large folio seen under the current PTE-table lock is: the facts
+/// `pte_to_pagemap_entry` asks of every page but which belong to the folio, so that
+/// the 16 PTEs of a 64 KiB mTHP (or the 512 of a PTE-mapped THP) ask them once.
+#[derive(Copy, Clone)]
+struct FolioFacts {
+    folio: Folio,
+    anon: bool,
+    /// `folio_entire_mapcount`, `None` for a small folio.
+    entire: Option<i32>,
+}
+
 /// Fills a buffer with pagemap entries for one chunk of address space.
 ///
 /// # Invariants
 ///
-/// `len <= CHUNK_ENTRIES`.
+/// `len <= CHUNK_ENTRIES`, and `buf[..len]` is initialised. `folio`, when set,
+/// is a folio mapped by a PTE of the PTE table whose lock the walk holds now:
+/// it is reset whenever a PTE table is entered or left, so it never outlives
+/// the lock that keeps the folio from being freed.
 pub(crate) struct PagemapReader {
-    buf: [u64; CHUNK_ENTRIES],
+    buf: [MaybeUninit<u64>; CHUNK_ENTRIES],
     len: usize,
     show_pfn: bool,
+    folio: Option<FolioFacts>,
 }
 
 impl PagemapReader {
     /// An empty reader; `show_pfn` says whether frames are reported or zeroed.
     pub(crate) fn new(show_pfn: bool) -> Self {
+        // INVARIANT: nothing is initialised and nothing is claimed to be; the buffer is
+        // written entry by entry before it is read, so it is never zero-filled.
         Self {
-            buf: [0; CHUNK_ENTRIES],
+            buf: [MaybeUninit::uninit(); CHUNK_ENTRIES],
             len: 0,
             show_pfn,
+            folio: None,
         }
     }
 
     /// Empties the buffer for the next chunk.
     pub(crate) fn reset(&mut self) {
         self.len = 0;
+        self.folio = None;
     }
 
     /// The entries produced since the last reset.
     pub(crate) fn entries(&self) -> &[u64] {
-        &self.buf[..self.len]
+        // SAFETY: `buf[..len]` is initialised (type invariant), and `MaybeUninit<u64>` has
+        // the layout of `u64`.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u64>(), self.len) }
     }
 
     /// Appends `count` entries: the first is `first`, each next one adds `step` to the frame.
+    #[inline]
     fn push(&mut self, first: u64, count: usize, frame_step: u64) -> Flow {
         let flags = first & !PM_PFRAME_MASK;
         let mut frame = first & PM_PFRAME_MASK;
-        for _ in 0..count {
-            if self.len == CHUNK_ENTRIES {
-                return Flow::Stop;
-            }
-            self.buf[self.len] = (frame & PM_PFRAME_MASK) | flags;
-            self.len += 1;
+        let room = CHUNK_ENTRIES - self.len;
+        let n = count.min(room);
+        for slot in &mut self.buf[self.len..self.len + n] {
+            slot.write((frame & PM_PFRAME_MASK) | flags);
             frame = frame.wrapping_add(frame_step);
         }
-        Flow::Continue
+        // INVARIANT: the `n` entries after the old `len` were just written.
+        self.len += n;
+        if n < count {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
     }
 
+    /// `PM_FILE` and `PM_MMAP_EXCLUSIVE` for a present page mapped by a PTE, with the
+    /// folio's facts taken once per large folio.
+    #[inline]
+    fn present_pte_flags(&mut self, page: Page) -> u64 {
+        let folio = page.folio();
+        let facts = match self.folio {
+            Some(f) if f.folio == folio => f,
+            _ => {
+                let f = FolioFacts {
+                    folio,
+                    anon: folio.is_anon(),
+                    entire: folio.is_large().then(|| folio.entire_mapcount()),
+                };
+                // Only a large folio can show up again at the next PTE.
+                if f.entire.is_some() {
+                    // INVARIANT: mapped by a PTE of the table whose lock is held now.
+                    self.folio = Some(f);
+                }
+                f
+            }
+        };
+        let mut flags = 0;
+        if !facts.anon {
+            flags |= PM_FILE;
+        }
+        if page.mapped_exclusively_with(facts.entire) {
+            flags |= PM_MMAP_EXCLUSIVE;
+        }
+        flags
+    }
+
+    /// The entry of a present 4 KiB PTE (`pte_to_pagemap_entry`, present branch): the
+    /// common case, kept free of everything the other kinds need.
+    #[inline]
+    fn present_pte_value(&mut self, vma: &Vma<'_>, addr: usize, entry: Entry) -> u64 {
+        let mut flags = PM_PRESENT;
+        if entry.soft_dirty() || vma.soft_dirty() {
+            flags |= PM_SOFT_DIRTY;
+        }
+        if entry.uffd() {
+            flags |= PM_UFFD_WP;
+        }
+        if let Some(page) = Page::normal_pte(vma, addr, entry) {
+            flags |= self.present_pte_flags(page);
+        }
+        self.frame(entry.pfn()) | flags
+    }
+
+    #[inline]
     fn frame(&self, frame: u64) -> u64 {
         if self.show_pfn {
             frame & PM_PFRAME_MASK
@@ -213,8 +289,28 @@ impl Visitor for PagemapReader {
         self.push(value, (end - start) / PAGE_SIZE, 0)
     }
 
+    fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
+        self.folio = None;
+    }
+
+    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
+        // INVARIANT: the lock that kept the folio is about to be dropped.
+        self.folio = None;
+    }
+
+    #[inline]
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         match leaf.kind {
+            LeafKind::Pte if leaf.entry.kind() == Kind::Present => {
+                let value = self.present_pte_value(vma, start, leaf.entry);
+                if self.len == CHUNK_ENTRIES {
+                    return Flow::Stop;
+                }
+                self.buf[self.len].write(value);
+                // INVARIANT: the entry at the old `len` was just written.
+                self.len += 1;
+                Flow::Continue
+            }
             LeafKind::Pte | LeafKind::Thp => {
                 let (value, step) = self.leaf_value(vma, start, leaf.entry);
                 self.push(value, (end - start) / PAGE_SIZE, step)

@@ -1,75 +1,173 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Decoding of non-present ("soft leaf") entries through the kernel's own
-//! inlines, so that the swap-type numbering always matches the running config.
+//! Decoding of non-present ("soft leaf") entries (`softleaf_t`, include/linux/leafops.h).
+//!
+//! The decoding that every swapped page needs (type, offset, markers) is done
+//! here in Rust, the way the kernel's inlines do it: the per-page path of a
+//! read or scan makes no call for it. The type numbering is derived from the
+//! kernel's own constants (`MAX_SWAPFILES` and the `SWP_*_NUM` counts, which
+//! follow the config), so it matches the running kernel. Entries that carry a
+//! page frame (migration, device, hwpoison: rare, and their frame mask is a
+//! run-time property of the paging mode) still go through the kernel's inlines.
 
 use kernel::bindings;
 
 use super::page::Page;
+use super::x86;
 
 /// The marker value of a uffd-wp marker (`PTE_MARKER_UFFD_WP` in include/linux/swapops.h):
 /// a marker kind, not a page-table bit.
-const PTE_MARKER_UFFD_WP: usize = 1 << 0;
+const PTE_MARKER_UFFD_WP: u64 = 1 << 0;
+/// `PTE_MARKER_GUARD`: a guard-region marker.
+const PTE_MARKER_GUARD: u64 = 1 << 2;
+/// `PTE_MARKER_MASK`: the marker bits of a marker's offset.
+const PTE_MARKER_MASK: u64 = (1 << 3) - 1;
+
+/// `SWP_TYPE_SHIFT`: where the type sits in a `swp_entry_t` (`BITS_PER_XA_VALUE -
+/// MAX_SWAPFILES_SHIFT`, with `BITS_PER_XA_VALUE` = 63 on 64-bit).
+const SWP_TYPE_SHIFT: u32 = 63 - bindings::MAX_SWAPFILES_SHIFT;
+/// `SWP_OFFSET_MASK`.
+const SWP_OFFSET_MASK: u64 = (1 << SWP_TYPE_SHIFT) - 1;
+
+/// The special swap types of include/linux/swap.h, numbered from `MAX_SWAPFILES` up in the
+/// order that header gives them; a count of 0 means the config has none of that kind (and
+/// `softleaf_type` then has no case for it).
+const MAX_SWAPFILES: u64 = bindings::MAX_SWAPFILES as u64;
+const HWPOISON_NUM: u64 = bindings::SWP_HWPOISON_NUM as u64;
+const MIGRATION_NUM: u64 = bindings::SWP_MIGRATION_NUM as u64;
+const DEVICE_NUM: u64 = bindings::SWP_DEVICE_NUM as u64;
+const SWP_HWPOISON: u64 = MAX_SWAPFILES;
+const SWP_MIGRATION_READ: u64 = MAX_SWAPFILES + HWPOISON_NUM;
+const SWP_DEVICE_WRITE: u64 = MAX_SWAPFILES + HWPOISON_NUM + MIGRATION_NUM;
+const SWP_PTE_MARKER: u64 = MAX_SWAPFILES + HWPOISON_NUM + MIGRATION_NUM + DEVICE_NUM;
+
+const _: () = assert!(
+    MAX_SWAPFILES + HWPOISON_NUM + MIGRATION_NUM + DEVICE_NUM + bindings::SWP_PTE_MARKER_NUM as u64
+        == 1 << bindings::MAX_SWAPFILES_SHIFT
+);
+
+/// What a soft leaf is (`enum softleaf_type`), with the kinds pagemap tells apart.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Type {
+    None,
+    Swap,
+    Migration,
+    DevicePrivate,
+    DeviceExclusive,
+    HwPoison,
+    Marker,
+}
 
 /// The PTE value of a uffd-wp marker (`make_pte_marker(PTE_MARKER_UFFD_WP)`).
 pub(crate) fn uffd_wp_marker_pte() -> bindings::pte_t {
     // SAFETY: `make_pte_marker` is a pure function of the value.
-    unsafe { bindings::make_pte_marker(PTE_MARKER_UFFD_WP) }
+    unsafe { bindings::make_pte_marker(PTE_MARKER_UFFD_WP as usize) }
 }
 
 /// A decoded non-present page-table entry (`softleaf_t`).
 ///
 /// # Invariants
 ///
-/// `inner` was produced by `softleaf_from_pte` or `softleaf_from_pmd` from a
-/// non-present, non-empty entry.
+/// `val` is what `softleaf_from_pte` or `softleaf_from_pmd` returns for the entry it was
+/// decoded from (0 for a present or empty one).
 #[derive(Copy, Clone)]
 pub(crate) struct SoftLeaf {
-    inner: bindings::swp_entry_t,
+    val: u64,
+}
+
+/// `swp_entry(type, offset)`.
+#[inline]
+fn swp_entry(ty: u64, offset: u64) -> u64 {
+    (ty << SWP_TYPE_SHIFT) | (offset & SWP_OFFSET_MASK)
 }
 
 impl SoftLeaf {
-    /// Decodes a non-present PTE value.
+    /// Decodes a PTE value (`softleaf_from_pte`).
+    #[inline]
     pub(crate) fn from_pte(raw: u64) -> Self {
-        // SAFETY: `softleaf_from_pte` is a pure function of the value.
-        let inner = unsafe { bindings::softleaf_from_pte(bindings::pte_t { pte: raw as usize }) };
-        // INVARIANT: decoded from a non-present PTE (callers pass only those).
-        Self { inner }
+        if x86::pte_present(raw) || x86::is_none(raw) {
+            return Self { val: 0 };
+        }
+        let arch = x86::pte_swp_clear_flags(raw);
+        // INVARIANT: the steps of `softleaf_from_pte`, on x86-64.
+        Self {
+            val: swp_entry(x86::arch_swp_type(arch), x86::arch_swp_offset(arch)),
+        }
     }
 
-    /// Decodes a non-present PMD value.
+    /// Decodes a PMD value (`softleaf_from_pmd`).
+    #[inline]
     pub(crate) fn from_pmd(raw: u64) -> Self {
-        // SAFETY: `softleaf_from_pmd` is a pure function of the value.
-        let inner = unsafe { bindings::softleaf_from_pmd(bindings::pmd_t { pmd: raw as usize }) };
-        // INVARIANT: decoded from a non-present PMD (callers pass only those).
-        Self { inner }
+        if x86::pmd_present(raw) || x86::is_none(raw) {
+            return Self { val: 0 };
+        }
+        let arch = x86::pmd_swp_clear_flags(raw);
+        // INVARIANT: the steps of `softleaf_from_pmd`, on x86-64.
+        Self {
+            val: swp_entry(x86::arch_swp_type(arch), x86::arch_swp_offset(arch)),
+        }
     }
 
-    /// The swap type field (a swap device, or one of the special types).
+    /// The C value, for the kernel's inlines.
+    fn as_c(self) -> bindings::swp_entry_t {
+        bindings::swp_entry_t {
+            val: self.val as usize,
+        }
+    }
+
+    /// `softleaf_type`. An unknown type number is `None`, as there (which also warns once).
+    #[inline]
+    fn kind(self) -> Type {
+        if self.val == 0 {
+            return Type::None;
+        }
+        let t = self.swap_type();
+        if t < MAX_SWAPFILES {
+            Type::Swap
+        } else if MIGRATION_NUM != 0 && (SWP_MIGRATION_READ..SWP_MIGRATION_READ + 3).contains(&t) {
+            Type::Migration
+        } else if DEVICE_NUM != 0 && (SWP_DEVICE_WRITE..SWP_DEVICE_WRITE + 2).contains(&t) {
+            Type::DevicePrivate
+        } else if DEVICE_NUM != 0 && t == SWP_DEVICE_WRITE + 2 {
+            Type::DeviceExclusive
+        } else if HWPOISON_NUM != 0 && t == SWP_HWPOISON {
+            Type::HwPoison
+        } else if t == SWP_PTE_MARKER {
+            Type::Marker
+        } else {
+            Type::None
+        }
+    }
+
+    /// The swap type field (a swap device, or one of the special types) (`swp_type`).
+    #[inline]
     pub(crate) fn swap_type(self) -> u64 {
-        // SAFETY: pure function of the value.
-        u64::from(unsafe { bindings::swp_type(self.inner) })
+        self.val >> SWP_TYPE_SHIFT
     }
 
-    /// The raw swap offset field.
+    /// The raw swap offset field (`swp_offset`).
+    #[inline]
     pub(crate) fn swap_offset(self) -> u64 {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::swp_offset(self.inner) as u64 }
+        self.val & SWP_OFFSET_MASK
     }
 
-    /// Whether the entry carries a page frame (migration, device, hwpoison).
+    /// Whether the entry carries a page frame (migration, device, hwpoison) (`softleaf_has_pfn`).
+    #[inline]
     pub(crate) fn has_pfn(self) -> bool {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_has_pfn(self.inner) }
+        matches!(
+            self.kind(),
+            Type::Migration | Type::DevicePrivate | Type::DeviceExclusive | Type::HwPoison
+        )
     }
 
     /// The page frame of a [`Self::has_pfn`] entry.
     pub(crate) fn pfn(self) -> u64 {
         // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_to_pfn(self.inner) as u64 }
+        unsafe { bindings::softleaf_to_pfn(self.as_c()) as u64 }
     }
 
     /// The offset pagemap reports: the frame for frame-carrying entries, else the swap offset.
+    #[inline]
     pub(crate) fn pagemap_offset(self) -> u64 {
         if self.has_pfn() {
             self.pfn()
@@ -82,41 +180,52 @@ impl SoftLeaf {
     ///
     /// The page is only looked at (its folio's anon bit) while the page-table
     /// lock that made this entry current is held, as the kernel does.
+    #[inline]
     pub(crate) fn page(self) -> Option<Page> {
         if !self.has_pfn() {
             return None;
         }
         // SAFETY: the entry carries a PFN of a page with a `struct page`.
-        Page::from_raw(unsafe { bindings::softleaf_to_page(self.inner) })
+        Page::from_raw(unsafe { bindings::softleaf_to_page(self.as_c()) })
+    }
+
+    /// The marker bits of a marker entry (`softleaf_to_marker`), 0 for anything else.
+    #[inline]
+    fn marker(self) -> u64 {
+        if self.kind() == Type::Marker {
+            self.swap_offset() & PTE_MARKER_MASK
+        } else {
+            0
+        }
     }
 
     /// Whether this is a userfaultfd write-protect marker.
+    #[inline]
     pub(crate) fn is_uffd_wp_marker(self) -> bool {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_is_uffd_wp_marker(self.inner) }
+        self.marker() & PTE_MARKER_UFFD_WP != 0
     }
 
     /// Whether this is a migration entry of any kind.
+    #[inline]
     pub(crate) fn is_migration(self) -> bool {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_is_migration(self.inner) }
+        self.kind() == Type::Migration
     }
 
     /// Whether this is a PTE marker of any kind (uffd-wp, poison, guard).
+    #[inline]
     pub(crate) fn is_marker(self) -> bool {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_is_marker(self.inner) }
+        self.kind() == Type::Marker
     }
 
     /// Whether this is a hardware-poison entry.
+    #[inline]
     pub(crate) fn is_hwpoison(self) -> bool {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_is_hwpoison(self.inner) }
+        self.kind() == Type::HwPoison
     }
 
     /// Whether this is a guard-region marker.
+    #[inline]
     pub(crate) fn is_guard_marker(self) -> bool {
-        // SAFETY: pure function of the value.
-        unsafe { bindings::softleaf_is_guard_marker(self.inner) }
+        self.marker() & PTE_MARKER_GUARD != 0
     }
 }

@@ -49,11 +49,13 @@ impl<'a> Table<'a> {
     }
 
     /// The level of this table.
+    #[inline]
     pub(crate) fn level(&self) -> Level {
         self.level
     }
 
     /// The slot that covers `addr`.
+    #[inline]
     pub(crate) fn slot(&self, addr: usize) -> Slot<'a> {
         // SAFETY: the index is below 512, inside the table (type invariant).
         let ptr = unsafe { self.base.as_ptr().add(self.level.index(addr)) };
@@ -69,13 +71,17 @@ impl<'a> Table<'a> {
     ///
     /// Returns `None` if `entry` is not a table entry or this is the bottom level.
     /// Only for levels above the PMD: PTE tables go through [`PteTableLock`].
+    #[inline]
     pub(crate) fn below(&self, entry: Entry) -> Option<Table<'a>> {
         let level = self.level.below()?;
         if entry.kind() != Kind::Table || level < Level::PMD {
             return None;
         }
-        // SAFETY: `phys_to_virt` is arithmetic on the direct map, where every page table lives.
-        let base = unsafe { bindings::phys_to_virt(entry.table_phys()) }.cast::<u64>();
+        // `phys_to_virt` (`__va`): the direct map starts at `page_offset_base`, where every
+        // page table lives.
+        // SAFETY: `page_offset_base` is fixed during early boot and only read here.
+        let offset = unsafe { bindings::page_offset_base };
+        let base = (entry.table_phys() as usize).wrapping_add(offset) as *mut u64;
         // INVARIANT: tables at PMD level and above are freed only under the mmap write
         // lock, which cannot be taken while the read lock that keeps `self` is held.
         Some(Table {
@@ -153,6 +159,7 @@ impl<'a> PteTableLock<'a> {
     }
 
     /// The slot of `addr`, which must lie in the same PTE table as the address it was locked at.
+    #[inline]
     pub(crate) fn slot(&self, addr: usize) -> Slot<'_> {
         let delta = Level::PTE.index(addr) as isize - Level::PTE.index(self.addr) as isize;
         // SAFETY: both indices are in the same 512-entry table, so the result stays inside it.

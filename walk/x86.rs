@@ -131,3 +131,40 @@ pub(crate) fn swp_uffd(raw: u64) -> bool {
 pub(crate) fn writable(raw: u64) -> bool {
     raw & RW != 0
 }
+
+/// `_PAGE_SWP_EXCLUSIVE`: the PSE bit of a non-present PTE marks an exclusive anonymous swap entry.
+const SWP_EXCLUSIVE: u64 = PSE;
+/// `SWP_TYPE_BITS` (pgtable_64.h): the swap type lives in the top five bits, inverted offset below.
+const SWP_TYPE_BITS: u32 = 5;
+/// `SWP_OFFSET_SHIFT`: the offset starts above PROTNONE (bit 8), after room for the type bits.
+const SWP_OFFSET_SHIFT: u32 = 9 + SWP_TYPE_BITS;
+
+const _: () = assert!(kernel::bindings::SWP_TYPE_BITS == SWP_TYPE_BITS);
+const _: () = assert!(kernel::bindings::SWP_OFFSET_SHIFT == SWP_OFFSET_SHIFT);
+
+/// A non-present PTE with its software bits cleared (`pte_swp_clear_flags`: exclusive,
+/// soft-dirty and uffd), ready for the arch swap decoding.
+#[inline]
+pub(crate) fn pte_swp_clear_flags(raw: u64) -> u64 {
+    raw & !(SWP_EXCLUSIVE | SWP_SOFT_DIRTY | SWP_UFFD)
+}
+
+/// A non-present PMD with the bits `softleaf_from_pmd` clears (soft-dirty and uffd; unlike
+/// the PTE rule the exclusive bit stays).
+#[inline]
+pub(crate) fn pmd_swp_clear_flags(raw: u64) -> u64 {
+    raw & !(SWP_SOFT_DIRTY | SWP_UFFD)
+}
+
+/// The arch swap type of a cleared non-present entry (`__swp_type`).
+#[inline]
+pub(crate) fn arch_swp_type(raw: u64) -> u64 {
+    raw >> (64 - SWP_TYPE_BITS)
+}
+
+/// The arch swap offset of a cleared non-present entry (`__swp_offset`: stored inverted,
+/// the L1TF mitigation).
+#[inline]
+pub(crate) fn arch_swp_offset(raw: u64) -> u64 {
+    (!raw << SWP_TYPE_BITS) >> SWP_OFFSET_SHIFT
+}

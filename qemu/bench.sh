@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make bench`: time /dev/rust_pagemap against the kernel's own pagemap,
+# PAGEMAP_SCAN and clear_refs on the performance kernel (no KASAN, lockdep or
+# DEBUG_VM; ACPI, so two CPUs and a real clocksource), then write
+# build/bench/results.md, results.csv and bench.svg.
+# Sizes: BENCH_ARGS="DENSE_MIB SWEEP_MAX_MIB CLEAR_MIB" overrides the defaults
+# (smaller under TCG, where every guest instruction is emulated).
+# BENCH_KDIR=DIR uses that kernel build instead of the perf kernel (labelled as such).
+# BENCH_BASELINE=REV also times the module of git revision REV, first, in the same
+# boot; results.md then shows both.
+source "$(dirname "$0")/common.sh"
+OUT=$TOP/build/bench
+
+"$QEMU_DIR/setup-toolchain.sh"
+flavour=perf
+if [ -n "${BENCH_KDIR:-}" ]; then
+	# Another kernel build (for a quick look only: a debug kernel's KASAN slows the
+	# kernel's C as much as the module and hides the difference).
+	kobj=$BENCH_KDIR
+	grep -q '^CONFIG_KASAN=y' "$kobj/.config" && flavour="debug (KASAN, lockdep: not representative)"
+else
+	kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+fi
+mkdir -p "$TOP/build"
+"$QEMU_DIR/versions.sh" "$kobj" | tee "$TOP/build/bench-versions.txt"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/module" "$OUT/guest"
+# The module is built from a copy of the sources, so that the in-tree build
+# (which make check loads into the debug kernel) is left alone.
+log "building rust_pagemap.ko for the perf kernel"
+cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$OUT/module/"
+mapfile -t KF < <(kmake_flags)
+make -s -C "$kobj" M="$OUT/module" ARCH=x86_64 "${KF[@]}" modules >&2
+if [ -n "${BENCH_BASELINE:-}" ]; then
+	# The same benchmark with the module of another revision first, in the same boot:
+	# before/after figures that share the guest, the host load and the kernel.
+	log "building rust_pagemap.ko of $BENCH_BASELINE as the baseline"
+	mkdir -p "$OUT/baseline"
+	git -C "$TOP" archive "$BENCH_BASELINE" Kbuild rust_pagemap.rs walk | tar -x -C "$OUT/baseline"
+	make -s -C "$kobj" M="$OUT/baseline" ARCH=x86_64 "${KF[@]}" modules >&2
+	cp "$OUT/baseline/rust_pagemap.ko" "$OUT/guest/rust_pagemap_baseline.ko"
+fi
+log "building the benchmark"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$QEMU_DIR/build-tests.sh" "$kobj" "$tmp"
+cp "$tmp/bench" "$OUT/guest/bench"
+
+kernel=$kobj/arch/x86/boot/bzImage
+"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
+accel=TCG
+[ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
+if [ -z "${BENCH_ARGS:-}" ]; then
+	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
+fi
+echo "$BENCH_ARGS" >"$OUT/guest/bench.args"
+"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
+
+log "booting the perf kernel ($accel, sizes in MiB: $BENCH_ARGS); the run takes a few minutes"
+"$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
+sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|ratio |# )' || true
+python3 "$QEMU_DIR/parse_log.py" --no-tests "bench=$OUT/bench.log" >"$OUT/verdict.txt" || {
+	cat "$OUT/verdict.txt" >&2
+	die "the bench run failed (console: $OUT/bench.log)"
+}
+grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
+python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" "$flavour"
+echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"

@@ -1,0 +1,833 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench: times /dev/rust_pagemap against the kernel's own /proc/self/pagemap,
+ * PAGEMAP_SCAN and clear_refs, on the same memory, in the same process.
+ *
+ * Not a selftest (make check does not run it): `make bench` boots the
+ * performance kernel and runs it. Every figure is the median of RUNS runs;
+ * a run repeats the operation until it has taken at least MIN_RUN_NS, and
+ * the device's and the kernel's runs alternate, so that drift (the host,
+ * the other vCPU) hits both the same way.
+ *
+ * Output, per workload:
+ *   ratio NAME: X.XX          device time / kernel time (lower is better)
+ *   BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE
+ * DEV_NS and KERN_NS are nanoseconds per operation; PAGES is what one
+ * operation covers (1 for per-call workloads), so ns/page = NS / PAGES. The
+ * host turns the CSV lines into build/bench/results.md and an SVG plot.
+ *
+ * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB]]]
+ */
+#include "pm_scan.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define RUNS 7
+#define MIN_RUN_NS 100000000ULL
+#define GIB (1UL << 30)
+#define MIB (1UL << 20)
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+static int fd_dev = -1, fd_proc = -1;
+static size_t dense_bytes = 256 * MIB, sweep_max = 1024 * MIB, clear_bytes = 256 * MIB;
+static const char *group = "read";
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	printf("bench: %s: %s\n", what, strerror(errno));
+	fflush(stdout);
+	exit(1);
+}
+
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/*
+ * One measured operation. `op(ctx, side)` is what is timed (side 0: the
+ * device, 1: the kernel); `prep(ctx, side)`, if set, runs before each
+ * operation and is not timed (re-dirtying pages a clear will clean).
+ */
+struct bench_op {
+	void (*op)(void *ctx, int side);
+	void (*prep)(void *ctx, int side);
+	void *ctx;
+};
+
+/* One run: repeat until MIN_RUN_NS of timed work; returns ns per operation. */
+static double one_run(const struct bench_op *b, int side)
+{
+	uint64_t spent = 0, n = 0;
+
+	while (spent < MIN_RUN_NS) {
+		uint64_t t0;
+
+		if (b->prep)
+			b->prep(b->ctx, side);
+		t0 = now_ns();
+		b->op(b->ctx, side);
+		spent += now_ns() - t0;
+		n++;
+	}
+	return (double)spent / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Interleaved runs; medians of the device's and the kernel's ns per operation. */
+static void measure(const struct bench_op *b, double *dev, double *kern)
+{
+	double d[RUNS], k[RUNS];
+
+	/* One untimed warm-up of each side: caches, first-touch of buffers. */
+	if (b->prep)
+		b->prep(b->ctx, 0);
+	b->op(b->ctx, 0);
+	if (b->prep)
+		b->prep(b->ctx, 1);
+	b->op(b->ctx, 1);
+	for (int i = 0; i < RUNS; i++) {
+		/* Alternate which side goes first as well. */
+		if (i & 1) {
+			k[i] = one_run(b, 1);
+			d[i] = one_run(b, 0);
+		} else {
+			d[i] = one_run(b, 0);
+			k[i] = one_run(b, 1);
+		}
+	}
+	qsort(d, RUNS, sizeof(d[0]), cmp_double);
+	qsort(k, RUNS, sizeof(k[0]), cmp_double);
+	*dev = d[RUNS / 2];
+	*kern = k[RUNS / 2];
+}
+
+static void report(const char *name, long pages, double dev, double kern, const char *note)
+{
+	printf("ratio %s: %.2f\n", name, dev / kern);
+	printf("BENCH-CSV,%s,%s,%ld,%.0f,%.0f,%s\n", name, group, pages, dev, kern, note);
+	fflush(stdout);
+}
+
+static void run(const char *name, long pages, const struct bench_op *b, const char *note)
+{
+	double dev, kern;
+
+	measure(b, &dev, &kern);
+	report(name, pages, dev, kern, note);
+}
+
+/* ---- memory set-up ---- */
+
+static char *map_anon(size_t len, int advice)
+{
+	char *p = pm_map_aligned(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+
+	if (p == MAP_FAILED)
+		die("mmap");
+	if (advice >= 0 && madvise(p, len, advice))
+		die("madvise");
+	return p;
+}
+
+static void touch(char *p, size_t len, size_t every_pages)
+{
+	pm_touch(p, len, every_pages * PM_PAGE, true);
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : -1;
+}
+
+static void clear_refs(void)
+{
+	if (write_file("/proc/self/clear_refs", "4"))
+		die("clear_refs");
+}
+
+/* ---- reads ---- */
+
+struct read_ctx {
+	uintptr_t start;
+	size_t pages;
+	uint64_t *buf;
+	int dev, proc;
+};
+
+static void read_op(void *c, int side)
+{
+	struct read_ctx *r = c;
+	size_t len = r->pages * 8;
+
+	if (pread(side ? r->proc : r->dev, r->buf, len, (off_t)(r->start / PM_PAGE) * 8) !=
+	    (ssize_t)len)
+		die("pread");
+}
+
+static uint64_t *entry_buffer(size_t pages)
+{
+	uint64_t *buf = mmap(NULL, pages * 8, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (buf == MAP_FAILED)
+		die("mmap buffer");
+	return buf;
+}
+
+/* Times one whole-range pread through both files; checks once that they agree. */
+static void read_range(const char *name, void *p, size_t len, int dev, int proc, const char *note)
+{
+	struct read_ctx r = { (uintptr_t)p, len / PM_PAGE, NULL, dev, proc };
+	struct bench_op b = { read_op, NULL, &r };
+	long bad;
+
+	r.buf = entry_buffer(r.pages);
+	bad = pm_compare_range(proc, dev, r.start, r.start + len);
+	if (bad)
+		printf("# %s: device and /proc differ in %ld entries (timed anyway)\n", name, bad);
+	run(name, r.pages, &b, note);
+	munmap(r.buf, r.pages * 8);
+}
+
+static void bench_read_dense(void)
+{
+	char *p = map_anon(dense_bytes, MADV_NOHUGEPAGE);
+
+	touch(p, dense_bytes, 1);
+	read_range("read_dense_4k", p, dense_bytes, fd_dev, fd_proc, "anon 4 KiB, root");
+
+	/* After fork(): every page is mapped by two processes (no PM_MMAP_EXCLUSIVE). */
+	pid_t child = fork();
+
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		pause();
+		_exit(0);
+	}
+	read_range("read_dense_4k_forked", p, dense_bytes, fd_dev, fd_proc,
+		   "anon 4 KiB, shared with a child after fork()");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	munmap(p, dense_bytes);
+
+	/* Unprivileged: a child that drops to nobody and opens both files itself. */
+	fflush(stdout);
+	child = fork();
+	if (child < 0)
+		die("fork");
+	if (!child) {
+		if (setgid(65534) || setuid(65534))
+			die("setuid");
+		int dev = pm_open_dev(), proc = pm_open_proc();
+
+		if (dev < 0 || proc < 0)
+			die("open as nobody");
+		p = map_anon(dense_bytes, MADV_NOHUGEPAGE);
+		touch(p, dense_bytes, 1);
+		read_range("read_dense_4k_user", p, dense_bytes, dev, proc,
+			   "anon 4 KiB, unprivileged (no frame numbers)");
+		fflush(stdout);
+		_exit(0);
+	}
+	waitpid(child, NULL, 0);
+}
+
+static void bench_read_thp(void)
+{
+	char *p = map_anon(dense_bytes, MADV_HUGEPAGE);
+
+	touch(p, dense_bytes, 1);
+	printf("# THP: AnonHugePages %ld kB of %zu\n", pm_smaps_kb(p, "AnonHugePages"),
+	       dense_bytes >> 10);
+	read_range("read_thp", p, dense_bytes, fd_dev, fd_proc, "anon THP (PMD-mapped)");
+	munmap(p, dense_bytes);
+}
+
+static void bench_read_mthp(void)
+{
+	const char *m64 = "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled";
+	const char *m2m = "/sys/kernel/mm/transparent_hugepage/hugepages-2048kB/enabled";
+	char *p;
+
+	if (write_file(m64, "always") || write_file(m2m, "never")) {
+		printf("# mTHP sizes cannot be set: read_mthp_64k not run\n");
+		return;
+	}
+	p = map_anon(dense_bytes, -1);
+	touch(p, dense_bytes, 1);
+	write_file(m64, "never");
+	write_file(m2m, "inherit");
+	printf("# mTHP: AnonHugePages %ld kB (expected 0: 64 KiB folios are PTE-mapped)\n",
+	       pm_smaps_kb(p, "AnonHugePages"));
+	read_range("read_mthp_64k", p, dense_bytes, fd_dev, fd_proc, "anon 64 KiB mTHP folios");
+	munmap(p, dense_bytes);
+}
+
+static void bench_read_tmpfs(void)
+{
+	int fd = open("/tmp/bench-tmpfs", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	char *p;
+
+	if (fd < 0 || ftruncate(fd, dense_bytes))
+		die("tmpfs file");
+	p = pm_map_aligned(dense_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	if (p == MAP_FAILED)
+		die("mmap tmpfs");
+	touch(p, dense_bytes, 1);
+	read_range("read_tmpfs", p, dense_bytes, fd_dev, fd_proc, "tmpfs file, MAP_SHARED");
+	munmap(p, dense_bytes);
+	close(fd);
+	unlink("/tmp/bench-tmpfs");
+}
+
+static void bench_read_swap(void)
+{
+	size_t len = 64 * MIB;
+	char *p;
+
+	if (!pm_have_swap()) {
+		printf("# no swap: read_zram not run\n");
+		return;
+	}
+	p = map_anon(len, MADV_NOHUGEPAGE);
+	touch(p, len, 1);
+	if (madvise(p, len, MADV_PAGEOUT))
+		die("MADV_PAGEOUT");
+	printf("# zram: Swap %ld kB of %zu\n", pm_smaps_kb(p, "Swap"), len >> 10);
+	read_range("read_zram", p, len, fd_dev, fd_proc, "64 MiB swapped out to zram");
+	munmap(p, len);
+}
+
+/* A 64 GiB reservation with one page populated per GiB. */
+static char *map_sparse(void)
+{
+	size_t len = 64 * GIB;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap 64 GiB");
+	for (size_t off = GIB / 2; off < len; off += GIB)
+		p[off] = 1;
+	return p;
+}
+
+static void bench_read_sparse(void)
+{
+	char *p = map_sparse();
+
+	read_range("read_sparse_64g", p, 64 * GIB, fd_dev, fd_proc,
+		   "64 GiB reservation, one page per GiB");
+	munmap(p, 64 * GIB);
+}
+
+struct pread8_ctx {
+	uintptr_t start;
+	size_t pages;
+};
+
+#define PREADS_PER_OP 1024
+
+static void pread8_op(void *c, int side)
+{
+	struct pread8_ctx *r = c;
+	uint64_t e;
+	int fd = side ? fd_proc : fd_dev;
+
+	for (size_t i = 0; i < PREADS_PER_OP; i++) {
+		size_t page = (i * 97) % r->pages;
+
+		if (pread(fd, &e, 8, (off_t)(r->start / PM_PAGE + page) * 8) != 8)
+			die("pread 8");
+	}
+}
+
+static void bench_read_pread8(void)
+{
+	size_t len = 64 * MIB;
+	char *p = map_anon(len, MADV_NOHUGEPAGE);
+	struct pread8_ctx r = { (uintptr_t)p, len / PM_PAGE };
+	struct bench_op b = { pread8_op, NULL, &r };
+	double dev, kern;
+
+	touch(p, len, 1);
+	measure(&b, &dev, &kern);
+	report("read_pread8", 1, dev / PREADS_PER_OP, kern / PREADS_PER_OP,
+	       "one 8-byte pread (per-call cost)");
+	munmap(p, len);
+}
+
+static void bench_read_sweep(void)
+{
+	const char *saved = group;
+
+	group = "sweep";
+	for (size_t len = MIB; len <= sweep_max; len *= 4) {
+		char name[64];
+		char *p = map_anon(len, MADV_NOHUGEPAGE);
+
+		touch(p, len, 1);
+		snprintf(name, sizeof(name), "sweep_dense_%zum", len / MIB);
+		read_range(name, p, len, fd_dev, fd_proc, "dense 4 KiB read by mapping size");
+		munmap(p, len);
+	}
+	group = saved;
+}
+
+/* ---- scans ---- */
+
+struct scan_ctx {
+	struct pm_scan_arg arg;
+	struct page_region *vec;
+	void (*prep)(struct scan_ctx *s);
+	char *p;
+	size_t len;
+	long expect; /* regions a scan must return, -1: any */
+};
+
+static void scan_op(void *c, int side)
+{
+	struct scan_ctx *s = c;
+	struct pm_scan_arg a = s->arg;
+	long n = ioctl(side ? fd_proc : fd_dev, PAGEMAP_SCAN, &a);
+
+	if (n < 0)
+		die("PAGEMAP_SCAN");
+	if (s->expect >= 0 && n != s->expect) {
+		printf("bench: %s scan returned %ld regions, expected %ld\n",
+		       side ? "/proc" : "device", n, s->expect);
+		exit(1);
+	}
+}
+
+static void scan_prep(void *c, int side)
+{
+	struct scan_ctx *s = c;
+
+	(void)side;
+	s->prep(s);
+}
+
+static void scan_setup(struct scan_ctx *s, void *p, size_t len, uint64_t flags, uint64_t mask,
+		       uint64_t ret_mask, size_t vec_len)
+{
+	memset(s, 0, sizeof(*s));
+	s->p = p;
+	s->len = len;
+	s->expect = -1;
+	s->vec = calloc(vec_len ? vec_len : 1, sizeof(*s->vec));
+	if (!s->vec)
+		die("calloc");
+	s->arg = (struct pm_scan_arg){
+		.size = sizeof(s->arg),
+		.flags = flags,
+		.start = (uintptr_t)p,
+		.end = (uintptr_t)p + len,
+		.vec = vec_len ? (uintptr_t)s->vec : 0,
+		.vec_len = vec_len,
+		.max_pages = 0,
+		.category_mask = mask,
+		.return_mask = ret_mask,
+	};
+}
+
+static void scan_run(const char *name, struct scan_ctx *s, const char *note)
+{
+	struct bench_op b = { scan_op, s->prep ? scan_prep : NULL, s };
+
+	run(name, s->len / PM_PAGE, &b, note);
+	free(s->vec);
+}
+
+static void bench_scan_softdirty(void)
+{
+	char *p = map_anon(dense_bytes, MADV_NOHUGEPAGE);
+	size_t pages = dense_bytes / PM_PAGE;
+	struct scan_ctx s;
+
+	touch(p, dense_bytes, 1);
+	clear_refs();
+	touch(p, dense_bytes, 100);
+	scan_setup(&s, p, dense_bytes, 0, PAGE_IS_SOFT_DIRTY, PAGE_IS_SOFT_DIRTY, pages / 100 + 2);
+	s.expect = (pages + 99) / 100;
+	scan_run("scan_softdirty_1pct", &s, "soft-dirty pages, 1% dirty");
+
+	scan_setup(&s, p, dense_bytes, 0, PAGE_IS_PRESENT, PAGE_IS_PRESENT, 16);
+	s.expect = 1;
+	scan_run("scan_present", &s, "present pages, all present (one region)");
+
+	/* Every other page dirty: as many regions as dirty pages. */
+	clear_refs();
+	touch(p, dense_bytes, 2);
+	scan_setup(&s, p, dense_bytes, 0, PAGE_IS_SOFT_DIRTY, PAGE_IS_SOFT_DIRTY, pages / 2 + 2);
+	s.expect = pages / 2;
+	scan_run("scan_every_other", &s, "every other page selected, vec_len = pages/2");
+	munmap(p, dense_bytes);
+}
+
+static void rewrite_1pct(struct scan_ctx *s)
+{
+	touch(s->p, s->len, 100);
+}
+
+static void bench_scan_written(void)
+{
+	char *p = map_anon(dense_bytes, MADV_NOHUGEPAGE);
+	size_t pages = dense_bytes / PM_PAGE;
+	int uffd = pm_uffd_async();
+	struct scan_ctx s;
+
+	if (uffd < 0) {
+		printf("# no async uffd-wp: WRITTEN scans not run\n");
+		munmap(p, dense_bytes);
+		return;
+	}
+	touch(p, dense_bytes, 1);
+	if (pm_uffd_async_wp(uffd, p, dense_bytes))
+		die("uffd wp");
+	touch(p, dense_bytes, 100);
+
+	scan_setup(&s, p, dense_bytes, 0, PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, pages / 100 + 2);
+	s.expect = (pages + 99) / 100;
+	scan_run("scan_written_1pct", &s, "uffd async WP, 1% written, no WP");
+
+	/* The GetWriteWatch way: report the written pages and protect them again. */
+	scan_setup(&s, p, dense_bytes, PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		   PAGE_IS_WRITTEN, PAGE_IS_WRITTEN, pages / 100 + 2);
+	s.prep = rewrite_1pct;
+	s.expect = (pages + 99) / 100;
+	scan_run("scan_written_wp_1pct", &s, "uffd async WP, 1% written, PM_SCAN_WP_MATCHING");
+	munmap(p, dense_bytes);
+	close(uffd);
+}
+
+static void bench_scan_maxpages(void)
+{
+	char *p = map_sparse();
+	struct scan_ctx s;
+
+	scan_setup(&s, p, 64 * GIB, 0, PAGE_IS_PRESENT, PAGE_IS_PRESENT, 16);
+	s.arg.max_pages = 1;
+	s.expect = 1;
+	scan_run("scan_max_pages_1_64g", &s, "max_pages = 1 over the sparse 64 GiB");
+	munmap(p, 64 * GIB);
+}
+
+static void bench_scan_thp(void)
+{
+	char *p = map_anon(dense_bytes, MADV_HUGEPAGE);
+	struct scan_ctx s;
+
+	touch(p, dense_bytes, 1);
+	scan_setup(&s, p, dense_bytes, 0, PAGE_IS_PRESENT, PAGE_IS_PRESENT | PAGE_IS_HUGE, 4096);
+	scan_run("scan_thp", &s, "present pages of a THP-backed area");
+	munmap(p, dense_bytes);
+}
+
+/* ---- clears ---- */
+
+struct clear_ctx {
+	char *p;
+	size_t len;
+	size_t every; /* pages between re-dirtied pages */
+	uintptr_t range_start, range_end; /* ranged clear, else whole process */
+};
+
+static void clear_prep(void *c, int side)
+{
+	struct clear_ctx *x = c;
+
+	(void)side;
+	if (x->range_end)
+		touch((char *)x->range_start, x->range_end - x->range_start, 1);
+	else
+		touch(x->p, x->len, x->every);
+}
+
+static void clear_op(void *c, int side)
+{
+	struct clear_ctx *x = c;
+
+	if (side) {
+		clear_refs();
+	} else if (x->range_end) {
+		struct rpm_range r = { x->range_start, x->range_end };
+
+		if (ioctl(fd_dev, RPM_IOC_CLEAR_SOFT_DIRTY, &r))
+			die("RPM_IOC_CLEAR_SOFT_DIRTY");
+	} else if (ioctl(fd_dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL)) {
+		die("RPM_IOC_CLEAR_SOFT_DIRTY_ALL");
+	}
+}
+
+static atomic_int writer_stop;
+static atomic_long writer_count;
+
+/* Writes one byte per page of its own buffer, round and round, on CPU 1. */
+static void *writer(void *arg)
+{
+	size_t len = 4 * MIB;
+	char *p = map_anon(len, MADV_NOHUGEPAGE);
+	long n = 0;
+
+	(void)arg;
+	pin_to_cpu(1);
+	while (!atomic_load_explicit(&writer_stop, memory_order_relaxed)) {
+		for (size_t off = 0; off < len; off += PM_PAGE)
+			((volatile char *)p)[off]++;
+		n += len / PM_PAGE;
+	}
+	atomic_store(&writer_count, n);
+	munmap(p, len);
+	return NULL;
+}
+
+static void bench_clears(void)
+{
+	char *p = map_anon(clear_bytes, MADV_NOHUGEPAGE);
+	size_t pages = clear_bytes / PM_PAGE;
+	struct clear_ctx x = { p, clear_bytes, 1, 0, 0 };
+	struct bench_op b = { clear_op, clear_prep, &x };
+	pthread_t t;
+
+	touch(p, clear_bytes, 1);
+	run("clear_all_dirty", pages, &b, "whole process, every page dirty, other CPU idle");
+
+	atomic_store(&writer_stop, 0);
+	if (pthread_create(&t, NULL, writer, NULL))
+		die("pthread_create");
+	run("clear_all_dirty_writer", pages, &b,
+	    "whole process, every page dirty, a writer thread on the other CPU");
+	atomic_store(&writer_stop, 1);
+	pthread_join(t, NULL);
+
+	x.every = 100;
+	run("clear_all_99pct_clean", pages, &b, "whole process again, 1% re-dirtied");
+	munmap(p, clear_bytes);
+
+	/* 2 MiB ranged clear in a process with much populated, vs clear_refs of it all. */
+	size_t big = 2 * clear_bytes;
+
+	p = map_anon(big, MADV_NOHUGEPAGE);
+	touch(p, big, 1);
+	x = (struct clear_ctx){ p, big, 1, (uintptr_t)p + big / 2, (uintptr_t)p + big / 2 + 2 * MIB };
+	run("clear_range_2m", 2 * MIB / PM_PAGE, &b,
+	    "2 MiB ranged clear vs clear_refs, with twice the clear area populated");
+	munmap(p, big);
+}
+
+/* ---- get-and-clear ---- */
+
+/* GetWriteWatch with reset: the device's atomic soft-dirty get-and-clear, or the uffd way. */
+struct gww_ctx {
+	char *sd, *wp; /* soft-dirty tracked area (device), uffd-wp area (/proc) */
+	size_t len;
+	struct page_region *vec;
+	size_t vec_len;
+	long found;
+};
+
+static void gww_op(void *c, int side)
+{
+	struct gww_ctx *g = c;
+	char *p = side ? g->wp : g->sd;
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = side ? PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC
+			      : RPM_SCAN_CLEAR_SOFT_DIRTY,
+		.start = (uintptr_t)p,
+		.end = (uintptr_t)p + g->len,
+		.vec = (uintptr_t)g->vec,
+		.vec_len = g->vec_len,
+		.category_mask = side ? PAGE_IS_WRITTEN : PAGE_IS_SOFT_DIRTY,
+		.return_mask = side ? PAGE_IS_WRITTEN : PAGE_IS_SOFT_DIRTY,
+	};
+	long n = ioctl(side ? fd_proc : fd_dev, PAGEMAP_SCAN, &a);
+
+	if (n < 0)
+		die("get-and-clear scan");
+	g->found += n;
+}
+
+static void gww_prep(void *c, int side)
+{
+	struct gww_ctx *g = c;
+
+	touch(side ? g->wp : g->sd, g->len, 100);
+}
+
+/* Faults pages of an area in on CPU 1: each write to a page protected by a clear faults. */
+struct fault_writer {
+	char *p;
+	size_t len;
+	long pages;
+};
+
+static void *fault_writer(void *arg)
+{
+	struct fault_writer *w = arg;
+	long n = 0;
+
+	pin_to_cpu(1);
+	while (!atomic_load_explicit(&writer_stop, memory_order_relaxed)) {
+		for (size_t off = 0; off < w->len; off += PM_PAGE) {
+			((volatile char *)w->p)[off]++;
+			n++;
+			if ((n & 63) == 0 && atomic_load_explicit(&writer_stop, memory_order_relaxed))
+				break;
+		}
+	}
+	w->pages = n;
+	return NULL;
+}
+
+/* Pages per second a writer gets while get-and-clear runs in a loop for `ns`. */
+static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns)
+{
+	struct fault_writer w = { side ? g->wp : g->sd, g->len, 0 };
+	pthread_t t;
+	uint64_t t0;
+
+	atomic_store(&writer_stop, 0);
+	if (pthread_create(&t, NULL, fault_writer, &w))
+		die("pthread_create");
+	t0 = now_ns();
+	while (now_ns() - t0 < ns)
+		gww_op(g, side);
+	atomic_store(&writer_stop, 1);
+	pthread_join(t, NULL);
+	return (double)w.pages * 1e9 / (double)(now_ns() - t0);
+}
+
+static void bench_get_and_clear(void)
+{
+	size_t len = clear_bytes, pages = len / PM_PAGE;
+	int uffd = pm_uffd_async();
+	struct gww_ctx g = { NULL, NULL, len, NULL, pages / 100 + 2, 0 };
+	struct bench_op b = { gww_op, gww_prep, &g };
+	double dev[RUNS], kern[RUNS];
+
+	if (uffd < 0) {
+		printf("# no async uffd-wp: get-and-clear comparison not run\n");
+		return;
+	}
+	g.sd = map_anon(len, MADV_NOHUGEPAGE);
+	g.wp = map_anon(len, MADV_NOHUGEPAGE);
+	g.vec = calloc(g.vec_len, sizeof(*g.vec));
+	touch(g.sd, len, 1);
+	touch(g.wp, len, 1);
+	if (pm_uffd_async_wp(uffd, g.wp, len))
+		die("uffd wp");
+	/* New VMAs are soft-dirty as a whole: start from a clean state. */
+	clear_refs();
+	run("get_and_clear_1pct", pages, &b,
+	    "device soft-dirty get-and-clear vs PM_SCAN_WP_MATCHING on /proc (uffd async WP), 1% written");
+
+	/* Writer throughput: pages/s on CPU 1 while the other CPU loops over get-and-clear. */
+	for (int i = 0; i < RUNS; i++) {
+		dev[i] = writer_throughput(&g, 0, 200000000ULL);
+		kern[i] = writer_throughput(&g, 1, 200000000ULL);
+	}
+	qsort(dev, RUNS, sizeof(dev[0]), cmp_double);
+	qsort(kern, RUNS, sizeof(kern[0]), cmp_double);
+	printf("# writer during get-and-clear: device way %.0f pages/s, /proc way %.0f pages/s\n",
+	       dev[RUNS / 2], kern[RUNS / 2]);
+	/* As a time: ns per written page, so that the ratio reads like the others. */
+	report("writer_during_get_and_clear", 1, 1e9 / dev[RUNS / 2], 1e9 / kern[RUNS / 2],
+	       "ns per page a faulting writer on the other CPU needs while get-and-clear loops");
+	free(g.vec);
+	munmap(g.sd, len);
+	munmap(g.wp, len);
+	close(uffd);
+}
+
+static void info(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_RDONLY);
+
+	if (fd >= 0) {
+		ssize_t n = read(fd, buf, sizeof(buf) - 1);
+
+		buf[n > 0 ? n : 0] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		close(fd);
+	}
+	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu runs=%d min_run_ms=%llu\n",
+	       buf, sysconf(_SC_NPROCESSORS_ONLN), dense_bytes / MIB, sweep_max / MIB,
+	       clear_bytes / MIB, RUNS, MIN_RUN_NS / 1000000);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t t0 = now_ns();
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1)
+		dense_bytes = strtoul(argv[1], NULL, 0) * MIB;
+	if (argc > 2)
+		sweep_max = strtoul(argv[2], NULL, 0) * MIB;
+	if (argc > 3)
+		clear_bytes = strtoul(argv[3], NULL, 0) * MIB;
+	fd_dev = pm_open_dev();
+	fd_proc = pm_open_proc();
+	if (fd_dev < 0 || fd_proc < 0)
+		die("open");
+	pin_to_cpu(0);
+	info();
+
+	group = "read";
+	bench_read_dense();
+	bench_read_thp();
+	bench_read_mthp();
+	bench_read_tmpfs();
+	bench_read_swap();
+	bench_read_sparse();
+	bench_read_pread8();
+	group = "scan";
+	bench_scan_softdirty();
+	bench_scan_written();
+	bench_scan_maxpages();
+	bench_scan_thp();
+	group = "clear";
+	bench_clears();
+	bench_get_and_clear();
+	bench_read_sweep();
+	printf("BENCH-DONE %.1f s\n", (double)(now_ns() - t0) / 1e9);
+	return 0;
+}

@@ -34,6 +34,7 @@ check:
 
 mutants:
 	@python3 qemu/mutants.py $(MUTANTS)
+
 bench:
 	@bash qemu/bench.sh
 

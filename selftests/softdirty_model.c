@@ -16,21 +16,28 @@
  *
  * The model keeps one bit per page, "must read dirty". It is set when the
  * page is written, when its mapping is new (mmap, MAP_FIXED) and when mremap
- * moves it page by page (the kernel marks moved PTEs). It is cleared only by
- *   - a ranged or whole clear that covers the page and succeeded (hugetlb:
- *     such clears leave a written huge page dirty, as clear_refs does), and
+ * moves it PTE by PTE (move_soft_dirty_pte()). It is cleared only by
+ *   - a ranged or whole clear that covers the page and succeeded, and
  *   - a get-and-clear that succeeded and reported the page;
  * and it is forgotten where the kernel itself drops the page table entry that
  * holds soft-dirty: MADV_DONTNEED and munmap of the page, MADV_PAGEOUT of a
- * shared page, MADV_COLLAPSE of shared memory, and the split of a PMD-mapped
- * shared THP (file and shmem huge PMDs are zapped on split, see
- * __split_huge_pmd_locked()) by an operation of the test, never by a clear.
- * A page mremap moves keeps its bit wherever it goes; a page mremap grows
- * in place starts with none (the kernel does not mark an expanded VMA).
+ * shared page (reclaim unmaps a large folio whole: 2 MiB either side),
+ * MADV_COLLAPSE of shared memory, and the split of a PMD-mapped shared THP
+ * (file and shmem huge PMDs are zapped on split, __split_huge_pmd_locked())
+ * by an operation of the test -- never by a clear of the device.
+ * Kernel facts the model follows (fs/proc/task_mmu.c, mm/mremap.c):
+ *   - a pagemap read of hugetlb takes bit 55 from VM_SOFTDIRTY only, so a
+ *     hugetlb write sets nothing; only a new mapping does;
+ *   - a move at the same offset within 2 MiB may move whole page tables
+ *     (move_normal_pmd()), which keeps each PTE as it is: the page keeps its
+ *     own bit wherever it goes;
+ *   - growing in place does not mark the VMA: grown pages start with none.
  *
- * After every step every page of every region that must read dirty is read
- * through /proc/self/pagemap and through a pread of the device; bit 55 must be
- * set in both. A get-and-clear must also report every page that must read
+ * After every step every page that must read dirty is read through
+ * /proc/self/pagemap and through a pread of the device; bit 55 must be set in
+ * both. After a step of the device, a whole clear or fork every region is
+ * read; after a step of the kernel's own on one region (write, madvise,
+ * mprotect, mmap, mremap) that region, as nothing else can have changed. A get-and-clear must also report every page that must read
  * dirty and that its masks select (the categories come from a PAGEMAP_SCAN of
  * /proc just before), up to its walk_end. Right after a whole clear, every
  * page of the private anonymous regions must read clean (clear_refs does that:

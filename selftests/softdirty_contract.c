@@ -408,11 +408,16 @@ TEST_F(sdc, get_and_clear_with_unwritable_arg_changes_nothing)
 }
 
 /*
- * Races with faults: while one thread faults every page of a region in (by
- * reading, or by swapping it back in), the main thread clears or
- * gets-and-clears it. Once both are done, every page is written: each must
- * read dirty. Faults under per-VMA locks run while the mmap lock is held for
- * write unless the VMA is write-locked too.
+ * Races with faults: while one thread faults pages in (by reading, or by
+ * swapping them back in), the main thread clears or gets-and-clears. The
+ * region has two halves: the first one is not mapped (a dropped memfd
+ * mapping, or swapped out), the second is populated, so the walk passes the
+ * first half at once and then spends its time on the second, while the
+ * reader faults the first half in behind it. Once both are done, every page
+ * of the first half is written: each must read dirty. Faults under per-VMA
+ * locks run while the mmap lock is held for write unless the VMA is
+ * write-locked too, and a page faulted in behind the walk of a VMA that still
+ * has VM_SOFTDIRTY is mapped writable and clean.
  */
 enum race_kind { RACE_GET_AND_CLEAR, RACE_RANGED_CLEAR, RACE_WHOLE_CLEAR };
 enum race_mem { RACE_MEMFD, RACE_ANON_SWAPPED };
@@ -439,19 +444,19 @@ static bool two_cpus(void)
 	return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 }
 
-#define RACE_LEN (4UL << 20)
+/* Each half; the swapped variant's first half is smaller (swapping is slow under TCG). */
+#define RACE_HALF (4UL << 20)
+#define RACE_SWAP_HALF (1UL << 20)
 #define RACE_ROUNDS 6
 /* Rounds take seconds each under TCG with KASAN. */
 #define RACE_TIMEOUT 240
 
-/* Swapping out and in is the slow part under TCG: a smaller region, as many faults racing. */
-#define RACE_SWAP_LEN (1UL << 20)
-
 static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem)
 {
 	static struct pm_scan_result res;
-	const size_t len = mem == RACE_MEMFD ? RACE_LEN : RACE_SWAP_LEN;
-	struct reader r = { .len = len };
+	const size_t half = mem == RACE_MEMFD ? RACE_HALF : RACE_SWAP_HALF;
+	const size_t len = 2 * half;
+	struct reader r = { .len = half };
 	pthread_t t;
 	long clean;
 	char *p;
@@ -465,16 +470,16 @@ static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem
 		close(mfd);
 		if (p == MAP_FAILED)
 			return -1;
-		/* Populate the page cache, not this mapping: faults come from the reader. */
+		/* Populate the page cache, then unmap the first half: the reader faults it. */
 		pm_touch(p, len, PM_PAGE, true);
-		if (madvise(p, len, MADV_DONTNEED))
+		if (madvise(p, half, MADV_DONTNEED))
 			return -1;
 	} else {
 		p = map_anon(len);
 		if (!p)
 			return -1;
 		pm_touch(p, len, PM_PAGE, true);
-		if (madvise(p, len, MADV_PAGEOUT))
+		if (madvise(p, half, MADV_PAGEOUT))
 			return -1;
 		if (!(proc_entry(proc, p) & RPM_SWAP))
 			return -2;
@@ -495,8 +500,8 @@ static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem
 		break;
 	}
 	pthread_join(t, NULL);
-	pm_touch(p, len, PM_PAGE, true);
-	clean = clean_pages(proc, p, len / PM_PAGE);
+	pm_touch(p, half, PM_PAGE, true);
+	clean = clean_pages(proc, p, half / PM_PAGE);
 	munmap(p, len);
 	return clean;
 }

@@ -123,6 +123,9 @@ impl PagemapFile {
     }
 }
 
+/// `FMODE_ATOMIC_POS` (<linux/fs.h>): reads and seeks serialise on `f_pos_lock`.
+const FMODE_ATOMIC_POS: u32 = 1 << 15;
+
 /// `whence` values of `lseek`.
 const SEEK_SET: u32 = 0;
 const SEEK_CUR: u32 = 1;
@@ -131,13 +134,18 @@ const SEEK_CUR: u32 = 1;
 impl MiscDevice for PagemapFile {
     type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+    fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
         // The opener's own mm: like `proc_mem_open` for oneself, no permission check applies.
         let mm = kernel::current!().mm().map(|mm| ARef::<Mm>::from(&**mm));
         if mm.is_none() {
             // A kernel thread has no mm; `/proc/PID/pagemap` says ESRCH for one.
             return Err(ESRCH);
         }
+        // Reads through one file shared by threads or processes update its position one
+        // at a time, as on the pagemap file (a regular file gets this at open).
+        // SAFETY: the file is being opened: no other task can use it yet, so its mode may
+        // be changed, as `stream_open` and `nonseekable_open` do.
+        unsafe { (*file.as_ptr()).f_mode |= FMODE_ATOMIC_POS };
         KBox::try_pin_init(
             try_pin_init!(PagemapFile {
                 binding <- new_mutex!(Binding { mm, pfns: None }),

@@ -355,6 +355,10 @@ pub(crate) fn read(
     let mut remaining = count;
     let mut copied = 0;
     while remaining > 0 && start_vaddr < end_vaddr {
+        // A huge read stops promptly once the reader is being killed.
+        if super::scan::fatal_signal_pending() {
+            return Err(EINTR);
+        }
         let pmd_span = super::level::Level::PMD.span();
         let mut end = (start_vaddr.wrapping_add(pmd_span)) & !(pmd_span - 1);
         if end < start_vaddr || end > end_vaddr {

@@ -6,7 +6,7 @@
 # Environment: RPM_SMP (CPUs, default 2), RPM_MEM (default 6G), RPM_APPEND (more kernel arguments,
 # e.g. rpm.tests=NAME,NAME to run only those programs).
 source "$(dirname "$0")/common.sh"
-kernel=$1 initrd=$2 mode=$3 paging=$4 log=$5 limit=${6:-900}
+kernel=$1 initrd=$2 mode=$3 paging=$4 log=$5 limit=${6:-2400}
 
 accel=(-accel tcg,thread=multi) accel_name=tcg
 if [ "$mode" != probe ] && [ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$initrd")" = yes ]; then

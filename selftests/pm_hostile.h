@@ -102,8 +102,9 @@ static inline const char *pm_entry_violation(uint64_t e, bool pfn_visible)
 		return "exclusive but not present";
 	if ((e & RPM_GUARD_REGION) && !swap)
 		return "guard marker that is not a non-present entry";
-	if ((e & RPM_GUARD_REGION) && (e & (RPM_FILE | RPM_PFRAME_MASK)))
-		return "guard marker with a frame or file bit";
+	/* A marker's frame bits are its swap type and offset (seen with CAP_SYS_ADMIN). */
+	if ((e & RPM_GUARD_REGION) && (e & (RPM_FILE | RPM_MMAP_EXCLUSIVE)))
+		return "guard marker with a file or exclusive bit";
 	return NULL;
 }
 
@@ -138,9 +139,11 @@ static inline const char *pm_scan_violation(const struct pm_scan_arg *a, long re
 		/*
 		 * A scan that restarted (more than 512 regions: the bounce buffer)
 		 * leaves walk_end at its last restart point, as upstream does, even
-		 * though later walks reported more; with vec_len <= 512 there is one walk.
+		 * though later walks reported more; with vec_len <= 512 there is one
+		 * walk. A write-protecting scan also sets walk_end at a hugetlb page
+		 * it could only cover in part, and walks on.
 		 */
-		if (a->vec_len <= 512 && x->end > walk_end)
+		if (a->vec_len <= 512 && !(a->flags & PM_SCAN_WP_MATCHING) && x->end > walk_end)
 			return "region past walk_end";
 		if (i && x->start < r[i - 1].end)
 			return "regions not sorted or overlapping";

@@ -748,7 +748,7 @@ static int target_main(uint64_t seed, int generation, int report_fd)
 		munmap(slot_addr(i), SLOT);
 		st.slots[i].owned = map_fresh(&r, i);
 		if (st.slots[i].owned)
-			touch_pages(&r, slot_addr(i), SLOT, 64, true);
+			touch_pages(&r, slot_addr(i), SLOT, 16, true);
 	}
 	for (int i = 0; i < MUT_THREADS; i++) {
 		ts[i].id = i;
@@ -757,7 +757,8 @@ static int target_main(uint64_t seed, int generation, int report_fd)
 		pthread_create(&ts[i].t, NULL, mutator, &ts[i]);
 	}
 	usleep((useconds_t)(life * 1e6));
-	if (pm_chance(&r, 50) && generation < 1000) {
+	/* The first image always execs, so that every run sees an exec mid-call. */
+	if ((generation == 0 || pm_chance(&r, 50)) && generation < 1000) {
 		char s[32], g[16], f[16];
 		char *argv[] = { "/proc/self/exe", "--stress-target", s, g, f, NULL };
 

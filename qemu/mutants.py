@@ -6,6 +6,8 @@ Usage: mutants.py [--keep] [--check] [NAME ...]        (make mutants)
   --check  only verify that every mutation still applies to the source (fast:
            no build, no boot); run it after changing walk/ to see what to retarget
   --keep   keep each mutant's tree under build/mutants/NAME/src
+  --baseline-log LOG  take the unmutated run from LOG (a console of an earlier
+           baseline run of the same tree) instead of booting it again
 
 Each mutant below is one exact text substitution in the module's source.
 For each, in turn: the tree is copied, the substitution applied (it must
@@ -228,7 +230,7 @@ def check_only(chosen):
 
 def run_guest(kobj, ko, tests_dir, binaries, tag):
     """Boot the guest with `ko` and only `binaries`; returns the parsed results."""
-    sub = os.path.join(BUILD, tag)
+    sub = os.path.join(BUILD, tag, "guest")
     shutil.rmtree(sub, ignore_errors=True)
     os.makedirs(os.path.join(sub, "tests"))
     for b in sorted(binaries):
@@ -254,6 +256,11 @@ def killers_by_binary(m):
 
 def main(argv):
     keep = "--keep" in argv
+    base_log = None
+    if "--baseline-log" in argv:
+        i = argv.index("--baseline-log")
+        base_log = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
     names = [a for a in argv if not a.startswith("--")]
     chosen = [m for m in MUTANTS if not names or m["name"] in names]
     if names and len(chosen) != len(names):
@@ -291,7 +298,10 @@ def main(argv):
     log("building the unmutated module")
     sh([os.path.join(QEMU_DIR, "build-module.sh"), kobj])
     base = {}
-    if all_binaries:
+    if base_log:
+        log(f"baseline: taken from {base_log}")
+        base = results(open(base_log, errors="replace").read())
+    elif all_binaries:
         base, _ = run_guest(kobj, os.path.join(TOP, "rust_pagemap.ko"), tests_dir, all_binaries,
                             "baseline")
     bad_base = []

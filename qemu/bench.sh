@@ -3,7 +3,7 @@
 # PAGEMAP_SCAN and clear_refs on the performance kernel (no KASAN, lockdep or
 # DEBUG_VM; ACPI, so two CPUs and a real clocksource), then write
 # build/bench/results.md, results.csv and bench.svg.
-# Sizes: BENCH_ARGS="DENSE_MIB SWEEP_MAX_MIB CLEAR_MIB" overrides the defaults
+# Sizes: BENCH_ARGS="DENSE_MIB SWEEP_MAX_MIB CLEAR_MIB [SPARSE_GIB]" overrides the defaults
 # (smaller under TCG, where every guest instruction is emulated).
 # BENCH_KDIR=DIR uses that kernel build instead of the perf kernel (labelled as such).
 # BENCH_BASELINE=REV also times the module of git revision REV, first, in the same
@@ -28,7 +28,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT/module" "$OUT/guest"
 # The module is built from a copy of the sources, so that the in-tree build
 # (which make check loads into the debug kernel) is left alone.
-log "building rust_pagemap.ko for the perf kernel"
+log "building rust_pagemap.ko for that kernel"
 cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$OUT/module/"
 mapfile -t KF < <(kmake_flags)
 make -s -C "$kobj" M="$OUT/module" ARCH=x86_64 "${KF[@]}" modules >&2
@@ -57,7 +57,7 @@ fi
 echo "$BENCH_ARGS" >"$OUT/guest/bench.args"
 "$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
 
-log "booting the perf kernel ($accel, sizes in MiB: $BENCH_ARGS); the run takes a few minutes"
+log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS); the run takes a few minutes"
 "$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
 sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|ratio |# )' || true
 python3 "$QEMU_DIR/parse_log.py" --no-tests "bench=$OUT/bench.log" >"$OUT/verdict.txt" || {

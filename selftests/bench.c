@@ -16,7 +16,7 @@
  * operation covers (1 for per-call workloads), so ns/page = NS / PAGES. The
  * host turns the CSV lines into build/bench/results.md and an SVG plot.
  *
- * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB]]]
+ * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]]
  */
 #include "pm_scan.h"
 
@@ -24,6 +24,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -38,6 +39,7 @@
 
 static int fd_dev = -1, fd_proc = -1;
 static size_t dense_bytes = 256 * MIB, sweep_max = 1024 * MIB, clear_bytes = 256 * MIB;
+static size_t sparse_gib = 64;
 static const char *group = "read";
 
 static uint64_t now_ns(void)
@@ -253,6 +255,9 @@ static void bench_read_dense(void)
 	if (!child) {
 		if (setgid(65534) || setuid(65534))
 			die("setuid");
+		/* Changing uid makes the process non-dumpable, which hides its own /proc files. */
+		if (prctl(PR_SET_DUMPABLE, 1))
+			die("PR_SET_DUMPABLE");
 		int dev = pm_open_dev(), proc = pm_open_proc();
 
 		if (dev < 0 || proc < 0)
@@ -317,7 +322,7 @@ static void bench_read_tmpfs(void)
 
 static void bench_read_swap(void)
 {
-	size_t len = 64 * MIB;
+	size_t len = dense_bytes < 64 * MIB ? dense_bytes : 64 * MIB;
 	char *p;
 
 	if (!pm_have_swap()) {
@@ -329,14 +334,14 @@ static void bench_read_swap(void)
 	if (madvise(p, len, MADV_PAGEOUT))
 		die("MADV_PAGEOUT");
 	printf("# zram: Swap %ld kB of %zu\n", pm_smaps_kb(p, "Swap"), len >> 10);
-	read_range("read_zram", p, len, fd_dev, fd_proc, "64 MiB swapped out to zram");
+	read_range("read_zram", p, len, fd_dev, fd_proc, "anonymous pages swapped out to zram");
 	munmap(p, len);
 }
 
-/* A 64 GiB reservation with one page populated per GiB. */
+/* A reservation of sparse_gib GiB (64 by default) with one page populated per GiB. */
 static char *map_sparse(void)
 {
-	size_t len = 64 * GIB;
+	size_t len = sparse_gib * GIB;
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
@@ -351,9 +356,9 @@ static void bench_read_sparse(void)
 {
 	char *p = map_sparse();
 
-	read_range("read_sparse_64g", p, 64 * GIB, fd_dev, fd_proc,
-		   "64 GiB reservation, one page per GiB");
-	munmap(p, 64 * GIB);
+	read_range("read_sparse", p, sparse_gib * GIB, fd_dev, fd_proc,
+		   "sparse reservation (64 GiB by default), one page per GiB");
+	munmap(p, sparse_gib * GIB);
 }
 
 struct pread8_ctx {
@@ -541,11 +546,11 @@ static void bench_scan_maxpages(void)
 	char *p = map_sparse();
 	struct scan_ctx s;
 
-	scan_setup(&s, p, 64 * GIB, 0, PAGE_IS_PRESENT, PAGE_IS_PRESENT, 16);
+	scan_setup(&s, p, sparse_gib * GIB, 0, PAGE_IS_PRESENT, PAGE_IS_PRESENT, 16);
 	s.arg.max_pages = 1;
 	s.expect = 1;
-	scan_run("scan_max_pages_1_64g", &s, "max_pages = 1 over the sparse 64 GiB");
-	munmap(p, 64 * GIB);
+	scan_run("scan_max_pages_1", &s, "max_pages = 1 over the sparse reservation");
+	munmap(p, sparse_gib * GIB);
 }
 
 static void bench_scan_thp(void)
@@ -788,9 +793,9 @@ static void info(void)
 		buf[strcspn(buf, "\n")] = 0;
 		close(fd);
 	}
-	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu runs=%d min_run_ms=%llu\n",
+	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu runs=%d min_run_ms=%llu\n",
 	       buf, sysconf(_SC_NPROCESSORS_ONLN), dense_bytes / MIB, sweep_max / MIB,
-	       clear_bytes / MIB, RUNS, MIN_RUN_NS / 1000000);
+	       clear_bytes / MIB, sparse_gib, RUNS, MIN_RUN_NS / 1000000);
 }
 
 int main(int argc, char **argv)
@@ -804,6 +809,8 @@ int main(int argc, char **argv)
 		sweep_max = strtoul(argv[2], NULL, 0) * MIB;
 	if (argc > 3)
 		clear_bytes = strtoul(argv[3], NULL, 0) * MIB;
+	if (argc > 4)
+		sparse_gib = strtoul(argv[4], NULL, 0);
 	fd_dev = pm_open_dev();
 	fd_proc = pm_open_proc();
 	if (fd_dev < 0 || fd_proc < 0)

@@ -28,7 +28,7 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 
 # The kernel's mm selftests that read pagemap or clear soft-dirty, run from
 # their directory without arguments, as run_vmtests.sh runs them.
-MM_TESTS="madv_populate mkdirty guard-regions pagemap_ioctl uffd-wp-mremap split_huge_page_test
+MM_TESTS="madv_populate mkdirty pagemap_ioctl uffd-wp-mremap split_huge_page_test guard-regions
 khugepaged soft-dirty cow"
 
 n=0
@@ -171,23 +171,6 @@ echo "TAP version 13"
 echo "1..$(($(echo $MM_TESTS | wc -w) + 4))"
 echo "# others: $(nproc) CPUs, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
 
-# The mm selftests run every case on every huge page size with free pages;
-# under TCG a 1 GiB page takes minutes per case (populate, COW-copy), so the
-# 1 GiB pool is empty while they run: those cases report SKIP, the same both
-# ways. Our own tests, which need it, ran before.
-gig=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
-gigs=$(cat "$gig" 2>/dev/null || echo 0)
-[ "$gigs" = 0 ] || echo 0 >"$gig"
-start=$(date +%s)
-for t in $MM_TESTS; do
-	if [ $(($(date +%s) - start)) -ge "$BUDGET" ]; then
-		result not-ok "$t" "not run: the ${BUDGET}s budget for the mm selftests was used up"
-		continue
-	fi
-	run_twice "$t" "$O/mm" "./$t"
-done
-[ "$gigs" = 0 ] || echo "$gigs" >"$gig"
-
 # The varied process; page-types reads it while it sleeps.
 "$O/varied" /tmp/varied.dat >"$W/varied.out" 2>"$W/varied.err" &
 vpid=$!
@@ -210,4 +193,22 @@ else
 fi
 kill "$vpid" 2>/dev/null
 wait "$vpid"
+
+# The mm selftests run every case on every huge page size with free pages;
+# under TCG a 1 GiB page takes minutes per case (populate, COW-copy), so the
+# 1 GiB pool is empty while they run: those cases report SKIP, the same both
+# ways. Our own tests, which need it, ran before.
+gig=/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
+gigs=$(cat "$gig" 2>/dev/null || echo 0)
+[ "$gigs" = 0 ] || echo 0 >"$gig"
+start=$(date +%s)
+for t in $MM_TESTS; do
+	if [ $(($(date +%s) - start)) -ge "$BUDGET" ]; then
+		result not-ok "$t" "not run: the ${BUDGET}s budget for the mm selftests was used up"
+		continue
+	fi
+	run_twice "$t" "$O/mm" "./$t"
+done
+[ "$gigs" = 0 ] || echo "$gigs" >"$gig"
+
 echo "RPM-END redirect 0"

@@ -110,7 +110,8 @@ run_twice() { # NAME DIR COMMAND...
 # and /proc/kpagecount stay on /proc; the output must be byte for byte the same.
 # The walk of the process is limited to its own window (-a): page-types maps
 # the same shared libraries, and their flags (referenced, mapcount) change
-# with every run, the first one included.
+# with every run, the first one included. The file walk has no summary (-N):
+# it prints the file's times as "N seconds ago".
 page_types() { # NAME ARGS...
 	name=$1
 	shift
@@ -144,7 +145,7 @@ page_types() { # NAME ARGS...
 device_absent() {
 	name=device-absent
 	unshare -m sh -c "mount -t tmpfs none /dev &&
-		LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 $O/page-types -r -L -f /tmp/varied.dat" \
+		LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 $O/page-types -r -L -N -f /tmp/varied.dat" \
 		>"$W/$name.out" 2>"$W/$name.err"
 	echo "exit $?" >>"$W/$name.out"
 	warned=$(grep -c '^rpm_redirect\[[0-9]*\]: /dev/rust_pagemap is absent' "$W/$name.err")
@@ -184,7 +185,7 @@ if grep -q '^ready' "$W/varied.out"; then
 	range=$(awk '/^ready/ { print $3 }' "$W/varied.out")
 	page_types page-types-pid-list -p "$vpid" -a "$range" -r -L -M
 	page_types page-types-pid-summary -p "$vpid" -a "$range" -r
-	page_types page-types-file -r -L -f /tmp/varied.dat
+	page_types page-types-file -r -L -N -f /tmp/varied.dat
 	device_absent
 else
 	for t in page-types-pid-list page-types-pid-summary page-types-file device-absent; do

@@ -94,6 +94,9 @@ run_twice() { # NAME DIR COMMAND...
 	elif ! grep -q -E '^(not )?ok [0-9]+' "$d.tap"; then
 		result not-ok "$name" "direct run reported no results"
 		tail -n 20 "$d.out" "$d.err" | sed 's/^/# /'
+	elif [ "$rrc" = 124 ] || [ "$rrc" = 143 ]; then
+		result not-ok "$name" "redirected run timed out after ${LIMIT}s (direct: $((t1 - t0))s)"
+		diff "$d.tap" "$r.tap" | sed 's/^/# /' | head -n 30
 	elif ! diff "$d.tap" "$r.tap" >"$W/$name.diff"; then
 		result not-ok "$name" "redirected: results differ"
 		sed 's/^/# /' "$W/$name.diff" | head -n 60

@@ -191,6 +191,28 @@ TEST_F(sdc, ranged_clear_inside_shmem_thp_keeps_rest_dirty)
 	munmap(p, PM_HPAGE);
 }
 
+/*
+ * The case where only the huge PMD carries the dirtiness: the VMA's own flag
+ * is cleared first (nothing mapped yet), then one write faults the whole
+ * shmem THP in as a writable, soft-dirty PMD. A ranged clear of its first
+ * page must not zap it: the other 511 pages must keep reading dirty.
+ */
+TEST_F(sdc, ranged_clear_inside_soft_dirty_shmem_pmd_keeps_rest_dirty)
+{
+	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+
+	ASSERT_NE(p, MAP_FAILED);
+	ASSERT_EQ(madvise(p, PM_HPAGE, MADV_HUGEPAGE), 0);
+	ASSERT_EQ(clear_range(self->dev, p, PM_HPAGE), 0);
+	ASSERT_EQ(clean_pages(self->proc, p, 512), 512);
+	p[0] = 1;
+	ASSERT_EQ(pm_smaps_kb(p, "ShmemPmdMapped"), 2048);
+	ASSERT_EQ(clean_pages(self->proc, p, 512), 0);
+	ASSERT_EQ(clear_range(self->dev, p, PM_PAGE), 0);
+	EXPECT_EQ(clean_pages(self->proc, p + PM_PAGE, 511), 0);
+	munmap(p, PM_HPAGE);
+}
+
 /* The same for a get-and-clear whose range ends inside the shmem THP. */
 TEST_F(sdc, get_and_clear_inside_shmem_thp_keeps_rest_dirty)
 {

@@ -43,10 +43,42 @@ timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$TOP/rust
 kernel=$kobj/arch/x86/boot/bzImage
 
 # boot PAGING LOGNAME MODE [TIMEOUT]: one guest run; its time goes to LOG.time.
+# Whether LOG shows the test kernel's own early-boot KASAN report, before the module
+# was loaded: with KASAN and 5-level paging under TCG, an interrupt sometimes arrives
+# before KASAN covers the interrupt descriptors (wild access in do_raw_spin_lock from
+# handle_edge_irq, during CPU identification). Such a boot says nothing about the
+# module, which is not loaded yet; any report after the module is loaded counts.
+early_kernel_flaw() {
+	local before
+	before=$(sed -n '1,/^RPM-MODULE/p' "$1" 2>/dev/null)
+	grep -q 'BUG: KASAN: wild-memory-access in do_raw_spin_lock' <<<"$before" &&
+		grep -q 'handle_edge_irq' <<<"$before"
+}
+
+# boot PAGING LOGNAME MODE [TIMEOUT]: one guest run; its time goes to LOG.time. A boot
+# that shows the early-boot flaw above is stopped at once and booted again (twice at
+# most); its console is kept as LOG.flawN and the run says so.
 boot() {
-	local t0
+	local t0 try pid
 	t0=$(now)
-	"$QEMU_DIR/boot.sh" "$kernel" "$BUILD/initramfs.cpio.gz" "$3" "$1" "$BUILD/$2" ${4:+"$4"}
+	for try in 1 2 3; do
+		setsid "$QEMU_DIR/boot.sh" "$kernel" "$BUILD/initramfs.cpio.gz" "$3" "$1" "$BUILD/$2" \
+			${4:+"$4"} &
+		pid=$!
+		while kill -0 "$pid" 2>/dev/null && ! grep -q '^RPM-MODULE' "$BUILD/$2" 2>/dev/null; do
+			sleep 2
+		done
+		if [ "$try" -lt 3 ] && early_kernel_flaw "$BUILD/$2"; then
+			kill -- -"$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			mv "$BUILD/$2" "$BUILD/$2.flaw$try"
+			log "$2: the test kernel's early-boot KASAN report before the module loaded" \
+				"(kept as $2.flaw$try); booting again"
+			continue
+		fi
+		wait "$pid" || true
+		break
+	done
 	echo "$(($(now) - t0))" >"$BUILD/$2.time"
 }
 

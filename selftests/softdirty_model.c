@@ -1168,6 +1168,9 @@ static void op_get_clear(struct region *r)
 		vec_len = PM_MAX_REGIONS;
 		break;
 	}
+	/* Without an output array a get-and-clear could report nothing: it must be refused. */
+	if (!vec_len)
+		invalid = true;
 	if (chance(4)) {
 		/* Requests the device must refuse, changing nothing. */
 		invalid = true;

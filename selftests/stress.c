@@ -578,6 +578,11 @@ static void dev_scan(struct thread_state *ts, int fd, enum kind k)
 		a.flags = RPM_SCAN_CLEAR_SOFT_DIRTY;
 		a.category_mask |= PAGE_IS_SOFT_DIRTY;
 		a.category_inverted &= ~PAGE_IS_SOFT_DIRTY;
+		/* It clears what it reports, so it needs an output array (else EINVAL). */
+		if (!a.vec_len) {
+			a.vec_len = 1 + pm_below(g, 512);
+			a.vec = (uintptr_t)r;
+		}
 		/* A split the clear needs may be refused (vm.max_map_count). */
 		also = ENOMEM;
 		break;

@@ -12,6 +12,7 @@ use super::level::Level;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
 use super::scan_output::Output;
+use super::scan_size;
 use super::scan_wp;
 use super::softdirty::SoftDirtyClearer;
 use super::vma::Vma;
@@ -77,6 +78,17 @@ impl<'a> ScanVisitor<'a> {
         }
     }
 
+    /// `categories` of a selected page, with the page sizes `sizes` computes when
+    /// the scan reports them (`RPM_SCAN_PAGE_SIZES`). Selection never looks at
+    /// them: the masks hold upstream categories only.
+    fn with_sizes(&self, categories: u64, sizes: impl FnOnce() -> u64) -> u64 {
+        if self.args.page_sizes() {
+            categories | sizes()
+        } else {
+            categories
+        }
+    }
+
     /// Whether this is the exclusive write-protect mode: `PM_SCAN_WP_MATCHING`
     /// without an output array. Its PTE-level path protects every PTE whose uffd
     /// bit is clear, whatever the masks say.
@@ -99,6 +111,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::pte(vma, addr, leaf.entry));
         let mut next = addr + PAGE_SIZE;
         let ret = self.out.output(categories, addr, &mut next);
         if next == addr {
@@ -127,6 +140,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::thp(vma, start, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if start != end && self.args.clear_soft_dirty() {
@@ -158,6 +172,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::hugetlb(vma, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if !self.args.wp() || start == end || categories & WRITTEN == 0 {
@@ -216,6 +231,7 @@ impl Visitor for ScanVisitor<'_> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::hole(vma));
         let mut end = end;
         let mut ret = self.out.output(categories, start, &mut end);
         if start == end || !self.args.wp() {

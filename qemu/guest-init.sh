@@ -65,10 +65,16 @@ else
 	echo "RPM-MODULE failed ($load)"
 fi
 
-# rpm.tests=a,b on the command line runs only those programs.
-only=
+# rpm.tests=a,b on the command line runs only those programs; rpm.env=NAME=VALUE
+# (repeatable) puts NAME in their environment; rpm.timeout=SECONDS overrides the
+# runner's per-program timeout (selftests/settings).
+only= timeout=
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in rpm.tests=*) only=${arg#rpm.tests=} ;; esac
+	case "$arg" in
+	rpm.tests=*) only=${arg#rpm.tests=} ;;
+	rpm.env=*=*) export "${arg#rpm.env=}" && echo "RPM-INFO environment: ${arg#rpm.env=}" ;;
+	rpm.timeout=*) timeout=${arg#rpm.timeout=} ;;
+	esac
 done
 echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null), $(grep -c ^processor /proc/cpuinfo) CPUs"
 
@@ -97,6 +103,7 @@ demo)
 check)
 	# The installed kselftest runner, as a user runs it; it prints KTAP.
 	set --
+	[ -z "$timeout" ] || set -- -o "$timeout"
 	for t in $(echo "$only" | tr , ' '); do
 		set -- "$@" -t "rust_pagemap:$t"
 	done

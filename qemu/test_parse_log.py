@@ -132,6 +132,13 @@ class Variants(unittest.TestCase):
         self.assertEqual(r.failed, [KINDS_FAILURE, "4level: kmemleak: 1 leaks"])
         self.assertTrue(any("unreferenced object" in d for d in r.details))
 
+    def test_performance_kernel_run_needs_no_leak_scan(self):
+        text = complete_4level().replace("RPM-KMEMLEAK leaks=0",
+                                         "RPM-KMEMLEAK unavailable (no debugfs file, or kmemleak disabled itself)")
+        self.assertEqual(parse_log.parse("4level-perf", text).failed, [KINDS_FAILURE.replace("4level", "4level-perf")])
+        self.assertIn("4level: kmemleak: unavailable (no debugfs file, or kmemleak disabled itself)",
+                      parse_log.parse("4level", text).failed)
+
     def test_no_leak_scan_fails(self):
         text = complete_4level().replace("RPM-KMEMLEAK leaks=0", "RPM-KMEMLEAK unavailable")
         self.assertTrue(any("kmemleak: unavailable" in f for f in self.parse(text).failed))

@@ -728,15 +728,15 @@ TEST_F(sizes, more_regions_than_the_bounce_buffer)
 TEST_F(sizes, with_wp_matching_split_thp_reports_ptes)
 {
 	int uffd = pm_uffd_async();
-	char *p = pm_thp_map(PM_HPAGE, -1);
+	char *p = thp(PM_HPAGE, -1, true);
 	struct pm_scan_result r;
 	struct pm_scan_arg a;
 
 	ASSERT_GE(uffd, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
-	pm_touch(p, PM_HPAGE, PM_PAGE, true);
 	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	/* Registered after the fault: every page is written (no uffd bit yet). */
+	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	ASSERT_EQ(512, pm_count_cat(self->proc, p, PM_HPAGE, PAGE_IS_WRITTEN, 0));
 	/* Half of the THP: the PMD is split and the half protected as PTEs. */
 	a = pm_scan_req((uintptr_t)p, (uintptr_t)p + PM_HPAGE / 2,
@@ -755,15 +755,15 @@ TEST_F(sizes, with_wp_matching_split_thp_reports_ptes)
 TEST_F(sizes, with_wp_matching_whole_thp_stays_pmd)
 {
 	int uffd = pm_uffd_async();
-	char *p = pm_thp_map(PM_HPAGE, -1);
+	char *p = thp(PM_HPAGE, -1, true);
 	struct pm_scan_result r;
 	struct pm_scan_arg a;
 
 	ASSERT_GE(uffd, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
-	pm_touch(p, PM_HPAGE, PM_PAGE, true);
 	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	/* Registered after the fault: every page is written (no uffd bit yet). */
+	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	a = pm_scan_req((uintptr_t)p, (uintptr_t)p + PM_HPAGE,
 			PM_SCAN_WP_MATCHING | RPM_SCAN_PAGE_SIZES, 0, PAGE_IS_WRITTEN, 0,
 			PAGE_IS_WRITTEN | PAGE_IS_HUGE);

@@ -135,8 +135,9 @@ static inline int pm_folio_shift_of_pfn(uint64_t pfn)
 		return -1;
 	if (!(f & (PM_KPF_HEAD | PM_KPF_TAIL)))
 		return 12;
-	if (last_head != ~0ULL && pfn >= last_head && pfn < last_head + last_n &&
-	    (pm_kpageflags(last_head) & PM_KPF_HEAD))
+	/* A tail of the folio worked out last (a 1 GiB folio has 262144 pages). */
+	if (last_head != ~0ULL && pfn > last_head && pfn < last_head + last_n &&
+	    (f & PM_KPF_TAIL))
 		return 12 + pm_log2(last_n);
 	for (head = pfn; pm_kpageflags(head) & PM_KPF_TAIL; head--)
 		if (pfn - head > (1ULL << 18))
@@ -284,7 +285,10 @@ static inline const char *pm_sizes_check(int proc_fd, int dev_fd, uintptr_t base
 				return "folio size is not what /proc/kpageflags says";
 		}
 	}
-	/* smaps' PMD-mapped totals: every PMD-mapped page in a VMA the range covers whole. */
+	/*
+	 * smaps' PMD-mapped totals: every PMD-mapped page in a VMA the range covers
+	 * whole, but for the huge zero page, which smaps does not count.
+	 */
 	for (int k = 0; k < nv; k++) {
 		long pmd_pages = 0;
 
@@ -293,7 +297,8 @@ static inline const char *pm_sizes_check(int proc_fd, int dev_fd, uintptr_t base
 		if (vmas[k].kernel_page_kb > 4)
 			continue;
 		for (uintptr_t at = vmas[k].start; at < vmas[k].end; at += PM_PAGE)
-			pmd_pages += dev[(at - base) / PM_PAGE].ent == 21;
+			pmd_pages += dev[(at - base) / PM_PAGE].ent == 21 &&
+				     !(dev[(at - base) / PM_PAGE].cat & PAGE_IS_PFNZERO);
 		*bad = vmas[k].start;
 		if (pmd_pages * 4 !=
 		    vmas[k].anon_huge_kb + vmas[k].shmem_pmd_kb + vmas[k].file_pmd_kb)

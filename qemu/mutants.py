@@ -68,9 +68,7 @@ MUTANTS = [
                   "unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };",
                   "let _ = &mut range;")],
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
-        "killers": ["softdirty_notifier:mirror.device_write_after_get_and_clear_is_seen",
-                    "softdirty_notifier:mirror.device_write_after_ranged_clear_is_seen",
-                    "softdirty_notifier:mirror.device_write_after_whole_clear_is_seen"],
+        "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
     },
     {
         "name": "wp-no-tlb-flush",
@@ -93,7 +91,9 @@ MUTANTS = [
         # Without CONFIG_MMU_NOTIFIER the start and end calls are empty inlines: no secondary
         # MMU can exist, so nothing can observe the difference. Checked, not assumed.
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
-        "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
+        "killers": ["softdirty_notifier:mirror.device_write_after_get_and_clear_is_seen",
+                    "softdirty_notifier:mirror.device_write_after_ranged_clear_is_seen",
+                    "softdirty_notifier:mirror.device_write_after_whole_clear_is_seen"],
     },
     {
         "name": "thp-soft-dirty-kept",

@@ -132,6 +132,80 @@ pub(crate) fn writable(raw: u64) -> bool {
     raw & RW != 0
 }
 
+/// Whether a live PTE may be changed in place, with one atomic read-modify-write of the
+/// entry (as `ptep_set_wrprotect` does), instead of the `ptep_modify_prot_start`/`commit`
+/// pair and the entry builders, which are out-of-line helper calls from Rust:
+/// - without `CONFIG_PARAVIRT_XXL` (Xen PV) the pair is `ptep_get_and_clear` then
+///   `set_pte_at`, whose only purpose is that no accessed or dirty bit the hardware sets
+///   meanwhile is lost: an atomic update of the entry keeps those bits just as well;
+/// - without `CONFIG_PAGE_TABLE_CHECK` the pair has no accounting hooks to keep;
+/// - without `CONFIG_X86_USER_SHADOW_STACK` `pte_wrprotect` is only the clearing of RW
+///   (with it, it moves the dirty bit to SavedDirty when the CPU has shadow stacks).
+///
+/// Elsewhere the kernel's own primitives are called. [`check_pte_builders`] compares the
+/// bit operations below with the kernel's builders when the module is loaded.
+pub(crate) const IN_PLACE_PTE_UPDATES: bool = !cfg!(CONFIG_PARAVIRT_XXL)
+    && !cfg!(CONFIG_PAGE_TABLE_CHECK)
+    && !cfg!(CONFIG_X86_USER_SHADOW_STACK);
+
+/// A present PTE write-protected and soft-clean (`pte_clear_soft_dirty(pte_wrprotect(pte))`,
+/// without shadow stacks).
+#[inline]
+pub(crate) fn pte_clean_wrprotect(raw: u64) -> u64 {
+    raw & !(RW | SOFT_DIRTY)
+}
+
+/// A present PTE marked uffd-write-protected (`pte_mkuffd`, without shadow stacks).
+#[inline]
+pub(crate) fn pte_mkuffd(raw: u64) -> u64 {
+    (raw | UFFD) & !RW
+}
+
+/// A non-present PTE soft-clean (`pte_swp_clear_soft_dirty`).
+#[inline]
+pub(crate) fn pte_swp_clean(raw: u64) -> u64 {
+    raw & !SWP_SOFT_DIRTY
+}
+
+/// Checks the bit operations above against the kernel's own builders (`pte_wrprotect`,
+/// `pte_clear_soft_dirty`, `pte_mkuffd`, `pte_swp_clear_soft_dirty`) on entries with every
+/// flag bit in turn, and a few mixes; `Err` names the first that differs. The module
+/// refuses to load then: its in-place updates would not be the kernel's.
+pub(crate) fn check_pte_builders() -> Result<(), &'static str> {
+    use kernel::bindings;
+    let pte = |raw: u64| bindings::pte_t { pte: raw as usize };
+    let frame = 0x1234_5000u64;
+    let mut samples = [0u64; 16];
+    for (i, s) in samples.iter_mut().enumerate().take(13) {
+        *s = frame | PRESENT | (1 << i);
+    }
+    samples[13] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | SOFT_DIRTY;
+    samples[14] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | SOFT_DIRTY | UFFD;
+    samples[15] = frame | PRESENT | USER | ACCESSED | (1 << 63);
+    for raw in samples {
+        // SAFETY: the builders are pure functions of the value.
+        let (clean, uffd) = unsafe {
+            (
+                bindings::pte_clear_soft_dirty(bindings::pte_wrprotect(pte(raw))).pte as u64,
+                bindings::pte_mkuffd(pte(raw)).pte as u64,
+            )
+        };
+        if clean != pte_clean_wrprotect(raw) {
+            return Err("pte_clear_soft_dirty(pte_wrprotect())");
+        }
+        if uffd != pte_mkuffd(raw) {
+            return Err("pte_mkuffd");
+        }
+        let swp = raw & !PRESENT;
+        // SAFETY: as above.
+        let swp_clean = unsafe { bindings::pte_swp_clear_soft_dirty(pte(swp)).pte as u64 };
+        if swp_clean != pte_swp_clean(swp) {
+            return Err("pte_swp_clear_soft_dirty");
+        }
+    }
+    Ok(())
+}
+
 /// `_PAGE_SWP_EXCLUSIVE`: the PSE bit of a non-present PTE marks an exclusive anonymous swap entry.
 const SWP_EXCLUSIVE: u64 = PSE;
 /// `SWP_TYPE_BITS` (pgtable_64.h): the swap type lives in the top five bits, inverted offset below.

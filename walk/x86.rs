@@ -132,33 +132,48 @@ pub(crate) fn writable(raw: u64) -> bool {
     raw & RW != 0
 }
 
-/// Whether a live PTE may be changed in place, with one atomic read-modify-write of the
-/// entry (as `ptep_set_wrprotect` does), instead of the `ptep_modify_prot_start`/`commit`
-/// pair and the entry builders, which are out-of-line helper calls from Rust:
+/// `_PAGE_SAVED_DIRTY`: where a write-protected entry keeps its dirty bit, since to a CPU
+/// with shadow stacks Write=0, Dirty=1 means a shadow-stack page.
+const SAVED_DIRTY: u64 = 1 << 58;
+const _: () = assert!(kernel::bindings::_PAGE_BIT_SAVED_DIRTY == 58);
+
+/// Whether a live PTE may be changed in place, with one atomic compare-and-exchange of
+/// the entry, instead of the `ptep_modify_prot_start`/`commit` pair and the entry
+/// builders, which are out-of-line helper calls from Rust:
 /// - without `CONFIG_PARAVIRT_XXL` (Xen PV) the pair is `ptep_get_and_clear` then
 ///   `set_pte_at`, whose only purpose is that no accessed or dirty bit the hardware sets
-///   meanwhile is lost: an atomic update of the entry keeps those bits just as well;
-/// - without `CONFIG_PAGE_TABLE_CHECK` the pair has no accounting hooks to keep;
-/// - without `CONFIG_X86_USER_SHADOW_STACK` `pte_wrprotect` is only the clearing of RW
-///   (with it, it moves the dirty bit to SavedDirty when the CPU has shadow stacks).
+///   meanwhile is lost: an update that is computed again whenever the entry changed
+///   under it keeps those bits just as well;
+/// - without `CONFIG_PAGE_TABLE_CHECK` the pair has no accounting hooks to keep.
 ///
 /// Elsewhere the kernel's own primitives are called. [`check_pte_builders`] compares the
 /// bit operations below with the kernel's builders when the module is loaded.
-pub(crate) const IN_PLACE_PTE_UPDATES: bool = !cfg!(CONFIG_PARAVIRT_XXL)
-    && !cfg!(CONFIG_PAGE_TABLE_CHECK)
-    && !cfg!(CONFIG_X86_USER_SHADOW_STACK);
+pub(crate) const IN_PLACE_PTE_UPDATES: bool =
+    !cfg!(CONFIG_PARAVIRT_XXL) && !cfg!(CONFIG_PAGE_TABLE_CHECK);
 
-/// A present PTE write-protected and soft-clean (`pte_clear_soft_dirty(pte_wrprotect(pte))`,
-/// without shadow stacks).
+/// `pte_wrprotect`: RW cleared, and a set dirty bit moved to SavedDirty
+/// (`pte_mksaveddirty`, which the kernel applies whatever the CPU).
 #[inline]
-pub(crate) fn pte_clean_wrprotect(raw: u64) -> u64 {
-    raw & !(RW | SOFT_DIRTY)
+fn pte_wrprotect(raw: u64) -> u64 {
+    let v = raw & !RW;
+    if v & DIRTY != 0 {
+        (v & !DIRTY) | SAVED_DIRTY
+    } else {
+        v
+    }
 }
 
-/// A present PTE marked uffd-write-protected (`pte_mkuffd`, without shadow stacks).
+/// A present PTE write-protected and soft-clean (`pte_clear_soft_dirty(pte_wrprotect(pte))`).
+#[inline]
+pub(crate) fn pte_clean_wrprotect(raw: u64) -> u64 {
+    pte_wrprotect(raw) & !SOFT_DIRTY
+}
+
+/// A present PTE marked uffd-write-protected (`pte_mkuffd`: `pte_wrprotect` of the entry
+/// with the uffd bit set).
 #[inline]
 pub(crate) fn pte_mkuffd(raw: u64) -> u64 {
-    (raw | UFFD) & !RW
+    pte_wrprotect(raw | UFFD)
 }
 
 /// A non-present PTE soft-clean (`pte_swp_clear_soft_dirty`).
@@ -175,13 +190,17 @@ pub(crate) fn check_pte_builders() -> Result<(), &'static str> {
     use kernel::bindings;
     let pte = |raw: u64| bindings::pte_t { pte: raw as usize };
     let frame = 0x1234_5000u64;
-    let mut samples = [0u64; 16];
+    let mut samples = [0u64; 20];
     for (i, s) in samples.iter_mut().enumerate().take(13) {
         *s = frame | PRESENT | (1 << i);
     }
     samples[13] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | SOFT_DIRTY;
     samples[14] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | SOFT_DIRTY | UFFD;
     samples[15] = frame | PRESENT | USER | ACCESSED | (1 << 63);
+    samples[16] = frame | PRESENT | USER | ACCESSED | DIRTY;
+    samples[17] = frame | PRESENT | USER | SAVED_DIRTY | SOFT_DIRTY;
+    samples[18] = frame | PRESENT | RW | USER | DIRTY | SAVED_DIRTY;
+    samples[19] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | (1 << 57) | (1 << 63);
     for raw in samples {
         // SAFETY: the builders are pure functions of the value.
         let (clean, uffd) = unsafe {

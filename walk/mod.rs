@@ -40,11 +40,13 @@ use vma::Vma;
 /// agree with the kernel's own (see [`x86::IN_PLACE_PTE_UPDATES`]): `EINVAL`, and a
 /// message naming the primitive, if one does not.
 pub(crate) fn check_primitives() -> kernel::error::Result {
+    let mut check = page::check_memmap();
     if x86::IN_PLACE_PTE_UPDATES {
-        if let Err(what) = x86::check_pte_builders() {
-            kernel::pr_err!("rust_pagemap: {what} differs from the Rust version; not loading\n");
-            return Err(kernel::error::code::EINVAL);
-        }
+        check = check.and_then(|()| x86::check_pte_builders());
+    }
+    if let Err(what) = check {
+        kernel::pr_err!("rust_pagemap: {what} differs from the Rust version; not loading\n");
+        return Err(kernel::error::code::EINVAL);
     }
     Ok(())
 }

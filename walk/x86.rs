@@ -102,6 +102,16 @@ pub(crate) fn table_phys(raw: u64) -> u64 {
     raw & frame_mask(PAGE_SHIFT)
 }
 
+/// `_PAGE_SPECIAL`: the PTE maps no "normal" page (zero page, raw PFN, ...).
+const SPECIAL: u64 = 1 << 9;
+const _: () = assert!(kernel::bindings::_PAGE_BIT_SPECIAL == 9);
+
+/// Whether a present PTE is special (`pte_special`).
+#[inline]
+pub(crate) fn special(raw: u64) -> bool {
+    raw & SPECIAL != 0
+}
+
 /// Soft-dirty bit of a present entry (`pte_soft_dirty`, `pmd_soft_dirty`).
 #[inline]
 pub(crate) fn soft_dirty(raw: u64) -> bool {

@@ -20,6 +20,7 @@ mod scan_args;
 mod scan_category;
 mod scan_clear;
 mod scan_output;
+mod scan_size;
 mod scan_visit;
 mod scan_wp;
 pub(crate) mod softdirty;

@@ -20,7 +20,7 @@ use kernel::prelude::*;
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::vma::Vma;
-use super::x86;
+use super::x86::{self, PAGE_SHIFT};
 
 extern "C" {
     /// The frame of the shared zero page (mm/mm_init.c, exported; declared by the kernel
@@ -298,6 +298,26 @@ impl Folio {
             ))
         };
         flags & (1 << bindings::pageflags_PG_head) != 0
+    }
+
+    /// log2 of the folio's size in bytes (`folio_shift`): `PAGE_SHIFT` plus its order,
+    /// which a large folio keeps in the low byte of its second page's flags
+    /// (`folio_large_order`).
+    pub(crate) fn shift(self) -> u32 {
+        if !self.is_large() {
+            return PAGE_SHIFT;
+        }
+        // SAFETY: the folio is valid and large, so its second page exists and holds
+        // `_flags_1`, a plain word read once as the kernel's inline reads it.
+        let flags_1 = unsafe {
+            read_volatile(addr_of!(
+                (*self.ptr.as_ptr())
+                    .__bindgen_anon_2
+                    .__bindgen_anon_1
+                    ._flags_1
+            ))
+        };
+        PAGE_SHIFT + (flags_1 & 0xff) as u32
     }
 
     /// Mappings of the folio as a whole (`folio_entire_mapcount`); only for large folios.

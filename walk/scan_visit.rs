@@ -13,6 +13,7 @@ use super::mm::MmapReadLock;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
 use super::scan_output::Output;
+use super::scan_size;
 use super::scan_wp;
 use super::softdirty::SoftDirtyClearer;
 use super::vma::Vma;
@@ -79,6 +80,17 @@ impl<'a> ScanVisitor<'a> {
         }
     }
 
+    /// `categories` of a selected page, with the page sizes `sizes` computes when
+    /// the scan reports them (`RPM_SCAN_PAGE_SIZES`). Selection never looks at
+    /// them: the masks hold upstream categories only.
+    fn with_sizes(&self, categories: u64, sizes: impl FnOnce() -> u64) -> u64 {
+        if self.args.page_sizes() {
+            categories | sizes()
+        } else {
+            categories
+        }
+    }
+
     /// Whether this is the exclusive write-protect mode: `PM_SCAN_WP_MATCHING`
     /// without an output array. Its PTE-level path protects every PTE whose uffd
     /// bit is clear, whatever the masks say.
@@ -101,6 +113,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::pte(vma, addr, leaf.entry));
         let mut next = addr + PAGE_SIZE;
         let ret = self.out.output(categories, addr, &mut next);
         if next == addr {
@@ -129,6 +142,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::thp(vma, start, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if start != end && self.args.clear_soft_dirty() {
@@ -160,6 +174,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::hugetlb(vma, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if !self.args.wp() || start == end || categories & WRITTEN == 0 {
@@ -218,6 +233,7 @@ impl Visitor for ScanVisitor<'_> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::hole(vma));
         let mut end = end;
         let mut ret = self.out.output(categories, start, &mut end);
         if start == end || !self.args.wp() {

@@ -197,6 +197,11 @@ impl<'a> Vma<'a> {
         // SAFETY: the VMA is live and hugetlb (callers check `is_hugetlb`).
         unsafe { bindings::vma_huge_page_size(self.as_ptr()) as usize }
     }
+
+    /// log2 of [`Self::huge_page_size`].
+    pub(crate) fn huge_page_shift(&self) -> u32 {
+        self.huge_page_size().trailing_zeros()
+    }
 }
 
 /// The write lock of a file mapping's `i_mmap` tree, held.

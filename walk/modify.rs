@@ -12,6 +12,7 @@ use kernel::bindings;
 
 use super::entry::{Entry, Kind};
 use super::vma::Vma;
+use super::x86;
 use super::{Leaf, LeafKind};
 
 /// A PTE value as the C type.
@@ -36,6 +37,12 @@ impl Leaf<'_> {
             // Already clean and write-protected: the next write faults and marks it anyway,
             // and an unchanged entry needs no TLB flush.
             Kind::Present if !self.entry.soft_dirty() && !self.entry.writable() => false,
+            Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
+                // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
+                // allows in-place updates, and the caller flushes the TLB (we return `true`).
+                unsafe { self.slot.update(self.entry.raw(), x86::pte_clean_wrprotect) };
+                true
+            }
             Kind::Present => {
                 // SAFETY: the PTE-table lock is held (type invariant) and `ptep` is the live PTE
                 // of `vma` at `addr`; start and commit are paired on the same entry.
@@ -47,6 +54,14 @@ impl Leaf<'_> {
                 true
             }
             Kind::NonPresent if !self.entry.soft_dirty() => false,
+            Kind::NonPresent if x86::IN_PLACE_PTE_UPDATES => {
+                // SAFETY: the PTE-table lock is held; the entry stays non-present.
+                unsafe {
+                    self.slot
+                        .write_non_present(x86::pte_swp_clean(self.entry.raw()))
+                };
+                false
+            }
             Kind::NonPresent => {
                 // SAFETY: as above; a non-present entry is not cached by the TLB and no
                 // hardware writes it, so a plain store under the lock is enough.
@@ -102,8 +117,7 @@ impl Leaf<'_> {
         if entry.kind() != Kind::Present || !entry.writable() || !vma.is_cow_mapping() {
             return false;
         }
-        // SAFETY: the VMA's mm is live while the mmap lock is held.
-        if !unsafe { bindings::mm_has_pinned(vma.mm_ptr()) } {
+        if !vma.mm_has_pinned() {
             return false;
         }
         super::page::Page::normal_pte(vma, addr, entry).is_some_and(|p| p.folio_maybe_dma_pinned())

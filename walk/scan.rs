@@ -34,7 +34,7 @@ pub(crate) fn walk_once(
     out: &mut Output,
     start: usize,
 ) -> Result {
-    let mut visitor = ScanVisitor::new(args, out);
+    let mut visitor = ScanVisitor::new(args, out, lock);
     super::walk(lock, start, args.end, &mut visitor);
     visitor.result()
 }

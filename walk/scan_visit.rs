@@ -9,6 +9,7 @@
 use kernel::{bindings, prelude::*};
 
 use super::level::Level;
+use super::mm::MmapReadLock;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
 use super::scan_output::Output;
@@ -40,13 +41,14 @@ pub(crate) struct ScanVisitor<'a> {
     /// What the current VMA's page categories depend on.
     ctx: Context,
     table: PteTable,
-    /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`.
-    clearer: SoftDirtyClearer,
+    /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`; flushes the TLB for
+    /// all of it once, when the visitor is done.
+    clearer: SoftDirtyClearer<'a>,
 }
 
 impl<'a> ScanVisitor<'a> {
-    /// A visitor reporting into `out`.
-    pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output) -> Self {
+    /// A visitor reporting into `out`, for a walk under `lock`.
+    pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output, lock: &'a MmapReadLock<'_>) -> Self {
         let want_file = (args.masks.all | args.masks.anyof | args.return_mask) & FILE != 0;
         Self {
             args,
@@ -58,7 +60,7 @@ impl<'a> ScanVisitor<'a> {
                 ..Context::default()
             },
             table: PteTable::default(),
-            clearer: SoftDirtyClearer::new(),
+            clearer: SoftDirtyClearer::new(lock),
         }
     }
 
@@ -269,7 +271,6 @@ impl Visitor for ScanVisitor<'_> {
             let exit = self.table.stopped_at.unwrap_or(end);
             scan_wp::flush_tlb_range(vma, first, exit);
         }
-        self.clearer.flush_table(vma);
         // SAFETY: enabled in `pte_table_start` for this table.
         unsafe { bindings::lazy_mmu_mode_disable() };
     }

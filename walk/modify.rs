@@ -2,11 +2,14 @@
 
 //! Changing a leaf in place, under the page-table lock the walk handed it over with.
 //!
-//! Every change goes through the kernel's own primitives: present PTEs through
-//! the `ptep_modify_prot_start`/`commit` pair (so hardware-set accessed and
-//! dirty bits are not lost), non-present ones through `set_pte_at`, huge PMDs
-//! through `pmdp_invalidate` and `set_pmd_at`. Nothing here flushes the TLB:
-//! the caller flushes what it changed before the lock is dropped.
+//! Present PTEs change either through the kernel's `ptep_modify_prot_start`/`commit`
+//! pair or, where that transaction is exactly one atomic update (no Xen PV, no
+//! page-table check; checked against the kernel's builders at load), in place with
+//! a compare-and-exchange loop that keeps hardware-set accessed and dirty bits;
+//! non-present ones through `set_pte_at`, huge PMDs through `pmdp_invalidate` and
+//! `set_pmd_at`. Nothing here flushes the TLB: the caller flushes the span it
+//! changed once, after the walk, inside the pending-flush bracket and the
+//! mmu_notifier range (as `clear_refs` does).
 
 use kernel::bindings;
 

@@ -190,7 +190,9 @@ pub(crate) fn prepare(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
 pub(crate) fn changes_vmas(lock: &MmapReadLock<'_>, start: usize, end: usize) -> bool {
     let mut found = false;
     for_each_vma(lock, start, end, |vma| {
-        found |= vma.soft_dirty() && !vma.is_hugetlb();
+        // Nor a VM_PFNMAP one (`[vvar]` has the flag): a scan skips it, so no region
+        // ever covers it and get-and-clear never consumes its flag.
+        found |= vma.soft_dirty() && !vma.is_hugetlb() && !vma.is_pfnmap();
     });
     found
 }

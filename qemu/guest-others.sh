@@ -141,6 +141,7 @@ run_twice() { # NAME DIR LIMIT COMMAND...
 	echo "# $name: direct $((t1 - t0))s: $(grep -c -E '^(not )?ok [0-9]+' "$d.tap") of ${plan:-?} planned results: $(grep -c '^ok ' "$d.tap") ok ($(grep -c '^ok .*# *SKIP' "$d.tap") skip), $(grep -c '^not ok ' "$d.tap") not ok, exit $drc; redirected $((t2 - t1))s"
 	# what fails on /proc already (the test kernel's own answer), for the record
 	grep '^not ok ' "$d.tap" | head -n 20 | sed 's/^/#   direct: /'
+	grep -E '^ok [0-9]+.*# *SKIP' "$d.tap" | head -n 20 | sed 's/^/#   direct skip: /'
 	why=$(check_log "$r.err" "$name")
 	ok=$?
 	echo "$why" | grep '^#'
@@ -156,8 +157,11 @@ run_twice() { # NAME DIR LIMIT COMMAND...
 		diff "$d.tap" "$r.tap" | sed 's/^/# /' | head -n 30
 	elif ! diff "$d.tap" "$r.tap" >"$W/$name.diff"; then
 		result not-ok "$name" "redirected: results differ"
-		sed 's/^/# /' "$W/$name.diff" | head -n 60
-		grep -v '^rpm_redirect\[' "$r.err" | tail -n 20 | sed 's/^/# stderr: /'
+		sed 's/^/# /' "$W/$name.diff" | head -n 40
+		# how each run ended (a kselftest's "Bail out!" is on stdout)
+		tail -n 6 "$d.out" | sed 's/^/# direct, last: /'
+		tail -n 6 "$r.out" | sed 's/^/# redirected, last: /'
+		grep -v '^rpm_redirect\[' "$r.err" | tail -n 10 | sed 's/^/# redirected, stderr: /'
 	elif [ "$ok" != 0 ]; then
 		result not-ok "$name" "redirected: $why"
 	else

@@ -3,6 +3,8 @@
 # make              build rust_pagemap.ko against the test kernel (built on first use)
 # make KDIR=DIR     build it against another Rust-enabled kernel build directory
 # make CLIPPY=1     build with clippy (lints as errors are warnings here)
+# make [KDIR=DIR] install   modules_install into that kernel's module tree
+#                   (INSTALL_MOD_PATH=ROOT to stage it under ROOT), then depmod
 # make run          set up, build, boot the VM, load the module and show it at work
 # make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
 # make mutants      mutate the module one bug at a time; each must make a named test fail
@@ -17,7 +19,7 @@ else
 
 KDIR ?=
 
-.PHONY: all module run check mutants bench kdir kernel-path clean
+.PHONY: all module install run check mutants bench kdir kernel-path clean
 
 all: module
 
@@ -25,6 +27,12 @@ module:
 	@kdir="$(KDIR)"; \
 	if [ -z "$$kdir" ]; then bash qemu/setup-toolchain.sh && kdir=$$(bash qemu/build-kernel.sh) || exit 1; fi; \
 	bash qemu/build-module.sh "$$kdir" $(if $(CLIPPY),CLIPPY=$(CLIPPY))
+
+install: module
+	@kdir="$(KDIR)"; \
+	if [ -z "$$kdir" ]; then kdir=$$(bash qemu/build-kernel.sh) || exit 1; fi; \
+	bash qemu/build-module.sh "$$kdir" $(if $(INSTALL_MOD_PATH),INSTALL_MOD_PATH=$(INSTALL_MOD_PATH)) \
+		modules_install
 
 run:
 	@bash qemu/run.sh demo

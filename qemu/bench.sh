@@ -45,7 +45,7 @@ log "building the benchmark"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$QEMU_DIR/build-tests.sh" "$kobj" "$tmp"
-cp "$tmp/bench" "$OUT/guest/bench"
+cp "$tmp/rust_pagemap/bench" "$OUT/guest/bench"
 
 kernel=$kobj/arch/x86/boot/bzImage
 "$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"

@@ -8,6 +8,11 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+# What udev would make: the kselftest runner writes to /dev/stdout.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages 2>/dev/null
 
 mode=check
@@ -43,20 +48,33 @@ KMEMLEAK=/sys/kernel/debug/kmemleak
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 [ -w $KMEMLEAK ] && echo scan=off >$KMEMLEAK
 
-if insmod /rust_pagemap.ko; then
-	echo "RPM-MODULE loaded"
+# The module: from the modules tree (make install: modules_install + depmod)
+# with modprobe, as on a user's machine; insmod only for a bare .ko.
+if [ -e /rust_pagemap.ko ]; then
+	load="insmod /rust_pagemap.ko"
+else
+	load="modprobe rust_pagemap"
+fi
+if $load; then
+	echo "RPM-MODULE loaded ($load)"
 	# Like /proc/PID/pagemap, what a reader may see is decided per process at
 	# open and attach time, so the node itself can be open to every user.
 	chmod 0444 /dev/rust_pagemap
 	echo "RPM-INFO $(ls -l /dev/rust_pagemap)"
 else
-	echo "RPM-MODULE failed"
+	echo "RPM-MODULE failed ($load)"
 fi
 
-# rpm.tests=a,b on the command line runs only those programs.
-only=
+# rpm.tests=a,b on the command line runs only those programs; rpm.env=NAME=VALUE
+# (repeatable) puts NAME in their environment; rpm.timeout=SECONDS overrides the
+# runner's per-program timeout (selftests/settings).
+only= timeout=
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in rpm.tests=*) only=",${arg#rpm.tests=}," ;; esac
+	case "$arg" in
+	rpm.tests=*) only=${arg#rpm.tests=} ;;
+	rpm.env=*=*) export "${arg#rpm.env=}" && echo "RPM-INFO environment: ${arg#rpm.env=}" ;;
+	rpm.timeout=*) timeout=${arg#rpm.timeout=} ;;
+	esac
 done
 echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null), $(grep -c ^processor /proc/cpuinfo) CPUs"
 
@@ -64,34 +82,35 @@ case "$mode" in
 bench)
 	# `make bench` (qemu/bench.sh): the benchmark, with the sizes the host chose; with
 	# BENCH_BASELINE a module built from another revision runs first, in the same boot.
-	if [ -f /tests/rust_pagemap_baseline.ko ]; then
-		rmmod rust_pagemap && insmod /tests/rust_pagemap_baseline.ko && chmod 0444 /dev/rust_pagemap &&
-			echo "RPM-BENCH-MODULE baseline" && /tests/bench $(cat /tests/bench.args 2>/dev/null)
+	# bench.sh's TESTDIR (the benchmark, its arguments, a baseline module) is /kselftest.
+	if [ -f /kselftest/rust_pagemap_baseline.ko ]; then
+		rmmod rust_pagemap && insmod /kselftest/rust_pagemap_baseline.ko && chmod 0444 /dev/rust_pagemap &&
+			echo "RPM-BENCH-MODULE baseline" && /kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
 		echo "RPM-END bench-baseline $?"
 		rmmod rust_pagemap
 		insmod /rust_pagemap.ko && chmod 0444 /dev/rust_pagemap
 	fi
 	echo "RPM-BENCH-MODULE current"
-	/tests/bench $(cat /tests/bench.args 2>/dev/null)
+	/kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
 	echo "RPM-END bench $?"
 	;;
 demo)
-	for t in /tests/demo*; do
+	for t in /kselftest/rust_pagemap/demo*; do
 		echo "== ${t##*/}"
 		"$t"
 	done
 	;;
 check)
-	for t in /tests/*; do
-		name=${t##*/}
-		case "$name" in demo* | bench*) continue ;; esac
-		[ -z "$only" ] || case "$only" in *",$name,"*) ;; *) continue ;; esac
-		echo "RPM-BEGIN $name"
-		"$t"
-		echo "RPM-END $name $?"
+	# The installed kselftest runner, as a user runs it; it prints KTAP.
+	set --
+	[ -z "$timeout" ] || set -- -o "$timeout"
+	for t in $(echo "$only" | tr , ' '); do
+		set -- "$@" -t "rust_pagemap:$t"
 	done
+	/kselftest/run_kselftest.sh "$@"
+	echo "RPM-RUNNER exit=$?"
 	# --- others: other people's programs, directly and through librpm_redirect.so ---
-	[ -x /others/guest-others.sh ] && /others/guest-others.sh
+	[ -z "$only" ] && [ -x /others/guest-others.sh ] && /others/guest-others.sh
 	# --- end others ---
 	;;
 esac

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Build the guest's initramfs: static busybox, the module, the test binaries.
-# Usage: mkinitramfs.sh OUT.cpio.gz MODULE.ko TESTDIR [GUEST_BINDIR [OVERLAY]]
+# Build the guest's initramfs: static busybox, the module, the installed
+# selftests, the guest's own tools, other people's programs.
+# Usage: mkinitramfs.sh OUT.cpio.gz MODULES TESTDIR [GUEST_BINDIR [OVERLAY]]
+#   MODULES  a modules_install root (INSTALL_MOD_PATH: lib/modules/<release>/...,
+#            the guest loads the module with modprobe) or a rust_pagemap.ko
+#            (the guest uses insmod)
+#   TESTDIR  a kselftest install (run_kselftest.sh, kselftest-list.txt, ...);
+#            it becomes /kselftest
+#   OVERLAY  copied over the root (build-others.sh: /others, a loader and libc)
 source "$(dirname "$0")/common.sh"
-out=$1 ko=$2 tests=$3 bindir=${4:-} overlay=${5:-}
+out=$1 modules=$2 tests=$3 bindir=${4:-} overlay=${5:-}
 
 root=$(mktemp -d)
 chmod 0755 "$root"  # mktemp makes it 0700: no other user could reach anything
 trap 'rm -rf "$root"' EXIT
-mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,tests,etc}
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,lib}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 cp "$QEMU_DIR/guest-init.sh" "$root/init"
 chmod +x "$root/init"
-cp "$ko" "$root/rust_pagemap.ko"
-cp "$tests"/* "$root/tests/"
+if [ -d "$modules" ]; then
+	[ -d "$modules/lib/modules" ] || die "$modules has no lib/modules (not a modules_install root)"
+	cp -a "$modules/lib/modules" "$root/lib/"
+else
+	cp "$modules" "$root/rust_pagemap.ko"
+fi
+cp -a "$tests" "$root/kselftest"
 [ -z "$bindir" ] || cp "$bindir"/* "$root/bin/"
 # --- others: OVERLAY (build-others.sh) is copied over the root: /others, and
 # the dynamic loader and libc its programs need ---

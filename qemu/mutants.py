@@ -197,22 +197,31 @@ SPLAT = "<kernel report>"
 
 
 def results(log_text):
-    """{binary: {test: 'ok'|'not ok'|'skip'}} from a guest console."""
+    """{binary: {test: 'ok'|'not ok'|'skip'}} from a guest console: the
+    installed kselftest runner's KTAP, each program between
+    `# selftests: rust_pagemap: NAME` and its own result line, its TAP
+    nested under a "# " prefix."""
     out, binary = {}, None
+    start = re.compile(r"^# selftests: \S+: (\S+)\s*$")
+    end = re.compile(r"^(not ok|ok) \d+ selftests: \S+: (\S+)")
     for raw in log_text.replace("\r", "").split("\n"):
         if binary and any(p.search(raw) for p, _ in SPLATS):
             out[binary][SPLAT] = raw.strip()[:160]
         line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw.strip())
-        if line.startswith("RPM-BEGIN "):
-            binary = line.split()[1]
+        m = start.match(line)
+        if m:
+            binary = m.group(1)
             out.setdefault(binary, {})
             continue
-        if line.startswith("RPM-END "):
+        if end.match(line):
             binary = None
             continue
-        m = TAP.match(line)
-        if m and binary:
-            status = "skip" if re.search(r"#\s*SKIP", line, re.I) else m.group(1)
+        if not binary or not line.startswith("# "):
+            continue
+        inner = line[2:]
+        m = TAP.match(inner)
+        if m:
+            status = "skip" if re.search(r"#\s*SKIP", inner, re.I) else m.group(1)
             out[binary][m.group(2)] = status
     return out
 
@@ -231,18 +240,19 @@ def check_only(chosen):
 
 
 def run_guest(kobj, ko, tests_dir, binaries, tag):
-    """Boot the guest with `ko` and only `binaries`; returns the parsed results."""
+    """Boot the guest with `ko` and the installed selftests, running only
+    `binaries` (rpm.tests= selects them for the runner); returns the parsed
+    results."""
     sub = os.path.join(BUILD, tag, "guest")
     shutil.rmtree(sub, ignore_errors=True)
-    os.makedirs(os.path.join(sub, "tests"))
-    for b in sorted(binaries):
-        shutil.copy2(os.path.join(tests_dir, b), os.path.join(sub, "tests", b))
+    os.makedirs(sub)
     initrd = os.path.join(sub, "initramfs.cpio.gz")
-    sh([os.path.join(QEMU_DIR, "mkinitramfs.sh"), initrd, ko, os.path.join(sub, "tests")])
+    sh([os.path.join(QEMU_DIR, "mkinitramfs.sh"), initrd, ko, tests_dir])
     console = os.path.join(sub, "console.log")
+    env = dict(os.environ, RPM_APPEND="rpm.tests=" + ",".join(sorted(binaries)))
     t0 = time.time()
     sh([os.path.join(QEMU_DIR, "boot.sh"), os.path.join(kobj, "arch/x86/boot/bzImage"), initrd,
-        "check", "5", console, "900"])
+        "check", "5", console, "900"], env=env)
     text = open(console, errors="replace").read()
     log(f"{tag}: guest ran {time.time() - t0:.0f} s (console: {console})")
     return results(text), text

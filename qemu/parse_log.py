@@ -3,14 +3,18 @@
 
 Usage: parse_log.py [--no-tests] LABEL=LOG [LABEL=LOG ...]
 
-Each log is the serial console of one guest run (see guest-init.sh). A label
+Each log is the serial console of one guest run (see guest-init.sh): the
+guest's RPM- lines, the kernel's messages, and the KTAP of the installed
+kselftest runner (run_kselftest.sh; see class Ktap). A label
 of the form "5level" or "4level" names the paging mode the run is for, and the
 run must have measured exactly that. A run fails, with one named failure each,
 when:
   - a selftest reports "not ok", XFAIL or XPASS (none of them is a pass), or
     SKIP without an entry in ALLOWED_SKIPS below;
-  - a test program printed no plan, reported fewer tests than planned, exited
-    non-zero without a failed test to explain it, or started and never ended;
+  - a test program printed no plan, reported fewer tests than planned, ended
+    "not ok" (exit status, timeout) or SKIP/XFAIL without a test of its own
+    to explain it, or started and never ended; the runner reported fewer
+    programs than it planned;
   - the guest is not the machine the suite assumes (RPM-ENV: CPUs, paging
     level, swap, hugetlb pages, THP, userfaultfd WP_ASYNC, clocksource,
     accelerator);
@@ -63,7 +67,9 @@ PLAN = re.compile(r"^1\.\.(\d+)\s*$")
 DIRECTIVE = re.compile(r"\s#\s*(SKIP|XFAIL|XPASS|TODO)\b\s*(.*)$", re.IGNORECASE)
 # Strip a printk timestamp that may precede user output on the console.
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
-RUN_LABEL = re.compile(r"^(\d)level$")
+# A run is named for its paging level; "-perf": on the performance kernel,
+# which has no kmemleak (no leak scan is asked of it; the debug runs judge leaks).
+RUN_LABEL = re.compile(r"^(\d)level(-perf)?$")
 # Clocksources that are not a real timer (the jiffies ones tick in 4 ms steps).
 BAD_CLOCKSOURCES = {"jiffies", "refined-jiffies", "?"}
 
@@ -138,8 +144,8 @@ def parse(label, text):
     for what, (no, line) in splats.items():
         r.failed.append(f"{label}: kernel {what} (first at console line {no}: {line[:160]})")
 
-    binary = plan = None
-    seen, failed_in_binary = 0, 0
+    ktap = Ktap(label, r)
+    block = None  # a program qemu/guest-others.sh runs, between RPM-BEGIN and RPM-END
     env_seen = loaded = unloaded = done = False
     leaks = None
     report = []
@@ -150,12 +156,12 @@ def parse(label, text):
             continue
         if line.startswith("RPM-MODULE "):
             state = line[len("RPM-MODULE "):]
-            if state == "loaded":
+            if state == "loaded" or state.startswith("loaded ("):
                 loaded = True
             elif state == "unloaded":
                 unloaded = True
-            elif state == "failed":
-                r.failed.append(f"{label}: loading rust_pagemap failed")
+            elif state == "failed" or state.startswith("failed ("):
+                r.failed.append(f"{label}: loading rust_pagemap failed {state[len('failed '):]}".rstrip())
             else:
                 r.failed.append(f"{label}: module: {state}")
             continue
@@ -169,39 +175,36 @@ def parse(label, text):
         if line == "RPM-DONE":
             done = True
             continue
+        if line.startswith("RPM-RUNNER "):
+            ktap.runner_exit(line)
+            continue
         if line.startswith("RPM-BEGIN "):
-            binary, plan, seen, failed_in_binary = line.split()[1], None, 0, 0
+            if block is not None:
+                block.finish()
+            block = Block(label, r, line.split()[1])
             continue
-        if line.startswith("RPM-END ") and binary:
-            parts = line.split()
-            code = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else -1
-            if plan is None:
-                r.failed.append(f"{label}: {binary}: printed no TAP plan")
-            elif seen < plan:
-                r.failed.append(f"{label}: {binary}: {plan - seen} of {plan} planned tests never reported")
-            if code != 0 and not failed_in_binary:
-                r.failed.append(f"{label}: {binary}: exited with status {code}")
-            binary = None
+        if line.startswith("RPM-END ") and block is not None:
+            block.end(line)
+            block = None
             continue
-        if binary is None:
+        if block is not None:
+            block.feed(line)
             continue
-        m = PLAN.match(line)
-        if m and plan is None:
-            plan = int(m.group(1))
-            continue
-        m = TAP.match(line)
-        if m:
-            seen += 1
-            failed_in_binary += judge(r, label, binary, m)
-    if binary is not None:
-        r.failed.append(f"{label}: {binary}: started and never ended (crash or timeout)")
+        if line.startswith("RPM-") or line.startswith("["):
+            continue  # our other lines, kernel messages
+        ktap.feed(line)
+    ktap.finish()
+    if block is not None:
+        block.finish()
     if not env_seen:
         r.failed.append(f"{label}: no RPM-ENV line: the guest's environment was not checked")
     if not loaded:
         r.failed.append(f"{label}: the module was not loaded")
     elif not unloaded:
         r.failed.append(f"{label}: the module was not unloaded (RPM-MODULE unloaded missing)")
-    if leaks is None:
+    if label.endswith("-perf"):
+        pass
+    elif leaks is None:
         r.failed.append(f"{label}: no kmemleak scan after the suite")
     elif leaks != 0:
         what = f"{leaks} leaks" if isinstance(leaks, int) else leaks
@@ -210,6 +213,134 @@ def parse(label, text):
     if not done:
         r.failed.append(f"{label}: the guest did not reach the end of its run")
     return r
+
+
+class Block:
+    """One program run outside the kselftest runner (qemu/guest-others.sh:
+    other people's programs, directly and through librpm_redirect.so), its
+    TAP between `RPM-BEGIN NAME` and `RPM-END NAME STATUS`."""
+
+    def __init__(self, label, r, name):
+        self.label, self.r, self.name = label, r, name
+        self.plan, self.seen, self.failed = None, 0, 0
+
+    def feed(self, line):
+        m = PLAN.match(line)
+        if m and self.plan is None:
+            self.plan = int(m.group(1))
+            return
+        m = TAP.match(line)
+        if m:
+            self.seen += 1
+            self.failed += judge(self.r, self.label, self.name, m)
+
+    def end(self, line):
+        parts = line.split()
+        code = int(parts[2]) if len(parts) > 2 and parts[2].lstrip("-").isdigit() else -1
+        who = f"{self.label}: {self.name}"
+        if self.plan is None:
+            self.r.failed.append(f"{who}: printed no TAP plan")
+        elif self.seen < self.plan:
+            self.r.failed.append(f"{who}: {self.plan - self.seen} of {self.plan} planned tests never reported")
+        if code != 0 and not self.failed:
+            self.r.failed.append(f"{who}: exited with status {code}")
+
+    def finish(self):
+        self.r.failed.append(f"{self.label}: {self.name}: started and never ended (crash or timeout)")
+
+
+class Ktap:
+    """The output of run_kselftest.sh: KTAP with one result line per program,
+    each program's own TAP nested under a "# " prefix:
+
+        TAP version 13
+        1..11
+        # selftests: rust_pagemap: pagemap_attach
+        # TAP version 13
+        # 1..12
+        # ok 1 global.attach_self
+        ...
+        ok 1 selftests: rust_pagemap: pagemap_attach
+        not ok 2 selftests: rust_pagemap: softdirty_race # exit=1
+
+    Results are counted per test (the nested lines); a program's own line
+    adds a failure only when none of its tests explains it.
+    """
+
+    START = re.compile(r"^# selftests: (\S+): (\S+)\s*$")
+    END = re.compile(r"^(not ok|ok) \d+ selftests: (\S+): (\S+)\s*(?:#\s*(.*))?$")
+
+    def __init__(self, label, r):
+        self.label, self.r = label, r
+        self.header = False
+        self.plan = None  # programs planned by the runner
+        self.ended = 0
+        self.prog = None
+        self.exit = None
+
+    def _start(self, name):
+        self.prog, self.prog_plan, self.seen, self.prog_failed = name, None, 0, 0
+
+    def feed(self, line):
+        if line == "TAP version 13" and not self.header:
+            self.header = True
+            return
+        m = PLAN.match(line)
+        if m and self.header and self.plan is None and self.prog is None:
+            self.plan = int(m.group(1))
+            return
+        m = self.START.match(line)
+        if m:
+            if self.prog is not None:
+                self.r.failed.append(f"{self.label}: {self.prog}: started and never ended")
+            self._start(m.group(2))
+            return
+        m = self.END.match(line)
+        if m:
+            self._end(m)
+            return
+        if self.prog is None or not line.startswith("# "):
+            return
+        inner = line[2:]
+        m = PLAN.match(inner)
+        if m and self.prog_plan is None:
+            self.prog_plan = int(m.group(1))
+            return
+        m = TAP.match(inner)
+        if m:
+            self.seen += 1
+            self.prog_failed += judge(self.r, self.label, self.prog, m)
+
+    def _end(self, m):
+        status, name, directive = m.group(1), m.group(3), (m.group(4) or "").strip()
+        who = f"{self.label}: {name}"
+        if self.prog != name:
+            self.r.failed.append(f"{who}: a result without a start")
+            self._start(name)
+        self.ended += 1
+        if self.prog_plan is None:
+            self.r.failed.append(f"{who}: printed no TAP plan")
+        elif self.seen < self.prog_plan:
+            self.r.failed.append(f"{who}: {self.prog_plan - self.seen} of {self.prog_plan} planned "
+                                 f"tests never reported")
+        if not self.prog_failed and (status == "not ok" or directive):
+            # exit=N, TIMEOUT, SKIP (exit 4), XFAIL: none of them is a pass
+            self.r.failed.append(f"{who}: {status}{' # ' + directive if directive else ''}")
+        self.prog = None
+
+    def runner_exit(self, line):
+        self.exit = line.split("=", 1)[-1]
+
+    def finish(self):
+        if self.prog is not None:
+            self.r.failed.append(f"{self.label}: {self.prog}: started and never ended (crash or timeout)")
+        if self.plan is None:
+            self.r.failed.append(f"{self.label}: the kselftest runner printed no plan (did it run?)")
+        elif self.ended < self.plan:
+            self.r.failed.append(f"{self.label}: {self.plan - self.ended} of {self.plan} test programs "
+                                 f"never reported")
+        if self.exit is not None and self.exit != "0" and not self.r.failed:
+            self.r.failed.append(f"{self.label}: run_kselftest.sh exited {self.exit}")
 
 
 def judge(r, label, binary, m):

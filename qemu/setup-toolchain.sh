@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install everything the kernel, the module and the guest need, from Debian's
 # bookworm packages and crates.io only. Idempotent: a second run checks and exits.
+# (rsync: the kselftest lib.mk installs with it.)
 source "$(dirname "$0")/common.sh"
 
 PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev
-	cpio kmod make gcc libc6-dev python3 zstd xz-utils dwarves)
+	cpio kmod make gcc libc6-dev python3 zstd xz-utils dwarves rsync)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Host-side tests of parse_log.py on consoles recorded from real guest runs
-(qemu/testdata, trimmed to a few programs; see testdata/README). Variants a
-real run could not easily be made to produce (a kernel splat, a leak) are the
-real console with those lines spliced in, each saying which."""
+(qemu/testdata, trimmed to a few programs; testdata/README says which run
+each comes from). Variants no real run produced on demand (a splat, a leak,
+a skip) are a real console with lines edited or spliced in by the test."""
 import os
+import re
 import unittest
 
 import parse_log
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "testdata")
+
+# How a run ends (the guest's last lines, as a real run of this branch printed them).
+END = ["RPM-RUNNER exit=1", "RPM-MODULE unloaded", "RPM-INFO kmemleak: two scans in 41 s",
+       "RPM-KMEMLEAK leaks=0", "RPM-DONE"]
 
 
 def load(name):
@@ -16,10 +21,23 @@ def load(name):
         return f.read()
 
 
+def complete_4level():
+    """The real 4-level console up to the program the boot timeout cut off,
+    with the runner's plan set to the three programs that ended and the
+    guest's real ending appended: pagemap_read_errors and
+    pagemap_scan_attach pass, pagemap_read_kinds has one real failure (the
+    1 GiB hugetlb case killed by the harness timeout under load)."""
+    text = load("timeout-1g-4level.log")
+    text = text[:text.index("# selftests: rust_pagemap: pagemap_scan_categories")]
+    return text.replace("\n1..4\n", "\n1..3\n") + "\n".join(END) + "\n"
+
+
+KINDS_FAILURE = "4level: pagemap_read_kinds: kinds.hugetlb_1g_private"
+
+
 def splice(text, after, lines):
     """The console with `lines` inserted after the first line starting with `after`."""
-    out = []
-    done = False
+    out, done = [], False
     for line in text.split("\n"):
         out.append(line)
         if not done and line.startswith(after):
@@ -29,39 +47,52 @@ def splice(text, after, lines):
     return "\n".join(out)
 
 
+def in_attach(text, old, new):
+    """Replace `old` by `new` once, inside pagemap_scan_attach's output."""
+    start = text.index("# selftests: rust_pagemap: pagemap_scan_attach")
+    at = text.index(old, start)
+    return text[:at] + new + text[at + len(old):]
+
+
 def counts(r):
     return len(r.passed), len(r.failed), len(r.skipped)
 
 
-RACE = "race-fail-4level.log"  # 2 CPUs, 4-level, softdirty_race fails for real
-RACE_FAILURE = "4level: softdirty_race: global.get_and_clear_loses_no_write"
-
-
 class RealConsoles(unittest.TestCase):
-    def test_real_run_counts_tests_and_its_one_failure(self):
-        r = parse_log.parse("4level", load(RACE))
-        self.assertEqual(r.failed, [RACE_FAILURE])
-        self.assertEqual(counts(r), (5, 1, 0))
+    def test_complete_run_counts_tests_not_lines(self):
+        r = parse_log.parse("4level", complete_4level())
+        self.assertEqual(r.failed, [KINDS_FAILURE])  # not also "exit=1" of the program
+        self.assertEqual(counts(r), (15 + 18 + 5, 1, 0))
 
     def test_boot_noise_is_not_a_splat(self):
         # The real boot prints "RCU lockdep checking is enabled", KASAN's
-        # banner, "Watchdog remote CPU 1 read timed out", ACPI errors...
-        r = parse_log.parse("4level", load(RACE))
-        self.assertFalse([f for f in r.failed if "kernel" in f], r.failed)
+        # banner, "Watchdog remote CPU 1 read timed out", ACPI errors, and
+        # the memory-failure injection of the scan tests.
+        r = parse_log.parse("4level", load("timeout-1g-4level.log"))
+        self.assertFalse([f for f in r.failed if ": kernel " in f], r.failed)
+
+    def test_timed_out_run(self):
+        r = parse_log.parse("4level", load("timeout-1g-4level.log"))
+        for want in ("4level: pagemap_scan_categories: started and never ended (crash or timeout)",
+                     "4level: 1 of 4 test programs never reported",
+                     "4level: the module was not unloaded (RPM-MODULE unloaded missing)",
+                     "4level: no kmemleak scan after the suite",
+                     "4level: the guest did not reach the end of its run", KINDS_FAILURE):
+            self.assertIn(want, r.failed)
+
+    def test_real_kasan_report_at_boot(self):
+        r = parse_log.parse("5level", load("kasan-boot-5level.log"))
+        kernel = [f for f in r.failed if ": kernel " in f]
+        self.assertEqual(kernel, ["5level: kernel KASAN report (first at console line 131: "
+                                  "BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xb8/0x1d0)"])
 
     def test_paging_level_must_match_the_run(self):
-        r = parse_log.parse("5level", load(RACE))
+        r = parse_log.parse("5level", complete_4level())
         self.assertIn("5level: environment: needs 5-level paging (paging=4), did not have it", r.failed)
 
     def test_missing_gigantic_page_fails_by_name(self):
         r = parse_log.parse("5level", load("no-1g-page-3G-5level.log"))
-        self.assertEqual(r.failed, ["5level: environment: needs a 1 GiB hugetlb page, did not have it"])
-
-    def test_timed_out_run_fails(self):
-        r = parse_log.parse("5level", load("timeout-5level.log"))
-        self.assertIn("5level: the guest did not reach the end of its run", r.failed)
-        self.assertIn("5level: no kmemleak scan after the suite", r.failed)
-        self.assertIn("5level: softdirty_race: global.get_and_clear_loses_no_write", r.failed)
+        self.assertIn("5level: environment: needs a 1 GiB hugetlb page, did not have it", r.failed)
 
 
 class Variants(unittest.TestCase):
@@ -69,72 +100,124 @@ class Variants(unittest.TestCase):
         return parse_log.parse(label, text)
 
     def test_one_cpu_fails(self):
-        text = load(RACE).replace("RPM-ENV cpus=2 ", "RPM-ENV cpus=1 ")
+        text = complete_4level().replace("RPM-ENV cpus=2 ", "RPM-ENV cpus=1 ")
         self.assertTrue(any("2 online CPUs (cpus=1)" in f for f in self.parse(text).failed))
 
     def test_jiffies_clocksource_and_missing_features_fail(self):
-        text = load(RACE).replace("clocksource=tsc", "clocksource=refined-jiffies")
+        text = complete_4level().replace("clocksource=tsc", "clocksource=refined-jiffies")
         text = text.replace("swap=1", "swap=0").replace("uffd_wp_async=1", "uffd_wp_async=0")
         failed = " ".join(self.parse(text).failed)
         for what in ("real clocksource", "swap device", "WP_ASYNC"):
             self.assertIn(what, failed)
 
     def test_no_env_line_fails(self):
-        text = "\n".join(l for l in load(RACE).split("\n") if not l.startswith("RPM-ENV"))
+        text = "\n".join(l for l in complete_4level().split("\n") if not l.startswith("RPM-ENV"))
         self.assertTrue(any("no RPM-ENV line" in f for f in self.parse(text).failed))
 
     def test_module_not_unloaded_fails(self):
-        text = load(RACE).replace("RPM-MODULE unloaded", "RPM-MODULE unload failed")
+        text = complete_4level().replace("RPM-MODULE unloaded", "RPM-MODULE unload failed")
         self.assertTrue(any("not unloaded" in f for f in self.parse(text).failed))
 
+    def test_module_load_failure_fails(self):
+        text = complete_4level().replace("RPM-MODULE loaded (modprobe rust_pagemap)",
+                                         "RPM-MODULE failed (modprobe rust_pagemap)")
+        self.assertIn("4level: loading rust_pagemap failed (modprobe rust_pagemap)", self.parse(text).failed)
+
     def test_leak_fails_and_report_is_kept(self):
-        text = load(RACE).replace("RPM-KMEMLEAK leaks=0", "RPM-KMEMLEAK leaks=1\n"
-                                  "RPM-KMEMLEAK-REPORT unreferenced object 0xffff888003a1c000 (size 64):\n"
-                                  "RPM-KMEMLEAK-REPORT   backtrace (crc 0):\n")
+        text = complete_4level().replace(
+            "RPM-KMEMLEAK leaks=0", "RPM-KMEMLEAK leaks=1\n"
+            "RPM-KMEMLEAK-REPORT unreferenced object 0xffff888003a1c000 (size 64):\n"
+            "RPM-KMEMLEAK-REPORT   backtrace (crc 0):")
         r = self.parse(text)
-        self.assertIn("4level: kmemleak: 1 leaks", r.failed)
-        self.assertEqual(len(r.failed), 2)  # the leak (once) and the real race failure
+        self.assertEqual(r.failed, [KINDS_FAILURE, "4level: kmemleak: 1 leaks"])
         self.assertTrue(any("unreferenced object" in d for d in r.details))
 
+    def test_performance_kernel_run_needs_no_leak_scan(self):
+        text = complete_4level().replace("RPM-KMEMLEAK leaks=0",
+                                         "RPM-KMEMLEAK unavailable (no debugfs file, or kmemleak disabled itself)")
+        self.assertEqual(parse_log.parse("4level-perf", text).failed, [KINDS_FAILURE.replace("4level", "4level-perf")])
+        self.assertIn("4level: kmemleak: unavailable (no debugfs file, or kmemleak disabled itself)",
+                      parse_log.parse("4level", text).failed)
+
     def test_no_leak_scan_fails(self):
-        text = load(RACE).replace("RPM-KMEMLEAK leaks=0", "RPM-KMEMLEAK unavailable")
+        text = complete_4level().replace("RPM-KMEMLEAK leaks=0", "RPM-KMEMLEAK unavailable")
         self.assertTrue(any("kmemleak: unavailable" in f for f in self.parse(text).failed))
 
     def test_skip_fails_unless_allowed(self):
-        text = splice(load(RACE), "ok 5 ", ["ok 6 global.huge_1g # SKIP no 1 GiB hugetlb page"])
-        text = text.replace("1..5", "1..6")
+        text = in_attach(complete_4level(), "# 1..5\n", "# 1..6\n")
+        text = in_attach(text, "\nok 5 selftests", "\n# ok 6 global.huge_1g # SKIP no 1 GiB hugetlb page"
+                         "\nok 5 selftests")
         r = self.parse(text)
-        self.assertTrue(any("huge_1g: SKIP (no 1 GiB hugetlb page) is not on the allow-list" in f
-                            for f in r.failed), r.failed)
+        self.assertIn("4level: pagemap_scan_attach: global.huge_1g: SKIP (no 1 GiB hugetlb page) "
+                      "is not on the allow-list", r.failed)
         saved = dict(parse_log.ALLOWED_SKIPS)
         try:
             parse_log.ALLOWED_SKIPS[("pagemap_scan_attach", "global.huge_1g")] = "test reason"
             r = self.parse(text)
-            self.assertEqual(r.failed, [RACE_FAILURE])
+            self.assertEqual(r.failed, [KINDS_FAILURE])
             self.assertEqual(r.skipped, ["4level: pagemap_scan_attach: global.huge_1g"])
         finally:
             parse_log.ALLOWED_SKIPS.clear()
             parse_log.ALLOWED_SKIPS.update(saved)
 
+    def test_program_level_skip_or_timeout_is_not_a_pass(self):
+        text = complete_4level().replace("ok 5 selftests: rust_pagemap: pagemap_scan_attach",
+                                         "ok 5 selftests: rust_pagemap: pagemap_scan_attach # SKIP")
+        self.assertIn("4level: pagemap_scan_attach: ok # SKIP", self.parse(text).failed)
+        text = complete_4level().replace("ok 5 selftests: rust_pagemap: pagemap_scan_attach",
+                                         "not ok 5 selftests: rust_pagemap: pagemap_scan_attach"
+                                         " # TIMEOUT 600 seconds")
+        self.assertIn("4level: pagemap_scan_attach: not ok # TIMEOUT 600 seconds", self.parse(text).failed)
+
     def test_xfail_and_xpass_are_not_passes(self):
-        text = splice(load(RACE), "ok 5 ", ["ok 6 global.a # XFAIL known", "ok 7 global.b # XPASS"])
-        failed = self.parse(text.replace("1..5", "1..7")).failed
-        self.assertTrue(any("global.a: XFAIL is not a pass" in f for f in failed))
-        self.assertTrue(any("global.b: XPASS is not a pass" in f for f in failed))
+        text = in_attach(complete_4level(), "# 1..5\n", "# 1..7\n")
+        text = in_attach(text, "\nok 5 selftests", "\n# ok 6 global.a # XFAIL known\n# ok 7 global.b # XPASS"
+                         "\nok 5 selftests")
+        failed = self.parse(text).failed
+        self.assertTrue(any("global.a: XFAIL is not a pass" in f for f in failed), failed)
+        self.assertTrue(any("global.b: XPASS is not a pass" in f for f in failed), failed)
 
     def test_program_that_never_ends_fails(self):
-        text = "\n".join(l for l in load(RACE).split("\n") if not l.startswith("RPM-END softdirty_race"))
-        self.assertTrue(any("softdirty_race: started and never ended" in f for f in self.parse(text).failed))
+        text = "\n".join(l for l in complete_4level().split("\n")
+                         if not re.match(r"ok \d+ selftests: rust_pagemap: pagemap_scan_attach", l))
+        failed = self.parse(text).failed
+        self.assertIn("4level: pagemap_scan_attach: started and never ended (crash or timeout)", failed)
+        self.assertIn("4level: 1 of 3 test programs never reported", failed)
 
-    def test_exit_status_alone_is_one_failure_and_not_doubled(self):
-        # softdirty_race exits 1 with its failed test: one failure, not two.
-        self.assertEqual(len(self.parse(load(RACE)).failed), 1)
-        text = load(RACE).replace("RPM-END pagemap_scan_attach 0", "RPM-END pagemap_scan_attach 139")
-        self.assertIn("4level: pagemap_scan_attach: exited with status 139", self.parse(text).failed)
+    def test_exit_status_without_failed_test_fails_once(self):
+        text = complete_4level().replace("ok 5 selftests: rust_pagemap: pagemap_scan_attach",
+                                         "not ok 5 selftests: rust_pagemap: pagemap_scan_attach # exit=139")
+        r = self.parse(text)
+        self.assertEqual(r.failed, [KINDS_FAILURE, "4level: pagemap_scan_attach: not ok # exit=139"])
 
     def test_missing_planned_tests_fail(self):
-        text = load(RACE).replace("1..5", "1..7")
-        self.assertTrue(any("2 of 7 planned tests never reported" in f for f in self.parse(text).failed))
+        text = in_attach(complete_4level(), "# 1..5\n", "# 1..7\n")
+        self.assertIn("4level: pagemap_scan_attach: 2 of 7 planned tests never reported",
+                      self.parse(text).failed)
+
+    def test_other_programs_after_the_runner_are_counted(self):
+        # qemu/guest-others.sh's programs (directly and redirected) follow the runner.
+        others = ["RPM-BEGIN redirect", "1..2", "ok 1 redirect: mkdirty redirected: same result",
+                  "not ok 2 redirect: madv_populate redirected: differs", "RPM-END redirect 1"]
+        r = self.parse(splice(complete_4level(), "RPM-RUNNER", others))
+        self.assertIn("4level: redirect: redirect: madv_populate redirected: differs", r.failed)
+        self.assertEqual(counts(r), (15 + 18 + 5 + 1, 2, 0))
+
+    def test_other_program_cut_off_fails(self):
+        others = ["RPM-BEGIN redirect", "1..3", "ok 1 redirect: mkdirty redirected: same result"]
+        r = self.parse(splice(complete_4level(), "RPM-RUNNER", others))
+        self.assertIn("4level: redirect: started and never ended (crash or timeout)", r.failed)
+
+    def test_other_program_missing_results_and_status_fail(self):
+        others = ["RPM-BEGIN redirect", "1..3", "ok 1 redirect: mkdirty redirected: same result",
+                  "RPM-END redirect 2"]
+        failed = self.parse(splice(complete_4level(), "RPM-RUNNER", others)).failed
+        self.assertIn("4level: redirect: 2 of 3 planned tests never reported", failed)
+        self.assertIn("4level: redirect: exited with status 2", failed)
+
+    def test_runner_that_never_ran_fails(self):
+        text = re.sub(r"(?s)\nTAP version 13\n.*?(?=\nRPM-RUNNER)", "\nNo such test 'x'", complete_4level())
+        self.assertIn("4level: the kselftest runner printed no plan (did it run?)", self.parse(text).failed)
 
     def test_each_splat_kind_fails_once(self):
         splats = {
@@ -155,13 +238,13 @@ class Variants(unittest.TestCase):
         for kind, lines in splats.items():
             with self.subTest(kind=kind):
                 stamped = [f"[  100.000000] {l}" for l in lines]
-                r = self.parse(splice(load(RACE), "RPM-BEGIN softdirty_race", stamped))
-                kernel = [f for f in r.failed if ": kernel " in f]
+                text = splice(complete_4level(), "# selftests: rust_pagemap: pagemap_scan_attach", stamped)
+                kernel = [f for f in self.parse(text).failed if ": kernel " in f]
                 self.assertEqual(len(kernel), 1, kernel)
                 self.assertIn(f"kernel {kind} (first at console line", kernel[0])
 
-    def test_main_exit_status_and_last_line(self):
-        self.assertEqual(parse_log.main([f"4level={DATA}/{RACE}"]), 1)
+    def test_main_exit_status(self):
+        self.assertEqual(parse_log.main([f"4level={DATA}/timeout-1g-4level.log"]), 1)
         self.assertEqual(parse_log.main([f"5level={DATA}/does-not-exist.log"]), 1)
 
 

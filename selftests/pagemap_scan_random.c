@@ -24,6 +24,7 @@
  * sure the interesting states really happened: a run in which, say, no THP was
  * ever mapped or no category was ever reported fails instead of passing.
  */
+#include "pm_rng.h"
 #include "pm_scan.h"
 
 #include <setjmp.h>
@@ -55,41 +56,12 @@
 
 /* --- randomness ---------------------------------------------------------- */
 
-static uint64_t rng;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static bool chance(unsigned int pct)
-{
-	return below(100) < pct;
-}
-
-static uint64_t seed_from_env(void)
-{
-	const char *s = getenv("RPM_SEED");
-	struct timespec ts;
-
-	if (s && *s)
-		return strtoull(s, NULL, 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid() << 40;
-}
+static struct pm_rng rng;
 
 /* Seed this test's stream: the run's seed, printed, mixed with a per-test constant. */
 static void seed(uint64_t s, uint64_t per_test)
 {
-	rng = (s ^ per_test) ? (s ^ per_test) : 1;
+	rng.s = s ^ per_test;
 	printf("# seed %llu (replay with RPM_SEED=%llu)\n", (unsigned long long)s,
 	       (unsigned long long)s);
 }
@@ -320,15 +292,15 @@ static void pick_layout(struct world *w, int hugetlb_budget, unsigned int wp_bia
 		struct slot *sl = &w->slot[s];
 
 		do {
-			sl->kind = below(NKINDS);
+			sl->kind = pm_below(&rng, NKINDS);
 		} while (is_hugetlb(sl->kind) && (!have_hugetlb || hugetlb_budget <= 0));
 		if (is_hugetlb(sl->kind))
 			hugetlb_budget--;
 		do {
-			if (chance(wp_bias))
+			if (pm_chance(&rng, wp_bias))
 				sl->uffd = U_WP_ASYNC;
 			else
-				sl->uffd = chance(40) ? U_NONE : (enum umode)below(NUMODES);
+				sl->uffd = pm_chance(&rng, 40) ? U_NONE : (enum umode)pm_below(&rng, NUMODES);
 		} while (!uffd_mode_fits(sl->kind, sl->uffd));
 		memset(sl->prot, sl->kind == K_PROT_NONE || sl->kind == K_GAP ? 0 : 2, SLOT_PAGES);
 		sl->memfd[0] = sl->memfd[1] = -1;
@@ -362,19 +334,19 @@ struct op {
 
 static struct op random_op(struct world *w, bool allow_fork)
 {
-	struct op op = { .k = below(NOPS), .slot = below(SLOTS) };
+	struct op op = { .k = pm_below(&rng, NOPS), .slot = pm_below(&rng, SLOTS) };
 
-	if (op.k == O_FORK && (!allow_fork || w->child > 0 || !chance(30)))
+	if (op.k == O_FORK && (!allow_fork || w->child > 0 || !pm_chance(&rng, 30)))
 		op.k = O_WRITE;
-	if (op.k == O_CLEAR_REFS && !chance(50))
+	if (op.k == O_CLEAR_REFS && !pm_chance(&rng, 50))
 		op.k = O_WRITE_STRIDE;
-	op.first = below(SLOT_PAGES);
-	op.n = 1 + below(chance(50) ? 16 : SLOT_PAGES - op.first);
+	op.first = pm_below(&rng, SLOT_PAGES);
+	op.n = 1 + pm_below(&rng, pm_chance(&rng, 50) ? 16 : SLOT_PAGES - op.first);
 	if (op.first + op.n > SLOT_PAGES)
 		op.n = SLOT_PAGES - op.first;
-	op.arg = 2 + below(3);
+	op.arg = 2 + pm_below(&rng, 3);
 	if (op.k == O_MPROTECT)
-		op.arg = below(3);
+		op.arg = pm_below(&rng, 3);
 	return op;
 }
 
@@ -558,22 +530,22 @@ static bool world_build(struct world *w, int twins, bool allow_fork)
 
 		op.slot = s;
 		if (huge)
-			op.k = chance(75) ? O_WRITE_WHOLE : O_READ;
+			op.k = pm_chance(&rng, 75) ? O_WRITE_WHOLE : O_READ;
 		else
-			op.k = chance(50) ? O_WRITE_STRIDE : O_READ;
+			op.k = pm_chance(&rng, 50) ? O_WRITE_STRIDE : O_READ;
 		if (huge && op.k == O_READ) {
 			op.first = 0;
 			op.n = SLOT_PAGES;
 		}
 		if (!apply_op(w, &op))
 			return false;
-		if (have_swap && chance(20)) {
+		if (have_swap && pm_chance(&rng, 20)) {
 			op.k = O_PAGEOUT;
 			if (!apply_op(w, &op))
 				return false;
 		}
 	}
-	nops = 4 + below(10);
+	nops = 4 + pm_below(&rng, 10);
 	for (int i = 0; i < nops; i++) {
 		struct op op = random_op(w, allow_fork);
 
@@ -590,7 +562,7 @@ static uint64_t random_mask(unsigned int pct)
 	uint64_t m = 0;
 
 	for (int b = 0; b < 10; b++)
-		if (chance(pct))
+		if (pm_chance(&rng, pct))
 			m |= 1ULL << b;
 	return m;
 }
@@ -602,56 +574,56 @@ static struct pm_scan_arg random_req(uintptr_t base, bool wide, uint64_t *vec_le
 	struct pm_scan_arg a;
 	uint64_t ret_mask;
 
-	if (wide && chance(2)) {
+	if (wide && pm_chance(&rng, 2)) {
 		start = 0;
 		end = pm_user_top();
 	} else {
 		uint64_t lo = wide ? PM_HPAGE / PM_PAGE : 0;
 		uint64_t span = WIN_PAGES + (wide ? 2 * lo : 0);
-		uint64_t first = below(span);
+		uint64_t first = pm_below(&rng, span);
 
 		start = base - lo * PM_PAGE + first * PM_PAGE;
-		end = start + (1 + below(chance(30) ? 64 : span - first)) * PM_PAGE;
+		end = start + (1 + pm_below(&rng, pm_chance(&rng, 30) ? 64 : span - first)) * PM_PAGE;
 		/* Twins are alike only inside their windows. */
 		if (!wide && end > base + WIN)
 			end = base + WIN;
-		if (chance(15))
-			end -= 1 + below(PM_PAGE - 1);	/* rounded up by the ioctl */
-		if (chance(3))
+		if (pm_chance(&rng, 15))
+			end -= 1 + pm_below(&rng, PM_PAGE - 1);	/* rounded up by the ioctl */
+		if (pm_chance(&rng, 3))
 			end = start;
 	}
-	ret_mask = chance(20) ? PM_ALL_CATEGORIES : chance(10) ? 0 : random_mask(50);
-	a = pm_scan_req(start, end, chance(15) ? PM_SCAN_CHECK_WPASYNC : 0, random_mask(12),
-			random_mask(12), chance(50) ? 0 : random_mask(15), ret_mask);
-	switch (below(10)) {
+	ret_mask = pm_chance(&rng, 20) ? PM_ALL_CATEGORIES : pm_chance(&rng, 10) ? 0 : random_mask(50);
+	a = pm_scan_req(start, end, pm_chance(&rng, 15) ? PM_SCAN_CHECK_WPASYNC : 0, random_mask(12),
+			random_mask(12), pm_chance(&rng, 50) ? 0 : random_mask(15), ret_mask);
+	switch (pm_below(&rng, 10)) {
 	case 0:
 		a.max_pages = 0;
 		break;
 	case 1:
 	case 2:
-		a.max_pages = 1 + below(8);
+		a.max_pages = 1 + pm_below(&rng, 8);
 		break;
 	case 3:
-		a.max_pages = 1 + below(WIN_PAGES);
+		a.max_pages = 1 + pm_below(&rng, WIN_PAGES);
 		break;
 	default:
 		a.max_pages = 0;
 	}
-	switch (below(10)) {
+	switch (pm_below(&rng, 10)) {
 	case 0:
 		*vec_len = 0;
 		break;
 	case 1:
 	case 2:
 	case 3:
-		*vec_len = 1 + below(4);
+		*vec_len = 1 + pm_below(&rng, 4);
 		break;
 	case 4:
 	case 5:
-		*vec_len = 5 + below(60);
+		*vec_len = 5 + pm_below(&rng, 60);
 		break;
 	case 6:
-		*vec_len = 513 + below(600);	/* more than the bounce buffer */
+		*vec_len = 513 + pm_below(&rng, 600);	/* more than the bounce buffer */
 		break;
 	default:
 		*vec_len = PM_MAX_REGIONS;
@@ -767,7 +739,7 @@ TEST_F_TIMEOUT(random, scans_agree, 120)
 	struct coverage cov = { 0 };
 	long scans = 0, failures = 0;
 
-	seed(seed_from_env(), 0);
+	seed(pm_seed(), 0);
 	for (int wi = 0; scans < MIN_SCANS && wi < 2 * MIN_SCANS / SCANS_PER_WORLD &&
 			 failures < MAX_FAILURES; wi++) {
 		struct world w;
@@ -834,7 +806,7 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
 	struct coverage cov = { 0 };
 	long scans = 0, failures = 0, unlike = 0, effective = 0;
 
-	seed(seed_from_env(), 0x7770);
+	seed(pm_seed(), 0x7770);
 	for (int wi = 0; wi < TWIN_WORLDS && failures < MAX_FAILURES; wi++) {
 		struct world w;
 		bool built = false;
@@ -859,10 +831,10 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
 			a.flags |= PM_SCAN_WP_MATCHING;
 			b.flags |= PM_SCAN_WP_MATCHING;
 			/* Without an array PTEs take the exclusive path that ignores the masks. */
-			if (chance(15))
+			if (pm_chance(&rng, 15))
 				vec_len = 0;
 			/* Plain WRITTEN scans are the common case; give them weight. */
-			if (chance(30)) {
+			if (pm_chance(&rng, 30)) {
 				a.category_mask = b.category_mask = PAGE_IS_WRITTEN;
 				a.return_mask = b.return_mask = PAGE_IS_WRITTEN;
 				a.category_inverted = b.category_inverted = 0;
@@ -897,7 +869,7 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
 			if (op.k != O_CLEAR_REFS && op.k != O_PAGEOUT)
 				apply_op(&w, &op);
 			op.k = O_WRITE_STRIDE;
-			op.arg = 2 + below(3);
+			op.arg = 2 + pm_below(&rng, 3);
 			apply_op(&w, &op);
 			if (!twins_alike(proc, &w))
 				break;

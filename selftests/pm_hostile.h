@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Shared by the hostile-use selftests (stress.c, fuzz.c, lifetimes.c): a
- * seeded random generator, the invariants every pagemap entry and every
+ * Shared by the hostile-use selftests (stress.c, fuzz.c, lifetimes.c): the
+ * seeded random generator (pm_rng.h), the invariants every pagemap entry and every
  * PAGEMAP_SCAN answer must satisfy whatever the memory was doing at the time,
  * and the credential and process helpers those tests need.
  */
 #ifndef PM_HOSTILE_H
 #define PM_HOSTILE_H
 
+#include "pm_rng.h"
 #include "pm_scan.h"
 
 #include <grp.h>
@@ -19,44 +20,6 @@
 #include <time.h>
 
 #define PM_NOBODY 65534
-
-/* A small, fast, seedable generator (splitmix64); one per thread. */
-struct pm_rng {
-	uint64_t s;
-};
-
-static inline uint64_t pm_rand(struct pm_rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [0, n); n > 0. */
-static inline uint64_t pm_below(struct pm_rng *r, uint64_t n)
-{
-	return pm_rand(r) % n;
-}
-
-/* True with probability pct/100. */
-static inline bool pm_chance(struct pm_rng *r, unsigned int pct)
-{
-	return pm_below(r, 100) < pct;
-}
-
-/* The seed: RPM_SEED from the environment if set, else one from the clock. */
-static inline uint64_t pm_seed(void)
-{
-	const char *s = getenv("RPM_SEED");
-	struct timespec ts;
-
-	if (s && *s)
-		return strtoull(s, NULL, 0);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000003ULL) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
-}
 
 /* An unsigned number from the environment, or `def`. */
 static inline uint64_t pm_env_u64(const char *name, uint64_t def)

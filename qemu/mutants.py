@@ -68,9 +68,7 @@ MUTANTS = [
                   "unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };",
                   "let _ = &mut range;")],
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
-        "killers": ["softdirty_notifier:mirror.device_write_after_get_and_clear_is_seen",
-                    "softdirty_notifier:mirror.device_write_after_ranged_clear_is_seen",
-                    "softdirty_notifier:mirror.device_write_after_whole_clear_is_seen"],
+        "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
     },
     {
         "name": "wp-no-tlb-flush",
@@ -93,7 +91,9 @@ MUTANTS = [
         # Without CONFIG_MMU_NOTIFIER the start and end calls are empty inlines: no secondary
         # MMU can exist, so nothing can observe the difference. Checked, not assumed.
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
-        "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
+        "killers": ["softdirty_notifier:mirror.device_write_after_get_and_clear_is_seen",
+                    "softdirty_notifier:mirror.device_write_after_ranged_clear_is_seen",
+                    "softdirty_notifier:mirror.device_write_after_whole_clear_is_seen"],
     },
     {
         "name": "thp-soft-dirty-kept",
@@ -191,8 +191,8 @@ sys.path.insert(0, QEMU_DIR)
 try:
     from parse_log import SPLATS
 except ImportError:  # the parser changed shape: the essentials
-    SPLATS = [(re.compile(r"\bBUG:|\bWARNING:|\bKASAN\b|\bOops\b|bad unlock balance|"
-                          r"possible circular locking|general protection fault"), "report")]
+    SPLATS = [("report", re.compile(r"\bBUG:|\bWARNING:|\bKASAN\b|\bOops\b|bad unlock balance|"
+                                    r"possible circular locking|general protection fault"))]
 SPLAT = "<kernel report>"
 
 
@@ -205,7 +205,7 @@ def results(log_text):
     start = re.compile(r"^# selftests: \S+: (\S+)\s*$")
     end = re.compile(r"^(not ok|ok) \d+ selftests: \S+: (\S+)")
     for raw in log_text.replace("\r", "").split("\n"):
-        if binary and any(p.search(raw) for p, _ in SPLATS):
+        if binary and any(p.search(raw) for _, p in SPLATS):
             out[binary][SPLAT] = raw.strip()[:160]
         line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw.strip())
         m = start.match(line)

@@ -44,6 +44,27 @@ timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/mo
 	"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
 kernel=$kobj/arch/x86/boot/bzImage
 
+# The long differential fuzz runs on the performance kernel (no KASAN: calls are
+# several times cheaper), with the same installed selftests and a module built
+# for that kernel from a copy of the sources (the in-tree build is the debug one).
+if [ "$mode" = check ]; then
+	log "building the performance kernel and rust_pagemap.ko for it (the long fuzz run)"
+	t0=$(now)
+	perf_kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+	TIMES+=("perf-kernel $(($(now) - t0))s")
+	perf_build() {
+		rm -rf "$BUILD/perf" && mkdir -p "$BUILD/perf/module" &&
+			cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$BUILD/perf/module/" &&
+			mapfile -t KF < <(kmake_flags) &&
+			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" modules >&2 &&
+			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" \
+				INSTALL_MOD_PATH="$BUILD/perf/modroot" modules_install >&2 &&
+			"$QEMU_DIR/mkinitramfs.sh" "$BUILD/perf/initramfs.cpio.gz" "$BUILD/perf/modroot" \
+				"$BUILD/kselftest" "$BUILD/guest-bin"
+	}
+	timed perf-module perf_build || die "rust_pagemap.ko does not build for the performance kernel"
+fi
+
 # boot PAGING LOGNAME MODE [TIMEOUT]: one guest run; its time goes to LOG.time.
 # Whether LOG shows the test kernel's own early-boot KASAN report, before the module
 # was loaded: with KASAN and 5-level paging under TCG, an interrupt sometimes arrives
@@ -64,8 +85,8 @@ boot() {
 	local t0 try pid
 	t0=$(now)
 	for try in 1 2 3; do
-		setsid "$QEMU_DIR/boot.sh" "$kernel" "$BUILD/initramfs.cpio.gz" "$3" "$1" "$BUILD/$2" \
-			${4:+"$4"} &
+		setsid "$QEMU_DIR/boot.sh" "${BOOT_KERNEL:-$kernel}" "${BOOT_INITRD:-$BUILD/initramfs.cpio.gz}" \
+			"$3" "$1" "$BUILD/$2" ${4:+"$4"} &
 		pid=$!
 		while kill -0 "$pid" 2>/dev/null && ! grep -q '^RPM-MODULE' "$BUILD/$2" 2>/dev/null; do
 			sleep 2
@@ -103,6 +124,10 @@ check)
 		exit 1
 	fi
 	logs=()
+	# Fuzz calls per user on the performance kernel (2 x 500,000 per make check,
+	# on top of the shorter runs under KASAN in both debug boots), and the most
+	# seconds each run may take before it fails for making too few.
+	FUZZ_CALLS=500000 FUZZ_SECONDS=900
 	t0=$(now)
 	if [ "${RPM_SERIAL:-0}" = 1 ]; then
 		for paging in 5 4; do
@@ -117,11 +142,21 @@ check)
 		pid4=$!
 		wait "$pid5" "$pid4"
 	fi
+	# The fuzz on the performance kernel: FUZZ_CALLS calls as root and as many as
+	# nobody, every one of them required (fewer is a failure, not a shorter run).
+	fuzz_calls=${RPM_FUZZ_CALLS:-$FUZZ_CALLS}
+	log "booting the performance kernel for $((2 * fuzz_calls)) fuzz calls (5-level paging)"
+	BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \
+		RPM_APPEND="rpm.tests=fuzz rpm.env=RPM_FUZZ_CALLS=$fuzz_calls \
+rpm.env=RPM_FUZZ_MIN_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_SECONDS=$FUZZ_SECONDS \
+rpm.timeout=$((2 * FUZZ_SECONDS + 300))" boot 5 fuzz-5-perf.log check
 	TIMES+=("boots $(($(now) - t0))s")
 	for paging in 5 4; do
 		TIMES+=("boot-${paging}level $(cat "$BUILD/check-$paging.log.time" 2>/dev/null || echo '?')s")
 		logs+=("${paging}level=$BUILD/check-$paging.log")
 	done
+	TIMES+=("boot-fuzz $(cat "$BUILD/fuzz-5-perf.log.time" 2>/dev/null || echo '?')s")
+	logs+=("5level-perf=$BUILD/fuzz-5-perf.log")
 	for l in "${logs[@]}"; do
 		grep -aE '^(not ok|ok) |^# not ok |^# # Totals|^RPM-' "${l#*=}" | grep -v '^RPM-KMEMLEAK-REPORT' |
 			sed "s/^/[${l%%=*}] /"

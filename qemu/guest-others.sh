@@ -111,15 +111,22 @@ check_log() {
 	return 0
 }
 
+# THPs khugepaged has collapsed since boot (a THP a test split may come back).
+collapsed() {
+	cat /sys/kernel/mm/transparent_hugepage/khugepaged/pages_collapsed 2>/dev/null || echo 0
+}
+
 run_twice() { # NAME DIR LIMIT COMMAND...
 	name=$1 dir=$2 limit=$3
 	shift 3
 	d=$W/$name.direct r=$W/$name.redirected
 	t0=$(date +%s)
 	echo "# $name: running directly, then redirected: $*"
+	kc0=$(collapsed)
 	(cd "$dir" && timeout "$limit" "$@" </dev/null >"$d.out" 2>"$d.err")
 	drc=$?
 	t1=$(date +%s)
+	kc1=$(collapsed)
 	# A run killed by timeout: busybox's timeout makes that 143 (SIGTERM)
 	# unless the program catches the signal (uffd-wp-mremap exits 1), so
 	# the time it took says it too.
@@ -134,6 +141,8 @@ run_twice() { # NAME DIR LIMIT COMMAND...
 		rrc=$?
 	fi
 	t2=$(date +%s)
+	kc2=$(collapsed)
+	echo "# $name: khugepaged collapsed $((kc1 - kc0)) THPs during the direct run, $((kc2 - kc1)) during the redirected one"
 	rto=no
 	{ [ "$rrc" = 124 ] || [ "$rrc" = 143 ] || [ $((t2 - t1)) -ge "$limit" ]; } && rto=yes
 	tap_results "$d.out" >"$d.tap"

@@ -110,7 +110,11 @@ check)
 	/kselftest/run_kselftest.sh "$@"
 	echo "RPM-RUNNER exit=$?"
 	# --- others: other people's programs, directly and through librpm_redirect.so ---
-	[ -z "$only" ] && [ -x /others/guest-others.sh ] && /others/guest-others.sh
+	# (all of them with the whole suite; with rpm.tests= only when rpm.others=
+	# names some: guest-others.sh reads it)
+	if [ -x /others/guest-others.sh ] && { [ -z "$only" ] || grep -q 'rpm\.others=' /proc/cmdline; }; then
+		/others/guest-others.sh
+	fi
 	# --- end others ---
 	;;
 esac

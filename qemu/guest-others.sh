@@ -21,20 +21,49 @@ W=/tmp/others
 # failure, not skipped), so a slow guest fails by name and never runs into
 # the boot's own timeout. The per-program times are printed to calibrate both.
 LIMIT=240
-BUDGET=360
+BUDGET=900
 mkdir -p "$W"
 # split_huge_page_test splits through debugfs (the test kernel has DEBUG_FS).
 grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/debug 2>/dev/null
 
 # The kernel's mm selftests that read pagemap or clear soft-dirty, run from
-# their directory without arguments, as run_vmtests.sh runs them.
-# Only those whose two runs were seen to agree in this guest run in make check
-# for now; RPM_MM_TESTS on the kernel command line is not read: edit the list.
-# Left out until they are fixed or timed (issue 12): pagemap_ioctl (its results
-# differ when redirected: a divergence still to be found), uffd-wp-mremap,
-# split_huge_page_test, guard-regions, khugepaged, soft-dirty, cow (not yet
-# timed on an idle machine; under load they ran past their 240 s limit).
-MM_TESTS="madv_populate mkdirty"
+# their directory as run_vmtests.sh runs them, with the arguments mm_args
+# gives (a subset where a whole run does not fit the time; README: "In make
+# check" says what and why).
+# Only those whose two runs were seen to agree in this guest are on the list.
+# Out (README names them with the reason): khugepaged (it never opens
+# pagemap or clear_refs: nothing to redirect), uffd-wp-mremap (time: its
+# cases on a 1 GiB hugetlb page, which it allocates itself, take minutes
+# each) and split_huge_page_test (agreed in one guest run; in the next its
+# redirected run stopped at the order-4 split, cause not yet known).
+# rpm.others=NAME runs any of them.
+MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow"
+# rpm.others=NAME,NAME on the kernel command line runs only those mm
+# selftests (any built into /others/mm, listed or not), and page-types only
+# if "page-types" is among them: for targeted runs while fixing one program.
+PAGE_TYPES=yes
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in rpm.others=*)
+		MM_TESTS= PAGE_TYPES=no
+		for t in $(echo "${arg#rpm.others=}" | tr ',' ' '); do
+			if [ "$t" = page-types ]; then PAGE_TYPES=yes; else MM_TESTS="$MM_TESTS $t"; fi
+		done
+		;;
+	esac
+done
+
+mm_args() { # NAME: the arguments it runs with (none: every test it has)
+	case "$1" in
+	*) ;;
+	esac
+}
+
+mm_limit() { # NAME: the seconds each of its runs gets
+	case "$1" in
+	uffd-wp-mremap) echo 900 ;; # 39 of its 40 results took 422 s alone in this guest
+	*) echo "$LIMIT" ;;
+	esac
+}
 
 n=0
 result() { # ok|not-ok NAME TEXT
@@ -47,8 +76,19 @@ result() { # ok|not-ok NAME TEXT
 }
 
 # The lines of a kselftest run that make its result: plan, results, totals.
+# A result whose description carries a measurement, different from run to
+# run on /proc itself, is compared without it (measured()).
 tap_results() {
-	grep -E '^(not )?ok [0-9]+|^1\.\.[0-9]+|^# Totals' "$1"
+	grep -E '^(not )?ok [0-9]+|^1\.\.[0-9]+|^# Totals' "$1" | measured
+}
+
+# pagemap_ioctl's transact_test counts the pages six racing writers got
+# reported twice (allowed: a write that faults again after the scan
+# write-protected its page) and the extra faults they took; both depend on
+# timing (two direct runs on /proc gave 93 and 94). The result itself (ok:
+# no update lost) is compared.
+measured() {
+	sed -E 's/^((not )?ok [0-9]+ transact_test Extra pages) [0-9]+ \([0-9.]+%\), extra thread faults [0-9]+\./\1 N (measured), extra thread faults N (measured)./'
 }
 
 # Check the redirect log $1 of program $2; prints a reason and returns 1 if
@@ -71,41 +111,69 @@ check_log() {
 	return 0
 }
 
-run_twice() { # NAME DIR COMMAND...
-	name=$1 dir=$2
-	shift 2
+# THPs khugepaged has collapsed since boot (a THP a test split may come back).
+collapsed() {
+	cat /sys/kernel/mm/transparent_hugepage/khugepaged/pages_collapsed 2>/dev/null || echo 0
+}
+
+run_twice() { # NAME DIR LIMIT COMMAND...
+	name=$1 dir=$2 limit=$3
+	shift 3
 	d=$W/$name.direct r=$W/$name.redirected
 	t0=$(date +%s)
-	echo "# $name: running directly, then redirected"
-	(cd "$dir" && timeout "$LIMIT" "$@" </dev/null >"$d.out" 2>"$d.err")
+	echo "# $name: running directly, then redirected: $*"
+	kc0=$(collapsed)
+	(cd "$dir" && timeout "$limit" "$@" </dev/null >"$d.out" 2>"$d.err")
 	drc=$?
 	t1=$(date +%s)
-	(cd "$dir" && LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 timeout "$LIMIT" "$@" </dev/null >"$r.out" 2>"$r.err")
-	rrc=$?
+	kc1=$(collapsed)
+	# A run killed by timeout: busybox's timeout makes that 143 (SIGTERM)
+	# unless the program catches the signal (uffd-wp-mremap exits 1), so
+	# the time it took says it too.
+	dto=no
+	{ [ "$drc" = 124 ] || [ "$drc" = 143 ] || [ $((t1 - t0)) -ge "$limit" ]; } && dto=yes
+	if [ "$dto" = yes ]; then
+		: >"$r.out" # it failed already: no time spent on the second run
+		: >"$r.err"
+		rrc=$drc
+	else
+		(cd "$dir" && LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 timeout "$limit" "$@" </dev/null >"$r.out" 2>"$r.err")
+		rrc=$?
+	fi
 	t2=$(date +%s)
+	kc2=$(collapsed)
+	echo "# $name: khugepaged collapsed $((kc1 - kc0)) THPs during the direct run, $((kc2 - kc1)) during the redirected one"
+	rto=no
+	{ [ "$rrc" = 124 ] || [ "$rrc" = 143 ] || [ $((t2 - t1)) -ge "$limit" ]; } && rto=yes
 	tap_results "$d.out" >"$d.tap"
 	tap_results "$r.out" >"$r.tap"
 	echo "exit $drc" >>"$d.tap"
 	echo "exit $rrc" >>"$r.tap"
-	echo "# $name: direct $((t1 - t0))s: $(grep -c '^ok ' "$d.tap") ok ($(grep -c '^ok .*# *SKIP' "$d.tap") skip), $(grep -c '^not ok ' "$d.tap") not ok, exit $drc; redirected $((t2 - t1))s"
+	plan=$(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$d.tap" | head -n 1)
+	echo "# $name: direct $((t1 - t0))s: $(grep -c -E '^(not )?ok [0-9]+' "$d.tap") of ${plan:-?} planned results: $(grep -c '^ok ' "$d.tap") ok ($(grep -c '^ok .*# *SKIP' "$d.tap") skip), $(grep -c '^not ok ' "$d.tap") not ok, exit $drc; redirected $((t2 - t1))s"
 	# what fails on /proc already (the test kernel's own answer), for the record
 	grep '^not ok ' "$d.tap" | head -n 20 | sed 's/^/#   direct: /'
+	grep -E '^ok [0-9]+.*# *SKIP' "$d.tap" | head -n 20 | sed 's/^/#   direct skip: /'
 	why=$(check_log "$r.err" "$name")
 	ok=$?
 	echo "$why" | grep '^#'
 	why=$(echo "$why" | grep -v '^#')
-	if [ "$drc" = 124 ] || [ "$drc" = 143 ]; then
-		result not-ok "$name" "direct run timed out after ${LIMIT}s"
+	if [ "$dto" = yes ]; then
+		result not-ok "$name" "direct run timed out after ${limit}s"
+		tail -n 5 "$d.out" | sed 's/^/# last: /'
 	elif ! grep -q -E '^(not )?ok [0-9]+' "$d.tap"; then
 		result not-ok "$name" "direct run reported no results"
 		tail -n 20 "$d.out" "$d.err" | sed 's/^/# /'
-	elif [ "$rrc" = 124 ] || [ "$rrc" = 143 ]; then
-		result not-ok "$name" "redirected run timed out after ${LIMIT}s (direct: $((t1 - t0))s)"
+	elif [ "$rto" = yes ]; then
+		result not-ok "$name" "redirected run timed out after ${limit}s (direct: $((t1 - t0))s)"
 		diff "$d.tap" "$r.tap" | sed 's/^/# /' | head -n 30
 	elif ! diff "$d.tap" "$r.tap" >"$W/$name.diff"; then
 		result not-ok "$name" "redirected: results differ"
-		sed 's/^/# /' "$W/$name.diff" | head -n 60
-		grep -v '^rpm_redirect\[' "$r.err" | tail -n 20 | sed 's/^/# stderr: /'
+		sed 's/^/# /' "$W/$name.diff" | head -n 40
+		# how each run ended (a kselftest's "Bail out!" is on stdout)
+		tail -n 6 "$d.out" | sed 's/^/# direct, last: /'
+		tail -n 6 "$r.out" | sed 's/^/# redirected, last: /'
+		grep -v '^rpm_redirect\[' "$r.err" | tail -n 10 | sed 's/^/# redirected, stderr: /'
 	elif [ "$ok" != 0 ]; then
 		result not-ok "$name" "redirected: $why"
 	else
@@ -177,31 +245,35 @@ echo "RPM-END lib_redirect $?"
 
 echo "RPM-BEGIN redirect"
 echo "TAP version 13"
-echo "1..$(($(echo $MM_TESTS | wc -w) + 4))"
+npt=0
+[ "$PAGE_TYPES" = yes ] && npt=4
+echo "1..$(($(echo $MM_TESTS | wc -w) + npt))"
 echo "# others: $(nproc) CPUs, THP $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
 
-# The varied process; page-types reads it while it sleeps.
-"$O/varied" /tmp/varied.dat >"$W/varied.out" 2>"$W/varied.err" &
-vpid=$!
-i=0
-while ! grep -q '^ready' "$W/varied.out" 2>/dev/null && [ $i -lt 100 ]; do
-	sleep 0.2
-	i=$((i + 1))
-done
-sed 's/^/# varied: /' "$W/varied.err"
-if grep -q '^ready' "$W/varied.out"; then
-	range=$(awk '/^ready/ { print $3 }' "$W/varied.out")
-	page_types page-types-pid-list -p "$vpid" -a "$range" -r -L -M
-	page_types page-types-pid-summary -p "$vpid" -a "$range" -r
-	page_types page-types-file -r -L -N -f /tmp/varied.dat
-	device_absent
-else
-	for t in page-types-pid-list page-types-pid-summary page-types-file device-absent; do
-		result not-ok "$t" "the varied process did not start"
+if [ "$PAGE_TYPES" = yes ]; then
+	# The varied process; page-types reads it while it sleeps.
+	"$O/varied" /tmp/varied.dat >"$W/varied.out" 2>"$W/varied.err" &
+	vpid=$!
+	i=0
+	while ! grep -q '^ready' "$W/varied.out" 2>/dev/null && [ $i -lt 100 ]; do
+		sleep 0.2
+		i=$((i + 1))
 	done
+	sed 's/^/# varied: /' "$W/varied.err"
+	if grep -q '^ready' "$W/varied.out"; then
+		range=$(awk '/^ready/ { print $3 }' "$W/varied.out")
+		page_types page-types-pid-list -p "$vpid" -a "$range" -r -L -M
+		page_types page-types-pid-summary -p "$vpid" -a "$range" -r
+		page_types page-types-file -r -L -N -f /tmp/varied.dat
+		device_absent
+	else
+		for t in page-types-pid-list page-types-pid-summary page-types-file device-absent; do
+			result not-ok "$t" "the varied process did not start"
+		done
+	fi
+	kill "$vpid" 2>/dev/null
+	wait "$vpid"
 fi
-kill "$vpid" 2>/dev/null
-wait "$vpid"
 
 # The mm selftests run every case on every huge page size with free pages;
 # under TCG a 1 GiB page takes minutes per case (populate, COW-copy), so the
@@ -216,7 +288,7 @@ for t in $MM_TESTS; do
 		result not-ok "$t" "not run: the ${BUDGET}s budget for the mm selftests was used up"
 		continue
 	fi
-	run_twice "$t" "$O/mm" "./$t"
+	run_twice "$t" "$O/mm" "$(mm_limit "$t")" "./$t" $(mm_args "$t")
 done
 [ "$gigs" = 0 ] || echo "$gigs" >"$gig"
 

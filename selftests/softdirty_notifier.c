@@ -15,6 +15,12 @@
  * translation is kept, proven), then the module clears or protects through
  * /dev/rust_pagemap; the next device write must fault again and the page
  * must read dirty / WRITTEN in /proc.
+ *
+ * The same driver also moves pages into its device-private memory: the CPU's
+ * PTE becomes a device-private entry, writable when the PTE was. A clear must
+ * take write access away from such an entry (as mprotect does), or the CPU
+ * write that brings the page back lands in a writable, clean PTE: no fault
+ * marks it, and the page reads clean.
  */
 #include "pm_scan.h"
 
@@ -34,6 +40,7 @@ struct hmm_cmd {
 	__u64 faults;	/* out: device page faults taken */
 };
 #define HMM_WRITE _IOWR('H', 0x01, struct hmm_cmd)
+#define HMM_MIGRATE_TO_DEV _IOWR('H', 0x02, struct hmm_cmd)
 
 FIXTURE(mirror)
 {
@@ -168,6 +175,67 @@ TEST_F(mirror, device_write_after_wp_scan_is_seen)
 	EXPECT_EQ(1, device_write(self, 9, 3)) TH_LOG("the device kept a stale translation");
 	EXPECT_EQ(1, pm_count_cat(self->proc, page, PM_PAGE, PAGE_IS_WRITTEN, 0))
 	TH_LOG("a device write was lost");
+}
+
+
+
+/* The device takes page `i` into its private memory; the CPU's entry is then non-present. */
+static bool migrate_to_device(FIXTURE_DATA(mirror) *self, int i)
+{
+	struct hmm_cmd c = {
+		.addr = (uintptr_t)self->p + (size_t)i * PM_PAGE,
+		.ptr = (uintptr_t)self->data,
+		.npages = 1,
+	};
+
+	return !ioctl(self->hmm, HMM_MIGRATE_TO_DEV, &c) && c.cpages == 1 &&
+	       pm_count_with(self->proc, self->p + (size_t)i * PM_PAGE, PM_PAGE, RPM_PRESENT) == 0;
+}
+
+/* After the clear, a CPU write to the device-private page brings it back and reads dirty. */
+#define EXPECT_CPU_WRITE_SEEN(i)                                                       \
+	do {                                                                           \
+		volatile uint64_t *q = (volatile uint64_t *)(self->p + (size_t)(i) * PM_PAGE); \
+		ASSERT_FALSE(soft_dirty(self, (i))) TH_LOG("the clear did not clear");  \
+		*q = 4;                                                                \
+		EXPECT_TRUE(soft_dirty(self, (i)))                                      \
+		TH_LOG("a CPU write to a page back from device memory was lost");      \
+		EXPECT_EQ(4, *q);                                                      \
+	} while (0)
+
+TEST_F(mirror, cpu_write_after_ranged_clear_of_device_private_page_is_seen)
+{
+	struct rpm_range r = { (uintptr_t)self->p, (uintptr_t)self->p + LEN };
+
+	ASSERT_TRUE(migrate_to_device(self, 3)) TH_LOG("the page did not move to the device");
+	ASSERT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY, &r));
+	EXPECT_CPU_WRITE_SEEN(3);
+}
+
+TEST_F(mirror, cpu_write_after_get_and_clear_of_device_private_page_is_seen)
+{
+	static struct page_region r[NPAGES];
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = RPM_SCAN_CLEAR_SOFT_DIRTY,
+		.start = (uintptr_t)self->p,
+		.end = (uintptr_t)self->p + LEN,
+		.vec = (uintptr_t)r,
+		.vec_len = NPAGES,
+		.category_mask = PAGE_IS_SOFT_DIRTY,
+		.return_mask = PAGE_IS_SOFT_DIRTY,
+	};
+
+	ASSERT_TRUE(migrate_to_device(self, 4)) TH_LOG("the page did not move to the device");
+	ASSERT_LE(1, ioctl(self->dev, PAGEMAP_SCAN, &a));
+	EXPECT_CPU_WRITE_SEEN(4);
+}
+
+TEST_F(mirror, cpu_write_after_whole_clear_of_device_private_page_is_seen)
+{
+	ASSERT_TRUE(migrate_to_device(self, 6)) TH_LOG("the page did not move to the device");
+	ASSERT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL));
+	EXPECT_CPU_WRITE_SEEN(6);
 }
 
 TEST_HARNESS_MAIN

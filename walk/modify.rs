@@ -14,6 +14,7 @@
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
+use super::softleaf::SoftLeaf;
 use super::vma::Vma;
 use super::x86;
 use super::{Leaf, LeafKind};
@@ -56,21 +57,26 @@ impl Leaf<'_> {
                 }
                 true
             }
-            Kind::NonPresent if !self.entry.soft_dirty() => false,
-            Kind::NonPresent if x86::IN_PLACE_PTE_UPDATES => {
-                // SAFETY: the PTE-table lock is held; the entry stays non-present.
-                unsafe {
-                    self.slot
-                        .write_non_present(x86::pte_swp_clean(self.entry.raw()))
-                };
-                false
-            }
             Kind::NonPresent => {
-                // SAFETY: as above; a non-present entry is not cached by the TLB and no
-                // hardware writes it, so a plain store under the lock is enough.
-                unsafe {
-                    let new = bindings::pte_swp_clear_soft_dirty(pte(self.entry.raw()));
-                    bindings::set_pte_at(vma.mm_ptr(), addr, ptep, new);
+                let old = self.entry.raw();
+                // A writable migration or device-private entry comes back as a writable PTE
+                // (remove_migration_pte), and a write after this clear would not fault: it
+                // loses write access here, as mprotect takes it (change_softleaf_pte).
+                let new = SoftLeaf::from_pte(old).write_removed(old);
+                if new == old && !self.entry.soft_dirty() {
+                    return false;
+                }
+                if x86::IN_PLACE_PTE_UPDATES {
+                    // SAFETY: the PTE-table lock is held; the entry stays non-present.
+                    unsafe { self.slot.write_non_present(x86::pte_swp_clean(new)) };
+                } else {
+                    // SAFETY: the PTE-table lock is held (type invariant) and `ptep` is the live
+                    // PTE of `vma` at `addr`; a non-present entry is not cached by the TLB and no
+                    // hardware writes it, so a plain store under the lock is enough.
+                    unsafe {
+                        let new = bindings::pte_swp_clear_soft_dirty(pte(new));
+                        bindings::set_pte_at(vma.mm_ptr(), addr, ptep, new);
+                    }
                 }
                 false
             }
@@ -103,9 +109,12 @@ impl Leaf<'_> {
                 }
             }
             Kind::NonPresent => {
+                // A writable PMD migration entry loses write access, as for a PTE above.
+                let old = self.entry.raw();
+                let new = SoftLeaf::from_pmd(old).write_removed(old);
                 // SAFETY: as above; a PMD migration entry is not cached by the TLB.
                 unsafe {
-                    let new = bindings::pmd_swp_clear_soft_dirty(pmd(self.entry.raw()));
+                    let new = bindings::pmd_swp_clear_soft_dirty(pmd(new));
                     bindings::set_pmd_at(vma.mm_ptr(), addr, pmdp, new);
                 }
             }

@@ -38,7 +38,10 @@ const MIGRATION_NUM: u64 = bindings::SWP_MIGRATION_NUM as u64;
 const DEVICE_NUM: u64 = bindings::SWP_DEVICE_NUM as u64;
 const SWP_HWPOISON: u64 = MAX_SWAPFILES;
 const SWP_MIGRATION_READ: u64 = MAX_SWAPFILES + HWPOISON_NUM;
+const SWP_MIGRATION_READ_EXCLUSIVE: u64 = SWP_MIGRATION_READ + 1;
+const SWP_MIGRATION_WRITE: u64 = SWP_MIGRATION_READ + 2;
 const SWP_DEVICE_WRITE: u64 = MAX_SWAPFILES + HWPOISON_NUM + MIGRATION_NUM;
+const SWP_DEVICE_READ: u64 = SWP_DEVICE_WRITE + 1;
 const SWP_PTE_MARKER: u64 = MAX_SWAPFILES + HWPOISON_NUM + MIGRATION_NUM + DEVICE_NUM;
 
 const _: () = assert!(
@@ -221,6 +224,27 @@ impl SoftLeaf {
     #[inline]
     pub(crate) fn is_hwpoison(self) -> bool {
         self.kind() == Type::HwPoison
+    }
+
+    /// `raw`, the PTE or PMD this entry was decoded from, with write access taken away as
+    /// mprotect takes it (`change_softleaf_pte`): a writable migration entry becomes a
+    /// readable one (exclusive for an anonymous folio, so a later write fault may reuse
+    /// the page) and a writable device-private entry a readable one; only the type field
+    /// changes. Any other entry comes back unchanged.
+    pub(crate) fn write_removed(self, raw: u64) -> u64 {
+        let t = self.swap_type();
+        let readable = if MIGRATION_NUM != 0 && t == SWP_MIGRATION_WRITE {
+            if self.page().is_some_and(|p| p.is_anon()) {
+                SWP_MIGRATION_READ_EXCLUSIVE
+            } else {
+                SWP_MIGRATION_READ
+            }
+        } else if DEVICE_NUM != 0 && t == SWP_DEVICE_WRITE {
+            SWP_DEVICE_READ
+        } else {
+            return raw;
+        };
+        x86::swp_with_type(raw, readable)
     }
 
     /// Whether this is a guard-region marker.

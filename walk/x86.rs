@@ -244,6 +244,8 @@ const SWP_OFFSET_SHIFT: u32 = 9 + SWP_TYPE_BITS;
 
 const _: () = assert!(kernel::bindings::SWP_TYPE_BITS == SWP_TYPE_BITS);
 const _: () = assert!(kernel::bindings::SWP_OFFSET_SHIFT == SWP_OFFSET_SHIFT);
+// The generic swap type (`MAX_SWAPFILES_SHIFT` bits) is stored whole in the arch type field.
+const _: () = assert!(kernel::bindings::MAX_SWAPFILES_SHIFT == SWP_TYPE_BITS);
 
 /// A non-present PTE with its software bits cleared (`pte_swp_clear_flags`: exclusive,
 /// soft-dirty and uffd), ready for the arch swap decoding.
@@ -263,6 +265,15 @@ pub(crate) fn pmd_swp_clear_flags(raw: u64) -> u64 {
 #[inline]
 pub(crate) fn arch_swp_type(raw: u64) -> u64 {
     raw >> (64 - SWP_TYPE_BITS)
+}
+
+/// A non-present PTE or PMD with its arch swap type replaced by `ty` (`__swp_entry` keeps
+/// the type in the top `SWP_TYPE_BITS` bits): offset and software bits unchanged.
+#[inline]
+pub(crate) fn swp_with_type(raw: u64, ty: u64) -> u64 {
+    const SHIFT: u32 = 64 - SWP_TYPE_BITS;
+    debug_assert!(ty < 1 << SWP_TYPE_BITS);
+    (raw & !(((1 << SWP_TYPE_BITS) - 1) << SHIFT)) | (ty << SHIFT)
 }
 
 /// The arch swap offset of a cleared non-present entry (`__swp_offset`: stored inverted,

@@ -37,9 +37,12 @@ struct RustPagemap {
 impl kernel::InPlaceModule for RustPagemap {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _miscdev <- MiscDeviceRegistration::register(MiscDeviceOptions {
-                name: c"rust_pagemap",
-            }),
+            _miscdev <- {
+                walk::check_primitives()?;
+                MiscDeviceRegistration::register(MiscDeviceOptions {
+                    name: c"rust_pagemap",
+                })
+            },
         })
     }
 }

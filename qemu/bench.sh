@@ -8,6 +8,9 @@
 # BENCH_KDIR=DIR uses that kernel build instead of the perf kernel (labelled as such).
 # BENCH_BASELINE=REV also times the module of git revision REV, first, in the same
 # boot; results.md then shows both.
+# BENCH_ONLY=GROUP,GROUP runs only those workload groups (bench.c's bench_* names without
+# the prefix, e.g. read_dense,clears), to time again what a change touched.
+# The boot takes the machine-wide QEMU lock (/tmp/rpm-qemu.lock): one guest at a time.
 source "$(dirname "$0")/common.sh"
 OUT=$TOP/build/bench
 
@@ -44,23 +47,24 @@ fi
 log "building the benchmark"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$QEMU_DIR/build-tests.sh" "$kobj" "$tmp"
+"$QEMU_DIR/build-tests.sh" "$kobj" "$tmp" "$OUT/bin"
 cp "$tmp/rust_pagemap/bench" "$OUT/guest/bench"
 
 kernel=$kobj/arch/x86/boot/bzImage
-"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
+"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 accel=TCG
 [ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
 if [ -z "${BENCH_ARGS:-}" ]; then
 	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
 fi
-echo "$BENCH_ARGS" >"$OUT/guest/bench.args"
-"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest"
+echo "$BENCH_ARGS${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
+"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 
-log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS); the run takes a few minutes"
-"$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
+log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS${BENCH_ONLY:+, only $BENCH_ONLY}); the run takes a few minutes"
+flock /tmp/rpm-qemu.lock "$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
 sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|ratio |# )' || true
-python3 "$QEMU_DIR/parse_log.py" --no-tests "bench=$OUT/bench.log" >"$OUT/verdict.txt" || {
+# Judged as a 4-level run on the performance kernel (no kmemleak there), without tests.
+python3 "$QEMU_DIR/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
 	cat "$OUT/verdict.txt" >&2
 	die "the bench run failed (console: $OUT/bench.log)"
 }

@@ -50,10 +50,10 @@ RACE = "softdirty_race"
 MUTANTS = [
     {
         "name": "clear-no-tlb-flush",
-        "what": "the TLB flush after write-protecting a PTE table's soft-dirty PTEs is gone",
+        "what": "the TLB flush after write-protecting soft-dirty PTEs (one per clear) is gone",
         "file": "walk/softdirty.rs",
-        "old": "unsafe { bindings::flush_tlb_range(vma.as_ptr(), start, end) };",
-        "new": "let _ = (vma, start, end);",
+        "old": "self.lock.flush_tlb_range(start, end);",
+        "new": "let _ = (start, end);",
         "killers": [f"{RACE}:race.anon.get_and_clear_reports_exactly_the_writes",
                     f"{RACE}:race.anon.ranged_clear_loses_no_write",
                     f"{RACE}:race.shmem.whole_clear_loses_no_write"],

@@ -16,7 +16,10 @@
  * operation covers (1 for per-call workloads), so ns/page = NS / PAGES. The
  * host turns the CSV lines into build/bench/results.md and an SVG plot.
  *
- * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]]
+ * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]] [only=NAME,NAME...]
+ * only= runs just the named workload groups (the bench_* function names without
+ * the prefix: read_dense, read_thp, ..., scan_written, clears, get_and_clear,
+ * read_sweep), to time again what a change touched.
  */
 #include "pm_scan.h"
 
@@ -41,6 +44,7 @@ static int fd_dev = -1, fd_proc = -1;
 static size_t dense_bytes = 256 * MIB, sweep_max = 1024 * MIB, clear_bytes = 256 * MIB;
 static size_t sparse_gib = 64;
 static const char *group = "read";
+static const char *only; /* comma-separated workload groups to run, NULL: all */
 
 static uint64_t now_ns(void)
 {
@@ -798,11 +802,26 @@ static void info(void)
 	       clear_bytes / MIB, sparse_gib, RUNS, MIN_RUN_NS / 1000000);
 }
 
+/* Whether workload group `name` is to run (`only=` lists it, or there is no `only=`). */
+static int selected(const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = only; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return 1;
+	return !only;
+}
+
+#define RUN(fn) do { if (selected(#fn)) bench_##fn(); } while (0)
+
 int main(int argc, char **argv)
 {
 	uint64_t t0 = now_ns();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strncmp(argv[argc - 1], "only=", 5))
+		only = argv[--argc] + 5;
 	if (argc > 1)
 		dense_bytes = strtoul(argv[1], NULL, 0) * MIB;
 	if (argc > 2)
@@ -819,22 +838,22 @@ int main(int argc, char **argv)
 	info();
 
 	group = "read";
-	bench_read_dense();
-	bench_read_thp();
-	bench_read_mthp();
-	bench_read_tmpfs();
-	bench_read_swap();
-	bench_read_sparse();
-	bench_read_pread8();
+	RUN(read_dense);
+	RUN(read_thp);
+	RUN(read_mthp);
+	RUN(read_tmpfs);
+	RUN(read_swap);
+	RUN(read_sparse);
+	RUN(read_pread8);
 	group = "scan";
-	bench_scan_softdirty();
-	bench_scan_written();
-	bench_scan_maxpages();
-	bench_scan_thp();
+	RUN(scan_softdirty);
+	RUN(scan_written);
+	RUN(scan_maxpages);
+	RUN(scan_thp);
 	group = "clear";
-	bench_clears();
-	bench_get_and_clear();
-	bench_read_sweep();
+	RUN(clears);
+	RUN(get_and_clear);
+	RUN(read_sweep);
 	printf("BENCH-DONE %.1f s\n", (double)(now_ns() - t0) / 1e9);
 	return 0;
 }

@@ -20,12 +20,21 @@
  * and through the device on the other, and compares the results and, after
  * the scan, the state of the twins.
  *
+ * random.sized_scans_agree_with_model runs random scans with
+ * RPM_SCAN_PAGE_SIZES, 64 KiB mTHP on: each world's sizes are first checked
+ * against the kernel's own answers (smaps, PAGE_IS_HUGE, /proc/kpageflags,
+ * and the regions without size bits against /proc's: pm_sizes.h), then every
+ * scan is compared with a model of upstream's output rules over that picture
+ * (merging, max_pages, the bounce buffer, vec_len, walk_end) with the sizes
+ * as part of each page's value; the same model without sizes must give
+ * /proc's answer to the same scan, which checks the model.
+ *
  * The seed is printed; RPM_SEED=<seed> replays a run. Coverage counters make
  * sure the interesting states really happened: a run in which, say, no THP was
  * ever mapped or no category was ever reported fails instead of passing.
  */
 #include "pm_rng.h"
-#include "pm_scan.h"
+#include "pm_sizes.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -683,6 +692,7 @@ static void check_coverage(struct __test_metadata *_metadata, struct coverage *c
 }
 
 #define KHUGEPAGED_SLEEP "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
+#define MTHP_64K "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 
 /* Reads or writes a small sysfs value; false on failure. */
 static bool sysfs_rw(const char *path, char *buf, size_t len, bool store)
@@ -705,6 +715,7 @@ FIXTURE(random)
 	int proc, dev;
 	struct timespec t0;
 	char khugepaged_sleep[32];
+	char mthp_64k[64];	/* the 64 KiB mTHP setting to put back, "" if untouched */
 };
 
 FIXTURE_SETUP(random)
@@ -719,6 +730,7 @@ FIXTURE_SETUP(random)
 	ASSERT_TRUE(sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep,
 			     sizeof(self->khugepaged_sleep), false));
 	ASSERT_TRUE(sysfs_rw(KHUGEPAGED_SLEEP, "4294967295", 0, true));
+	self->mthp_64k[0] = 0;
 	clock_gettime(CLOCK_MONOTONIC, &self->t0);
 }
 
@@ -729,6 +741,8 @@ FIXTURE_TEARDOWN(random)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("# %ld s\n", (long)(t1.tv_sec - self->t0.tv_sec));
 	sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep, 0, true);
+	if (self->mthp_64k[0])
+		sysfs_rw(MTHP_64K, self->mthp_64k, 0, true);
 	PM_CLOSE_BOTH(self);
 }
 
@@ -884,6 +898,144 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
 		EXPECT_GE(effective, scans / 4) TH_LOG("too few scans had anything to protect");
 		EXPECT_GT(cov.thp, 0);
 		EXPECT_GT(cov.hugetlb, 0);
+	}
+}
+
+/* Sized scans: worlds around 64 KiB mTHP as well, and pictures of the window plus 2 MiB each side. */
+#define SIZED_WORLDS 24
+#define SIZED_SCANS_PER_WORLD 80
+#define SIZED_PAGES (WIN_PAGES + 2 * SLOT_PAGES)
+
+/* A random request the model covers: inside the picture, no PM_SCAN_CHECK_WPASYNC. */
+static struct pm_scan_arg sized_req(uintptr_t base, uint64_t *vec_len)
+{
+	for (;;) {
+		struct pm_scan_arg a = random_req(base, true, vec_len);
+
+		a.flags &= ~(uint64_t)PM_SCAN_CHECK_WPASYNC;
+		if (a.start >= base - PM_HPAGE && a.end <= base + WIN + PM_HPAGE)
+			return a;
+	}
+}
+
+/* Page sizes seen, for coverage: entry/folio pairs. */
+struct size_coverage {
+	long pte4k, mthp, pte_of_thp, pmd_thp, swapped, hugetlb, hugetlb_none;
+};
+
+static void note_sizes(struct world *w, const struct pm_page *pg, struct size_coverage *c)
+{
+	for (int s = 0; s < SLOTS; s++) {
+		/* The picture starts 2 MiB below the window. */
+		const struct pm_page *sp = pg + (size_t)(s + 1) * SLOT_PAGES;
+		bool huge_tlb = is_hugetlb(w->slot[s].kind);
+
+		for (int i = 0; i < SLOT_PAGES; i++) {
+			unsigned int e = sp[i].ent, f = sp[i].fol;
+
+			if (!sp[i].mapped)
+				continue;
+			c->pte4k += e == 12 && f == 12;
+			c->mthp += e == 12 && f == 16;
+			c->pte_of_thp += e == 12 && f == 21;
+			c->pmd_thp += e == 21 && f == 21 && !huge_tlb;
+			c->swapped += e == 12 && f == 0;
+			c->hugetlb += e == 21 && f == 21 && huge_tlb;
+			c->hugetlb_none += e == 21 && f == 0 && huge_tlb;
+		}
+	}
+}
+
+TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
+{
+	static struct pm_page pd[SIZED_PAGES], pq[SIZED_PAGES];
+	int proc = self->proc, dev = self->dev;
+	struct size_coverage sc = { 0 };
+	long scans = 0, failures = 0;
+	char cur[128];
+
+	ASSERT_TRUE(sysfs_rw(MTHP_64K, cur, sizeof(cur), false))
+	TH_LOG("no %s: the kernel has no 64 KiB mTHP", MTHP_64K);
+	{
+		char *l = strchr(cur, '['), *r = l ? strchr(l, ']') : NULL;
+
+		ASSERT_TRUE(l && r);
+		snprintf(self->mthp_64k, sizeof(self->mthp_64k), "%.*s", (int)(r - l - 1), l + 1);
+	}
+	ASSERT_TRUE(sysfs_rw(MTHP_64K, "always", 0, true));
+	seed(pm_seed(), 0x5125);
+	for (int wi = 0; wi < SIZED_WORLDS && failures < MAX_FAILURES; wi++) {
+		uintptr_t lo, bad_at = 0;
+		const char *why = NULL;
+		struct world w;
+
+		if (!world_build(&w, 1, true)) {
+			world_destroy(&w);
+			continue;
+		}
+		if (wi % 4 == 0)
+			for (int s = 0; s < SLOTS; s++)
+				if (w.slot[s].kind == K_ANON || w.slot[s].kind == K_ANON_THP)
+					madvise(slot_addr(&w, 0, s), SLOT_PAGES * PM_PAGE, MADV_PAGEOUT);
+		/*
+		 * Every other world zaps one page of its anonymous THP slots: a THP that
+		 * was PMD-mapped becomes PTEs of a 2 MiB folio (entry 12, folio 21),
+		 * which random operations alone produced too rarely.
+		 */
+		if (wi % 2 == 1)
+			for (int s = 0; s < SLOTS; s++)
+				if (w.slot[s].kind == K_ANON_THP)
+					madvise(slot_addr(&w, 0, s) + pm_below(&rng, SLOT_PAGES) * PM_PAGE,
+						PM_PAGE, MADV_DONTNEED);
+		lo = (uintptr_t)w.base[0] - PM_HPAGE;
+		/* The picture is taken again if the memory changed state while it was checked. */
+		for (int attempt = 0; attempt < 3; attempt++) {
+			why = pm_sizes_check(proc, dev, lo, SIZED_PAGES, pd, pq, &bad_at);
+			if (!why)
+				break;
+		}
+		if (why) {
+			failures++;
+			printf("# world %d: %s at %#lx\n", wi, why, (unsigned long)bad_at);
+			print_world(&w);
+			world_destroy(&w);
+			continue;
+		}
+		note_sizes(&w, pd, &sc);
+		for (int k = 0; k < SIZED_SCANS_PER_WORLD && failures < MAX_FAILURES; k++) {
+			uint64_t vec_len;
+			struct pm_scan_arg a = sized_req((uintptr_t)w.base[0], &vec_len);
+			int bad;
+
+			scans++;
+			bad = pm_sizes_model_mismatches(proc, dev, lo, SIZED_PAGES, pd, pq, a, vec_len);
+			if (!bad)
+				continue;
+			/* Once more on a fresh, checked picture: the memory may have changed. */
+			if (!pm_sizes_check(proc, dev, lo, SIZED_PAGES, pd, pq, &bad_at) &&
+			    !pm_sizes_model_mismatches(proc, dev, lo, SIZED_PAGES, pd, pq, a, vec_len)) {
+				printf("# world %d scan %d: agreed on a fresh picture\n", wi, k);
+				continue;
+			}
+			failures++;
+			printf("# world %d scan %d differs\n", wi, k);
+			print_world(&w);
+		}
+		world_destroy(&w);
+	}
+	printf("# %ld sized scans, %ld failures; pages seen: %ld 4K, %ld mTHP 64K, %ld PTE of THP, "
+	       "%ld PMD THP, %ld swapped, %ld hugetlb 2M, %ld hugetlb not faulted\n",
+	       scans, failures, sc.pte4k, sc.mthp, sc.pte_of_thp, sc.pmd_thp, sc.swapped,
+	       sc.hugetlb, sc.hugetlb_none);
+	EXPECT_EQ(0, failures);
+	if (!failures) {
+		EXPECT_GE(scans, SIZED_WORLDS * SIZED_SCANS_PER_WORLD / 2);
+		EXPECT_GT(sc.pte4k, 0);
+		EXPECT_GT(sc.mthp, 0) TH_LOG("no 64 KiB mTHP was ever seen");
+		EXPECT_GT(sc.pte_of_thp, 0) TH_LOG("no THP split in part was ever seen");
+		EXPECT_GT(sc.pmd_thp, 0);
+		EXPECT_GT(sc.swapped, 0);
+		EXPECT_GT(sc.hugetlb, 0);
 	}
 }
 

@@ -119,6 +119,45 @@
  */
 #define RPM_SCAN_CLEAR_SOFT_DIRTY	(1ULL << 32)
 
+/*
+ * RPM_SCAN_PAGE_SIZES, in pm_scan_arg.flags of a PAGEMAP_SCAN on this device:
+ * every page_region also says which page size maps it. Its `categories` carry,
+ * above every upstream category (added after return_mask is applied, whatever
+ * return_mask says):
+ *
+ *   bits 48-55  RPM_REGION_ENTRY_SHIFT(categories): log2 of the size of the
+ *               page-table entry that maps the region: 12 for a PTE, 21 for a
+ *               huge PMD (a THP, or a THP being migrated), and for every page
+ *               of a hugetlb VMA its huge page size (21 or 30), present,
+ *               swapped, migrating or not faulted in yet. Other non-present
+ *               entries in a PTE (swap, migration, markers) read 12. 0 where
+ *               there is no entry at all outside hugetlb (nothing faulted in:
+ *               the size is not decided yet).
+ *   bits 56-63  RPM_REGION_FOLIO_SHIFT(categories): log2 of the size of the
+ *               folio a present entry maps: 12 for a small folio, 16 for a
+ *               64 KiB mTHP (mapped by 16 PTEs: entry 12), 21 for a THP, also
+ *               once its PMD is split into PTEs and until the folio itself is
+ *               split, 21 or 30 for hugetlb. The zero page reads 12, the huge
+ *               zero page 21. 0 for a non-present page and for a raw frame
+ *               that has no folio.
+ *
+ * Regions never merge across a change of either size: the sizes are compared
+ * with the categories, so one region may span several folios or entries of
+ * the same sizes (two 2 MiB THPs side by side are one region), never two
+ * sizes. Everything else is upstream's: selection (the masks take upstream
+ * categories only), merging, max_pages, vec_len, walk_end and the return
+ * value, with this one extra split rule; without the flag no size bit is set
+ * and every answer is upstream's. It combines with PM_SCAN_WP_MATCHING,
+ * PM_SCAN_CHECK_WPASYNC and RPM_SCAN_CLEAR_SOFT_DIRTY: a huge PMD such a scan
+ * splits to act on part of it is reported as the PTEs it became (entry 12,
+ * folio still 21). Flag bits other than 0, 1, 32 and 33 are EINVAL.
+ */
+#define RPM_SCAN_PAGE_SIZES		(1ULL << 33)
+#define RPM_REGION_ENTRY_SHIFT(cat)	((unsigned int)(((__u64)(cat) >> 48) & 0xff))
+#define RPM_REGION_FOLIO_SHIFT(cat)	((unsigned int)(((__u64)(cat) >> 56) & 0xff))
+/* The bits of categories the sizes use. */
+#define RPM_REGION_SIZE_MASK		(0xffffULL << 48)
+
 struct rpm_range {
 	__u64 start;
 	__u64 end;

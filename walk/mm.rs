@@ -63,6 +63,30 @@ impl<'a> MmapLock<'a> {
         self.mm.as_raw()
     }
 
+    /// Flushes the TLB entries of `[start, end)` of the locked mm on every CPU that may
+    /// hold them (`flush_tlb_mm_range` with 4 KiB strides, as `flush_tlb_range` flushes a
+    /// non-hugetlb VMA; x86 flushes the whole mm when the span is large).
+    pub(crate) fn flush_tlb_range(&self, start: usize, end: usize) {
+        // `mm_struct` holds an empty C struct (its CID state on this config), which the lint
+        // flags; only a pointer to it crosses, as in the generated bindings.
+        #[allow(improper_ctypes)]
+        extern "C" {
+            // arch/x86/mm/tlb.c, exported to this module by qemu/patches; bindgen does
+            // not see it (asm/tlbflush.h declares it for built-in code only).
+            fn flush_tlb_mm_range(
+                mm: *mut bindings::mm_struct,
+                start: kernel::ffi::c_ulong,
+                end: kernel::ffi::c_ulong,
+                stride_shift: kernel::ffi::c_uint,
+                freed_tables: bool,
+            );
+        }
+        // SAFETY: the mm is live while its lock is held (type invariant); the flush only
+        // reads its CPU mask and bumps its TLB generation. `freed_tables` is what the
+        // kernel's `flush_tlb_range` and `flush_tlb_mm` pass.
+        unsafe { flush_tlb_mm_range(self.mm_ptr(), start, end, super::x86::PAGE_SHIFT, true) };
+    }
+
     /// Kernel virtual address of the mm's root page table.
     pub(crate) fn pgd(&self) -> *mut u64 {
         // SAFETY: `mm` is live; `pgd` is set at mm creation and never changes while it has users.

@@ -20,6 +20,7 @@ mod scan_args;
 mod scan_category;
 mod scan_clear;
 mod scan_output;
+mod scan_size;
 mod scan_visit;
 mod scan_wp;
 pub(crate) mod softdirty;
@@ -35,6 +36,21 @@ use level::Level;
 use mm::MmapReadLock;
 use table::{PmdLock, PteTableLock, Slot, Table};
 use vma::Vma;
+
+/// Checks, when the module is loaded, that the page-table primitives done in Rust
+/// agree with the kernel's own (see [`x86::IN_PLACE_PTE_UPDATES`]): `EINVAL`, and a
+/// message naming the primitive, if one does not.
+pub(crate) fn check_primitives() -> kernel::error::Result {
+    let mut check = page::check_memmap();
+    if x86::IN_PLACE_PTE_UPDATES {
+        check = check.and_then(|()| x86::check_pte_builders());
+    }
+    if let Err(what) = check {
+        kernel::pr_err!("rust_pagemap: {what} differs from the Rust version; not loading\n");
+        return Err(kernel::error::code::EINVAL);
+    }
+    Ok(())
+}
 
 /// Whether the walk goes on after a consumer call.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -2,16 +2,20 @@
 
 //! Changing a leaf in place, under the page-table lock the walk handed it over with.
 //!
-//! Every change goes through the kernel's own primitives: present PTEs through
-//! the `ptep_modify_prot_start`/`commit` pair (so hardware-set accessed and
-//! dirty bits are not lost), non-present ones through `set_pte_at`, huge PMDs
-//! through `pmdp_invalidate` and `set_pmd_at`. Nothing here flushes the TLB:
-//! the caller flushes what it changed before the lock is dropped.
+//! Present PTEs change either through the kernel's `ptep_modify_prot_start`/`commit`
+//! pair or, where that transaction is exactly one atomic update (no Xen PV, no
+//! page-table check; checked against the kernel's builders at load), in place with
+//! a compare-and-exchange loop that keeps hardware-set accessed and dirty bits;
+//! non-present ones through `set_pte_at`, huge PMDs through `pmdp_invalidate` and
+//! `set_pmd_at`. Nothing here flushes the TLB: the caller flushes the span it
+//! changed once, after the walk, inside the pending-flush bracket and the
+//! mmu_notifier range (as `clear_refs` does).
 
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
 use super::vma::Vma;
+use super::x86;
 use super::{Leaf, LeafKind};
 
 /// A PTE value as the C type.
@@ -36,6 +40,12 @@ impl Leaf<'_> {
             // Already clean and write-protected: the next write faults and marks it anyway,
             // and an unchanged entry needs no TLB flush.
             Kind::Present if !self.entry.soft_dirty() && !self.entry.writable() => false,
+            Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
+                // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
+                // allows in-place updates, and the caller flushes the TLB (we return `true`).
+                unsafe { self.slot.update(self.entry.raw(), x86::pte_clean_wrprotect) };
+                true
+            }
             Kind::Present => {
                 // SAFETY: the PTE-table lock is held (type invariant) and `ptep` is the live PTE
                 // of `vma` at `addr`; start and commit are paired on the same entry.
@@ -47,6 +57,14 @@ impl Leaf<'_> {
                 true
             }
             Kind::NonPresent if !self.entry.soft_dirty() => false,
+            Kind::NonPresent if x86::IN_PLACE_PTE_UPDATES => {
+                // SAFETY: the PTE-table lock is held; the entry stays non-present.
+                unsafe {
+                    self.slot
+                        .write_non_present(x86::pte_swp_clean(self.entry.raw()))
+                };
+                false
+            }
             Kind::NonPresent => {
                 // SAFETY: as above; a non-present entry is not cached by the TLB and no
                 // hardware writes it, so a plain store under the lock is enough.
@@ -102,8 +120,7 @@ impl Leaf<'_> {
         if entry.kind() != Kind::Present || !entry.writable() || !vma.is_cow_mapping() {
             return false;
         }
-        // SAFETY: the VMA's mm is live while the mmap lock is held.
-        if !unsafe { bindings::mm_has_pinned(vma.mm_ptr()) } {
+        if !vma.mm_has_pinned() {
             return false;
         }
         super::page::Page::normal_pte(vma, addr, entry).is_some_and(|p| p.folio_maybe_dma_pinned())

@@ -12,17 +12,26 @@
 //! come from the kernel's own bindings, so they are C's.
 
 use core::ptr::{addr_of, read_volatile, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
+#[cfg(CONFIG_DEBUG_VM)]
+use kernel::prelude::*;
 
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::vma::Vma;
+use super::x86::{self, PAGE_SHIFT};
 
 extern "C" {
     /// The frame of the shared zero page (mm/mm_init.c, exported; declared by the kernel
     /// only inside `is_zero_pfn`, so bindgen does not see it).
     static zero_page_pfn: kernel::ffi::c_ulong;
 }
+
+/// One past the highest frame for which the kernel's `vm_normal_page` returned a page
+/// from a PTE without the special bit: a lower bound of `highest_memmap_pfn + 1`, which
+/// only grows (see [`Page::normal_pte`]).
+static KNOWN_MEMMAP_END: AtomicU64 = AtomicU64::new(0);
 
 /// `FOLIO_MAPPING_ANON`: the low bit of `folio->mapping` marks an anonymous folio.
 const FOLIO_MAPPING_ANON: usize = 0x1;
@@ -67,8 +76,43 @@ impl Page {
 
     /// The "normal" page a present PTE maps (`vm_normal_page`): `None` for the
     /// zero page, special and raw-PFN mappings.
+    ///
+    /// On x86 (`CONFIG_ARCH_HAS_PTE_SPECIAL`) `vm_normal_page` of a PTE without the
+    /// special bit is `pfn_to_page(pfn)` when `pfn <= highest_memmap_pfn`, and NULL (with
+    /// a bad-map report) above it. That bound is not exported, so it is learned: every
+    /// frame the kernel's `vm_normal_page` returned a page for proves the bound at least
+    /// that high (it only grows, with memory hot-add), and a non-special PTE at or below
+    /// the highest such frame gets its page here without the call. Special PTEs and
+    /// frames above it go to the kernel. On a `CONFIG_DEBUG_VM` kernel every answer made
+    /// here is checked against the kernel's, and a difference is reported as a BUG.
     #[inline]
     pub(crate) fn normal_pte(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
+        let pfn = entry.pfn();
+        let special = x86::special(entry.raw());
+        if !special && pfn < KNOWN_MEMMAP_END.load(Ordering::Relaxed) {
+            let page = Self::from_pfn(pfn);
+            #[cfg(CONFIG_DEBUG_VM)]
+            {
+                let kernel = Self::kernel_normal_pte(vma, addr, entry);
+                if kernel.map(|p| p.ptr) != page.map(|p| p.ptr) {
+                    pr_err!(
+                        "BUG: rust_pagemap: the normal page of PTE {:#x} differs from vm_normal_page\n",
+                        entry.raw()
+                    );
+                    return kernel;
+                }
+            }
+            return page;
+        }
+        let page = Self::kernel_normal_pte(vma, addr, entry);
+        if page.is_some() && !special {
+            KNOWN_MEMMAP_END.fetch_max(pfn + 1, Ordering::Relaxed);
+        }
+        page
+    }
+
+    /// The kernel's own `vm_normal_page`.
+    fn kernel_normal_pte(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
         // SAFETY: `vma` is a live VMA (its type's invariant) and `entry` a present PTE of it.
         Self::from_raw(unsafe {
             bindings::vm_normal_page(
@@ -256,6 +300,26 @@ impl Folio {
         flags & (1 << bindings::pageflags_PG_head) != 0
     }
 
+    /// log2 of the folio's size in bytes (`folio_shift`): `PAGE_SHIFT` plus its order,
+    /// which a large folio keeps in the low byte of its second page's flags
+    /// (`folio_large_order`).
+    pub(crate) fn shift(self) -> u32 {
+        if !self.is_large() {
+            return PAGE_SHIFT;
+        }
+        // SAFETY: the folio is valid and large, so its second page exists and holds
+        // `_flags_1`, a plain word read once as the kernel's inline reads it.
+        let flags_1 = unsafe {
+            read_volatile(addr_of!(
+                (*self.ptr.as_ptr())
+                    .__bindgen_anon_2
+                    .__bindgen_anon_1
+                    ._flags_1
+            ))
+        };
+        PAGE_SHIFT + (flags_1 & 0xff) as u32
+    }
+
     /// Mappings of the folio as a whole (`folio_entire_mapcount`); only for large folios.
     #[inline]
     pub(crate) fn entire_mapcount(self) -> i32 {
@@ -274,6 +338,21 @@ impl Folio {
         };
         raw.wrapping_add(1)
     }
+}
+
+/// Checks at load time that [`Page::from_pfn`] finds the `struct page` the kernel's
+/// `pfn_to_page` finds (the zero page's, and its neighbour's).
+pub(crate) fn check_memmap() -> Result<(), &'static str> {
+    // SAFETY: `zero_page_pfn` is set during boot, before modules load.
+    let pfn = unsafe { zero_page_pfn } as u64;
+    for pfn in [pfn, pfn + 1] {
+        // SAFETY: `pfn_to_page` is pure arithmetic on the memory map's base.
+        let kernel = unsafe { bindings::pfn_to_page(pfn as usize) };
+        if Page::from_pfn(pfn).map(|p| p.ptr.as_ptr()) != Some(kernel) {
+            return Err("pfn_to_page");
+        }
+    }
+    Ok(())
 }
 
 /// Whether `pfn` is the shared zero page (`is_zero_pfn`; x86 has one zero page, no colours).

@@ -34,7 +34,7 @@ pub(crate) fn walk_once(
     out: &mut Output,
     start: usize,
 ) -> Result {
-    let mut visitor = ScanVisitor::new(args, out);
+    let mut visitor = ScanVisitor::new(args, out, lock);
     super::walk(lock, start, args.end, &mut visitor);
     visitor.result()
 }
@@ -50,7 +50,7 @@ pub(crate) fn scan(mm: &Mm, uarg: usize) -> Result<isize> {
         return Err(ESRCH);
     };
     let args = ScanArgs::read(uarg)?;
-    let mut out = Output::new(args.vec, args.vec_len, args.return_mask, args.max_pages)?;
+    let mut out = Output::new(args.vec, args.vec_len, args.output_mask(), args.max_pages)?;
     if args.clear_soft_dirty() {
         return scan_clear::get_and_clear(&mm, uarg, &args, &mut out);
     }

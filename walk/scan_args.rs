@@ -13,6 +13,7 @@ use kernel::{
 };
 
 use super::scan_category::{Masks, ALL, SOFT_DIRTY};
+use super::scan_size::SIZE_BITS;
 use super::x86::PAGE_SIZE;
 
 /// Write-protect the pages the scan selects.
@@ -22,6 +23,9 @@ pub(crate) const CHECK_WPASYNC: u64 = bindings::PM_SCAN_CHECK_WPASYNC as u64;
 /// `RPM_SCAN_CLEAR_SOFT_DIRTY` (uapi/rust_pagemap.h): this device's atomic get-and-clear
 /// of soft-dirty, in a flag bit upstream does not use.
 pub(crate) const CLEAR_SOFT_DIRTY: u64 = 1 << 32;
+/// `RPM_SCAN_PAGE_SIZES` (uapi/rust_pagemap.h): regions carry the log2 sizes of the
+/// entry and the folio behind them, and split where either changes.
+pub(crate) const PAGE_SIZES: u64 = 1 << 33;
 
 /// The `u64` words of `struct pm_scan_arg`.
 const WORDS: usize = 12;
@@ -79,7 +83,7 @@ impl ScanArgs {
             return Err(EINVAL);
         }
         let flags = w[word!(flags)];
-        if flags & !(WP_MATCHING | CHECK_WPASYNC | CLEAR_SOFT_DIRTY) != 0 {
+        if flags & !(WP_MATCHING | CHECK_WPASYNC | CLEAR_SOFT_DIRTY | PAGE_SIZES) != 0 {
             return Err(EINVAL);
         }
         let masks = Masks {
@@ -136,6 +140,21 @@ impl ScanArgs {
     /// Whether the scan clears the soft-dirty state of what it reports.
     pub(crate) fn clear_soft_dirty(&self) -> bool {
         self.flags & CLEAR_SOFT_DIRTY != 0
+    }
+
+    /// Whether regions carry their page sizes (`RPM_SCAN_PAGE_SIZES`).
+    pub(crate) fn page_sizes(&self) -> bool {
+        self.flags & PAGE_SIZES != 0
+    }
+
+    /// The bits of a page's categories that reach the user: `return_mask`, and the
+    /// size bits when the scan reports sizes.
+    pub(crate) fn output_mask(&self) -> u64 {
+        if self.page_sizes() {
+            self.return_mask | SIZE_BITS
+        } else {
+            self.return_mask
+        }
     }
 
     /// Whether the scan write-protects what it selects.

@@ -3,13 +3,23 @@
 //! PAGEMAP_SCAN with `RPM_SCAN_CLEAR_SOFT_DIRTY`: get-and-clear of soft-dirty
 //! (uapi/rust_pagemap.h).
 //!
-//! Each walk runs under the mmap lock held for write, with every VMA of the
-//! range write-locked ([`softdirty::prepare`]) so that no fault runs behind it,
-//! inside the clear's notifier range. A page is cleaned under the page-table
-//! lock hold that selected and reported it, so it is cleaned exactly when it is
-//! reported. After the walk, a VMA's own `VM_SOFTDIRTY` is consumed only if the
-//! walk reported every page of it; otherwise it stays, and the pages already
-//! reported keep reading dirty too (more than was written, never less).
+//! Each walk runs inside the clear's notifier range, with a TLB flush announced
+//! as pending until the one flush after the walk. A page is cleaned under the
+//! page-table lock hold that selected and reported it, so it is cleaned exactly
+//! when it is reported.
+//!
+//! Which mmap lock: when a VMA of the range has `VM_SOFTDIRTY` (a new mapping,
+//! or one never cleared), the walk runs under the lock held for write, with
+//! every VMA of the range write-locked ([`softdirty::prepare`]) so that no
+//! fault runs behind it; after the walk, a VMA's own `VM_SOFTDIRTY` is
+//! consumed only if the walk reported every page of it; otherwise it stays,
+//! and the pages already reported keep reading dirty too (more than was
+//! written, never less). When none has it -- the steady state of a tracker
+//! that calls get-and-clear in a loop -- only page-table entries change, and
+//! the walk runs under the lock held for read ([`softdirty::changes_vmas`]),
+//! as the kernel's own PAGEMAP_SCAN write-protection does: faults on other
+//! CPUs go on meanwhile, and one that writes a page after it was cleaned finds
+//! it write-protected and marks it dirty again.
 //!
 //! All or nothing: what can fail is tried before the first change (the user's
 //! array and `walk_end` are faulted in writable, `PM_SCAN_CHECK_WPASYNC` is
@@ -27,10 +37,11 @@ use super::scan_output::Output;
 use super::softdirty::{self, clear_vma_flags, in_clear_bracket};
 use super::vma::Vma;
 
-/// Checks and prepares `[start, args.end)` under the write lock: `EPERM` if
+/// Checks and prepares `[start, args.end)` under the mmap lock: `EPERM` if
 /// `PM_SCAN_CHECK_WPASYNC` meets a VMA without asynchronous write-protection
-/// (the walk would stop there), `ENOMEM` if a VMA cannot be split. Nothing is
-/// changed that a reader can see when it fails.
+/// (the walk would stop there); under the write lock, the VMA splits and
+/// write-locks of [`softdirty::prepare`], `ENOMEM` if a VMA cannot be split.
+/// Nothing is changed that a reader can see when it fails.
 fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
     if args.flags & CHECK_WPASYNC != 0 {
         let mut addr = start;
@@ -44,7 +55,22 @@ fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
             addr = vma.end();
         }
     }
-    softdirty::prepare(lock, start, args.end)
+    if lock.is_write() {
+        softdirty::prepare(lock, start, args.end)
+    } else {
+        Ok(())
+    }
+}
+
+/// The mmap lock for a walk of `[start, end)`: for read when the clear changes no
+/// VMA there, else for write (see the module documentation). `EINTR` on a fatal signal.
+fn lock_for_clear(mm: &MmWithUser, start: usize, end: usize) -> Result<MmapLock<'_>> {
+    let lock = MmapLock::lock_killable(mm)?;
+    if !softdirty::changes_vmas(&lock, start, end) {
+        return Ok(lock);
+    }
+    drop(lock);
+    MmapLock::write_lock_killable(mm)
 }
 
 /// One walk from `start` that reports into `out` and cleans what it reports, then
@@ -79,7 +105,7 @@ pub(crate) fn get_and_clear(
             stopped = Err(e);
             break;
         }
-        let lock = match MmapLock::write_lock_killable(mm) {
+        let lock = match lock_for_clear(mm, walk_start, args.end) {
             Ok(lock) => lock,
             Err(e) => {
                 stopped = Err(e);

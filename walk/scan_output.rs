@@ -79,6 +79,7 @@ impl Buffer {
 /// What a scan has produced so far, across the walks of one ioctl.
 pub(crate) struct Output {
     buffer: Option<Buffer>,
+    /// The bits of a page's categories that are reported (and compared when merging).
     return_mask: u64,
     max_pages: u64,
     found_pages: u64,
@@ -86,7 +87,9 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    /// Output for a user array of `vec_len` regions at `vec`; without an array
+    /// Output for a user array of `vec_len` regions at `vec`, reporting the bits of
+    /// `return_mask` (the request's, plus the size bits of `RPM_SCAN_PAGE_SIZES`) of
+    /// the categories it is given; without an array
     /// nothing is ever reported or counted. Allocates the bounce buffer
     /// (`pagemap_scan_init_bounce_buffer`).
     pub(crate) fn new(vec: usize, vec_len: u64, return_mask: u64, max_pages: u64) -> Result<Self> {

@@ -9,9 +9,11 @@
 use kernel::{bindings, prelude::*};
 
 use super::level::Level;
+use super::mm::MmapReadLock;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
 use super::scan_output::Output;
+use super::scan_size;
 use super::scan_wp;
 use super::softdirty::SoftDirtyClearer;
 use super::vma::Vma;
@@ -39,13 +41,14 @@ pub(crate) struct ScanVisitor<'a> {
     /// What the current VMA's page categories depend on.
     ctx: Context,
     table: PteTable,
-    /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`.
-    clearer: SoftDirtyClearer,
+    /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`; flushes the TLB for
+    /// all of it once, when the visitor is done.
+    clearer: SoftDirtyClearer<'a>,
 }
 
 impl<'a> ScanVisitor<'a> {
-    /// A visitor reporting into `out`.
-    pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output) -> Self {
+    /// A visitor reporting into `out`, for a walk under `lock`.
+    pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output, lock: &'a MmapReadLock<'_>) -> Self {
         let want_file = (args.masks.all | args.masks.anyof | args.return_mask) & FILE != 0;
         Self {
             args,
@@ -57,7 +60,7 @@ impl<'a> ScanVisitor<'a> {
                 ..Context::default()
             },
             table: PteTable::default(),
-            clearer: SoftDirtyClearer::new(),
+            clearer: SoftDirtyClearer::new(lock),
         }
     }
 
@@ -74,6 +77,17 @@ impl<'a> ScanVisitor<'a> {
                 self.ret = Err(e);
                 Flow::Stop
             }
+        }
+    }
+
+    /// `categories` of a selected page, with the page sizes `sizes` computes when
+    /// the scan reports them (`RPM_SCAN_PAGE_SIZES`). Selection never looks at
+    /// them: the masks hold upstream categories only.
+    fn with_sizes(&self, categories: u64, sizes: impl FnOnce() -> u64) -> u64 {
+        if self.args.page_sizes() {
+            categories | sizes()
+        } else {
+            categories
         }
     }
 
@@ -99,6 +113,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::pte(vma, addr, leaf.entry));
         let mut next = addr + PAGE_SIZE;
         let ret = self.out.output(categories, addr, &mut next);
         if next == addr {
@@ -127,6 +142,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::thp(vma, start, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if start != end && self.args.clear_soft_dirty() {
@@ -158,6 +174,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::hugetlb(vma, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if !self.args.wp() || start == end || categories & WRITTEN == 0 {
@@ -216,6 +233,7 @@ impl Visitor for ScanVisitor<'_> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let categories = self.with_sizes(categories, || scan_size::hole(vma));
         let mut end = end;
         let mut ret = self.out.output(categories, start, &mut end);
         if start == end || !self.args.wp() {
@@ -253,7 +271,6 @@ impl Visitor for ScanVisitor<'_> {
             let exit = self.table.stopped_at.unwrap_or(end);
             scan_wp::flush_tlb_range(vma, first, exit);
         }
-        self.clearer.flush_table(vma);
         // SAFETY: enabled in `pte_table_start` for this table.
         unsafe { bindings::lazy_mmu_mode_disable() };
     }

@@ -17,6 +17,7 @@ use super::level::Level;
 use super::mm::MmapReadLock;
 use super::softleaf::{self, SoftLeaf};
 use super::vma::Vma;
+use super::x86;
 use super::Leaf;
 
 /// Runs `f` between the start and the end of an `MMU_NOTIFY_PROTECTION_VMA`
@@ -68,6 +69,12 @@ fn pte_t(raw: u64) -> bindings::pte_t {
 pub(crate) fn wp_pte(vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
     let ptep = leaf.slot.as_pte_ptr();
     let new = match leaf.entry.kind() {
+        Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
+            // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
+            // allows in-place updates, and the caller flushes the TLB for the table.
+            unsafe { leaf.slot.update(leaf.entry.raw(), x86::pte_mkuffd) };
+            return;
+        }
         Kind::Present => {
             // SAFETY: `ptep` is the PTE of `vma` at `addr` and its PTE-table lock is held (the
             // leaf's invariant); start and commit are paired under that one lock hold.

@@ -9,8 +9,9 @@
 //! protection behind the walk), then `VM_SOFTDIRTY` cleared and `vm_page_prot`
 //! recomputed, a pending TLB flush announced, an mmu_notifier range of type
 //! `MMU_NOTIFY_SOFT_DIRTY` around the walk, and every entry write-protected and
-//! cleaned under its page-table lock. The TLB is flushed for what changed in
-//! each PTE table before that table's lock is dropped; a huge PMD is flushed by
+//! cleaned under its page-table lock. The TLB is flushed once for the span of
+//! PTEs that changed, after the walk and before the notifier range ends and the
+//! mmap lock is dropped (`clear_refs` flushes the whole mm once); a huge PMD is flushed by
 //! its own invalidation.
 //!
 //! Never a false clean:
@@ -34,24 +35,35 @@ use kernel::prelude::*;
 
 use super::entry::Kind;
 use super::level::Level;
-use super::mm::{task_size, MmapLock};
+use super::mm::{task_size, MmapLock, MmapReadLock};
 use super::vma::Vma;
 use super::{walk, Flow, Leaf, LeafKind, Visitor, VmaAction};
 
 /// Clears soft-dirty on every page of the consumer's walk.
 ///
+/// The TLB is flushed once, for the span of everything changed, when the clearer is
+/// dropped: as `clear_refs` flushes once per call (`flush_tlb_mm`), after its walk and
+/// with the flush announced as pending (`inc_tlb_flush_pending`) meanwhile, not once per
+/// PTE table. A clearer lives inside that bracket ([`in_clear_bracket`]) and under the
+/// mmap lock its constructor borrows, so the flush comes before either is left.
+///
 /// # Invariants
 ///
-/// `flush`, when set, is a range of the current PTE table whose PTEs changed
-/// and may still be cached by a TLB.
-pub(crate) struct SoftDirtyClearer {
-    flush: Option<(usize, usize)>,
+/// `pending`, when set, spans every present PTE of the locked mm the clearer changed
+/// whose TLB entries were not flushed yet.
+pub(crate) struct SoftDirtyClearer<'l> {
+    lock: &'l MmapLock<'l>,
+    pending: Option<(usize, usize)>,
 }
 
-impl SoftDirtyClearer {
-    /// A clearer with nothing pending.
-    pub(crate) fn new() -> Self {
-        Self { flush: None }
+impl<'l> SoftDirtyClearer<'l> {
+    /// A clearer for the mm `lock` holds, with nothing pending.
+    pub(crate) fn new(lock: &'l MmapLock<'l>) -> Self {
+        // INVARIANT: nothing changed yet.
+        Self {
+            lock,
+            pending: None,
+        }
     }
 
     /// Clears one leaf over `[start, end)`; returns [`Flow::Split`] for a huge PMD
@@ -68,9 +80,11 @@ impl SoftDirtyClearer {
                 if !leaf.is_pinned_cow_page(vma, start, leaf.entry)
                     && leaf.pte_clear_soft_dirty(vma, start)
                 {
-                    let (s, _) = self.flush.unwrap_or((start, end));
-                    // INVARIANT: `start..end` is in the PTE table being walked.
-                    self.flush = Some((s, end));
+                    // INVARIANT: the span grows to cover `start..end`, a PTE of the locked mm.
+                    self.pending = Some(match self.pending {
+                        Some((s, e)) => (s.min(start), e.max(end)),
+                        None => (start, end),
+                    });
                 }
                 Flow::Continue
             }
@@ -96,16 +110,21 @@ impl SoftDirtyClearer {
         }
     }
 
-    /// Flushes what changed in the PTE table just walked; its lock is still held.
-    pub(crate) fn flush_table(&mut self, vma: &Vma<'_>) {
-        if let Some((start, end)) = self.flush.take() {
-            // SAFETY: `vma` is live and `start..end` is inside it.
-            unsafe { bindings::flush_tlb_range(vma.as_ptr(), start, end) };
+    /// Flushes the TLB entries of everything changed so far, on every CPU that may hold them.
+    pub(crate) fn flush(&mut self) {
+        if let Some((start, end)) = self.pending.take() {
+            self.lock.flush_tlb_range(start, end);
         }
     }
 }
 
-impl Visitor for SoftDirtyClearer {
+impl Drop for SoftDirtyClearer<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+impl Visitor for SoftDirtyClearer<'_> {
     fn vma(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) -> VmaAction {
         // `clear_refs_test_walk` leaves VM_PFNMAP alone; hugetlb entries are never touched.
         if vma.is_pfnmap() || vma.is_hugetlb() {
@@ -121,10 +140,6 @@ impl Visitor for SoftDirtyClearer {
 
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         self.clear_leaf(vma, leaf, start, end)
-    }
-
-    fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) {
-        self.flush_table(vma);
     }
 }
 
@@ -163,6 +178,23 @@ pub(crate) fn prepare(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
     }
     for_each_vma(lock, start, end, |vma| vma.write_lock(lock));
     Ok(())
+}
+
+/// Whether a clear of `[start, end)` would change a VMA: some VMA there other than a
+/// hugetlb one (which keeps the flag) has `VM_SOFTDIRTY`. Only then does the clear need
+/// the mmap lock for write (to change the flag and `vm_page_prot`, to split the VMA, and
+/// to keep faults from installing entries with the old protection behind the walk).
+/// Without such a VMA nothing but page-table entries changes, each under its page-table
+/// lock, as PAGEMAP_SCAN's write-protection does under the read lock; the answer cannot
+/// change while the lock is held, as VMA flags change only under the write lock.
+pub(crate) fn changes_vmas(lock: &MmapReadLock<'_>, start: usize, end: usize) -> bool {
+    let mut found = false;
+    for_each_vma(lock, start, end, |vma| {
+        // Nor a VM_PFNMAP one (`[vvar]` has the flag): a scan skips it, so no region
+        // ever covers it and get-and-clear never consumes its flag.
+        found |= vma.soft_dirty() && !vma.is_hugetlb() && !vma.is_pfnmap();
+    });
+    found
 }
 
 /// Clears `VM_SOFTDIRTY` on the VMAs of `[start, end)` that lie wholly inside it
@@ -272,7 +304,9 @@ pub(crate) fn clear(mm: &MmWithUser, range: Option<(usize, usize)>) -> Result {
     prepare(&lock, start, end)?;
     clear_vma_flags(&lock, start, end, |_| true);
     in_clear_bracket(&lock, start, end, || {
-        walk(&lock, start, end, &mut SoftDirtyClearer::new())
+        let mut clearer = SoftDirtyClearer::new(&lock);
+        walk(&lock, start, end, &mut clearer);
+        clearer.flush();
     });
     Ok(())
 }

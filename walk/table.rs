@@ -16,6 +16,7 @@
 
 use core::marker::PhantomData;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
@@ -111,6 +112,43 @@ impl<'a> Slot<'a> {
         // SAFETY: `ptr` is a live, aligned entry (type invariant); entries are read
         // concurrently with hardware and other CPUs, hence the volatile access.
         Entry::new(unsafe { core::ptr::read_volatile(self.ptr) }, self.level)
+    }
+
+    /// Changes a live entry in place with one atomic read-modify-write: `f` maps the
+    /// value to the new one, and is applied again if the hardware set an accessed or
+    /// dirty bit in between (no bit it sets is lost). `seen` is the value the caller
+    /// last read, the first guess. Returns the value that was replaced.
+    ///
+    /// # Safety
+    ///
+    /// The lock of the entry's table is held, so that no other software changes it, and
+    /// the change is one the kernel may make in place on this configuration
+    /// ([`super::x86::IN_PLACE_PTE_UPDATES`]); the caller flushes the TLB for it.
+    #[inline]
+    pub(crate) unsafe fn update(&self, seen: u64, f: impl Fn(u64) -> u64) -> u64 {
+        // SAFETY: `ptr` is a live, 8-byte aligned entry (type invariant); every other access
+        // to it is a single load or store of the whole word, or the hardware's own atomic
+        // update of its accessed and dirty bits.
+        let atomic = unsafe { AtomicU64::from_ptr(self.ptr) };
+        let mut old = seen;
+        loop {
+            match atomic.compare_exchange_weak(old, f(old), Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(replaced) => return replaced,
+                Err(now) => old = now,
+            }
+        }
+    }
+
+    /// Stores a new value in a non-present entry (`set_pte_at` of one: `WRITE_ONCE`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Self::update`]; both the old and the new value are non-present, so no
+    /// TLB holds the entry and no hardware writes it.
+    #[inline]
+    pub(crate) unsafe fn write_non_present(&self, raw: u64) {
+        // SAFETY: the caller's contract; `ptr` is a live, aligned entry (type invariant).
+        unsafe { core::ptr::write_volatile(self.ptr, raw) };
     }
 
     /// The slot as the C type of a PTE pointer.

@@ -55,10 +55,28 @@ impl<'a> Vma<'a> {
         unsafe { (*self.as_ptr()).vm_mm }
     }
 
-    /// Whether the VMA is a private, writable-in-principle mapping (`is_cow_mapping`).
+    /// Whether the VMA is a private, writable-in-principle mapping (`is_cow_mapping`:
+    /// `VM_MAYWRITE` without `VM_SHARED`).
+    #[inline]
     pub(crate) fn is_cow_mapping(&self) -> bool {
-        // SAFETY: the VMA is live (type invariant).
-        unsafe { bindings::vma_is_cow_mapping(self.as_ptr()) }
+        self.vma.flags() & (flags::SHARED | flags::MAYWRITE) == flags::MAYWRITE
+    }
+
+    /// Whether pages of the VMA's mm were ever pinned (`mm_flags_test(MMF_HAS_PINNED)`):
+    /// the flag is set by `FOLL_PIN` without any lock and never cleared, so it is read
+    /// anew each time, as one load of its word, as `test_bit` reads it.
+    #[inline]
+    pub(crate) fn mm_has_pinned(&self) -> bool {
+        const BITS: u32 = usize::BITS;
+        const BIT: u32 = bindings::MMF_HAS_PINNED;
+        // SAFETY: a live VMA points to its live mm; the flags bitmap is a plain array of
+        // words inside it, and the word holding `MMF_HAS_PINNED` lies within it.
+        let word = unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!(
+                (*self.mm_ptr()).__bindgen_anon_1.flags.__mm_flags[(BIT / BITS) as usize]
+            ))
+        };
+        word & (1 << (BIT % BITS)) != 0
     }
 
     /// Whether the whole VMA counts as soft-dirty (`VM_SOFTDIRTY`).
@@ -178,6 +196,11 @@ impl<'a> Vma<'a> {
     pub(crate) fn huge_page_size(&self) -> usize {
         // SAFETY: the VMA is live and hugetlb (callers check `is_hugetlb`).
         unsafe { bindings::vma_huge_page_size(self.as_ptr()) as usize }
+    }
+
+    /// log2 of [`Self::huge_page_size`].
+    pub(crate) fn huge_page_shift(&self) -> u32 {
+        self.huge_page_size().trailing_zeros()
     }
 }
 

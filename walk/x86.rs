@@ -102,6 +102,16 @@ pub(crate) fn table_phys(raw: u64) -> u64 {
     raw & frame_mask(PAGE_SHIFT)
 }
 
+/// `_PAGE_SPECIAL`: the PTE maps no "normal" page (zero page, raw PFN, ...).
+const SPECIAL: u64 = 1 << 9;
+const _: () = assert!(kernel::bindings::_PAGE_BIT_SPECIAL == 9);
+
+/// Whether a present PTE is special (`pte_special`).
+#[inline]
+pub(crate) fn special(raw: u64) -> bool {
+    raw & SPECIAL != 0
+}
+
 /// Soft-dirty bit of a present entry (`pte_soft_dirty`, `pmd_soft_dirty`).
 #[inline]
 pub(crate) fn soft_dirty(raw: u64) -> bool {
@@ -130,6 +140,99 @@ pub(crate) fn swp_uffd(raw: u64) -> bool {
 #[inline]
 pub(crate) fn writable(raw: u64) -> bool {
     raw & RW != 0
+}
+
+/// `_PAGE_SAVED_DIRTY`: where a write-protected entry keeps its dirty bit, since to a CPU
+/// with shadow stacks Write=0, Dirty=1 means a shadow-stack page.
+const SAVED_DIRTY: u64 = 1 << 58;
+const _: () = assert!(kernel::bindings::_PAGE_BIT_SAVED_DIRTY == 58);
+
+/// Whether a live PTE may be changed in place, with one atomic compare-and-exchange of
+/// the entry, instead of the `ptep_modify_prot_start`/`commit` pair and the entry
+/// builders, which are out-of-line helper calls from Rust:
+/// - without `CONFIG_PARAVIRT_XXL` (Xen PV) the pair is `ptep_get_and_clear` then
+///   `set_pte_at`, whose only purpose is that no accessed or dirty bit the hardware sets
+///   meanwhile is lost: an update that is computed again whenever the entry changed
+///   under it keeps those bits just as well;
+/// - without `CONFIG_PAGE_TABLE_CHECK` the pair has no accounting hooks to keep.
+///
+/// Elsewhere the kernel's own primitives are called. [`check_pte_builders`] compares the
+/// bit operations below with the kernel's builders when the module is loaded.
+pub(crate) const IN_PLACE_PTE_UPDATES: bool =
+    !cfg!(CONFIG_PARAVIRT_XXL) && !cfg!(CONFIG_PAGE_TABLE_CHECK);
+
+/// `pte_wrprotect`: RW cleared, and a set dirty bit moved to SavedDirty
+/// (`pte_mksaveddirty`, which the kernel applies whatever the CPU).
+#[inline]
+fn pte_wrprotect(raw: u64) -> u64 {
+    let v = raw & !RW;
+    if v & DIRTY != 0 {
+        (v & !DIRTY) | SAVED_DIRTY
+    } else {
+        v
+    }
+}
+
+/// A present PTE write-protected and soft-clean (`pte_clear_soft_dirty(pte_wrprotect(pte))`).
+#[inline]
+pub(crate) fn pte_clean_wrprotect(raw: u64) -> u64 {
+    pte_wrprotect(raw) & !SOFT_DIRTY
+}
+
+/// A present PTE marked uffd-write-protected (`pte_mkuffd`: `pte_wrprotect` of the entry
+/// with the uffd bit set).
+#[inline]
+pub(crate) fn pte_mkuffd(raw: u64) -> u64 {
+    pte_wrprotect(raw | UFFD)
+}
+
+/// A non-present PTE soft-clean (`pte_swp_clear_soft_dirty`).
+#[inline]
+pub(crate) fn pte_swp_clean(raw: u64) -> u64 {
+    raw & !SWP_SOFT_DIRTY
+}
+
+/// Checks the bit operations above against the kernel's own builders (`pte_wrprotect`,
+/// `pte_clear_soft_dirty`, `pte_mkuffd`, `pte_swp_clear_soft_dirty`) on entries with every
+/// flag bit in turn, and a few mixes; `Err` names the first that differs. The module
+/// refuses to load then: its in-place updates would not be the kernel's.
+pub(crate) fn check_pte_builders() -> Result<(), &'static str> {
+    use kernel::bindings;
+    let pte = |raw: u64| bindings::pte_t { pte: raw as usize };
+    let frame = 0x1234_5000u64;
+    let mut samples = [0u64; 20];
+    for (i, s) in samples.iter_mut().enumerate().take(13) {
+        *s = frame | PRESENT | (1 << i);
+    }
+    samples[13] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | SOFT_DIRTY;
+    samples[14] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | SOFT_DIRTY | UFFD;
+    samples[15] = frame | PRESENT | USER | ACCESSED | (1 << 63);
+    samples[16] = frame | PRESENT | USER | ACCESSED | DIRTY;
+    samples[17] = frame | PRESENT | USER | SAVED_DIRTY | SOFT_DIRTY;
+    samples[18] = frame | PRESENT | RW | USER | DIRTY | SAVED_DIRTY;
+    samples[19] = frame | PRESENT | RW | USER | ACCESSED | DIRTY | (1 << 57) | (1 << 63);
+    for raw in samples {
+        // SAFETY: the builders are pure functions of the value.
+        let (clean, uffd) = unsafe {
+            (
+                bindings::pte_clear_soft_dirty(bindings::pte_wrprotect(pte(raw))).pte as u64,
+                bindings::pte_mkuffd(pte(raw)).pte as u64,
+            )
+        };
+        if clean != pte_clean_wrprotect(raw) {
+            return Err("pte_clear_soft_dirty(pte_wrprotect())");
+        }
+        if uffd != pte_mkuffd(raw) {
+            return Err("pte_mkuffd");
+        }
+        let swp = raw & !PRESENT;
+        // SAFETY: as above.
+        let swp_clean = unsafe { bindings::pte_swp_clear_soft_dirty(pte(swp)).pte as u64 };
+        if swp_clean != pte_swp_clean(swp) {
+            return Err("pte_swp_clear_soft_dirty");
+        }
+    }
+    Ok(())
 }
 
 /// `_PAGE_SWP_EXCLUSIVE`: the PSE bit of a non-present PTE marks an exclusive anonymous swap entry.

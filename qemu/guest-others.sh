@@ -34,8 +34,8 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 # Out (README names them with the reason): khugepaged (it never opens
 # pagemap or clear_refs: nothing to redirect), uffd-wp-mremap (time: its
 # cases on a 1 GiB hugetlb page, which it allocates itself, take minutes
-# each) and split_huge_page_test (agreed in one guest run; in the next its
-# redirected run stopped at the order-4 split, cause not yet known).
+# each) and split_huge_page_test (khugepaged collapses the THPs it split
+# before it checks them, on /proc too: to run with khugepaged held off).
 # rpm.others=NAME runs any of them.
 MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow"
 # rpm.others=NAME,NAME on the kernel command line runs only those mm

@@ -66,9 +66,15 @@
  * - All or nothing: what can fail (VMA splits, the output array) is done or
  *   tried before the first change; a call that fails changes nothing, or puts
  *   VM_SOFTDIRTY back on what it had consumed (its pages then read dirty).
- * - Page faults wait: every VMA of the range is write-locked for the call, as
- *   clear_refs does, so a fault racing the call cannot install an entry that
- *   a later write would pass without marking it.
+ * - Page faults wait: when a VMA of the range has VM_SOFTDIRTY to clear,
+ *   every VMA of the range is write-locked for the call, as clear_refs does,
+ *   so a fault racing the call cannot install an entry that a later write
+ *   would pass without marking it. When none has (only page-table entries
+ *   change, each under its lock), get-and-clear runs under the mmap lock held
+ *   for read, as PAGEMAP_SCAN's write-protection does.
+ * - Pages away: an entry of a page under migration or in device-private
+ *   memory that would come back writable loses write access (as mprotect
+ *   does), so the write after its return faults and marks it.
  * - Huge pages: an anonymous THP that a range covers in part is split and
  *   cleaned exactly; a file or shmem THP covered in part is left alone and
  *   reads dirty (splitting it would zap it). Hugetlb pages are never cleaned

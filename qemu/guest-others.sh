@@ -35,9 +35,11 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 # pagemap or clear_refs: nothing to redirect), uffd-wp-mremap (time: its
 # cases on a 1 GiB hugetlb page, which it allocates itself, take minutes
 # each) and split_huge_page_test (khugepaged collapses the THPs it split
-# before it checks them, on /proc too: to run with khugepaged held off).
-# rpm.others=NAME runs any of them.
-MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow"
+# before it checks them, on /proc too: to run with khugepaged held off) and
+# cow (time: 100-147 s a run alone, over its 240 s in both paging modes of a
+# make check, whose two guests share the two cores; it agreed both ways when
+# it had the time). rpm.others=NAME runs any of them.
+MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty"
 # rpm.others=NAME,NAME on the kernel command line runs only those mm
 # selftests (any built into /others/mm, listed or not), and page-types only
 # if "page-types" is among them: for targeted runs while fixing one program.

@@ -107,8 +107,19 @@ check)
 	for t in $(echo "$only" | tr , ' '); do
 		set -- "$@" -t "rust_pagemap:$t"
 	done
-	/kselftest/run_kselftest.sh "$@"
-	echo "RPM-RUNNER exit=$?"
+	# Each program's start and result line is also stamped with the guest's
+	# uptime (RPM-TIME), from which the host prints the seconds each took.
+	{
+		/kselftest/run_kselftest.sh "$@"
+		echo $? >/tmp/runner.rc
+	} | while IFS= read -r line; do
+		case "$line" in
+		"# selftests: "* | "ok "* | "not ok "*)
+			echo "RPM-TIME $(cut -d' ' -f1 /proc/uptime) $line" ;;
+		esac
+		printf '%s\n' "$line"
+	done
+	echo "RPM-RUNNER exit=$(cat /tmp/runner.rc 2>/dev/null || echo none)"
 	# --- others: other people's programs, directly and through librpm_redirect.so ---
 	# (all of them with the whole suite; with rpm.tests= only when rpm.others=
 	# names some: guest-others.sh reads it)

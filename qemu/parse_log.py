@@ -26,6 +26,7 @@ when:
 The last line is "N passed, N failed, N skipped"; the exit status is 0 only if
 nothing failed (and, unless --no-tests, at least one test passed).
 """
+import collections
 import re
 import sys
 
@@ -65,6 +66,10 @@ CALL_TRACE = re.compile(r"Call Trace:")
 TAP = re.compile(r"^(not ok|ok) (\d+)\s*-?\s*(.*?)\s*$")
 PLAN = re.compile(r"^1\.\.(\d+)\s*$")
 DIRECTIVE = re.compile(r"\s#\s*(SKIP|XFAIL|XPASS|TODO)\b\s*(.*)$", re.IGNORECASE)
+# Comment lines kept per program, printed under a failing test (its assertion, its TH_LOGs).
+NOTES_KEPT = 12
+# The guest's uptime stamped on a runner line (qemu/guest-init.sh).
+TIME = re.compile(r"^RPM-TIME (\d+(?:\.\d+)?) (.*)$")
 # Strip a printk timestamp that may precede user output on the console.
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 # A run is named for its paging level; "-perf": on the performance kernel,
@@ -79,6 +84,7 @@ class Result:
         self.passed, self.failed, self.skipped = [], [], []
         self.details = []  # extra lines printed after the failures (leak reports)
         self.allowed = []  # allow-list entries that were used
+        self.times = []  # "LABEL: seconds: prog N, ..." from the guest's RPM-TIME stamps
 
     def merge(self, other):
         self.passed += other.passed
@@ -86,6 +92,7 @@ class Result:
         self.skipped += other.skipped
         self.details += other.details
         self.allowed += other.allowed
+        self.times += other.times
 
 
 def check_env(label, line, r):
@@ -150,7 +157,17 @@ def parse(label, text, need_tests=True):
     env_seen = loaded = unloaded = done = False
     leaks = None
     report = []
+    started, took = {}, []  # RPM-TIME: a program's start, then its seconds
     for line in lines:
+        m = TIME.match(line)
+        if m:
+            at, what = float(m.group(1)), m.group(2)
+            begin, end = Ktap.START.match(what), Ktap.END.match(what)
+            if begin:
+                started[begin.group(2)] = at
+            elif end and end.group(3) in started:
+                took.append(f"{end.group(3)} {at - started.pop(end.group(3)):.0f}")
+            continue
         if line.startswith("RPM-ENV "):
             env_seen = True
             check_env(label, line, r)
@@ -194,6 +211,8 @@ def parse(label, text, need_tests=True):
         if line.startswith("RPM-") or line.startswith("["):
             continue  # our other lines, kernel messages
         ktap.feed(line)
+    if took:
+        r.times.append(f"{label}: seconds: " + ", ".join(took))
     if need_tests:
         ktap.finish()
     if block is not None:
@@ -282,6 +301,7 @@ class Ktap:
 
     def _start(self, name):
         self.prog, self.prog_plan, self.seen, self.prog_failed = name, None, 0, 0
+        self.notes = collections.deque(maxlen=NOTES_KEPT)
 
     def feed(self, line):
         if line == "TAP version 13" and not self.header:
@@ -311,7 +331,14 @@ class Ktap:
         m = TAP.match(inner)
         if m:
             self.seen += 1
-            self.prog_failed += judge(self.r, self.label, self.prog, m)
+            failed = judge(self.r, self.label, self.prog, m)
+            self.prog_failed += failed
+            if failed:
+                # What the test said before it failed: the assertion and its TH_LOGs.
+                self.r.details += [f"{self.label}: {self.prog}: {n}" for n in self.notes]
+            self.notes.clear()
+        elif inner.startswith("# "):
+            self.notes.append(inner[2:])
 
     def _end(self, m):
         status, name, directive = m.group(1), m.group(3), (m.group(4) or "").strip()
@@ -387,6 +414,8 @@ def main(argv):
         total.failed.append("no test passed at all")
     for entry in sorted(set(total.allowed)):
         print(f"ALLOWED SKIP {entry}")
+    for line in total.times:
+        print(line)
     for name in total.skipped:
         print(f"SKIP {name}")
     for name in total.failed:

@@ -190,6 +190,23 @@ class Variants(unittest.TestCase):
         r = self.parse(text)
         self.assertEqual(r.failed, [KINDS_FAILURE, "4level: pagemap_scan_attach: not ok # exit=139"])
 
+    def test_failing_test_shows_what_it_said(self):
+        # CI shows only the end of the log: a failure carries its own lines there.
+        r = self.parse(complete_4level())
+        said = [d for d in r.details if d.startswith("4level: pagemap_read_kinds: ")]
+        self.assertIn("4level: pagemap_read_kinds: hugetlb_1g_private: Test terminated by timeout", said)
+        self.assertNotIn("4level: pagemap_read_kinds:            OK  kinds.hugetlb_2m_mapped_by_two_not_exclusive",
+                         said)
+
+    def test_program_seconds_from_time_stamps(self):
+        text = splice(complete_4level(), "# selftests: rust_pagemap: pagemap_scan_attach",
+                      ["RPM-TIME 100.25 # selftests: rust_pagemap: pagemap_scan_attach"])
+        text = splice(text, "ok 5 selftests: rust_pagemap: pagemap_scan_attach",
+                      ["RPM-TIME 142.75 ok 5 selftests: rust_pagemap: pagemap_scan_attach"])
+        r = self.parse(text)
+        self.assertEqual(r.times, ["4level: seconds: pagemap_scan_attach 42"])
+        self.assertEqual(counts(r), counts(self.parse(complete_4level())))
+
     def test_missing_planned_tests_fail(self):
         text = in_attach(complete_4level(), "# 1..5\n", "# 1..7\n")
         self.assertIn("4level: pagemap_scan_attach: 2 of 7 planned tests never reported",

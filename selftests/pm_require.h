@@ -167,17 +167,35 @@ static inline long pm_online_cpus(void)
 /*
  * MADV_PAGEOUT [p, p+len) until /proc reports at least `want` pages of it
  * swapped (or 10 tries); returns how many it reports swapped.
+ *
+ * A page faulted in lately may still sit in the LRU batch of the CPU that
+ * faulted it, where MADV_PAGEOUT cannot isolate it; madvise drains only the
+ * batch of the CPU it runs on. So after the first try each further one runs
+ * pinned to the next CPU in turn, draining every CPU's batch; the thread's
+ * affinity is restored before returning.
  */
 static inline long pm_page_out(int proc, void *p, size_t len, long want)
 {
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	bool pinned = false;
+	cpu_set_t old, one;
 	long n = 0;
 
+	if (sched_getaffinity(0, sizeof(old), &old))
+		cpus = 1;
 	for (int attempt = 0; attempt < 10; attempt++) {
+		if (attempt > 0 && cpus > 1) {
+			CPU_ZERO(&one);
+			CPU_SET((attempt - 1) % cpus, &one);
+			pinned = !sched_setaffinity(0, sizeof(one), &one) || pinned;
+		}
 		madvise(p, len, MADV_PAGEOUT);
 		n = pm_count_with(proc, p, len, RPM_SWAP);
 		if (n >= want)
 			break;
 	}
+	if (pinned)
+		sched_setaffinity(0, sizeof(old), &old);
 	return n;
 }
 

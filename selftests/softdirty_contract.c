@@ -470,9 +470,26 @@ static bool two_cpus(void)
 /* Each half; the swapped variant's first half is smaller (swapping is slow under TCG). */
 #define RACE_HALF (4UL << 20)
 #define RACE_SWAP_HALF (1UL << 20)
-#define RACE_ROUNDS 6
+#define RACE_ROUNDS 6 /* RPM_RACE_ROUNDS in the environment overrides */
 /* Rounds take seconds each under TCG with KASAN. */
 #define RACE_TIMEOUT 240
+
+/* The /proc entries of the first few pages of [p, p + n pages) that read clean. */
+static void show_clean(int proc, const char *p, size_t n)
+{
+	int shown = 0;
+
+	for (size_t i = 0; i < n && shown < 8; i++) {
+		uint64_t e = proc_entry(proc, p + i * PM_PAGE);
+
+		if (!(e & RPM_SOFT_DIRTY)) {
+			printf("# page %zu of the first half reads clean: %#llx\n", i,
+			       (unsigned long long)e);
+			shown++;
+		}
+	}
+	fflush(stdout);
+}
 
 static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem)
 {
@@ -528,6 +545,8 @@ static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem
 	pthread_join(t, NULL);
 	pm_touch(p, half, PM_PAGE, true);
 	clean = clean_pages(proc, p, half / PM_PAGE);
+	if (clean > 0)
+		show_clean(proc, p, half / PM_PAGE);
 	munmap(p, len);
 	return clean;
 }
@@ -535,12 +554,14 @@ static long race_round(int proc, int dev, enum race_kind kind, enum race_mem mem
 static void race_test(struct __test_metadata *_metadata, int proc, int dev, enum race_kind kind,
 		      enum race_mem mem)
 {
+	const char *env = getenv("RPM_RACE_ROUNDS");
+	int rounds = env && *env ? atoi(env) : RACE_ROUNDS;
 	long lost = 0;
 
 	ASSERT_TRUE(two_cpus());
 	if (mem == RACE_ANON_SWAPPED)
 		ASSERT_TRUE(pm_have_swap());
-	for (int i = 0; i < RACE_ROUNDS; i++) {
+	for (int i = 0; i < rounds; i++) {
 		time_t t0 = time(NULL);
 		long clean = race_round(proc, dev, kind, mem);
 

@@ -28,24 +28,23 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 
 # The kernel's mm selftests that read pagemap or clear soft-dirty, run from
 # their directory as run_vmtests.sh runs them, with the arguments mm_args
-# gives (a subset where a whole run does not fit the time; README: "In make
-# check" says what and why).
-# Only those whose two runs were seen to agree in this guest are on the list.
-# Out (README names them with the reason): khugepaged (it never opens
-# pagemap or clear_refs: nothing to redirect), uffd-wp-mremap (time: its
-# cases on a 1 GiB hugetlb page, which it allocates itself, take minutes
-# each) and split_huge_page_test (khugepaged collapses the THPs it split
-# before it checks them, on /proc too: to run with khugepaged held off) and
-# cow (time: 100-147 s a run alone, over its 240 s in both paging modes of a
-# make check, whose two guests share the two cores; it agreed both ways when
-# it had the time). rpm.others=NAME runs any of them.
-MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty"
+# gives (none: every test they have). `make check` runs them in its two boots
+# of the performance kernel (qemu/run.sh): under TCG with KASAN, cow and
+# uffd-wp-mremap take many minutes. Out (README names them with the reason):
+# khugepaged (it never opens pagemap or clear_refs: nothing to redirect) and
+# split_huge_page_test (it splits through debugfs, which the performance
+# kernel lacks; rpm.others=split_huge_page_test runs it on the debug kernel,
+# with khugepaged held off).
+MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow uffd-wp-mremap"
 # rpm.others=NAME,NAME on the kernel command line runs only those mm
 # selftests (any built into /others/mm, listed or not), and page-types only
 # if "page-types" is among them: for targeted runs while fixing one program.
+# rpm.others=all runs the whole list and page-types (next to rpm.tests=).
 PAGE_TYPES=yes
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in rpm.others=*)
+	case "$arg" in
+	rpm.others=all) ;;
+	rpm.others=*)
 		MM_TESTS= PAGE_TYPES=no
 		for t in $(echo "${arg#rpm.others=}" | tr ',' ' '); do
 			if [ "$t" = page-types ]; then PAGE_TYPES=yes; else MM_TESTS="$MM_TESTS $t"; fi
@@ -65,6 +64,22 @@ mm_limit() { # NAME: the seconds each of its runs gets
 	uffd-wp-mremap) echo 900 ;; # 39 of its 40 results took 422 s alone in this guest
 	*) echo "$LIMIT" ;;
 	esac
+}
+
+# khugepaged held off while split_huge_page_test runs: it splits THPs and
+# checks that they stay split, and khugepaged's periodic scan collapses them
+# back (on /proc as on the device: seen in both runs of a pair). Writing the
+# scan interval wakes khugepaged for one pass at once, after which it sleeps
+# the new interval (an hour); the pause lets that pass end first.
+KH=/sys/kernel/mm/transparent_hugepage/khugepaged
+hold_khugepaged() { # on|off
+	if [ "$1" = on ]; then
+		kh_sleep=$(cat $KH/scan_sleep_millisecs)
+		echo 3600000 >$KH/scan_sleep_millisecs && sleep 3
+		echo "# khugepaged held off (scan_sleep_millisecs $kh_sleep -> 3600000)"
+	else
+		echo "$kh_sleep" >$KH/scan_sleep_millisecs
+	fi
 }
 
 n=0
@@ -290,7 +305,9 @@ for t in $MM_TESTS; do
 		result not-ok "$t" "not run: the ${BUDGET}s budget for the mm selftests was used up"
 		continue
 	fi
+	[ "$t" != split_huge_page_test ] || hold_khugepaged on
 	run_twice "$t" "$O/mm" "$(mm_limit "$t")" "./$t" $(mm_args "$t")
+	[ "$t" != split_huge_page_test ] || hold_khugepaged off
 done
 [ "$gigs" = 0 ] || echo "$gigs" >"$gig"
 

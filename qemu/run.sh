@@ -40,13 +40,21 @@ timed tests "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/kselftest" "$BUILD/guest-
 log "building the redirect library and other people's programs"
 timed others "$QEMU_DIR/build-others.sh" "$kobj" "$BUILD/others"
 # --- end others ---
-timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
-	"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
+# The debug kernel's boots run the suite; other people's programs run in the
+# performance kernel's boots (below) in check mode, where they take minutes, not tens.
+if [ "$mode" = check ]; then
+	timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
+		"$BUILD/kselftest" "$BUILD/guest-bin"
+else
+	timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
+		"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
+fi
 kernel=$kobj/arch/x86/boot/bzImage
 
-# The long differential fuzz runs on the performance kernel (no KASAN: calls are
-# several times cheaper), with the same installed selftests and a module built
-# for that kernel from a copy of the sources (the in-tree build is the debug one).
+# The long differential fuzz and other people's programs run on the performance
+# kernel (no KASAN: calls are several times cheaper), with the same installed
+# selftests and a module built for that kernel from a copy of the sources (the
+# in-tree build is the debug one).
 if [ "$mode" = check ]; then
 	log "building the performance kernel and rust_pagemap.ko for it (the long fuzz run)"
 	t0=$(now)
@@ -60,7 +68,7 @@ if [ "$mode" = check ]; then
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" \
 				INSTALL_MOD_PATH="$BUILD/perf/modroot" modules_install >&2 &&
 			"$QEMU_DIR/mkinitramfs.sh" "$BUILD/perf/initramfs.cpio.gz" "$BUILD/perf/modroot" \
-				"$BUILD/kselftest" "$BUILD/guest-bin"
+				"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
 	}
 	timed perf-module perf_build || die "rust_pagemap.ko does not build for the performance kernel"
 fi
@@ -124,39 +132,47 @@ check)
 		exit 1
 	fi
 	logs=()
-	# Fuzz calls per user on the performance kernel (2 x 500,000 per make check,
-	# on top of the shorter runs under KASAN in both debug boots), and the most
-	# seconds each run may take before it fails for making too few.
-	FUZZ_CALLS=500000 FUZZ_SECONDS=900
+	# Fuzz calls per user in each performance-kernel boot (2 users x 2 paging
+	# modes x 250,000 = 1,000,000 per make check, on top of the shorter runs
+	# under KASAN in both debug boots), and the most seconds each run may take
+	# before it fails for making too few.
+	FUZZ_CALLS=250000 FUZZ_SECONDS=900
 	t0=$(now)
-	if [ "${RPM_SERIAL:-0}" = 1 ]; then
-		for paging in 5 4; do
-			log "booting the suite with $paging-level paging"
-			boot "$paging" "check-$paging.log" check
-		done
-	else
-		log "booting the suite with 5- and 4-level paging side by side"
-		boot 5 check-5.log check &
-		pid5=$!
-		boot 4 check-4.log check &
-		pid4=$!
-		wait "$pid5" "$pid4"
-	fi
-	# The fuzz on the performance kernel: FUZZ_CALLS calls as root and as many as
-	# nobody, every one of them required (fewer is a failure, not a shorter run).
+	# both_modes NAME: boot 5- and 4-level paging side by side (one after the
+	# other with RPM_SERIAL=1), consoles NAME-5.log and NAME-4.log.
+	both_modes() {
+		if [ "${RPM_SERIAL:-0}" = 1 ]; then
+			boot 5 "$1-5.log" check
+			boot 4 "$1-4.log" check
+		else
+			boot 5 "$1-5.log" check &
+			local pid5=$!
+			boot 4 "$1-4.log" check &
+			local pid4=$!
+			wait "$pid5" "$pid4"
+		fi
+	}
+	log "booting the suite on the debug kernel with 5- and 4-level paging"
+	both_modes check
+	# The performance kernel: the fuzz, FUZZ_CALLS calls as root and as many as
+	# nobody in each mode, every one of them required (fewer is a failure, not a
+	# shorter run); then other people's programs (qemu/guest-others.sh), all of them.
 	fuzz_calls=${RPM_FUZZ_CALLS:-$FUZZ_CALLS}
-	log "booting the performance kernel for $((2 * fuzz_calls)) fuzz calls (5-level paging)"
+	log "booting the performance kernel with 5- and 4-level paging: $((4 * fuzz_calls)) fuzz calls," \
+		"other people's programs"
 	BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \
-		RPM_APPEND="rpm.tests=fuzz rpm.env=RPM_FUZZ_CALLS=$fuzz_calls \
+		RPM_APPEND="rpm.tests=fuzz rpm.others=all rpm.env=RPM_FUZZ_CALLS=$fuzz_calls \
 rpm.env=RPM_FUZZ_MIN_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_SECONDS=$FUZZ_SECONDS \
-rpm.timeout=$((2 * FUZZ_SECONDS + 300))" boot 5 fuzz-5-perf.log check
+rpm.timeout=$((2 * FUZZ_SECONDS + 300))" both_modes perf
 	TIMES+=("boots $(($(now) - t0))s")
-	for paging in 5 4; do
-		TIMES+=("boot-${paging}level $(cat "$BUILD/check-$paging.log.time" 2>/dev/null || echo '?')s")
-		logs+=("${paging}level=$BUILD/check-$paging.log")
+	for run in check perf; do
+		for paging in 5 4; do
+			label=${paging}level
+			[ "$run" = check ] || label=$label-perf
+			TIMES+=("boot-$label $(cat "$BUILD/$run-$paging.log.time" 2>/dev/null || echo '?')s")
+			logs+=("$label=$BUILD/$run-$paging.log")
+		done
 	done
-	TIMES+=("boot-fuzz $(cat "$BUILD/fuzz-5-perf.log.time" 2>/dev/null || echo '?')s")
-	logs+=("5level-perf=$BUILD/fuzz-5-perf.log")
 	for l in "${logs[@]}"; do
 		grep -aE '^(not ok|ok) |^# not ok |^# # Totals|^RPM-' "${l#*=}" | grep -v '^RPM-KMEMLEAK-REPORT' |
 			sed "s/^/[${l%%=*}] /"

@@ -61,12 +61,10 @@ MUTANTS = [
     {
         "name": "wp-no-mmu-notifier",
         "what": "the MMU_NOTIFY_PROTECTION_VMA range around a write-protecting scan is gone",
+        # The guard both starts the range and (on drop) ends it: neither call is made.
         "file": "walk/scan_wp.rs",
-        "old": "unsafe { bindings::mmu_notifier_invalidate_range_start(range.as_mut_ptr()) };",
-        "new": "let _ = &mut range;",
-        "also": [("walk/scan_wp.rs",
-                  "unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };",
-                  "let _ = &mut range;")],
+        "old": "let _range = NotifierRange::start(lock, NotifyEvent::ProtectionVma, start, end);",
+        "new": "let _range = (NotifierRange::start, NotifyEvent::ProtectionVma, lock, start, end);",
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
         "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
     },
@@ -82,12 +80,10 @@ MUTANTS = [
     {
         "name": "clear-no-mmu-notifier",
         "what": "the MMU_NOTIFY_SOFT_DIRTY range around the clear is never started nor ended",
+        # The guard both starts the range and (on drop) ends it: neither call is made.
         "file": "walk/softdirty.rs",
-        "old": "bindings::mmu_notifier_invalidate_range_start(&mut range);",
-        "new": "let _ = &mut range;",
-        "also": [("walk/softdirty.rs",
-                  "unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };",
-                  "let _ = &mut self.range;")],
+        "old": "let _notifier = NotifierRange::start(lock, NotifyEvent::SoftDirty, start, end);",
+        "new": "let _notifier = (NotifierRange::start, NotifyEvent::SoftDirty, lock, start, end);",
         # Without CONFIG_MMU_NOTIFIER the start and end calls are empty inlines: no secondary
         # MMU can exist, so nothing can observe the difference. Checked, not assumed.
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",

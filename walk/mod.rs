@@ -13,6 +13,7 @@ pub(crate) mod entry;
 pub(crate) mod level;
 pub(crate) mod mm;
 pub(crate) mod modify;
+pub(crate) mod notify;
 pub(crate) mod page;
 pub(crate) mod pagemap;
 pub(crate) mod scan;

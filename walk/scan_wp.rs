@@ -9,12 +9,12 @@
 //! and present ones only through the kernel's modify-protection pairs, so that
 //! accessed and dirty bits the hardware sets meanwhile are not lost.
 
-use core::mem::MaybeUninit;
 use kernel::{bindings, prelude::*};
 
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::mm::MmapReadLock;
+use super::notify::{NotifierRange, NotifyEvent};
 use super::softleaf::{self, SoftLeaf};
 use super::vma::Vma;
 use super::x86;
@@ -30,25 +30,8 @@ pub(crate) fn with_protection_notifier<R>(
     end: usize,
     f: impl FnOnce() -> R,
 ) -> R {
-    let mut range = MaybeUninit::<bindings::mmu_notifier_range>::uninit();
-    // SAFETY: `range` is writable storage that `mmu_notifier_range_init` fills in whole; the
-    // mm is live and its mmap lock held.
-    unsafe {
-        bindings::mmu_notifier_range_init(
-            range.as_mut_ptr(),
-            bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA,
-            0,
-            lock.mm_ptr(),
-            start,
-            end,
-        )
-    };
-    // SAFETY: initialised just above; the range stays in place until the end call.
-    unsafe { bindings::mmu_notifier_invalidate_range_start(range.as_mut_ptr()) };
-    let ret = f();
-    // SAFETY: the range was started above, and is ended once, still under the mmap lock.
-    unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };
-    ret
+    let _range = NotifierRange::start(lock, NotifyEvent::ProtectionVma, start, end);
+    f()
 }
 
 /// Flushes the TLB entries of `[start, end)` of `vma` on every CPU the mm ran on

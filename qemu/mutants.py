@@ -72,7 +72,7 @@ MUTANTS = [
         "name": "wp-no-tlb-flush",
         "what": "the TLB flush after uffd-write-protecting PTEs in a scan is gone",
         "file": "walk/scan_visit.rs",
-        "old": "scan_wp::flush_tlb_range(vma, first, exit);",
+        "old": "vma.flush_tlb_range(first, exit);",
         "new": "let _ = (first, exit);",
         "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
                     f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],

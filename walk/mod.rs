@@ -152,6 +152,12 @@ pub(crate) trait Visitor {
     /// All PTEs of one PTE table in `[start, end)` were visited; its lock is still held.
     fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
 
+    /// Whether each PTE table is walked in the lazy MMU mode, entered after
+    /// [`Self::pte_table_start`] and left after [`Self::pte_table_done`], under its lock.
+    fn lazy_mmu(&self) -> bool {
+        false
+    }
+
     /// Whether hugetlb leaves must be handed over with the write lock of the
     /// file's `i_mmap` tree held as well (taken before the huge-PTE lock), as
     /// write-protecting them requires.
@@ -281,8 +287,10 @@ fn walk_pmd<V: Visitor>(
                     continue;
                 };
                 v.pte_table_start(vma, start, end);
+                let lazy = v.lazy_mmu().then(|| ptes.lazy_mmu());
                 let flow = walk_ptes(vma, &ptes, start, end, v);
                 v.pte_table_done(vma, start, end);
+                drop(lazy);
                 drop(ptes);
                 // SAFETY: no lock is held here besides the sleepable mmap lock.
                 unsafe { bindings::cond_resched() };

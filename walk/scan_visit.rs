@@ -6,7 +6,7 @@
 //! `pagemap_scan_pmd_entry`, `pagemap_scan_thp_entry`,
 //! `pagemap_scan_hugetlb_entry` in fs/proc/task_mmu.c).
 
-use kernel::{bindings, prelude::*};
+use kernel::prelude::*;
 
 use super::level::Level;
 use super::mm::MmapReadLock;
@@ -277,8 +277,10 @@ impl Visitor for ScanVisitor<'_> {
 
     fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
         self.table = PteTable::default();
-        // SAFETY: paired with the disable in `pte_table_done`, under the same PTE-table lock.
-        unsafe { bindings::lazy_mmu_mode_enable() };
+    }
+
+    fn lazy_mmu(&self) -> bool {
+        true
     }
 
     fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, end: usize) {
@@ -288,8 +290,6 @@ impl Visitor for ScanVisitor<'_> {
             let exit = self.table.stopped_at.unwrap_or(end);
             vma.flush_tlb_range(first, exit);
         }
-        // SAFETY: enabled in `pte_table_start` for this table.
-        unsafe { bindings::lazy_mmu_mode_disable() };
     }
 
     fn lock_hugetlb_mapping(&self) -> bool {

@@ -314,3 +314,34 @@ impl Drop for HugePteLock<'_> {
         unsafe { bindings::spin_unlock(self.ptl) };
     }
 }
+
+/// The lazy MMU mode of the current task (`lazy_mmu_mode_enable`), entered while a
+/// PTE table is locked, so that a paravirtualised MMU may batch the PTE changes;
+/// left (`lazy_mmu_mode_disable`, which flushes the batch) on drop, before the
+/// table's lock is dropped.
+///
+/// # Invariants
+///
+/// The mode was entered once, in [`PteTableLock::lazy_mmu`], and is left once, on drop,
+/// while the PTE-table lock it borrows is still held.
+pub(crate) struct LazyMmu<'a> {
+    _ptes: PhantomData<&'a PteTableLock<'a>>,
+}
+
+impl PteTableLock<'_> {
+    /// Enters the lazy MMU mode for changes to this table.
+    pub(crate) fn lazy_mmu(&self) -> LazyMmu<'_> {
+        // SAFETY: task context (the walker sleeps between tables); paired with the disable
+        // in `LazyMmu::drop`, which runs before the PTE-table lock borrowed here is dropped.
+        unsafe { bindings::lazy_mmu_mode_enable() };
+        // INVARIANT: entered just now.
+        LazyMmu { _ptes: PhantomData }
+    }
+}
+
+impl Drop for LazyMmu<'_> {
+    fn drop(&mut self) {
+        // SAFETY: entered in `PteTableLock::lazy_mmu` (type invariant), left once, here.
+        unsafe { bindings::lazy_mmu_mode_disable() };
+    }
+}

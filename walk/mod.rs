@@ -10,6 +10,7 @@
 
 pub(crate) mod access;
 pub(crate) mod entry;
+pub(crate) mod fillbuf;
 pub(crate) mod level;
 pub(crate) mod mm;
 pub(crate) mod modify;
@@ -24,9 +25,11 @@ mod scan_output;
 mod scan_size;
 mod scan_visit;
 mod scan_wp;
+pub(crate) mod signal;
 pub(crate) mod softdirty;
 pub(crate) mod softleaf;
 pub(crate) mod table;
+pub(crate) mod uaccess;
 pub(crate) mod vma;
 pub(crate) mod x86;
 

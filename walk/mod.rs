@@ -360,7 +360,7 @@ fn walk_hugetlb<V: Visitor>(
                 } else {
                     None
                 };
-                let ptl = HugePteLock::lock(vma, slot);
+                let ptl = HugePteLock::lock(&hlock, slot);
                 let flow = v.leaf(vma, &ptl.leaf(addr), addr, next);
                 drop(ptl);
                 drop(mapping);

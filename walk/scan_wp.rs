@@ -46,7 +46,7 @@ pub(crate) fn wp_hugetlb_hole(hlock: &HugetlbVmaLock<'_>, addr: usize, end: usiz
             return Err(ENOMEM);
         };
         let mapping = vma.lock_mapping_write();
-        let ptl = HugePteLock::lock(vma, slot);
+        let ptl = HugePteLock::lock(hlock, slot);
         let leaf = ptl.leaf(addr);
         leaf.huge_pte_make_uffd_wp(vma, addr);
         // An empty entry had no translation to flush; one a racing fault filled had.

@@ -22,7 +22,7 @@ use kernel::bindings;
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::mm::MmapReadLock;
-use super::vma::{HugetlbVmaLock, Vma};
+use super::vma::HugetlbVmaLock;
 use super::{Leaf, LeafKind};
 
 /// A page table at `level`.
@@ -276,7 +276,7 @@ impl<'a> Slot<'a> {
 ///
 /// # Invariants
 ///
-/// `slot` is the huge PTE of the hugetlb VMA of `mm`, and `ptl` its lock, held; it is
+/// `slot` is a huge PTE of a hugetlb VMA of `mm`, and `ptl` its lock, held; it is
 /// released on drop.
 pub(crate) struct HugePteLock<'a> {
     slot: Slot<'a>,
@@ -285,10 +285,15 @@ pub(crate) struct HugePteLock<'a> {
 }
 
 impl<'a> HugePteLock<'a> {
-    /// Locks `slot`, the huge PTE of the hugetlb VMA `vma` at some address.
-    pub(crate) fn lock(vma: &Vma<'_>, slot: Slot<'a>) -> Self {
+    /// Locks `slot`, a huge PTE of the hugetlb VMA that `hlock` holds the hugetlb lock of
+    /// (the lock finds the page-table lock by the VMA's huge page size: only a hugetlb
+    /// VMA has one).
+    pub(crate) fn lock(hlock: &HugetlbVmaLock<'_>, slot: Slot<'a>) -> Self {
+        let vma = hlock.vma();
+        debug_assert_eq!(Level::of_page_size(vma.huge_page_size()), Some(slot.level));
         let mm = vma.mm_ptr();
-        // SAFETY: `slot` is a live huge entry of this hugetlb VMA (it outlives 'a).
+        // SAFETY: `vma` is a live hugetlb VMA (`hlock`'s invariant) and `slot` a live huge entry
+        // at its page size (alive for 'a).
         let ptl = unsafe { bindings::vma_huge_pte_lock(vma.as_ptr(), mm, slot.as_pte_ptr()) };
         // INVARIANT: `vma_huge_pte_lock` returns with the entry's lock held.
         Self { slot, mm, ptl }

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Mutation testing of the module: do the tests catch the bugs they are for?
 
-Usage: mutants.py [--keep] [--check] [NAME ...]        (make mutants)
+Usage: mutants.py [--keep] [--check] [--baseline-log LOG] [NAME ...]   (make mutants)
+
+  NAME     run only the named mutants (see MUTANTS below); none: all of them
 
   --check  only verify that every mutation still applies to the source (fast:
            no build, no boot); run it after changing walk/ to see what to retarget
   --keep   keep each mutant's tree under build/mutants/NAME/src
   --baseline-log LOG  take the unmutated run from LOG (a console of an earlier
            baseline run of the same tree) instead of booting it again
+
+Every boot takes the machine-wide QEMU lock (/tmp/rpm-qemu.lock) itself, one
+guest at a time; do not run this script under that lock (it would wait for itself).
 
 Each mutant below is one exact text substitution in the module's source.
 For each, in turn: the tree is copied, the substitution applied (it must
@@ -46,6 +51,9 @@ TOP = os.path.dirname(QEMU_DIR)
 BUILD = os.path.join(TOP, "build", "mutants")
 
 RACE = "softdirty_race"
+
+# One guest at a time, machine-wide (as qemu/bench.sh and the guest runs of make check).
+QEMU_LOCK = "/tmp/rpm-qemu.lock"
 
 MUTANTS = [
     {
@@ -247,8 +255,9 @@ def run_guest(kobj, ko, tests_dir, binaries, tag):
     console = os.path.join(sub, "console.log")
     env = dict(os.environ, RPM_APPEND="rpm.tests=" + ",".join(sorted(binaries)))
     t0 = time.time()
-    sh([os.path.join(QEMU_DIR, "boot.sh"), os.path.join(kobj, "arch/x86/boot/bzImage"), initrd,
-        "check", "5", console, "900"], env=env)
+    sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "boot.sh"),
+        os.path.join(kobj, "arch/x86/boot/bzImage"), initrd, "check", "5", console, "900"],
+       env=env)
     text = open(console, errors="replace").read()
     log(f"{tag}: guest ran {time.time() - t0:.0f} s (console: {console})")
     return results(text), text
@@ -263,6 +272,14 @@ def killers_by_binary(m):
 
 
 def main(argv):
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return 0
+    unknown = [a for a in argv if a.startswith("-") and a not in ("--keep", "--check",
+                                                                   "--baseline-log")]
+    if unknown:
+        log(f"unknown option {unknown[0]} (--help says which there are)")
+        return 2
     keep = "--keep" in argv
     base_log = None
     if "--baseline-log" in argv:

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """Mutation testing of the module: do the tests catch the bugs they are for?
 
-Usage: mutants.py [--keep] [--check] [NAME ...]        (make mutants)
+Usage: mutants.py [--keep] [--check] [--baseline-log LOG] [NAME ...]   (make mutants)
+
+  NAME     run only the named mutants (see MUTANTS below); none: all of them
 
   --check  only verify that every mutation still applies to the source (fast:
            no build, no boot); run it after changing walk/ to see what to retarget
   --keep   keep each mutant's tree under build/mutants/NAME/src
   --baseline-log LOG  take the unmutated run from LOG (a console of an earlier
            baseline run of the same tree) instead of booting it again
+
+Every boot takes the machine-wide QEMU lock (/tmp/rpm-qemu.lock) itself, one
+guest at a time; do not run this script under that lock (it would wait for itself).
 
 Each mutant below is one exact text substitution in the module's source.
 For each, in turn: the tree is copied, the substitution applied (it must
@@ -47,6 +52,9 @@ BUILD = os.path.join(TOP, "build", "mutants")
 
 RACE = "softdirty_race"
 
+# One guest at a time, machine-wide (as qemu/bench.sh and the guest runs of make check).
+QEMU_LOCK = "/tmp/rpm-qemu.lock"
+
 MUTANTS = [
     {
         "name": "clear-no-tlb-flush",
@@ -61,12 +69,10 @@ MUTANTS = [
     {
         "name": "wp-no-mmu-notifier",
         "what": "the MMU_NOTIFY_PROTECTION_VMA range around a write-protecting scan is gone",
+        # The guard both starts the range and (on drop) ends it: neither call is made.
         "file": "walk/scan_wp.rs",
-        "old": "unsafe { bindings::mmu_notifier_invalidate_range_start(range.as_mut_ptr()) };",
-        "new": "let _ = &mut range;",
-        "also": [("walk/scan_wp.rs",
-                  "unsafe { bindings::mmu_notifier_invalidate_range_end(range.as_mut_ptr()) };",
-                  "let _ = &mut range;")],
+        "old": "let _range = NotifierRange::start(lock, NotifyEvent::ProtectionVma, start, end);",
+        "new": "let _range = (NotifierRange::start, NotifyEvent::ProtectionVma, lock, start, end);",
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
         "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
     },
@@ -74,7 +80,7 @@ MUTANTS = [
         "name": "wp-no-tlb-flush",
         "what": "the TLB flush after uffd-write-protecting PTEs in a scan is gone",
         "file": "walk/scan_visit.rs",
-        "old": "scan_wp::flush_tlb_range(vma, first, exit);",
+        "old": "vma.flush_tlb_range(first, exit);",
         "new": "let _ = (first, exit);",
         "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
                     f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],
@@ -82,12 +88,10 @@ MUTANTS = [
     {
         "name": "clear-no-mmu-notifier",
         "what": "the MMU_NOTIFY_SOFT_DIRTY range around the clear is never started nor ended",
+        # The guard both starts the range and (on drop) ends it: neither call is made.
         "file": "walk/softdirty.rs",
-        "old": "bindings::mmu_notifier_invalidate_range_start(&mut range);",
-        "new": "let _ = &mut range;",
-        "also": [("walk/softdirty.rs",
-                  "unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };",
-                  "let _ = &mut self.range;")],
+        "old": "let _notifier = NotifierRange::start(lock, NotifyEvent::SoftDirty, start, end);",
+        "new": "let _notifier = (NotifierRange::start, NotifyEvent::SoftDirty, lock, start, end);",
         # Without CONFIG_MMU_NOTIFIER the start and end calls are empty inlines: no secondary
         # MMU can exist, so nothing can observe the difference. Checked, not assumed.
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
@@ -251,8 +255,9 @@ def run_guest(kobj, ko, tests_dir, binaries, tag):
     console = os.path.join(sub, "console.log")
     env = dict(os.environ, RPM_APPEND="rpm.tests=" + ",".join(sorted(binaries)))
     t0 = time.time()
-    sh([os.path.join(QEMU_DIR, "boot.sh"), os.path.join(kobj, "arch/x86/boot/bzImage"), initrd,
-        "check", "5", console, "900"], env=env)
+    sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "boot.sh"),
+        os.path.join(kobj, "arch/x86/boot/bzImage"), initrd, "check", "5", console, "900"],
+       env=env)
     text = open(console, errors="replace").read()
     log(f"{tag}: guest ran {time.time() - t0:.0f} s (console: {console})")
     return results(text), text
@@ -267,6 +272,14 @@ def killers_by_binary(m):
 
 
 def main(argv):
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return 0
+    unknown = [a for a in argv if a.startswith("-") and a not in ("--keep", "--check",
+                                                                   "--baseline-log")]
+    if unknown:
+        log(f"unknown option {unknown[0]} (--help says which there are)")
+        return 2
     keep = "--keep" in argv
     base_log = None
     if "--baseline-log" in argv:

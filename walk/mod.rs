@@ -10,9 +10,11 @@
 
 pub(crate) mod access;
 pub(crate) mod entry;
+pub(crate) mod fillbuf;
 pub(crate) mod level;
 pub(crate) mod mm;
 pub(crate) mod modify;
+pub(crate) mod notify;
 pub(crate) mod page;
 pub(crate) mod pagemap;
 pub(crate) mod scan;
@@ -23,9 +25,11 @@ mod scan_output;
 mod scan_size;
 mod scan_visit;
 mod scan_wp;
+pub(crate) mod signal;
 pub(crate) mod softdirty;
 pub(crate) mod softleaf;
 pub(crate) mod table;
+pub(crate) mod uaccess;
 pub(crate) mod vma;
 pub(crate) mod x86;
 
@@ -34,8 +38,8 @@ use kernel::bindings;
 use entry::{Entry, Kind};
 use level::Level;
 use mm::MmapReadLock;
-use table::{PmdLock, PteTableLock, Slot, Table};
-use vma::Vma;
+use table::{HugePteLock, PmdLock, PteTableLock, Slot, Table};
+use vma::{HugetlbVmaLock, Vma};
 
 /// Checks, when the module is loaded, that the page-table primitives done in Rust
 /// agree with the kernel's own (see [`x86::IN_PLACE_PTE_UPDATES`]): `EINVAL`, and a
@@ -136,6 +140,12 @@ pub(crate) trait Visitor {
     /// the VMA whose page tables are missing there.
     fn hole(&mut self, vma: Option<&Vma<'_>>, start: usize, end: usize) -> Flow;
 
+    /// `[start, end)` of the hugetlb VMA that `hlock` holds the hugetlb lock of has no
+    /// page tables; the lock is what allocating them needs. By default, a [`Self::hole`].
+    fn hugetlb_hole(&mut self, hlock: &HugetlbVmaLock<'_>, start: usize, end: usize) -> Flow {
+        self.hole(Some(hlock.vma()), start, end)
+    }
+
     /// A leaf maps `[start, end)`, a part of the leaf's span clipped to the walk.
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow;
 
@@ -144,6 +154,12 @@ pub(crate) trait Visitor {
 
     /// All PTEs of one PTE table in `[start, end)` were visited; its lock is still held.
     fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
+
+    /// Whether each PTE table is walked in the lazy MMU mode, entered after
+    /// [`Self::pte_table_start`] and left after [`Self::pte_table_done`], under its lock.
+    fn lazy_mmu(&self) -> bool {
+        false
+    }
 
     /// Whether hugetlb leaves must be handed over with the write lock of the
     /// file's `i_mmap` tree held as well (taken before the huge-PTE lock), as
@@ -274,8 +290,10 @@ fn walk_pmd<V: Visitor>(
                     continue;
                 };
                 v.pte_table_start(vma, start, end);
+                let lazy = v.lazy_mmu().then(|| ptes.lazy_mmu());
                 let flow = walk_ptes(vma, &ptes, start, end, v);
                 v.pte_table_done(vma, start, end);
+                drop(lazy);
                 drop(ptes);
                 // SAFETY: no lock is held here besides the sleepable mmap lock.
                 unsafe { bindings::cond_resched() };
@@ -321,18 +339,20 @@ fn walk_hugetlb<V: Visitor>(
     end: usize,
     v: &mut V,
 ) -> Flow {
-    let Some(leaf_level) = Level::of_page_size(vma.huge_page_size()) else {
+    // This lock keeps shared PMD tables from being unshared under the walk, as
+    // `walk_hugetlb_range` takes it; held until the end of the VMA.
+    let Some(hlock) = HugetlbVmaLock::lock_read(vma) else {
         return v.hole(Some(vma), start, end);
     };
-    // SAFETY: the VMA is a live hugetlb VMA; this lock keeps shared PMD tables from being
-    // unshared under the walk, as `walk_hugetlb_range` takes it.
-    unsafe { bindings::hugetlb_vma_lock_read(vma.as_ptr()) };
+    let Some(leaf_level) = Level::of_page_size(vma.huge_page_size()) else {
+        return v.hugetlb_hole(&hlock, start, end);
+    };
     let mut addr = start;
     let mut flow = Flow::Continue;
     while addr < end && flow != Flow::Stop {
         let next = leaf_level.entry_end(addr, end);
         flow = match huge_slot(lock, leaf_level, addr) {
-            None => v.hole(Some(vma), addr, next),
+            None => v.hugetlb_hole(&hlock, addr, next),
             Some(slot) => {
                 // Lock order: the mapping's i_mmap lock, then the huge-PTE lock.
                 let mapping = if v.lock_hugetlb_mapping() {
@@ -340,23 +360,9 @@ fn walk_hugetlb<V: Visitor>(
                 } else {
                     None
                 };
-                // SAFETY: `slot` is the huge entry of this live hugetlb VMA at `addr`.
-                let ptl = unsafe {
-                    bindings::vma_huge_pte_lock(vma.as_ptr(), lock.mm_ptr(), slot.as_pte_ptr())
-                };
-                // SAFETY: as above, and the huge-PTE lock is held.
-                let raw = unsafe {
-                    bindings::huge_ptep_get(lock.mm_ptr(), addr, slot.as_pte_ptr()).pte as u64
-                };
-                // INVARIANT: read under the huge-PTE lock, held until after the call.
-                let leaf = Leaf {
-                    slot,
-                    entry: Entry::new(raw, leaf_level),
-                    kind: LeafKind::Hugetlb,
-                };
-                let flow = v.leaf(vma, &leaf, addr, next);
-                // SAFETY: `ptl` was taken above and is released once.
-                unsafe { bindings::spin_unlock(ptl) };
+                let ptl = HugePteLock::lock(&hlock, slot);
+                let flow = v.leaf(vma, &ptl.leaf(addr), addr, next);
+                drop(ptl);
                 drop(mapping);
                 // SAFETY: no spinlock is held any more.
                 unsafe { bindings::cond_resched() };
@@ -365,8 +371,7 @@ fn walk_hugetlb<V: Visitor>(
         };
         addr = next;
     }
-    // SAFETY: taken at the top of this function.
-    unsafe { bindings::hugetlb_vma_unlock_read(vma.as_ptr()) };
+    drop(hlock);
     flow
 }
 

@@ -7,14 +7,17 @@
 //! page-table check; checked against the kernel's builders at load), in place with
 //! a compare-and-exchange loop that keeps hardware-set accessed and dirty bits;
 //! non-present ones through `set_pte_at`, huge PMDs through `pmdp_invalidate` and
-//! `set_pmd_at`. Nothing here flushes the TLB: the caller flushes the span it
+//! `set_pmd_at`; hugetlb entries through the `huge_ptep_modify_prot` pair or
+//! `set_huge_pte_at`. Nothing here flushes the TLB: a clear flushes the span it
 //! changed once, after the walk, inside the pending-flush bracket and the
-//! mmu_notifier range (as `clear_refs` does).
+//! mmu_notifier range (as `clear_refs` does); a write-protecting scan flushes each
+//! PTE table or huge entry it changed before that lock is dropped.
 
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
-use super::softleaf::SoftLeaf;
+use super::level::Level;
+use super::softleaf::{self, SoftLeaf};
 use super::vma::Vma;
 use super::x86;
 use super::{Leaf, LeafKind};
@@ -119,6 +122,121 @@ impl Leaf<'_> {
                 }
             }
             Kind::None | Kind::Table => {}
+        }
+    }
+
+    /// Write-protects a PTE for userfaultfd (`make_uffd_wp_pte`): the uffd bit on a
+    /// present entry (which also drops write access), the swap-format uffd bit on a
+    /// non-present one, and a uffd-wp marker in an empty one. The caller flushes the
+    /// TLB for the table before its lock is dropped.
+    pub(crate) fn pte_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
+        debug_assert_eq!(self.kind, LeafKind::Pte);
+        let ptep = self.slot.as_pte_ptr();
+        let new = match self.entry.kind() {
+            Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
+                // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
+                // allows in-place updates, and the caller flushes the TLB for the table.
+                unsafe { self.slot.update(self.entry.raw(), x86::pte_mkuffd) };
+                return;
+            }
+            Kind::Present => {
+                // SAFETY: `ptep` is the PTE of `vma` at `addr` and its PTE-table lock is held
+                // (the leaf's invariant); start and commit are paired under that one lock hold.
+                unsafe {
+                    let old = bindings::ptep_modify_prot_start(vma.as_ptr(), addr, ptep);
+                    let new = bindings::pte_mkuffd(old);
+                    bindings::ptep_modify_prot_commit(vma.as_ptr(), addr, ptep, old, new);
+                }
+                return;
+            }
+            Kind::None => softleaf::uffd_wp_marker_pte(),
+            // SAFETY: pure function of the value. (A PTE is never a table.)
+            Kind::NonPresent | Kind::Table => unsafe {
+                bindings::pte_swp_mkuffd(pte(self.entry.raw()))
+            },
+        };
+        // SAFETY: as above; the entry is not present (its value was read under the lock that
+        // is still held), so it has no TLB entry and no hardware updates it, and the new
+        // value is not present either: a plain store is what the kernel does.
+        unsafe { bindings::set_pte_at(vma.mm_ptr(), addr, ptep, new) };
+    }
+
+    /// Write-protects a huge PMD for userfaultfd (`make_uffd_wp_pmd`): a present one is
+    /// invalidated, keeping the accessed and dirty bits it had, and set again with the
+    /// uffd bit; a migration entry gets the swap-format uffd bit; anything else (a
+    /// device-private PMD) stays as it is. The caller flushes the TLB before the PMD
+    /// lock is dropped.
+    pub(crate) fn pmd_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
+        debug_assert_eq!(self.kind, LeafKind::Thp);
+        let pmdp = self.slot.as_pmd_ptr();
+        let entry = self.slot.read();
+        match entry.kind() {
+            Kind::Present => {
+                // SAFETY: `pmdp` is a huge PMD of `vma` at `addr` and the PMD lock is held (the
+                // leaf's invariant): the entry is invalidated, keeping the accessed and dirty
+                // bits it had, then set again with the uffd bit.
+                unsafe {
+                    let old = bindings::pmdp_invalidate_ad(vma.as_ptr(), addr, pmdp);
+                    let new = bindings::pmd_mkuffd(old);
+                    bindings::set_pmd_at(vma.mm_ptr(), addr, pmdp, new);
+                }
+            }
+            Kind::NonPresent if entry.soft_leaf().is_some_and(|l| l.is_migration()) => {
+                // SAFETY: as above; a migration entry has no TLB entry, and stays one.
+                unsafe {
+                    let new = bindings::pmd_swp_mkuffd(pmd(entry.raw()));
+                    bindings::set_pmd_at(vma.mm_ptr(), addr, pmdp, new);
+                }
+            }
+            // Device-private PMDs and anything else are left as they are.
+            _ => {}
+        }
+    }
+
+    /// Write-protects a hugetlb entry for userfaultfd (`make_uffd_wp_huge_pte`): a
+    /// marker in an empty entry, the swap-format uffd bit on a migration entry, the
+    /// uffd bit on a present page; hwpoison entries and markers stay as they are. The
+    /// caller flushes the TLB before the huge-PTE lock is dropped.
+    pub(crate) fn huge_pte_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
+        debug_assert_eq!(self.kind, LeafKind::Hugetlb);
+        let ptep = self.slot.as_pte_ptr();
+        let raw = self.entry.raw();
+        // hugetlb code reads huge entries with the `pte_*` helpers.
+        let new = match Entry::new(raw, Level::PTE).kind() {
+            Kind::None => softleaf::uffd_wp_marker_pte(),
+            Kind::NonPresent => {
+                let leaf = SoftLeaf::from_pte(raw);
+                if leaf.is_hwpoison() || leaf.is_marker() {
+                    return;
+                }
+                if !leaf.is_migration() {
+                    self.huge_pte_mkuffd(vma, addr);
+                    return;
+                }
+                // SAFETY: pure function of the value.
+                unsafe { bindings::pte_swp_mkuffd(pte(raw)) }
+            }
+            Kind::Present | Kind::Table => {
+                self.huge_pte_mkuffd(vma, addr);
+                return;
+            }
+        };
+        // SAFETY: `ptep` is the huge PTE of the hugetlb VMA `vma` at `addr`, `raw` was read
+        // from it and its huge-PTE lock is still held (the leaf's invariant); an empty or
+        // migration entry has no TLB entry and no hardware updates it.
+        unsafe { bindings::set_huge_pte_at(vma.mm_ptr(), addr, ptep, new, vma.huge_page_size()) };
+    }
+
+    /// Sets the uffd bit of a hugetlb entry through the modify-protection pair.
+    fn huge_pte_mkuffd(&self, vma: &Vma<'_>, addr: usize) {
+        let ptep = self.slot.as_pte_ptr();
+        // SAFETY: `ptep` is the huge PTE of the hugetlb VMA `vma` at `addr` and its huge-PTE
+        // lock is held (the leaf's invariant; callers check the kind); start and commit are
+        // paired under one lock hold.
+        unsafe {
+            let old = bindings::huge_ptep_modify_prot_start(vma.as_ptr(), addr, ptep);
+            let new = bindings::huge_pte_mkuffd(old);
+            bindings::huge_ptep_modify_prot_commit(vma.as_ptr(), addr, ptep, old, new);
         }
     }
 

@@ -4,10 +4,10 @@
 //! (`pte_to_pagemap_entry`, `pagemap_pmd_range_thp`, `pagemap_hugetlb_range`,
 //! `pagemap_pte_hole` in fs/proc/task_mmu.c).
 
-use core::mem::MaybeUninit;
 use kernel::prelude::*;
 
 use super::entry::{Entry, Kind};
+use super::fillbuf::FillBuf;
 use super::level::Level;
 use super::page::{Folio, Page};
 use super::vma::Vma;
@@ -51,13 +51,11 @@ struct FolioFacts {
 ///
 /// # Invariants
 ///
-/// `len <= CHUNK_ENTRIES`, and `buf[..len]` is initialised. `folio`, when set,
-/// is a folio mapped by a PTE of the PTE table whose lock the walk holds now:
-/// it is reset whenever a PTE table is entered or left, so it never outlives
-/// the lock that keeps the folio from being freed.
+/// `folio`, when set, is a folio mapped by a PTE of the PTE table whose lock the
+/// walk holds now: it is reset whenever a PTE table is entered or left, so it
+/// never outlives the lock that keeps the folio from being freed.
 pub(crate) struct PagemapReader {
-    buf: [MaybeUninit<u64>; CHUNK_ENTRIES],
-    len: usize,
+    buf: FillBuf<CHUNK_ENTRIES>,
     show_pfn: bool,
     folio: Option<FolioFacts>,
 }
@@ -65,11 +63,10 @@ pub(crate) struct PagemapReader {
 impl PagemapReader {
     /// An empty reader; `show_pfn` says whether frames are reported or zeroed.
     pub(crate) fn new(show_pfn: bool) -> Self {
-        // INVARIANT: nothing is initialised and nothing is claimed to be; the buffer is
-        // written entry by entry before it is read, so it is never zero-filled.
+        // INVARIANT: no folio yet. The buffer is written entry by entry before it is
+        // read, so it is never zero-filled.
         Self {
-            buf: [MaybeUninit::uninit(); CHUNK_ENTRIES],
-            len: 0,
+            buf: FillBuf::new(),
             show_pfn,
             folio: None,
         }
@@ -77,15 +74,13 @@ impl PagemapReader {
 
     /// Empties the buffer for the next chunk.
     pub(crate) fn reset(&mut self) {
-        self.len = 0;
+        self.buf.clear();
         self.folio = None;
     }
 
     /// The entries produced since the last reset.
     pub(crate) fn entries(&self) -> &[u64] {
-        // SAFETY: `buf[..len]` is initialised (type invariant), and `MaybeUninit<u64>` has
-        // the layout of `u64`.
-        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u64>(), self.len) }
+        self.buf.as_slice()
     }
 
     /// Appends `count` entries: the first is `first`, each next one adds `step` to the frame.
@@ -93,14 +88,11 @@ impl PagemapReader {
     fn push(&mut self, first: u64, count: usize, frame_step: u64) -> Flow {
         let flags = first & !PM_PFRAME_MASK;
         let mut frame = first & PM_PFRAME_MASK;
-        let room = CHUNK_ENTRIES - self.len;
-        let n = count.min(room);
-        for slot in &mut self.buf[self.len..self.len + n] {
-            slot.write((frame & PM_PFRAME_MASK) | flags);
+        let n = self.buf.extend(count, || {
+            let entry = (frame & PM_PFRAME_MASK) | flags;
             frame = frame.wrapping_add(frame_step);
-        }
-        // INVARIANT: the `n` entries after the old `len` were just written.
-        self.len += n;
+            entry
+        });
         if n < count {
             Flow::Stop
         } else {
@@ -303,12 +295,9 @@ impl Visitor for PagemapReader {
         match leaf.kind {
             LeafKind::Pte if leaf.entry.kind() == Kind::Present => {
                 let value = self.present_pte_value(vma, start, leaf.entry);
-                if self.len == CHUNK_ENTRIES {
+                if !self.buf.push(value) {
                     return Flow::Stop;
                 }
-                self.buf[self.len].write(value);
-                // INVARIANT: the entry at the old `len` was just written.
-                self.len += 1;
                 Flow::Continue
             }
             LeafKind::Pte | LeafKind::Thp => {
@@ -356,7 +345,7 @@ pub(crate) fn read(
     let mut copied = 0;
     while remaining > 0 && start_vaddr < end_vaddr {
         // A huge read stops promptly once the reader is being killed.
-        if super::scan::fatal_signal_pending() {
+        if super::signal::fatal_signal_pending() {
             return Err(EINTR);
         }
         let pmd_span = super::level::Level::PMD.span();

@@ -7,7 +7,7 @@
 //! and writes `walk_end` back. Get-and-clear (`RPM_SCAN_CLEAR_SOFT_DIRTY`) has
 //! a driver of its own, [`super::scan_clear`].
 
-use kernel::{bindings, mm::Mm, prelude::*, task::Task};
+use kernel::{mm::Mm, prelude::*};
 
 use super::mm::{MmapLock, MmapReadLock};
 use super::scan_args::ScanArgs;
@@ -15,17 +15,7 @@ use super::scan_clear;
 use super::scan_output::Output;
 use super::scan_visit::ScanVisitor;
 use super::scan_wp::with_protection_notifier;
-
-/// Whether the current task has been sent SIGKILL (`fatal_signal_pending(current)`).
-pub(crate) fn fatal_signal_pending() -> bool {
-    let task = Task::current_raw();
-    // SAFETY: `task` is the running task; its pending set is only read, as the
-    // kernel's inline does without a lock.
-    unsafe {
-        bindings::signal_pending(task) != 0
-            && (*task).pending.signal.sig[0] & (1 << (bindings::SIGKILL - 1)) != 0
-    }
-}
+use super::signal::fatal_signal_pending;
 
 /// One walk of `[start, args.end)` under the mmap lock, reporting into `out`.
 pub(crate) fn walk_once(

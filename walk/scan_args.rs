@@ -14,6 +14,7 @@ use kernel::{
 
 use super::scan_category::{Masks, ALL, SOFT_DIRTY};
 use super::scan_size::SIZE_BITS;
+use super::uaccess::access_ok;
 use super::x86::PAGE_SIZE;
 
 /// Write-protect the pages the scan selects.
@@ -59,15 +60,6 @@ pub(crate) struct ScanArgs {
     pub(crate) masks: Masks,
     /// Which categories are reported.
     pub(crate) return_mask: u64,
-}
-
-/// `access_ok` of x86-64: `[addr, addr + size)` does not wrap and ends at or
-/// below the highest user address.
-fn access_ok(addr: u64, size: u64) -> bool {
-    // SAFETY: `USER_PTR_MAX` is written once during boot and only read afterwards.
-    let max = unsafe { core::ptr::addr_of!(bindings::USER_PTR_MAX).read() } as u64;
-    let sum = addr.wrapping_add(size);
-    sum <= max && sum >= addr
 }
 
 impl ScanArgs {

@@ -31,9 +31,10 @@
 use kernel::{mm::MmWithUser, prelude::*};
 
 use super::mm::MmapLock;
-use super::scan::{fatal_signal_pending, walk_once};
+use super::scan::walk_once;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_output::Output;
+use super::signal::fatal_signal_pending;
 use super::softdirty::{self, clear_vma_flags, in_clear_bracket};
 use super::vma::Vma;
 

@@ -6,31 +6,16 @@
 //! `pagemap_scan_backout_range`, `pagemap_scan_flush_buffer` in fs/proc/task_mmu.c).
 
 use kernel::{
-    bindings,
     prelude::*,
     transmute::AsBytes,
     uaccess::{UserPtr, UserSlice},
 };
 
+use super::uaccess::{fault_in_writeable, Region};
 use super::x86::PAGE_SIZE;
 
 /// Regions the bounce buffer holds at most (`PAGEMAP_WALK_SIZE >> PAGE_SHIFT`).
 const BUFFER_REGIONS: u64 = 512;
-
-/// One `struct page_region`: `[start, end)` and its categories.
-#[repr(C)]
-#[derive(Copy, Clone, Default)]
-struct Region {
-    start: u64,
-    end: u64,
-    categories: u64,
-}
-
-const _: () =
-    assert!(core::mem::size_of::<Region>() == core::mem::size_of::<bindings::page_region>());
-
-// SAFETY: `Region` is `repr(C)` with three `u64` fields: no padding, no interior mutability.
-unsafe impl AsBytes for Region {}
 
 /// The bounce buffer and where in the user's array it goes next.
 ///
@@ -216,13 +201,7 @@ impl Output {
             return Ok(());
         };
         let size = buffer.len * core::mem::size_of::<Region>();
-        // SAFETY: `fault_in_writeable` checks the range with `access_ok` and writes to it
-        // through the user-access primitives, which handle any fault; no lock is held.
-        let left = unsafe { bindings::fault_in_writeable(buffer.user as *mut _, size) };
-        if left != 0 {
-            return Err(EFAULT);
-        }
-        Ok(())
+        fault_in_writeable(buffer.user, size)
     }
 
     /// Copies the finished regions to the user's array and empties the buffer

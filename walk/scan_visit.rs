@@ -6,7 +6,7 @@
 //! `pagemap_scan_pmd_entry`, `pagemap_scan_thp_entry`,
 //! `pagemap_scan_hugetlb_entry` in fs/proc/task_mmu.c).
 
-use kernel::{bindings, prelude::*};
+use kernel::prelude::*;
 
 use super::level::Level;
 use super::mm::MmapReadLock;
@@ -16,7 +16,7 @@ use super::scan_output::Output;
 use super::scan_size;
 use super::scan_wp;
 use super::softdirty::SoftDirtyClearer;
-use super::vma::Vma;
+use super::vma::{HugetlbVmaLock, Vma};
 use super::x86::PAGE_SIZE;
 use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
 
@@ -131,8 +131,34 @@ impl<'a> ScanVisitor<'a> {
         Flow::Continue
     }
 
+    /// A hole of `vma` (`pagemap_scan_pte_hole`), write-protected by `wp` when the scan
+    /// protects what it reports.
+    fn vma_hole(
+        &mut self,
+        vma: &Vma<'_>,
+        start: usize,
+        end: usize,
+        wp: impl FnOnce(usize, usize) -> Result,
+    ) -> Flow {
+        let categories = self.vma_category | self.ctx.hole(vma);
+        if !self.args.masks.matches(categories) {
+            return Flow::Continue;
+        }
+        let categories = self.with_sizes(categories, || scan_size::hole(vma));
+        let mut end = end;
+        let mut ret = self.out.output(categories, start, &mut end);
+        if start == end || !self.args.wp() {
+            return self.finish(ret);
+        }
+        let wp = wp(start, end);
+        if wp.is_err() {
+            ret = wp;
+        }
+        self.finish(ret)
+    }
+
     fn wp_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
-        scan_wp::wp_pte(vma, leaf, addr);
+        leaf.pte_make_uffd_wp(vma, addr);
         self.table.first_wp.get_or_insert(addr);
     }
 
@@ -163,8 +189,8 @@ impl<'a> ScanVisitor<'a> {
             self.out.backout(start, end);
             return Flow::Split;
         }
-        scan_wp::wp_pmd(vma, leaf, start);
-        scan_wp::flush_tlb_range(vma, start, end);
+        leaf.pmd_make_uffd_wp(vma, start);
+        vma.flush_tlb_range(start, end);
         self.finish(ret)
     }
 
@@ -187,8 +213,8 @@ impl<'a> ScanVisitor<'a> {
             self.out.set_walk_end(start as u64);
             return Flow::Continue;
         }
-        scan_wp::wp_huge_pte(vma, leaf, start);
-        scan_wp::flush_tlb_range(vma, start, end);
+        leaf.huge_pte_make_uffd_wp(vma, start);
+        vma.flush_tlb_range(start, end);
         self.finish(ret)
     }
 }
@@ -229,25 +255,16 @@ impl Visitor for ScanVisitor<'_> {
         let Some(vma) = vma else {
             return Flow::Continue;
         };
-        let categories = self.vma_category | self.ctx.hole(vma);
-        if !self.args.masks.matches(categories) {
-            return Flow::Continue;
-        }
-        let categories = self.with_sizes(categories, || scan_size::hole(vma));
-        let mut end = end;
-        let mut ret = self.out.output(categories, start, &mut end);
-        if start == end || !self.args.wp() {
-            return self.finish(ret);
-        }
-        let wp = if vma.is_hugetlb() {
-            scan_wp::wp_hugetlb_hole(vma, start, end)
-        } else {
+        // The walker hands holes of hugetlb VMAs to `hugetlb_hole`, under their lock.
+        self.vma_hole(vma, start, end, |start, end| {
             scan_wp::wp_hole(vma, start, end)
-        };
-        if wp.is_err() {
-            ret = wp;
-        }
-        self.finish(ret)
+        })
+    }
+
+    fn hugetlb_hole(&mut self, hlock: &HugetlbVmaLock<'_>, start: usize, end: usize) -> Flow {
+        self.vma_hole(hlock.vma(), start, end, |start, end| {
+            scan_wp::wp_hugetlb_hole(hlock, start, end)
+        })
     }
 
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
@@ -260,8 +277,10 @@ impl Visitor for ScanVisitor<'_> {
 
     fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
         self.table = PteTable::default();
-        // SAFETY: paired with the disable in `pte_table_done`, under the same PTE-table lock.
-        unsafe { bindings::lazy_mmu_mode_enable() };
+    }
+
+    fn lazy_mmu(&self) -> bool {
+        true
     }
 
     fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, end: usize) {
@@ -269,10 +288,8 @@ impl Visitor for ScanVisitor<'_> {
         // PTE to where the loop ended, before the lock is dropped.
         if let Some(first) = self.table.first_wp {
             let exit = self.table.stopped_at.unwrap_or(end);
-            scan_wp::flush_tlb_range(vma, first, exit);
+            vma.flush_tlb_range(first, exit);
         }
-        // SAFETY: enabled in `pte_table_start` for this table.
-        unsafe { bindings::lazy_mmu_mode_disable() };
     }
 
     fn lock_hugetlb_mapping(&self) -> bool {

@@ -29,13 +29,13 @@
 //!   write-protects hugetlb pages, so clearing the flag (as `clear_refs` does)
 //!   would make pages written later read clean.
 
-use kernel::bindings;
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 
 use super::entry::Kind;
 use super::level::Level;
 use super::mm::{task_size, MmapLock, MmapReadLock};
+use super::notify::{NotifierRange, NotifyEvent, TlbFlushPending};
 use super::vma::Vma;
 use super::{walk, Flow, Leaf, LeafKind, Visitor, VmaAction};
 
@@ -227,72 +227,23 @@ pub(crate) fn redirty(mm: &MmWithUser, start: usize, end: usize) {
     for_each_vma(&lock, start, end, |vma| vma.set_soft_dirty_flag(&lock));
 }
 
-/// An mmu_notifier range of type `MMU_NOTIFY_SOFT_DIRTY`, started; ended on drop.
-///
-/// It is started after the mmap lock is taken and ended before it is dropped
-/// (notifier calls outside the lock are a bug class of the kernel's own
-/// version). No test can observe it on the test kernel: nothing there selects
-/// `CONFIG_MMU_NOTIFIER` (no KVM, IOMMU SVA or HMM), so the start and end
-/// inlines are empty and no secondary MMU exists that could keep a stale
-/// writable mapping. On a kernel with notifiers it tells KVM, GPU and IOMMU
-/// mirrors to drop their write access to the range before the walk.
-///
-/// # Invariants
-///
-/// `range` was initialised and `invalidate_range_start` called on it under the
-/// mmap lock that the borrow `'a` keeps held.
-pub(crate) struct SoftDirtyNotifier<'a> {
-    range: bindings::mmu_notifier_range,
-    _lock: &'a MmapLock<'a>,
-}
-
-impl<'a> SoftDirtyNotifier<'a> {
-    /// Announces to secondary MMUs that `[start, end)` is about to lose write access.
-    pub(crate) fn start(lock: &'a MmapLock<'a>, start: usize, end: usize) -> Self {
-        // SAFETY: a plain C struct of integers and pointers, for which zero is valid.
-        let mut range: bindings::mmu_notifier_range = unsafe { core::mem::zeroed() };
-        // SAFETY: `range` is ours; the mm is live and its mmap lock is held. The notifier
-        // code keeps no pointer to `range` past each call, so it may move afterwards.
-        unsafe {
-            bindings::mmu_notifier_range_init(
-                &mut range,
-                bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY,
-                0,
-                lock.mm_ptr(),
-                start,
-                end,
-            );
-            bindings::mmu_notifier_invalidate_range_start(&mut range);
-        }
-        // INVARIANT: started just now, under the lock `lock` holds.
-        Self { range, _lock: lock }
-    }
-}
-
-impl Drop for SoftDirtyNotifier<'_> {
-    fn drop(&mut self) {
-        // SAFETY: started in `start` (type invariant), ended once, here, still under the lock.
-        unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };
-    }
-}
-
-/// Runs `f`, the walk of a clear over `[start, end)`, inside the clear's notifier
-/// range and with a TLB flush announced as pending (`inc_tlb_flush_pending`), as
-/// `clear_refs_write` brackets its walk.
+/// Runs `f`, the walk of a clear over `[start, end)`, with a TLB flush announced as
+/// pending (`inc_tlb_flush_pending`) and inside an mmu_notifier range of type
+/// `MMU_NOTIFY_SOFT_DIRTY`, as `clear_refs_write` brackets its walk: the range tells
+/// KVM, GPU and IOMMU mirrors to drop their write access to the range before the walk.
+/// Both start after the mmap lock was taken and end before it is dropped.
 pub(crate) fn in_clear_bracket<R>(
     lock: &MmapLock<'_>,
     start: usize,
     end: usize,
     f: impl FnOnce() -> R,
 ) -> R {
-    // SAFETY: the mm is live; paired with the decrement below.
-    unsafe { bindings::inc_tlb_flush_pending(lock.mm_ptr()) };
+    let pending = TlbFlushPending::announce(lock);
     let ret = {
-        let _notifier = SoftDirtyNotifier::start(lock, start, end);
+        let _notifier = NotifierRange::start(lock, NotifyEvent::SoftDirty, start, end);
         f()
     };
-    // SAFETY: paired with the increment above.
-    unsafe { bindings::dec_tlb_flush_pending(lock.mm_ptr()) };
+    drop(pending);
     ret
 }
 

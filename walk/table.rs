@@ -22,6 +22,8 @@ use kernel::bindings;
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::mm::MmapReadLock;
+use super::vma::HugetlbVmaLock;
+use super::{Leaf, LeafKind};
 
 /// A page table at `level`.
 ///
@@ -245,5 +247,106 @@ impl Drop for PmdLock<'_> {
     fn drop(&mut self) {
         // SAFETY: `ptl` is held (type invariant) and released once, here.
         unsafe { bindings::spin_unlock(self.ptl) };
+    }
+}
+
+impl<'a> Slot<'a> {
+    /// The huge PTE slot for `addr` of the VMA `hlock` holds, with the page tables above
+    /// it allocated where missing (`huge_pte_alloc`): `None` when a table cannot be
+    /// allocated.
+    pub(crate) fn huge_alloc(hlock: &'a HugetlbVmaLock<'_>, addr: usize) -> Option<Self> {
+        let vma = hlock.vma();
+        let size = vma.huge_page_size();
+        let level = Level::of_page_size(size)?;
+        // SAFETY: the mmap lock and the VMA's hugetlb lock are held (`hlock` is borrowed), as
+        // `huge_pte_alloc` requires; it returns the huge PTE for `addr` or NULL.
+        let ptep = unsafe { bindings::huge_pte_alloc(vma.mm_ptr(), vma.as_ptr(), addr, size) };
+        // INVARIANT: an entry at `level` of a page table of the hugetlb VMA, which neither the
+        // mmap lock nor the hugetlb lock, borrowed for 'a, lets anyone free or unshare.
+        NonNull::new(ptep).map(|p| Slot {
+            ptr: p.as_ptr().cast(),
+            level,
+            _life: PhantomData,
+        })
+    }
+}
+
+/// The huge-PTE lock of a hugetlb entry (`huge_pte_lock`), held: under it the entry
+/// is current and may be changed.
+///
+/// # Invariants
+///
+/// `slot` is a huge PTE of a hugetlb VMA of `mm`, and `ptl` its lock, held; it is
+/// released on drop.
+pub(crate) struct HugePteLock<'a> {
+    slot: Slot<'a>,
+    mm: *mut bindings::mm_struct,
+    ptl: *mut bindings::spinlock_t,
+}
+
+impl<'a> HugePteLock<'a> {
+    /// Locks `slot`, a huge PTE of the hugetlb VMA that `hlock` holds the hugetlb lock of
+    /// (the lock finds the page-table lock by the VMA's huge page size: only a hugetlb
+    /// VMA has one).
+    pub(crate) fn lock(hlock: &HugetlbVmaLock<'_>, slot: Slot<'a>) -> Self {
+        let vma = hlock.vma();
+        debug_assert_eq!(Level::of_page_size(vma.huge_page_size()), Some(slot.level));
+        let mm = vma.mm_ptr();
+        // SAFETY: `vma` is a live hugetlb VMA (`hlock`'s invariant) and `slot` a live huge entry
+        // at its page size (alive for 'a).
+        let ptl = unsafe { bindings::vma_huge_pte_lock(vma.as_ptr(), mm, slot.as_pte_ptr()) };
+        // INVARIANT: `vma_huge_pte_lock` returns with the entry's lock held.
+        Self { slot, mm, ptl }
+    }
+
+    /// The entry, read under the lock (`huge_ptep_get` at `addr`), as a leaf that lives
+    /// no longer than the lock.
+    pub(crate) fn leaf(&self, addr: usize) -> Leaf<'_> {
+        // SAFETY: the slot is a live huge entry whose lock is held (type invariant).
+        let raw = unsafe { bindings::huge_ptep_get(self.mm, addr, self.slot.as_pte_ptr()).pte };
+        // INVARIANT: read under the huge-PTE lock, held while the leaf borrows `self`.
+        Leaf {
+            slot: self.slot,
+            entry: Entry::new(raw as u64, self.slot.level),
+            kind: LeafKind::Hugetlb,
+        }
+    }
+}
+
+impl Drop for HugePteLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: `ptl` is held (type invariant) and released once, here.
+        unsafe { bindings::spin_unlock(self.ptl) };
+    }
+}
+
+/// The lazy MMU mode of the current task (`lazy_mmu_mode_enable`), entered while a
+/// PTE table is locked, so that a paravirtualised MMU may batch the PTE changes;
+/// left (`lazy_mmu_mode_disable`, which flushes the batch) on drop, before the
+/// table's lock is dropped.
+///
+/// # Invariants
+///
+/// The mode was entered once, in [`PteTableLock::lazy_mmu`], and is left once, on drop,
+/// while the PTE-table lock it borrows is still held.
+pub(crate) struct LazyMmu<'a> {
+    _ptes: PhantomData<&'a PteTableLock<'a>>,
+}
+
+impl PteTableLock<'_> {
+    /// Enters the lazy MMU mode for changes to this table.
+    pub(crate) fn lazy_mmu(&self) -> LazyMmu<'_> {
+        // SAFETY: task context (the walker sleeps between tables); paired with the disable
+        // in `LazyMmu::drop`, which runs before the PTE-table lock borrowed here is dropped.
+        unsafe { bindings::lazy_mmu_mode_enable() };
+        // INVARIANT: entered just now.
+        LazyMmu { _ptes: PhantomData }
+    }
+}
+
+impl Drop for LazyMmu<'_> {
+    fn drop(&mut self) {
+        // SAFETY: entered in `PteTableLock::lazy_mmu` (type invariant), left once, here.
+        unsafe { bindings::lazy_mmu_mode_disable() };
     }
 }

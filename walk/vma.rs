@@ -202,6 +202,34 @@ impl<'a> Vma<'a> {
     pub(crate) fn huge_page_shift(&self) -> u32 {
         self.huge_page_size().trailing_zeros()
     }
+
+    /// Flushes the TLB entries of `[start, end)` of the VMA on every CPU the mm ran on
+    /// (`flush_tlb_range`, which is also `flush_hugetlb_tlb_range` on x86).
+    pub(crate) fn flush_tlb_range(&self, start: usize, end: usize) {
+        // SAFETY: the VMA is live (type invariant); the flush only reads the mm's CPU mask
+        // and bumps its TLB generation.
+        unsafe { bindings::flush_tlb_range(self.as_ptr(), start, end) };
+    }
+
+    /// Write-protects `[start, end)` of a VMA registered for uffd-wp (`uffd_wp_range`):
+    /// the kernel allocates missing page tables, puts uffd-wp markers in empty entries
+    /// and sets the uffd bit on the others, with its own page-table locks, TLB
+    /// gathering and notifications. `EINVAL` for a range that is empty or leaves the VMA.
+    /// It may sleep and takes page-table locks: the caller holds none (the walker calls
+    /// holes between page tables).
+    pub(crate) fn uffd_wp_range(&self, start: usize, end: usize) -> Result {
+        if start >= end || start < self.start() || end > self.end() {
+            return Err(EINVAL);
+        }
+        // SAFETY: the mmap lock is held (type invariant) and `[start, end)` lies inside the
+        // VMA (checked above), as `change_protection` requires; a page-table lock held by
+        // the caller would deadlock, not corrupt memory.
+        let ret = unsafe { bindings::uffd_wp_range(self.as_ptr(), start, end - start, true) };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as i32));
+        }
+        Ok(())
+    }
 }
 
 /// The write lock of a file mapping's `i_mmap` tree, held.
@@ -218,5 +246,42 @@ impl Drop for MappingWriteLock {
     fn drop(&mut self) {
         // SAFETY: held (type invariant) and released once, here.
         unsafe { bindings::i_mmap_unlock_write(self.mapping) };
+    }
+}
+
+/// The hugetlb lock of a VMA held for read (`hugetlb_vma_lock_read`), as
+/// `walk_hugetlb_range` takes it: it keeps shared PMD tables from being unshared
+/// (and freed) under the walk, and it is what allocating a huge PTE
+/// (`huge_pte_alloc`) needs besides the mmap lock.
+///
+/// # Invariants
+///
+/// `vma` is a hugetlb VMA whose hugetlb lock is held for read; it is released on drop.
+pub(crate) struct HugetlbVmaLock<'a> {
+    vma: Vma<'a>,
+}
+
+impl<'a> HugetlbVmaLock<'a> {
+    /// Takes the hugetlb lock of `vma` for read; `None` if `vma` is not a hugetlb VMA.
+    pub(crate) fn lock_read(vma: &Vma<'a>) -> Option<Self> {
+        if !vma.is_hugetlb() {
+            return None;
+        }
+        // SAFETY: the VMA is a live hugetlb VMA (the mmap lock is held for 'a).
+        unsafe { bindings::hugetlb_vma_lock_read(vma.as_ptr()) };
+        // INVARIANT: just taken, for a hugetlb VMA.
+        Some(Self { vma: *vma })
+    }
+
+    /// The locked VMA.
+    pub(crate) fn vma(&self) -> &Vma<'a> {
+        &self.vma
+    }
+}
+
+impl Drop for HugetlbVmaLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: held for read (type invariant), released once, here.
+        unsafe { bindings::hugetlb_vma_unlock_read(self.vma.as_ptr()) };
     }
 }

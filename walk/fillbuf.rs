@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A fixed array of words filled from the front and never zero-filled: the
+//! output chunk of a pagemap read, written entry by entry before it is read.
+
+use core::mem::MaybeUninit;
+
+/// Up to `N` words, of which the first `len` have been written.
+///
+/// # Invariants
+///
+/// `len <= N`, and `buf[..len]` is initialised.
+pub(crate) struct FillBuf<const N: usize> {
+    buf: [MaybeUninit<u64>; N],
+    len: usize,
+}
+
+impl<const N: usize> FillBuf<N> {
+    /// An empty buffer; nothing in it is initialised.
+    pub(crate) fn new() -> Self {
+        // INVARIANT: nothing is claimed to be initialised.
+        Self {
+            buf: [MaybeUninit::uninit(); N],
+            len: 0,
+        }
+    }
+
+    /// Empties the buffer.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        // INVARIANT: an empty prefix is initialised.
+        self.len = 0;
+    }
+
+    /// Appends `value`; `false` (and nothing appended) when the buffer is full.
+    #[inline]
+    pub(crate) fn push(&mut self, value: u64) -> bool {
+        if self.len == N {
+            return false;
+        }
+        self.buf[self.len].write(value);
+        // INVARIANT: the word at the old `len` was just written.
+        self.len += 1;
+        true
+    }
+
+    /// Appends as many of `count` words as fit, each the next value of `next`;
+    /// returns how many were appended.
+    #[inline]
+    pub(crate) fn extend(&mut self, count: usize, mut next: impl FnMut() -> u64) -> usize {
+        let n = count.min(N - self.len);
+        for slot in &mut self.buf[self.len..self.len + n] {
+            slot.write(next());
+        }
+        // INVARIANT: the `n` words after the old `len` were just written.
+        self.len += n;
+        n
+    }
+
+    /// The words written since the buffer was last empty.
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u64] {
+        // SAFETY: `buf[..len]` is initialised (type invariant), and `MaybeUninit<u64>` has
+        // the layout of `u64`.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u64>(), self.len) }
+    }
+}

@@ -531,6 +531,92 @@ TEST_F(sizes, thp_swapped_out_is_ptes_without_folio)
 	EXPECT_KERNEL_AGREES(p, PM_HPAGE);
 }
 
+/* --- the kernel check itself, across pictures ------------------------------ */
+
+#define SPLIT_HUGE_PAGES "/sys/kernel/debug/split_huge_pages"
+
+/* Split every THP of [p, p+len) of this process into 4 KiB folios where they are (debugfs). */
+static bool split_in_place(void *p, size_t len)
+{
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)p,
+		 (unsigned long)p + len);
+	return pm_write_file(SPLIT_HUGE_PAGES, cmd);
+}
+
+/* The frame of the page at `addr` per /proc/self/pagemap; 0 if not present. */
+static uint64_t frame_of(int proc, void *addr)
+{
+	uint64_t e;
+
+	if (pm_read_entries(proc, (uintptr_t)addr, 1, &e) || !(e & RPM_PRESENT))
+		return 0;
+	return e & RPM_PFRAME_MASK;
+}
+
+/* /proc/kpageflags of `pfn` read now, without pm_sizes.h's cache; ~0 on error. */
+static uint64_t kpageflags_now(uint64_t pfn)
+{
+	int fd = open("/proc/kpageflags", O_RDONLY);
+	uint64_t f = ~0ULL;
+
+	if (fd >= 0) {
+		if (pread(fd, &f, sizeof(f), (off_t)pfn * 8) != (ssize_t)sizeof(f))
+			f = ~0ULL;
+		close(fd);
+	}
+	return f;
+}
+
+/*
+ * The frames of [p, p+PM_HPAGE) were one THP when the kernel check last looked
+ * and are 512 folios of 4 KiB now, at the same frames (split in place, pages
+ * touched again): the next check must see the 4 KiB folios the device reports.
+ * The sized random test once failed three pictures in a row this way on a
+ * memfd-shared slot (4 KiB shmem folios), whose frames an earlier world had
+ * used for a large folio.
+ */
+#define EXPECT_CHECK_SEES_SPLIT(p, write)                                              \
+	do {                                                                          \
+		uint64_t _pfn = frame_of(self->proc, (p) + 7 * PM_PAGE), _f;          \
+		ASSERT_NE(0, _pfn);                                                   \
+		ASSERT_TRUE(split_in_place((p), PM_HPAGE))                            \
+		TH_LOG("cannot write %s (debugfs)", SPLIT_HUGE_PAGES);                \
+		pm_touch((p), PM_HPAGE, PM_PAGE, (write));                            \
+		ASSERT_EQ(_pfn, frame_of(self->proc, (p) + 7 * PM_PAGE))              \
+		TH_LOG("the page moved: not split in place, the case would test nothing"); \
+		_f = kpageflags_now(_pfn);                                            \
+		ASSERT_EQ(0ULL, _f & (PM_KPF_HEAD | PM_KPF_TAIL))                        \
+		TH_LOG("frame %#llx is still compound (flags %#llx): not split",     \
+		       (unsigned long long)_pfn, (unsigned long long)_f);             \
+		EXPECT_SIZES((p), PM_HPAGE, 7, 12, 12);                               \
+		EXPECT_KERNEL_AGREES((p), PM_HPAGE);                                  \
+	} while (0)
+
+TEST_F(sizes, kernel_check_sees_anon_thp_split_in_place)
+{
+	char *p = thp(PM_HPAGE, -1, true);
+
+	ASSERT_NE(MAP_FAILED, p);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	EXPECT_SIZES(p, PM_HPAGE, 7, 21, 21);
+	EXPECT_KERNEL_AGREES(p, PM_HPAGE);
+	EXPECT_CHECK_SEES_SPLIT(p, true);
+}
+
+TEST_F(sizes, kernel_check_sees_shmem_thp_split_in_place)
+{
+	char *p = thp_shmem();
+
+	ASSERT_NE(MAP_FAILED, p);
+	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
+	EXPECT_SIZES(p, PM_HPAGE, 7, 21, 21);
+	EXPECT_KERNEL_AGREES(p, PM_HPAGE);
+	/* The split unmaps the shmem pages; reading them maps the 4 KiB folios again. */
+	EXPECT_CHECK_SEES_SPLIT(p, false);
+}
+
 /* --- hugetlb ----------------------------------------------------------------- */
 
 TEST_F(sizes, hugetlb_2m_present)

@@ -946,15 +946,6 @@ static void note_sizes(struct world *w, const struct pm_page *pg, struct size_co
 	}
 }
 
-/*
- * Held out of the default build (make check) until one failure is explained:
- * in a fresh-clone make check (5-level, RPM_SEED=1796943126454558) world 6
- * disagreed with /proc/kpageflags about the folio size of a page of a
- * memfd-shared slot three pictures in a row; either the device or this test's
- * reading of kpageflags is wrong there. pagemap_scan_sizes checks every kind
- * deterministically and passes. Build it with USERCFLAGS=-DRPM_SIZED_RANDOM.
- */
-#ifdef RPM_SIZED_RANDOM
 TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
 {
 	static struct pm_page pd[SIZED_PAGES], pq[SIZED_PAGES];
@@ -1047,6 +1038,5 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
 		EXPECT_GT(sc.hugetlb, 0);
 	}
 }
-#endif /* RPM_SIZED_RANDOM */
 
 TEST_HARNESS_MAIN

@@ -102,24 +102,59 @@ static inline unsigned int pm_log2(uint64_t x)
 	return s;
 }
 
-/* /proc/kpageflags of `pfn`, read through a small cache; ~0 on error. */
+/*
+ * /proc/kpageflags is read through a cache of one window of 512 frames and of
+ * the folio worked out last, and that cache lives for one picture only:
+ * pm_sizes_check() empties it (pm_kpageflags_forget()) before it reads a frame.
+ *
+ * Kernel fact: a read of /proc/kpageflags is a snapshot of the frame's struct
+ * page at that moment (stable_page_flags() over snapshot_page(), fs/proc/page.c
+ * and mm/util.c), and COMPOUND_HEAD/COMPOUND_TAIL say which folio the frame is
+ * part of then. That changes while the frame stays where it is: a THP is split
+ * in place (split_huge_page: the deferred split of a partly unmapped THP,
+ * MADV_PAGEOUT of part of a folio, debugfs split_huge_pages), a freed frame is
+ * handed out again in a folio of another size (the page allocator hands out
+ * recently freed frames first: a 4 KiB shmem page of this world where the last
+ * world had a THP), khugepaged collapses 4 KiB folios into a new THP.
+ * So flags read for an earlier picture say nothing about a frame in this one.
+ */
+struct pm_kpf_cache {
+	uint64_t first;			/* frame of flags[0]; ~0: nothing cached */
+	uint64_t n;			/* entries read (short at the end of memory) */
+	uint64_t flags[512];
+	uint64_t last_head, last_n;	/* the folio worked out last; ~0: none */
+};
+
+static struct pm_kpf_cache pm_kpf = { .first = ~0ULL, .last_head = ~0ULL };
+
+/* Forget every flag read so far: the next read is the kernel's answer of now. */
+static inline void pm_kpageflags_forget(void)
+{
+	pm_kpf.first = ~0ULL;
+	pm_kpf.last_head = ~0ULL;
+}
+
+/* /proc/kpageflags of `pfn` (this picture's cache); ~0 on error or past the last frame. */
 static inline uint64_t pm_kpageflags(uint64_t pfn)
 {
 	static int fd = -1;
-	static uint64_t cache[512], first = ~0ULL;
 
 	if (fd < 0)
 		fd = open("/proc/kpageflags", O_RDONLY);
 	if (fd < 0)
 		return ~0ULL;
-	if (first == ~0ULL || pfn < first || pfn >= first + 512) {
-		first = pfn & ~511ULL;
-		if (pread(fd, cache, sizeof(cache), (off_t)first * 8) != (ssize_t)sizeof(cache)) {
-			first = ~0ULL;
+	if (pm_kpf.first == ~0ULL || pfn < pm_kpf.first || pfn >= pm_kpf.first + 512) {
+		ssize_t got;
+
+		pm_kpf.first = pfn & ~511ULL;
+		got = pread(fd, pm_kpf.flags, sizeof(pm_kpf.flags), (off_t)pm_kpf.first * 8);
+		if (got < 0) {
+			pm_kpf.first = ~0ULL;
 			return ~0ULL;
 		}
+		pm_kpf.n = (uint64_t)got / 8;
 	}
-	return cache[pfn - first];
+	return pfn - pm_kpf.first < pm_kpf.n ? pm_kpf.flags[pfn - pm_kpf.first] : ~0ULL;
 }
 
 /*
@@ -128,7 +163,6 @@ static inline uint64_t pm_kpageflags(uint64_t pfn)
  */
 static inline int pm_folio_shift_of_pfn(uint64_t pfn)
 {
-	static uint64_t last_head = ~0ULL, last_n;
 	uint64_t f = pm_kpageflags(pfn), head, n;
 
 	if (f == ~0ULL)
@@ -136,19 +170,19 @@ static inline int pm_folio_shift_of_pfn(uint64_t pfn)
 	if (!(f & (PM_KPF_HEAD | PM_KPF_TAIL)))
 		return 12;
 	/* A tail of the folio worked out last (a 1 GiB folio has 262144 pages). */
-	if (last_head != ~0ULL && pfn > last_head && pfn < last_head + last_n &&
-	    (f & PM_KPF_TAIL))
-		return 12 + pm_log2(last_n);
+	if (pm_kpf.last_head != ~0ULL && pfn > pm_kpf.last_head &&
+	    pfn < pm_kpf.last_head + pm_kpf.last_n && (f & PM_KPF_TAIL))
+		return 12 + pm_log2(pm_kpf.last_n);
 	for (head = pfn; pm_kpageflags(head) & PM_KPF_TAIL; head--)
 		if (pfn - head > (1ULL << 18))
 			return -1;
 	if (!(pm_kpageflags(head) & PM_KPF_HEAD))
 		return -1;
-	for (n = 1; pm_kpageflags(head + n) & PM_KPF_TAIL; n++)
+	for (n = 1; (pm_kpageflags(head + n) & (PM_KPF_TAIL | PM_KPF_HEAD)) == PM_KPF_TAIL; n++)
 		if (n > (1ULL << 18))
 			return -1;
-	last_head = head;
-	last_n = n;
+	pm_kpf.last_head = head;
+	pm_kpf.last_n = n;
 	return 12 + pm_log2(n);
 }
 
@@ -253,6 +287,8 @@ static inline const char *pm_sizes_check(int proc_fd, int dev_fd, uintptr_t base
 	nv = pm_smaps_read(vmas, 1024);
 	if (nv <= 0)
 		return "cannot read /proc/self/smaps";
+	/* The frames are looked up again: what an earlier picture read of them is past. */
+	pm_kpageflags_forget();
 	for (size_t i = 0; i < npages; i += 4096) {
 		size_t n = npages - i < 4096 ? npages - i : 4096;
 
@@ -287,8 +323,15 @@ static inline const char *pm_sizes_check(int proc_fd, int dev_fd, uintptr_t base
 				if (want_fol < 0)
 					return "cannot work the folio out from /proc/kpageflags";
 			}
-			if ((int)d->fol != want_fol)
-				return "folio size is not what /proc/kpageflags says";
+			if ((int)d->fol != want_fol) {
+				static char msg[128];
+
+				snprintf(msg, sizeof(msg),
+					 "folio size is not what /proc/kpageflags says (device %u, "
+					 "kpageflags %d, frame %#llx)", d->fol, want_fol,
+					 (unsigned long long)(ent[j] & RPM_PFRAME_MASK));
+				return msg;
+			}
 		}
 	}
 	/*

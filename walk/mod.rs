@@ -49,6 +49,8 @@ pub(crate) fn check_primitives() -> kernel::error::Result {
     if x86::IN_PLACE_PTE_UPDATES {
         check = check.and_then(|()| x86::check_pte_builders());
     }
+    // The scan's uffd test on non-present PTEs, done in Rust.
+    check = check.and_then(|()| scan_category::check_swp_uffd_any());
     if let Err(what) = check {
         kernel::pr_err!("rust_pagemap: {what} differs from the Rust version; not loading\n");
         return Err(kernel::error::code::EINVAL);
@@ -151,6 +153,24 @@ pub(crate) trait Visitor {
 
     /// A PTE table covering `[start, end)` was just locked; its PTEs come next.
     fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
+
+    /// Visits the PTEs of one locked PTE table in `[start, end)`, between
+    /// [`Self::pte_table_start`] and [`Self::pte_table_done`]. By default one [`Self::leaf`]
+    /// per PTE; a consumer may instead run its own loop over the raw entries
+    /// ([`PteTableLock::raw_entries`]).
+    #[inline]
+    fn pte_table(
+        &mut self,
+        vma: &Vma<'_>,
+        ptes: &PteTableLock<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow
+    where
+        Self: Sized,
+    {
+        walk_ptes(vma, ptes, start, end, self)
+    }
 
     /// All PTEs of one PTE table in `[start, end)` were visited; its lock is still held.
     fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
@@ -291,7 +311,7 @@ fn walk_pmd<V: Visitor>(
                 };
                 v.pte_table_start(vma, start, end);
                 let lazy = v.lazy_mmu().then(|| ptes.lazy_mmu());
-                let flow = walk_ptes(vma, &ptes, start, end, v);
+                let flow = v.pte_table(vma, &ptes, start, end);
                 v.pte_table_done(vma, start, end);
                 drop(lazy);
                 drop(ptes);

@@ -8,8 +8,11 @@
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
+use super::level::Level;
 use super::page::{self, Page};
+use super::softleaf::SoftLeaf;
 use super::vma::Vma;
+use super::x86;
 use super::Leaf;
 
 /// The VMA is registered for asynchronous uffd write-protection with markers.
@@ -46,6 +49,9 @@ pub(crate) struct Context {
     pub(crate) uffd_rwp: bool,
     /// Whether `FILE` is in one of the scan's masks (it costs a page lookup).
     pub(crate) want_file: bool,
+    /// Whether `PFNZERO` is in one of them: if not, no mask can see it, and it is not
+    /// computed.
+    pub(crate) want_zero: bool,
 }
 
 impl Context {
@@ -71,35 +77,44 @@ impl Context {
     }
 
     /// Categories of a PTE (`pagemap_page_category`).
+    #[inline]
     pub(crate) fn pte(&self, vma: &Vma<'_>, addr: usize, leaf: &Leaf<'_>) -> u64 {
-        let entry = leaf.entry;
-        match entry.kind() {
-            Kind::Present => {
-                let mut c = PRESENT | self.unprotected(entry.uffd());
-                c |= self.file(|| Page::normal_pte(vma, addr, entry));
-                if page::is_zero_pfn(entry.pfn()) {
-                    c |= PFNZERO;
-                }
-                if entry.soft_dirty() {
-                    c |= SOFT_DIRTY;
-                }
-                c
-            }
-            Kind::NonPresent => {
-                let mut c = SWAPPED | self.unprotected(leaf.swp_uffd_any());
-                let soft = entry.soft_leaf();
-                if soft.is_some_and(|s| s.is_guard_marker()) {
-                    c |= GUARD;
-                } else {
-                    c |= self.file(|| soft.and_then(|s| s.page()));
-                }
-                if entry.soft_dirty() {
-                    c |= SOFT_DIRTY;
-                }
-                c
-            }
+        self.pte_raw(vma, addr, leaf.entry.raw())
+    }
+
+    /// Categories of the PTE value `raw`, read under its PTE-table lock
+    /// (`pagemap_page_category`): bit tests on the value, and a page lookup only for
+    /// `FILE` when a mask asks for it.
+    #[inline]
+    pub(crate) fn pte_raw(&self, vma: &Vma<'_>, addr: usize, raw: u64) -> u64 {
+        if x86::is_none(raw) {
             // An unpopulated PTE carries no uffd bit: written, in a uffd-wp VMA.
-            Kind::None | Kind::Table => self.unprotected(false) & WRITTEN,
+            return self.unprotected(false) & WRITTEN;
+        }
+        if x86::pte_present(raw) {
+            let mut c = PRESENT | self.unprotected(x86::uffd(raw));
+            if self.want_file {
+                c |= self.file(|| Page::normal_pte(vma, addr, Entry::new(raw, Level::PTE)));
+            }
+            if self.want_zero && page::is_zero_pfn(x86::leaf_pfn(raw, x86::PAGE_SHIFT)) {
+                c |= PFNZERO;
+            }
+            if x86::soft_dirty(raw) {
+                c |= SOFT_DIRTY;
+            }
+            c
+        } else {
+            let mut c = SWAPPED | self.unprotected(pte_swp_uffd_any(raw));
+            let soft = SoftLeaf::from_pte(raw);
+            if soft.is_guard_marker() {
+                c |= GUARD;
+            } else {
+                c |= self.file(|| soft.page());
+            }
+            if x86::swp_soft_dirty(raw) {
+                c |= SOFT_DIRTY;
+            }
+            c
         }
     }
 
@@ -110,7 +125,7 @@ impl Context {
             Kind::Present => {
                 c |= PRESENT | self.unprotected(entry.uffd());
                 c |= self.file(|| Page::of_entry(vma, addr, entry));
-                if page::is_huge_zero_pmd(entry) {
+                if self.want_zero && page::is_huge_zero_pmd(entry) {
                     c |= PFNZERO;
                 }
             }
@@ -160,6 +175,52 @@ impl Context {
             0
         }
     }
+}
+
+/// Whether uffd-wp markers exist on this kernel (`uffd_supports_wp_marker`, a constant).
+const WP_MARKERS: bool = cfg!(CONFIG_HAVE_ARCH_USERFAULTFD_WP) && cfg!(CONFIG_PTE_MARKER_UFFD_WP);
+
+/// Whether the PTE value `raw` is a non-present entry that is uffd-write-protected: its
+/// swap-format uffd bit, or a uffd-wp marker (`pte_swp_uffd_any`), decoded in Rust.
+#[inline]
+pub(crate) fn pte_swp_uffd_any(raw: u64) -> bool {
+    WP_MARKERS
+        && !x86::pte_present(raw)
+        && (x86::swp_uffd(raw) || SoftLeaf::from_pte(raw).is_uffd_wp_marker())
+}
+
+/// Whether the PTE value `raw` is uffd-write-protected, present or not: the test of the
+/// kernel's `WRITTEN` fast path and of its exclusive write-protection
+/// (`(pte_present && pte_uffd) || pte_swp_uffd_any` in `pagemap_scan_pmd_entry`).
+#[inline]
+pub(crate) fn pte_uffd_protected(raw: u64) -> bool {
+    if x86::pte_present(raw) {
+        x86::uffd(raw)
+    } else {
+        pte_swp_uffd_any(raw)
+    }
+}
+
+/// Checks [`pte_swp_uffd_any`] against the kernel's own, without knowing what any bit
+/// means: on every single-bit value, on each of them with bit 0 (present) added, on every
+/// PTE marker, and on every marker with each bit flipped. `Err` if one differs.
+pub(crate) fn check_swp_uffd_any() -> Result<(), &'static str> {
+    let agrees = |raw: u64| {
+        // SAFETY: `pte_swp_uffd_any` is a pure function of the value.
+        let kernel = unsafe { bindings::pte_swp_uffd_any(bindings::pte_t { pte: raw as usize }) };
+        kernel == pte_swp_uffd_any(raw)
+    };
+    for marker in 0..8usize {
+        // SAFETY: `make_pte_marker` is a pure function of the value.
+        let m = unsafe { bindings::make_pte_marker(marker) }.pte as u64;
+        if !agrees(m) || (0..64).any(|bit| !agrees(m ^ (1 << bit))) {
+            return Err("pte_swp_uffd_any");
+        }
+    }
+    if (0..64).any(|bit| !agrees(1 << bit) || !agrees(1 | (1 << bit))) {
+        return Err("pte_swp_uffd_any");
+    }
+    Ok(())
 }
 
 /// The selection part of a scan's arguments.

@@ -8,17 +8,21 @@
 
 use kernel::prelude::*;
 
+use super::entry::Entry;
 use super::level::Level;
 use super::mm::MmapReadLock;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
-use super::scan_category::{Context, FILE, SOFT_DIRTY, WPALLOWED, WRITTEN};
+use super::scan_category::{
+    pte_uffd_protected, Context, Masks, FILE, PFNZERO, PRESENT, SOFT_DIRTY, WPALLOWED, WRITTEN,
+};
 use super::scan_output::Output;
 use super::scan_size;
 use super::scan_wp;
 use super::softdirty::SoftDirtyClearer;
+use super::table::PteTableLock;
 use super::vma::{HugetlbVmaLock, Vma};
-use super::x86::PAGE_SIZE;
-use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
+use super::x86::{self, PAGE_SIZE};
+use super::{walk_ptes, Flow, Leaf, LeafKind, Visitor, VmaAction};
 
 /// What happened in the PTE table being walked.
 #[derive(Default)]
@@ -27,6 +31,50 @@ struct PteTable {
     first_wp: Option<usize>,
     /// Where the loop over its PTEs stopped early, if it did.
     stopped_at: Option<usize>,
+}
+
+/// Necessary conditions for a PTE to be selected that one bit test of its value decides:
+/// the categories the masks require set that the VMA does not give every page. A PTE
+/// that fails one is not selected, and its categories are not computed.
+#[derive(Copy, Clone, Default)]
+struct Prefilter {
+    /// `SOFT_DIRTY` is required: the entry's soft-dirty bit (present or swap format).
+    soft_dirty: bool,
+    /// `WRITTEN` is required: a present entry must not carry the uffd bit.
+    unprotected: bool,
+    /// `PRESENT` is required.
+    present: bool,
+}
+
+impl Prefilter {
+    /// The conditions of `masks` on the pages of a VMA whose own categories are `vma_category`.
+    fn new(masks: &Masks, vma_category: u64) -> Self {
+        let required = masks.all & !masks.inverted & !vma_category;
+        Self {
+            soft_dirty: required & SOFT_DIRTY != 0,
+            unprotected: required & WRITTEN != 0,
+            present: required & PRESENT != 0,
+        }
+    }
+
+    /// Whether the PTE value `raw` cannot be selected.
+    #[inline]
+    fn rejects(&self, raw: u64) -> bool {
+        (self.soft_dirty && !x86::pte_maybe_soft_dirty(raw))
+            || (self.unprotected && x86::pte_present(raw) && x86::uffd(raw))
+            || (self.present && !x86::pte_present(raw))
+    }
+}
+
+/// Consecutive selected PTEs of one table whose categories agree on every bit that is
+/// reported or decides write-protection: output with one call, as the per-page calls
+/// would have merged them into one region.
+#[derive(Copy, Clone)]
+struct Run {
+    start: usize,
+    end: usize,
+    /// The categories of its first page.
+    categories: u64,
 }
 
 /// One walk of a scan, from a start address to the end of the range.
@@ -40,6 +88,10 @@ pub(crate) struct ScanVisitor<'a> {
     vma_category: u64,
     /// What the current VMA's page categories depend on.
     ctx: Context,
+    /// What the masks require of a PTE of the current VMA, tested first.
+    prefilter: Prefilter,
+    /// The category bits that tell runs of pages apart: what is reported, and `WRITTEN`.
+    run_key: u64,
     table: PteTable,
     /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`; flushes the TLB for
     /// all of it once, when the visitor is done.
@@ -49,16 +101,19 @@ pub(crate) struct ScanVisitor<'a> {
 impl<'a> ScanVisitor<'a> {
     /// A visitor reporting into `out`, for a walk under `lock`.
     pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output, lock: &'a MmapReadLock<'_>) -> Self {
-        let want_file = (args.masks.all | args.masks.anyof | args.return_mask) & FILE != 0;
+        let interest = args.masks.all | args.masks.anyof | args.return_mask;
         Self {
             args,
             out,
             ret: Ok(()),
             vma_category: 0,
             ctx: Context {
-                want_file,
+                want_file: interest & FILE != 0,
+                want_zero: interest & PFNZERO != 0,
                 ..Context::default()
             },
+            prefilter: Prefilter::default(),
+            run_key: args.output_mask() | WRITTEN,
             table: PteTable::default(),
             clearer: SoftDirtyClearer::new(lock),
         }
@@ -103,8 +158,7 @@ impl<'a> ScanVisitor<'a> {
     /// generic path selects, reports and protects exactly the same PTEs.
     fn pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) -> Flow {
         if self.exclusive_wp() {
-            let protected = leaf.entry.uffd() || leaf.swp_uffd_any();
-            if !protected {
+            if !pte_uffd_protected(leaf.entry.raw()) {
                 self.wp_pte(vma, leaf, addr);
             }
             return Flow::Continue;
@@ -160,6 +214,114 @@ impl<'a> ScanVisitor<'a> {
     fn wp_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
         leaf.pte_make_uffd_wp(vma, addr);
         self.table.first_wp.get_or_insert(addr);
+    }
+
+    /// Whether the kernel's fast path for `WRITTEN`-only scans applies to the current VMA:
+    /// a uffd-wp VMA, `WRITTEN` the only category required and reported, nothing else
+    /// asked. A page is then selected exactly when its entry is not uffd-protected.
+    fn written_only(&self) -> bool {
+        let m = &self.args.masks;
+        self.ctx.uffd_wp
+            && m.anyof == 0
+            && m.inverted == 0
+            && m.all == WRITTEN
+            && self.args.return_mask == WRITTEN
+    }
+
+    /// The exclusive write-protection of a PTE table (`PM_SCAN_WP_MATCHING` without an
+    /// output array): every PTE of `[start, end)` not yet uffd-protected is protected.
+    fn wp_ptes(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, start: usize, end: usize) {
+        let mut addr = start;
+        for raw in ptes.raw_entries(start, end) {
+            if !pte_uffd_protected(raw) {
+                // INVARIANT: `raw` was read from the slot under the lock `ptes` holds.
+                let leaf = Leaf {
+                    slot: ptes.slot(addr),
+                    entry: Entry::new(raw, Level::PTE),
+                    kind: LeafKind::Pte,
+                };
+                self.wp_pte(vma, &leaf, addr);
+            }
+            addr += PAGE_SIZE;
+        }
+    }
+
+    /// The PTEs of `[start, end)` of a locked table, in one loop over their values:
+    /// `select` gives the categories of a selected page from its address and value, `None`
+    /// for a page not selected. Selected pages are output in runs ([`Run`]), then
+    /// write-protected or cleaned as the scan asks, as each page would be on its own.
+    #[inline]
+    fn select_ptes(
+        &mut self,
+        vma: &Vma<'_>,
+        ptes: &PteTableLock<'_>,
+        start: usize,
+        end: usize,
+        select: impl Fn(usize, u64) -> Option<u64>,
+    ) -> Flow {
+        let key = self.run_key;
+        let mut run: Option<Run> = None;
+        let mut addr = start;
+        for raw in ptes.raw_entries(start, end) {
+            let here = addr;
+            addr += PAGE_SIZE;
+            let Some(categories) = select(here, raw) else {
+                continue;
+            };
+            if let Some(r) = run.as_mut() {
+                if r.end == here && (r.categories ^ categories) & key == 0 {
+                    r.end = addr;
+                    continue;
+                }
+                if self.output_run(vma, ptes, *r) == Flow::Stop {
+                    return Flow::Stop;
+                }
+            }
+            run = Some(Run {
+                start: here,
+                end: addr,
+                categories,
+            });
+        }
+        match run {
+            Some(r) => self.output_run(vma, ptes, r),
+            None => Flow::Continue,
+        }
+    }
+
+    /// Outputs a run of selected PTEs; the part that fit is write-protected (what is
+    /// `WRITTEN`, for `PM_SCAN_WP_MATCHING`) or cleaned (`RPM_SCAN_CLEAR_SOFT_DIRTY`) in
+    /// the same lock hold. Where the output was cut, the walk stops, as the per-page loop
+    /// would at the first page that did not fit.
+    fn output_run(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, run: Run) -> Flow {
+        let mut next = run.end;
+        let ret = self.out.output(run.categories, run.start, &mut next);
+        let protect = self.args.wp() && run.categories & WRITTEN != 0;
+        let clear = self.args.clear_soft_dirty();
+        if protect || clear {
+            let mut addr = run.start;
+            while addr < next {
+                let slot = ptes.slot(addr);
+                // INVARIANT: read under the PTE-table lock that `ptes` holds.
+                let leaf = Leaf {
+                    slot,
+                    entry: slot.read(),
+                    kind: LeafKind::Pte,
+                };
+                if protect {
+                    self.wp_pte(vma, &leaf, addr);
+                }
+                if clear {
+                    self.clearer.clear_leaf(vma, &leaf, addr, addr + PAGE_SIZE);
+                }
+                addr += PAGE_SIZE;
+            }
+        }
+        if next != run.end {
+            // Nothing fits from `next` on; the result is `ENOSPC`.
+            self.table.stopped_at = Some(next);
+        }
+        self.finish(ret)
     }
 
     /// A huge PMD, present or not (`pagemap_scan_thp_entry`).
@@ -247,6 +409,7 @@ impl Visitor for ScanVisitor<'_> {
         self.vma_category = category;
         self.ctx.uffd_wp = vma.uffd_wp();
         self.ctx.uffd_rwp = vma.uffd_rwp();
+        self.prefilter = Prefilter::new(&self.args.masks, category);
         VmaAction::Walk
     }
 
@@ -277,6 +440,41 @@ impl Visitor for ScanVisitor<'_> {
 
     fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
         self.table = PteTable::default();
+    }
+
+    /// One loop over the table's PTE values (`pagemap_scan_pmd_entry`), with the kernel's
+    /// fast paths: exclusive write-protection, and `WRITTEN`-only scans, which test one
+    /// bit per PTE; otherwise categories computed from the value, after the
+    /// [`Prefilter`]. Scans that report page sizes go page by page.
+    fn pte_table(
+        &mut self,
+        vma: &Vma<'_>,
+        ptes: &PteTableLock<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow {
+        if self.args.page_sizes() {
+            return walk_ptes(vma, ptes, start, end, self);
+        }
+        if self.exclusive_wp() {
+            self.wp_ptes(vma, ptes, start, end);
+            return Flow::Continue;
+        }
+        if self.written_only() {
+            let categories = self.vma_category | WRITTEN;
+            return self.select_ptes(vma, ptes, start, end, |_, raw| {
+                (!pte_uffd_protected(raw)).then_some(categories)
+            });
+        }
+        let (ctx, masks, filter) = (self.ctx, self.args.masks, self.prefilter);
+        let vma_category = self.vma_category;
+        self.select_ptes(vma, ptes, start, end, |addr, raw| {
+            if filter.rejects(raw) {
+                return None;
+            }
+            let categories = vma_category | ctx.pte_raw(vma, addr, raw);
+            masks.matches(categories).then_some(categories)
+        })
     }
 
     fn lazy_mmu(&self) -> bool {

@@ -118,6 +118,13 @@ pub(crate) fn soft_dirty(raw: u64) -> bool {
     raw & SOFT_DIRTY != 0
 }
 
+/// Whether a PTE may be soft-dirty: `false` only when neither the present nor the
+/// swap-format soft-dirty bit is set, so that neither reading can say dirty.
+#[inline]
+pub(crate) fn pte_maybe_soft_dirty(raw: u64) -> bool {
+    raw & (SOFT_DIRTY | SWP_SOFT_DIRTY) != 0
+}
+
 /// userfaultfd bit of a present entry (`pte_uffd`, `pmd_uffd`).
 #[inline]
 pub(crate) fn uffd(raw: u64) -> bool {

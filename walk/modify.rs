@@ -18,6 +18,7 @@ use kernel::bindings;
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::softleaf::{self, SoftLeaf};
+use super::table::Slot;
 use super::vma::Vma;
 use super::x86;
 use super::{Leaf, LeafKind};
@@ -37,19 +38,49 @@ impl Leaf<'_> {
     /// soft-dirty bit of a non-present one (`clear_soft_dirty` in task_mmu.c).
     ///
     /// Returns whether the entry changed in a way the TLB may cache (present entries).
+    #[inline]
     pub(crate) fn pte_clear_soft_dirty(&self, vma: &Vma<'_>, addr: usize) -> bool {
         debug_assert_eq!(self.kind, LeafKind::Pte);
-        let ptep = self.slot.as_pte_ptr();
         match self.entry.kind() {
             // Already clean and write-protected: the next write faults and marks it anyway,
             // and an unchanged entry needs no TLB flush.
             Kind::Present if !self.entry.soft_dirty() && !self.entry.writable() => false,
+            // The common case, inline in the caller's loop: one atomic update of the entry.
             Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
                 // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
                 // allows in-place updates, and the caller flushes the TLB (we return `true`).
                 unsafe { self.slot.update(self.entry.raw(), x86::pte_clean_wrprotect) };
                 true
             }
+            // The leaf by value: nothing of it needs to live in memory on the fast path.
+            _ => Self::pte_clear_soft_dirty_other(self.slot, self.entry, vma, addr),
+        }
+    }
+
+    /// [`Self::pte_clear_soft_dirty`] for the rest: present entries changed through the
+    /// kernel's modify-protection pair, non-present ones. `slot` and `entry` are those of
+    /// a PTE leaf, whose lock is held.
+    #[inline(never)]
+    fn pte_clear_soft_dirty_other(
+        slot: Slot<'_>,
+        entry: Entry,
+        vma: &Vma<'_>,
+        addr: usize,
+    ) -> bool {
+        // INVARIANT: the caller's leaf, taken apart, under the same lock hold.
+        let this = Leaf {
+            slot,
+            entry,
+            kind: LeafKind::Pte,
+        };
+        this.pte_clear_soft_dirty_slow(vma, addr)
+    }
+
+    /// The body of [`Self::pte_clear_soft_dirty_other`].
+    fn pte_clear_soft_dirty_slow(&self, vma: &Vma<'_>, addr: usize) -> bool {
+        let ptep = self.slot.as_pte_ptr();
+        match self.entry.kind() {
+            Kind::Present if !self.entry.soft_dirty() && !self.entry.writable() => false,
             Kind::Present => {
                 // SAFETY: the PTE-table lock is held (type invariant) and `ptep` is the live PTE
                 // of `vma` at `addr`; start and commit are paired on the same entry.
@@ -129,16 +160,25 @@ impl Leaf<'_> {
     /// present entry (which also drops write access), the swap-format uffd bit on a
     /// non-present one, and a uffd-wp marker in an empty one. The caller flushes the
     /// TLB for the table before its lock is dropped.
+    #[inline]
     pub(crate) fn pte_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
         debug_assert_eq!(self.kind, LeafKind::Pte);
+        if x86::IN_PLACE_PTE_UPDATES && self.entry.kind() == Kind::Present {
+            // The common case, inline in the caller's loop.
+            // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
+            // allows in-place updates, and the caller flushes the TLB for the table.
+            unsafe { self.slot.update(self.entry.raw(), x86::pte_mkuffd) };
+            return;
+        }
+        self.pte_make_uffd_wp_other(vma, addr);
+    }
+
+    /// [`Self::pte_make_uffd_wp`] for the rest: present entries through the kernel's
+    /// modify-protection pair, empty and non-present ones.
+    #[inline(never)]
+    fn pte_make_uffd_wp_other(&self, vma: &Vma<'_>, addr: usize) {
         let ptep = self.slot.as_pte_ptr();
         let new = match self.entry.kind() {
-            Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
-                // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
-                // allows in-place updates, and the caller flushes the TLB for the table.
-                unsafe { self.slot.update(self.entry.raw(), x86::pte_mkuffd) };
-                return;
-            }
             Kind::Present => {
                 // SAFETY: `ptep` is the PTE of `vma` at `addr` and its PTE-table lock is held
                 // (the leaf's invariant); start and commit are paired under that one lock hold.
@@ -243,6 +283,7 @@ impl Leaf<'_> {
     /// Whether a present PTE maps a page pinned for DMA in a COW mapping of an mm
     /// that pins pages: `clear_refs` leaves such PTEs writable and soft-dirty,
     /// since write-protecting them would break the pin's coherency on the next CoW.
+    #[inline]
     pub(crate) fn is_pinned_cow_page(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> bool {
         if entry.kind() != Kind::Present || !entry.writable() || !vma.is_cow_mapping() {
             return false;

@@ -32,11 +32,13 @@
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 
-use super::entry::Kind;
+use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::mm::{task_size, MmapLock, MmapReadLock};
 use super::notify::{NotifierRange, NotifyEvent, TlbFlushPending};
+use super::table::PteTableLock;
 use super::vma::Vma;
+use super::x86::{self, PAGE_SIZE};
 use super::{walk, Flow, Leaf, LeafKind, Visitor, VmaAction};
 
 /// Clears soft-dirty on every page of the consumer's walk.
@@ -77,15 +79,7 @@ impl<'l> SoftDirtyClearer<'l> {
     ) -> Flow {
         match leaf.kind {
             LeafKind::Pte => {
-                if !leaf.is_pinned_cow_page(vma, start, leaf.entry)
-                    && leaf.pte_clear_soft_dirty(vma, start)
-                {
-                    // INVARIANT: the span grows to cover `start..end`, a PTE of the locked mm.
-                    self.pending = Some(match self.pending {
-                        Some((s, e)) => (s.min(start), e.max(end)),
-                        None => (start, end),
-                    });
-                }
+                self.clear_pte_leaf(vma, leaf, start, end);
                 Flow::Continue
             }
             LeafKind::Thp => {
@@ -107,6 +101,37 @@ impl<'l> SoftDirtyClearer<'l> {
             }
             // `clear_refs` walks hugetlb VMAs without touching their entries.
             LeafKind::Hugetlb => Flow::Continue,
+        }
+    }
+
+    /// Cleans the PTE leaf at `addr` (unless it maps a pinned page of a COW mapping, which
+    /// `clear_refs` leaves alone); `true` if its TLB entries must be flushed.
+    #[inline]
+    fn clear_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) -> bool {
+        !leaf.is_pinned_cow_page(vma, addr, leaf.entry) && leaf.pte_clear_soft_dirty(vma, addr)
+    }
+
+    /// Adds `[start, end)`, PTEs of the locked mm just changed, to what must be flushed.
+    #[inline]
+    fn pending_add(&mut self, start: usize, end: usize) {
+        // INVARIANT: the span grows to cover `start..end`.
+        self.pending = Some(match self.pending {
+            Some((s, e)) => (s.min(start), e.max(end)),
+            None => (start, end),
+        });
+    }
+
+    /// [`Self::clear_leaf`] of a PTE leaf over `[start, end)`, inline.
+    #[inline]
+    pub(crate) fn clear_pte_leaf(
+        &mut self,
+        vma: &Vma<'_>,
+        leaf: &Leaf<'_>,
+        start: usize,
+        end: usize,
+    ) {
+        if self.clear_pte(vma, leaf, start) {
+            self.pending_add(start, end);
         }
     }
 
@@ -140,6 +165,47 @@ impl Visitor for SoftDirtyClearer<'_> {
 
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         self.clear_leaf(vma, leaf, start, end)
+    }
+
+    /// One pass over the table's PTE values: a PTE that the clear would leave as it is
+    /// (empty, or clean and write-protected already: the steady state) is passed over
+    /// on a bit test of its value; the others are cleaned as leaves.
+    fn pte_table(
+        &mut self,
+        vma: &Vma<'_>,
+        ptes: &PteTableLock<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow {
+        // The span changed in this table, kept here and added to the pending one once.
+        let (mut lo, mut hi) = (usize::MAX, 0);
+        // Only a writable PTE of a COW mapping can be a pinned page `clear_refs` leaves
+        // alone; the VMA's flags do not change under the mmap lock.
+        let cow = vma.is_cow_mapping();
+        let mut next = start;
+        for raw in ptes.values(start, end).iter() {
+            let addr = next;
+            next = next.wrapping_add(PAGE_SIZE);
+            if x86::pte_clear_is_noop(raw) {
+                continue;
+            }
+            // INVARIANT: `raw` was read from the slot under the lock `ptes` holds.
+            let leaf = Leaf {
+                slot: ptes.slot(addr),
+                entry: Entry::new(raw, Level::PTE),
+                kind: LeafKind::Pte,
+            };
+            let pinned =
+                cow && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry);
+            if !pinned && leaf.pte_clear_soft_dirty(vma, addr) {
+                lo = lo.min(addr);
+                hi = next;
+            }
+        }
+        if lo < hi {
+            self.pending_add(lo, hi);
+        }
+        Flow::Continue
     }
 }
 

@@ -407,3 +407,40 @@ impl Drop for LazyMmu<'_> {
         unsafe { bindings::lazy_mmu_mode_disable() };
     }
 }
+
+/// The PTEs of a run of a locked PTE table, each read with one load (`ptep_get`).
+///
+/// # Invariants
+///
+/// `entries` are the PTEs of a PTE table whose lock is held for `'a`.
+pub(crate) struct PteValues<'a> {
+    entries: &'a [AtomicU64],
+}
+
+impl PteTableLock<'_> {
+    /// The PTEs for `[start, end)`, page-aligned and inside the table that was locked, for
+    /// a consumer's own loop over their values: an indexed loop over them reads each entry
+    /// once, with no per-entry bookkeeping beyond the index.
+    #[inline]
+    pub(crate) fn values(&self, start: usize, end: usize) -> PteValues<'_> {
+        let count = end.saturating_sub(start) >> super::x86::PAGE_SHIFT;
+        // Checked, not assumed: a run past the table's end would reach outside it.
+        assert!(Level::PTE.index(start) + count <= super::x86::ENTRIES_PER_TABLE);
+        let first = self.slot(start).ptr;
+        // SAFETY: `count` entries from `first` lie inside the locked PTE table, which stays
+        // mapped while `self` is borrowed; they are 8-byte aligned. Every other access to
+        // them is a single load or store of the whole word or the hardware's atomic update
+        // of its accessed and dirty bits, so they may be seen as atomics.
+        let entries = unsafe { core::slice::from_raw_parts(first.cast::<AtomicU64>(), count) };
+        // INVARIANT: entries of the table whose lock `self` holds, borrowed from `self`.
+        PteValues { entries }
+    }
+}
+
+impl PteValues<'_> {
+    /// The values in order, each read as the iterator reaches it.
+    #[inline]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries.iter().map(|e| e.load(Ordering::Relaxed))
+    }
+}

@@ -125,6 +125,13 @@ pub(crate) fn pte_maybe_soft_dirty(raw: u64) -> bool {
     raw & (SOFT_DIRTY | SWP_SOFT_DIRTY) != 0
 }
 
+/// Whether a soft-dirty clear leaves the PTE `raw` as it is, told by its bits alone: empty,
+/// or present, soft-clean and write-protected already (non-present entries need decoding).
+#[inline]
+pub(crate) fn pte_clear_is_noop(raw: u64) -> bool {
+    is_none(raw) || (pte_present(raw) && raw & (SOFT_DIRTY | RW) == 0)
+}
+
 /// userfaultfd bit of a present entry (`pte_uffd`, `pmd_uffd`).
 #[inline]
 pub(crate) fn uffd(raw: u64) -> bool {

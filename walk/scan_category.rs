@@ -39,6 +39,12 @@ pub(crate) const ACCESSED: u64 = bindings::PAGE_IS_ACCESSED as u64;
 pub(crate) const ALL: u64 =
     WPALLOWED | WRITTEN | FILE | PRESENT | SWAPPED | PFNZERO | HUGE | SOFT_DIRTY | GUARD | ACCESSED;
 
+/// `category` if `cond`, else 0, without a branch.
+#[inline]
+fn bit(cond: bool, category: u64) -> u64 {
+    u64::from(cond).wrapping_neg() & category
+}
+
 /// What the categories of a page depend on besides its entry: the VMA's
 /// userfaultfd modes, and whether the scan asks about `FILE` at all.
 #[derive(Copy, Clone, Default)]
@@ -57,15 +63,12 @@ pub(crate) struct Context {
 impl Context {
     /// `WRITTEN` and `ACCESSED`, as far as the VMA's modes allow, for an entry
     /// whose uffd state is `protected`: both are "the uffd bit is clear".
+    /// Computed without branches, as are the other per-PTE bits below: in the loop over a
+    /// table every conditional branch costs (most under emulation).
+    #[inline]
     fn unprotected(&self, protected: bool) -> u64 {
-        let mut c = 0;
-        if !protected && self.uffd_wp {
-            c |= WRITTEN;
-        }
-        if !protected && self.uffd_rwp {
-            c |= ACCESSED;
-        }
-        c
+        let modes = bit(self.uffd_wp, WRITTEN) | bit(self.uffd_rwp, ACCESSED);
+        modes & bit(!protected, u64::MAX)
     }
 
     /// `FILE` if the scan wants it and `page` exists and is not anonymous.
@@ -85,24 +88,24 @@ impl Context {
     /// Categories of the PTE value `raw`, read under its PTE-table lock
     /// (`pagemap_page_category`): bit tests on the value, and a page lookup only for
     /// `FILE` when a mask asks for it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn pte_raw(&self, vma: &Vma<'_>, addr: usize, raw: u64) -> u64 {
-        if x86::is_none(raw) {
-            // An unpopulated PTE carries no uffd bit: written, in a uffd-wp VMA.
-            return self.unprotected(false) & WRITTEN;
-        }
+        // Present first: an entry with a present bit is never empty.
         if x86::pte_present(raw) {
             let mut c = PRESENT | self.unprotected(x86::uffd(raw));
             if self.want_file {
                 c |= self.file(|| Page::normal_pte(vma, addr, Entry::new(raw, Level::PTE)));
             }
-            if self.want_zero && page::is_zero_pfn(x86::leaf_pfn(raw, x86::PAGE_SHIFT)) {
-                c |= PFNZERO;
+            if self.want_zero {
+                c |= bit(
+                    page::is_zero_pfn(x86::leaf_pfn(raw, x86::PAGE_SHIFT)),
+                    PFNZERO,
+                );
             }
-            if x86::soft_dirty(raw) {
-                c |= SOFT_DIRTY;
-            }
-            c
+            c | bit(x86::soft_dirty(raw), SOFT_DIRTY)
+        } else if x86::is_none(raw) {
+            // An unpopulated PTE carries no uffd bit: written, in a uffd-wp VMA.
+            self.unprotected(false) & WRITTEN
         } else {
             let mut c = SWAPPED | self.unprotected(pte_swp_uffd_any(raw));
             let soft = SoftLeaf::from_pte(raw);
@@ -119,6 +122,7 @@ impl Context {
     }
 
     /// Categories of a huge PMD (`pagemap_thp_category`).
+    #[inline(always)]
     pub(crate) fn thp(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> u64 {
         let mut c = HUGE;
         match entry.kind() {
@@ -236,6 +240,7 @@ pub(crate) struct Masks {
 
 impl Masks {
     /// Whether a page of `categories` is selected (`pagemap_scan_is_interesting_page`).
+    #[inline]
     pub(crate) fn matches(&self, categories: u64) -> bool {
         let c = categories ^ self.inverted;
         c & self.all == self.all && (self.anyof == 0 || c & self.anyof != 0)

@@ -21,14 +21,15 @@ const BUFFER_REGIONS: u64 = 512;
 ///
 /// # Invariants
 ///
-/// `buf` is not empty, `index < buf.len()` and `len <= buf.len()`; `index < len`
-/// unless `len` dropped to 0 because the user's array is full.
+/// `buf` holds the slots filled since the last flush, the last one being filled
+/// (`vec_buf_index` is `buf.len() - 1`): it is never empty, and never longer than its
+/// capacity, which is at least `len`; `buf.len() <= len` unless `len` dropped to 0
+/// because the user's array is full. Slots past the last are never written before they
+/// are used, so they are not initialised at all.
 struct Buffer {
     buf: KVec<Region>,
     /// Usable slots (`vec_buf_len`).
     len: usize,
-    /// The slot being filled (`vec_buf_index`).
-    index: usize,
     /// User address of the next region to copy out.
     user: usize,
     /// Regions the user's array still has room for (`vec_len`).
@@ -38,26 +39,29 @@ struct Buffer {
 impl Buffer {
     /// Extends the current region by `[addr, end)`, or starts a new one; `false`
     /// when a new one is needed and the buffer is full (`pagemap_scan_push_range`).
+    #[inline]
     fn push(&mut self, categories: u64, addr: usize, end: usize) -> bool {
-        let cur = &mut self.buf[self.index];
+        let filled = self.buf.len();
+        let Some(cur) = self.buf.last_mut() else {
+            return false;
+        };
         if addr as u64 == cur.end && categories == cur.categories {
             cur.end = end as u64;
             return true;
         }
-        if cur.end != 0 {
-            if self.index + 1 >= self.len {
-                return false;
-            }
-            self.index += 1;
-        }
-        // A zero-length region can be stored here (a `max_pages` cut to nothing);
-        // it is never copied out unless a later push extends it.
-        self.buf[self.index] = Region {
+        // A zero-length region can be stored (a `max_pages` cut to nothing); it is never
+        // copied out unless a later push extends it.
+        let region = Region {
             start: addr as u64,
             end: end as u64,
             categories,
         };
-        true
+        if cur.end == 0 {
+            *cur = region;
+            return true;
+        }
+        // INVARIANT: one more slot, within `len`, which the capacity holds.
+        filled < self.len && self.buf.push_within_capacity(region).is_ok()
     }
 }
 
@@ -83,13 +87,14 @@ impl Output {
         } else {
             let len = vec_len.min(BUFFER_REGIONS) as usize;
             let mut buf = KVec::with_capacity(len, GFP_KERNEL)?;
-            // The kernel's buffer is uninitialised but for slot 0's bounds; zeroes
-            // differ from that only for a push at address 0, which no VMA can hold.
-            buf.resize(len, Region::default(), GFP_KERNEL)?;
+            // The kernel's buffer is uninitialised but for slot 0's bounds; a zero slot 0
+            // differs from that only for a push at address 0, which no VMA can hold. The
+            // other slots are written when they are reached.
+            buf.push(Region::default(), GFP_KERNEL)?;
+            // INVARIANT: one slot, the one being filled, and capacity for `len`.
             Some(Buffer {
                 buf,
                 len,
-                index: 0,
                 user: vec,
                 room: vec_len,
             })
@@ -132,6 +137,7 @@ impl Output {
     /// (`pagemap_scan_output`). Cuts `*end` back to what fits the `max_pages`
     /// budget and the buffer; `ENOSPC` if anything was cut, and `walk_end` is
     /// then the new `*end`.
+    #[inline(always)]
     pub(crate) fn output(&mut self, categories: u64, addr: usize, end: &mut usize) -> Result {
         let Some(buffer) = self.buffer.as_mut() else {
             return Ok(());
@@ -165,7 +171,9 @@ impl Output {
         let Some(buffer) = self.buffer.as_mut() else {
             return;
         };
-        let cur = &mut buffer.buf[buffer.index];
+        let Some(cur) = buffer.buf.last_mut() else {
+            return;
+        };
         if cur.start != addr as u64 {
             cur.end = addr as u64;
         } else {
@@ -183,7 +191,7 @@ impl Output {
             return false;
         };
         let mut next = start as u64;
-        for r in &buffer.buf[..=buffer.index] {
+        for r in buffer.buf.iter() {
             // Regions are in address order; empty ones (backed out, cut to nothing) say nothing.
             if r.start < r.end && r.start <= next && r.end > next {
                 next = r.end;
@@ -211,8 +219,11 @@ impl Output {
         let Some(buffer) = self.buffer.as_mut() else {
             return Ok(0);
         };
-        let mut n = buffer.index;
-        if buffer.buf[n].end != buffer.buf[n].start {
+        let Some(last) = buffer.buf.last() else {
+            return Ok(0);
+        };
+        let mut n = buffer.buf.len() - 1;
+        if last.end != last.start {
             n += 1;
         }
         if n == 0 {
@@ -224,10 +235,13 @@ impl Output {
             .write_slice(bytes)?;
         buffer.room -= n as u64;
         buffer.user = buffer.user.wrapping_add(bytes.len());
-        buffer.index = 0;
         buffer.len = buffer.len.min(buffer.room as usize);
-        buffer.buf[0].start = 0;
-        buffer.buf[0].end = 0;
+        // INVARIANT: back to the one slot being filled, emptied.
+        buffer.buf.truncate(1);
+        if let Some(first) = buffer.buf.first_mut() {
+            first.start = 0;
+            first.end = 0;
+        }
         Ok(n as u64)
     }
 }

@@ -153,9 +153,10 @@ impl<'a> ScanVisitor<'a> {
         self.args.wp() && !self.out.has_buffer()
     }
 
-    /// A PTE (the PTE branch of `pagemap_scan_pmd_entry`). The kernel's fast path
-    /// for a plain `WRITTEN` scan is not taken separately: with those masks the
-    /// generic path selects, reports and protects exactly the same PTEs.
+    /// A PTE (the PTE branch of `pagemap_scan_pmd_entry`), one at a time: only for scans
+    /// that report page sizes; the others go through the table loop of
+    /// [`Visitor::pte_table`], which selects, reports and protects exactly the same PTEs.
+    #[inline(never)]
     fn pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) -> Flow {
         if self.exclusive_wp() {
             if !pte_uffd_protected(leaf.entry.raw()) {
@@ -211,6 +212,7 @@ impl<'a> ScanVisitor<'a> {
         self.finish(ret)
     }
 
+    #[inline]
     fn wp_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
         leaf.pte_make_uffd_wp(vma, addr);
         self.table.first_wp.get_or_insert(addr);
@@ -231,9 +233,9 @@ impl<'a> ScanVisitor<'a> {
     /// The exclusive write-protection of a PTE table (`PM_SCAN_WP_MATCHING` without an
     /// output array): every PTE of `[start, end)` not yet uffd-protected is protected.
     fn wp_ptes(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, start: usize, end: usize) {
-        let mut addr = start;
-        for raw in ptes.raw_entries(start, end) {
+        for (i, raw) in ptes.raw_entries(start, end).enumerate() {
             if !pte_uffd_protected(raw) {
+                let addr = start.wrapping_add(i << x86::PAGE_SHIFT);
                 // INVARIANT: `raw` was read from the slot under the lock `ptes` holds.
                 let leaf = Leaf {
                     slot: ptes.slot(addr),
@@ -242,7 +244,6 @@ impl<'a> ScanVisitor<'a> {
                 };
                 self.wp_pte(vma, &leaf, addr);
             }
-            addr += PAGE_SIZE;
         }
     }
 
@@ -260,62 +261,51 @@ impl<'a> ScanVisitor<'a> {
         select: impl Fn(usize, u64) -> Option<u64>,
     ) -> Flow {
         let key = self.run_key;
-        let mut run: Option<Run> = None;
-        let mut addr = start;
-        for raw in ptes.raw_entries(start, end) {
-            let here = addr;
-            addr += PAGE_SIZE;
+        // No run yet: an end no page address equals (they are page-aligned).
+        let mut run = Run {
+            start: 0,
+            end: usize::MAX,
+            categories: 0,
+        };
+        // The address as a counter of its own (no index arithmetic, no overflow branch):
+        // under emulation every conditional branch of this loop costs.
+        let mut next = start;
+        for raw in ptes.values(start, end).iter() {
+            let here = next;
+            next = next.wrapping_add(PAGE_SIZE);
             let Some(categories) = select(here, raw) else {
                 continue;
             };
-            if let Some(r) = run.as_mut() {
-                if r.end == here && (r.categories ^ categories) & key == 0 {
-                    r.end = addr;
-                    continue;
-                }
-                if self.output_run(vma, ptes, *r) == Flow::Stop {
-                    return Flow::Stop;
-                }
+            // One test: the page extends the run.
+            if (run.end ^ here) as u64 | ((run.categories ^ categories) & key) == 0 {
+                run.end = next;
+                continue;
             }
-            run = Some(Run {
+            if run.end != usize::MAX && self.output_run(vma, ptes, run) == Flow::Stop {
+                return Flow::Stop;
+            }
+            run = Run {
                 start: here,
-                end: addr,
+                end: next,
                 categories,
-            });
+            };
         }
-        match run {
-            Some(r) => self.output_run(vma, ptes, r),
-            None => Flow::Continue,
+        if run.end == usize::MAX {
+            return Flow::Continue;
         }
+        self.output_run(vma, ptes, run)
     }
 
     /// Outputs a run of selected PTEs; the part that fit is write-protected (what is
     /// `WRITTEN`, for `PM_SCAN_WP_MATCHING`) or cleaned (`RPM_SCAN_CLEAR_SOFT_DIRTY`) in
     /// the same lock hold. Where the output was cut, the walk stops, as the per-page loop
-    /// would at the first page that did not fit.
+    /// would at the first page that did not fit. Inline in the loop: no call per run.
+    #[inline(always)]
     fn output_run(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, run: Run) -> Flow {
         let mut next = run.end;
         let ret = self.out.output(run.categories, run.start, &mut next);
-        let protect = self.args.wp() && run.categories & WRITTEN != 0;
-        let clear = self.args.clear_soft_dirty();
-        if protect || clear {
-            let mut addr = run.start;
-            while addr < next {
-                let slot = ptes.slot(addr);
-                // INVARIANT: read under the PTE-table lock that `ptes` holds.
-                let leaf = Leaf {
-                    slot,
-                    entry: slot.read(),
-                    kind: LeafKind::Pte,
-                };
-                if protect {
-                    self.wp_pte(vma, &leaf, addr);
-                }
-                if clear {
-                    self.clearer.clear_leaf(vma, &leaf, addr, addr + PAGE_SIZE);
-                }
-                addr += PAGE_SIZE;
-            }
+        if self.args.wp() || self.args.clear_soft_dirty() {
+            self.change_run(vma, ptes, run, next);
         }
         if next != run.end {
             // Nothing fits from `next` on; the result is `ENOSPC`.
@@ -324,7 +314,34 @@ impl<'a> ScanVisitor<'a> {
         self.finish(ret)
     }
 
+    /// Write-protects (what is `WRITTEN`, for `PM_SCAN_WP_MATCHING`) or cleans
+    /// (`RPM_SCAN_CLEAR_SOFT_DIRTY`) the pages of `run` up to `next`, where its output ended.
+    #[inline]
+    fn change_run(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, run: Run, next: usize) {
+        let protect = self.args.wp() && run.categories & WRITTEN != 0;
+        let clear = self.args.clear_soft_dirty();
+        let mut addr = run.start;
+        while addr < next {
+            let slot = ptes.slot(addr);
+            // INVARIANT: read under the PTE-table lock that `ptes` holds.
+            let leaf = Leaf {
+                slot,
+                entry: slot.read(),
+                kind: LeafKind::Pte,
+            };
+            if protect {
+                self.wp_pte(vma, &leaf, addr);
+            }
+            if clear {
+                self.clearer
+                    .clear_pte_leaf(vma, &leaf, addr, addr + PAGE_SIZE);
+            }
+            addr += PAGE_SIZE;
+        }
+    }
+
     /// A huge PMD, present or not (`pagemap_scan_thp_entry`).
+    #[inline(always)]
     fn thp(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         let categories = self.vma_category | self.ctx.thp(vma, start, leaf.entry);
         if !self.args.masks.matches(categories) {
@@ -357,6 +374,7 @@ impl<'a> ScanVisitor<'a> {
     }
 
     /// A hugetlb entry (`pagemap_scan_hugetlb_entry`).
+    #[inline(never)]
     fn hugetlb(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         let categories = self.vma_category | self.ctx.hugetlb(leaf);
         if !self.args.masks.matches(categories) {
@@ -430,6 +448,8 @@ impl Visitor for ScanVisitor<'_> {
         })
     }
 
+    // Inline into the walker, with the THP case: one call less per huge PMD.
+    #[inline(always)]
     fn leaf(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> Flow {
         match leaf.kind {
             LeafKind::Pte => self.pte(vma, leaf, start),
@@ -463,22 +483,54 @@ impl Visitor for ScanVisitor<'_> {
         if self.written_only() {
             let categories = self.vma_category | WRITTEN;
             return self.select_ptes(vma, ptes, start, end, |_, raw| {
+                // The common case first: present and protected.
+                if x86::pte_present(raw) && x86::uffd(raw) {
+                    return None;
+                }
                 (!pte_uffd_protected(raw)).then_some(categories)
             });
         }
         let (ctx, masks, filter) = (self.ctx, self.args.masks, self.prefilter);
         let vma_category = self.vma_category;
-        self.select_ptes(vma, ptes, start, end, |addr, raw| {
-            if filter.rejects(raw) {
-                return None;
-            }
+        let categories = move |addr, raw| {
             let categories = vma_category | ctx.pte_raw(vma, addr, raw);
             masks.matches(categories).then_some(categories)
-        })
+        };
+        // The common prefilters get loops of their own, with just their test.
+        match filter {
+            Prefilter {
+                soft_dirty: true,
+                unprotected: false,
+                present: false,
+            } => self.select_ptes(vma, ptes, start, end, |addr, raw| {
+                if !x86::pte_maybe_soft_dirty(raw) {
+                    return None;
+                }
+                categories(addr, raw)
+            }),
+            Prefilter {
+                soft_dirty: false,
+                unprotected: false,
+                present: true,
+            } => self.select_ptes(vma, ptes, start, end, |addr, raw| {
+                if !x86::pte_present(raw) {
+                    return None;
+                }
+                categories(addr, raw)
+            }),
+            _ => self.select_ptes(vma, ptes, start, end, |addr, raw| {
+                if filter.rejects(raw) {
+                    return None;
+                }
+                categories(addr, raw)
+            }),
+        }
     }
 
+    /// Only for scans that change PTEs: the mode batches PTE updates (for a paravirtualised
+    /// MMU) and has nothing to batch in a scan that only reads them.
     fn lazy_mmu(&self) -> bool {
-        true
+        self.args.wp() || self.args.clear_soft_dirty()
     }
 
     fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, end: usize) {

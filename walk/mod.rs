@@ -152,6 +152,24 @@ pub(crate) trait Visitor {
     /// A PTE table covering `[start, end)` was just locked; its PTEs come next.
     fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
 
+    /// Visits the PTEs of one locked PTE table in `[start, end)`, between
+    /// [`Self::pte_table_start`] and [`Self::pte_table_done`]. By default one [`Self::leaf`]
+    /// per PTE; a consumer may instead run its own loop over the raw entries
+    /// ([`PteTableLock::raw_entries`]).
+    #[inline]
+    fn pte_table(
+        &mut self,
+        vma: &Vma<'_>,
+        ptes: &PteTableLock<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow
+    where
+        Self: Sized,
+    {
+        walk_ptes(vma, ptes, start, end, self)
+    }
+
     /// All PTEs of one PTE table in `[start, end)` were visited; its lock is still held.
     fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {}
 
@@ -291,7 +309,7 @@ fn walk_pmd<V: Visitor>(
                 };
                 v.pte_table_start(vma, start, end);
                 let lazy = v.lazy_mmu().then(|| ptes.lazy_mmu());
-                let flow = walk_ptes(vma, &ptes, start, end, v);
+                let flow = v.pte_table(vma, &ptes, start, end);
                 v.pte_table_done(vma, start, end);
                 drop(lazy);
                 drop(ptes);

@@ -208,6 +208,12 @@ impl SoftLeaf {
         self.marker() & PTE_MARKER_UFFD_WP != 0
     }
 
+    /// Whether this is a swapped-out page (a swap device's type): no frame, no page, no marker.
+    #[inline]
+    pub(crate) fn is_swap(self) -> bool {
+        self.kind() == Type::Swap
+    }
+
     /// Whether this is a migration entry of any kind.
     #[inline]
     pub(crate) fn is_migration(self) -> bool {

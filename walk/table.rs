@@ -213,6 +213,63 @@ impl<'a> PteTableLock<'a> {
     }
 }
 
+impl PteTableLock<'_> {
+    /// The raw values of the PTEs for `[start, end)`, in address order, each read once
+    /// (`ptep_get`) as the iterator reaches it: the per-table loop of a consumer that
+    /// decodes entries itself. `[start, end)` must lie in the PTE table that was locked,
+    /// page-aligned; the iterator borrows the lock, so every value is read under it.
+    #[inline]
+    pub(crate) fn raw_entries(&self, start: usize, end: usize) -> RawPtes<'_> {
+        let count = end.saturating_sub(start) >> super::x86::PAGE_SHIFT;
+        // Checked, not assumed: a run past the table's end would read outside it.
+        assert!(Level::PTE.index(start) + count <= super::x86::ENTRIES_PER_TABLE);
+        // INVARIANT: `count` entries from the slot of `start` stay inside the locked table.
+        RawPtes {
+            next: self.slot(start).ptr,
+            left: count,
+            _lock: PhantomData,
+        }
+    }
+}
+
+/// The raw PTE values of a run of one locked PTE table (see [`PteTableLock::raw_entries`]).
+///
+/// # Invariants
+///
+/// `next` and the `left - 1` entries after it are entries of a PTE table whose lock is
+/// held for `'a`.
+pub(crate) struct RawPtes<'a> {
+    next: *mut u64,
+    left: usize,
+    _lock: PhantomData<&'a PteTableLock<'a>>,
+}
+
+impl Iterator for RawPtes<'_> {
+    type Item = u64;
+
+    #[inline]
+    fn next(&mut self) -> Option<u64> {
+        if self.left == 0 {
+            return None;
+        }
+        // SAFETY: `next` is a live, aligned entry of the locked table (type invariant);
+        // read once, as `ptep_get` does, since hardware may set bits in it concurrently.
+        let raw = unsafe { core::ptr::read_volatile(self.next) };
+        self.left -= 1;
+        // INVARIANT: one entry consumed; the pointer moves to the next one, which exists
+        // when `left` is still non-zero (`wrapping_add`: no UB past the last).
+        self.next = self.next.wrapping_add(1);
+        Some(raw)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for RawPtes<'_> {}
+
 impl Drop for PteTableLock<'_> {
     fn drop(&mut self) {
         // SAFETY: `first` and `ptl` came from one successful `pte_offset_map_lock` (invariant).

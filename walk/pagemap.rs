@@ -9,8 +9,8 @@ use kernel::prelude::*;
 use super::entry::{Entry, Kind};
 use super::fillbuf::FillBuf;
 use super::level::Level;
-use super::page::{Folio, Page};
-use super::table::PteTableLock;
+use super::page::{Folio, MemMap, Page};
+use super::table::{PteTableLock, RawPtes};
 use super::vma::Vma;
 use super::x86::{PAGE_SHIFT, PAGE_SIZE};
 use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
@@ -268,51 +268,58 @@ fn shown(show_pfn: bool, frame: u64) -> u64 {
     }
 }
 
-/// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`), with `vma_sd`
-/// the VMA's soft-dirty flag as an entry bit: the present and swap cases decoded here,
-/// the rare ones (migration, device, hwpoison, markers) by [`leaf_value`].
-#[inline(always)]
-fn pte_value(
+/// What the entries of one PTE table share, for [`TableRun::pte_value`].
+struct TableRun<'v> {
+    vma: &'v Vma<'v>,
     show_pfn: bool,
-    cache: &mut Option<FolioFacts>,
-    vma: &Vma<'_>,
+    /// The VMA's soft-dirty flag as an entry bit.
     vma_sd: u64,
-    addr: usize,
-    raw: u64,
-) -> u64 {
-    let entry = Entry::new(raw, Level::PTE);
-    match entry.kind() {
-        Kind::Present => {
-            let mut flags = PM_PRESENT | vma_sd;
-            if entry.soft_dirty() {
-                flags |= PM_SOFT_DIRTY;
-            }
-            if entry.uffd() {
-                flags |= PM_UFFD_WP;
-            }
-            if let Some(page) = Page::normal_pte(vma, addr, entry) {
-                flags |= present_pte_flags(cache, page);
-            }
-            shown(show_pfn, entry.pfn()) | flags
-        }
-        Kind::NonPresent => match entry.soft_leaf() {
-            // A swapped-out page: no page to look at, no marker.
-            Some(leaf) if leaf.is_swap() => {
-                let mut flags = PM_SWAP | vma_sd;
+    memmap: MemMap,
+    /// [`PagemapReader::folio`], kept in a local for the loop.
+    cache: Option<FolioFacts>,
+}
+
+impl TableRun<'_> {
+    /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`): the present
+    /// and swap cases decoded here, the rare ones (migration, device, hwpoison, markers)
+    /// by [`leaf_value`]; `ahead` are the PTEs after it in its table.
+    #[inline(always)]
+    fn pte_value(&mut self, addr: usize, raw: u64, ahead: &RawPtes<'_>) -> u64 {
+        let entry = Entry::new(raw, Level::PTE);
+        match entry.kind() {
+            Kind::Present => {
+                let mut flags = PM_PRESENT | self.vma_sd;
                 if entry.soft_dirty() {
                     flags |= PM_SOFT_DIRTY;
                 }
                 if entry.uffd() {
                     flags |= PM_UFFD_WP;
                 }
-                shown(
-                    show_pfn,
-                    leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS),
-                ) | flags
+                let page = self
+                    .memmap
+                    .normal_pte_ahead(self.vma, addr, entry, ahead.clone());
+                if let Some(page) = page {
+                    flags |= present_pte_flags(&mut self.cache, page);
+                }
+                shown(self.show_pfn, entry.pfn()) | flags
             }
-            _ => leaf_value(show_pfn, vma, addr, entry).0,
-        },
-        Kind::None | Kind::Table => vma_sd,
+            Kind::NonPresent => match entry.soft_leaf() {
+                // A swapped-out page: no page to look at, no marker.
+                Some(leaf) if leaf.is_swap() => {
+                    let mut flags = PM_SWAP | self.vma_sd;
+                    if entry.soft_dirty() {
+                        flags |= PM_SOFT_DIRTY;
+                    }
+                    if entry.uffd() {
+                        flags |= PM_UFFD_WP;
+                    }
+                    let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);
+                    shown(self.show_pfn, frame) | flags
+                }
+                _ => leaf_value(self.show_pfn, self.vma, addr, entry).0,
+            },
+            Kind::None | Kind::Table => self.vma_sd,
+        }
     }
 }
 
@@ -353,17 +360,24 @@ impl Visitor for PagemapReader {
             // at the right entry if it happens.
             return super::walk_ptes(vma, ptes, start, end, self);
         }
-        let vma_sd = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
-        let show_pfn = self.show_pfn;
-        let cache = &mut self.folio;
+        let mut run = TableRun {
+            vma,
+            show_pfn: self.show_pfn,
+            vma_sd: if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 },
+            memmap: MemMap::snapshot(),
+            cache: self.folio,
+        };
         let mut raw = ptes.raw_entries(start, end);
         let mut addr = start;
         self.buf.extend(count, || {
             // `raw` yields exactly `count` values.
-            let value = pte_value(show_pfn, cache, vma, vma_sd, addr, raw.next().unwrap_or(0));
+            let pte = raw.next().unwrap_or(0);
+            let value = run.pte_value(addr, pte, &raw);
             addr += PAGE_SIZE;
             value
         });
+        // INVARIANT: a folio of this table, whose lock is still held.
+        self.folio = run.cache;
         Flow::Continue
     }
 

@@ -311,7 +311,7 @@ pub(crate) fn check_decoding() -> Result<(), &'static str> {
         // SAFETY: as above.
         let (ty, offset, has_pfn, marker, uffd_wp, guard, migration, hwpoison) = unsafe {
             (
-                bindings::swp_type(theirs) as u64,
+                u64::from(bindings::swp_type(theirs)),
                 bindings::swp_offset(theirs) as u64,
                 bindings::softleaf_has_pfn(theirs),
                 bindings::softleaf_is_marker(theirs),

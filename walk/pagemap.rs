@@ -440,8 +440,9 @@ pub(crate) fn read(
     let mut remaining = count;
     let mut copied = 0;
     while remaining > 0 && start_vaddr < end_vaddr {
-        // A huge read stops promptly once the reader is being killed.
-        if super::signal::fatal_signal_pending() {
+        // A huge read stops promptly once the reader is being killed (an uncontended
+        // killable lock does not look); the first chunk goes ahead, as it would in the kernel.
+        if copied > 0 && super::signal::fatal_signal_pending() {
             return Err(EINTR);
         }
         let pmd_span = super::level::Level::PMD.span();

@@ -424,8 +424,12 @@ pub(crate) fn read(
     let mut end_vaddr = task_size;
     let mut start_vaddr = task_size;
     if svpfn <= (usize::MAX >> PAGE_SHIFT) as u64 {
-        // The kernel takes the lock here to untag the address with the target's
-        // LAM mask; the test kernel has no LAM, so the address is used as is.
+        // The kernel takes the lock here only to untag the address with the target's LAM
+        // mask (`untagged_addr_remote`). Without `CONFIG_ADDRESS_MASKING` (the test
+        // kernel's) that is the identity and the lock is left out: the first chunk's, taken
+        // right after, waits for a writer and gives up on a fatal signal the same way. With
+        // it the lock is taken as there, and the address still used as is.
+        #[cfg(CONFIG_ADDRESS_MASKING)]
         drop(super::mm::MmapReadLock::lock_killable(mm)?);
         start_vaddr = (svpfn as usize) << PAGE_SHIFT;
         if let Some(end) = start_vaddr.checked_add((count / 8) << PAGE_SHIFT) {

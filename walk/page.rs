@@ -91,7 +91,7 @@ impl MemMap {
     }
 
     /// [`Self::normal_pte`] for the PTE `entry` at `addr`, followed in its table by the
-    /// PTEs `ahead` (raw values, one page apart), read under the same lock.
+    /// PTEs `ahead()` yields (raw values, one page apart), read under the same lock.
     ///
     /// A non-special frame at or above the learned bound would cost one `vm_normal_page`
     /// call per PTE, one after another when frames grow with addresses (a freshly
@@ -102,15 +102,15 @@ impl MemMap {
     /// a bad page map), every PTE goes to the kernel as before, so that one is reported
     /// once more when reached.
     #[inline]
-    pub(crate) fn normal_pte_ahead(
+    pub(crate) fn normal_pte_ahead<I: Iterator<Item = u64>>(
         &mut self,
         vma: &Vma<'_>,
         addr: usize,
         entry: Entry,
-        ahead: impl Iterator<Item = u64>,
+        ahead: impl FnOnce() -> I,
     ) -> Option<Page> {
         if !self.refused && !x86::special(entry.raw()) && entry.pfn() >= self.known_end {
-            self.learn(vma, addr, entry, ahead);
+            self.learn(vma, addr, entry, ahead());
         }
         self.normal_pte(vma, addr, entry)
     }

@@ -10,7 +10,7 @@ use super::entry::{Entry, Kind};
 use super::fillbuf::FillBuf;
 use super::level::Level;
 use super::page::{Folio, MemMap, Page};
-use super::table::{PteTableLock, RawPtes};
+use super::table::PteTableLock;
 use super::vma::Vma;
 use super::x86::{PAGE_SHIFT, PAGE_SIZE};
 use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
@@ -271,6 +271,9 @@ fn shown(show_pfn: bool, frame: u64) -> u64 {
 /// What the entries of one PTE table share, for [`TableRun::pte_value`].
 struct TableRun<'v> {
     vma: &'v Vma<'v>,
+    /// The locked table, and the end of the run in it.
+    ptes: &'v PteTableLock<'v>,
+    end: usize,
     show_pfn: bool,
     /// The VMA's soft-dirty flag as an entry bit.
     vma_sd: u64,
@@ -282,9 +285,9 @@ struct TableRun<'v> {
 impl TableRun<'_> {
     /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`): the present
     /// and swap cases decoded here, the rare ones (migration, device, hwpoison, markers)
-    /// by [`leaf_value`]; `ahead` are the PTEs after it in its table.
+    /// by [`leaf_value`].
     #[inline(always)]
-    fn pte_value(&mut self, addr: usize, raw: u64, ahead: &RawPtes<'_>) -> u64 {
+    fn pte_value(&mut self, addr: usize, raw: u64) -> u64 {
         let entry = Entry::new(raw, Level::PTE);
         match entry.kind() {
             Kind::Present => {
@@ -295,9 +298,9 @@ impl TableRun<'_> {
                 if entry.uffd() {
                     flags |= PM_UFFD_WP;
                 }
-                let page = self
-                    .memmap
-                    .normal_pte_ahead(self.vma, addr, entry, ahead.clone());
+                let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
+                    self.ptes.raw_entries(addr + PAGE_SIZE, self.end)
+                });
                 if let Some(page) = page {
                     flags |= present_pte_flags(&mut self.cache, page);
                 }
@@ -362,6 +365,8 @@ impl Visitor for PagemapReader {
         }
         let mut run = TableRun {
             vma,
+            ptes,
+            end,
             show_pfn: self.show_pfn,
             vma_sd: if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 },
             memmap: MemMap::snapshot(),
@@ -372,7 +377,7 @@ impl Visitor for PagemapReader {
         self.buf.extend(count, || {
             // `raw` yields exactly `count` values.
             let pte = raw.next().unwrap_or(0);
-            let value = run.pte_value(addr, pte, &raw);
+            let value = run.pte_value(addr, pte);
             addr += PAGE_SIZE;
             value
         });

@@ -238,7 +238,6 @@ impl PteTableLock<'_> {
 ///
 /// `next` and the `left - 1` entries after it are entries of a PTE table whose lock is
 /// held for `'a`.
-#[derive(Clone)]
 pub(crate) struct RawPtes<'a> {
     next: *mut u64,
     left: usize,

@@ -188,12 +188,18 @@ impl MiscDevice for PagemapFile {
     }
 
     fn read_iter(mut kiocb: Kiocb<'_, Self::Ptr>, iov: &mut IovIterDest<'_>) -> Result<usize> {
-        let binding = kiocb.file().binding.lock().clone();
-        // A target whose address space is gone reads as end of file, before any other check.
-        let Some(mm) = binding.mm else { return Ok(0) };
-        let Some(mm) = mm.mmget_not_zero() else {
-            return Ok(0);
+        // The user reference is taken under the binding's lock, from the bound mm itself:
+        // no reference to the `mm_struct` is taken and dropped per read.
+        let (mm, pfns) = {
+            let file = kiocb.file();
+            let binding = file.binding.lock();
+            (
+                binding.mm.as_ref().map(|mm| mm.mmget_not_zero()),
+                binding.pfns,
+            )
         };
+        // A target whose address space is gone reads as end of file, before any other check.
+        let Some(Some(mm)) = mm else { return Ok(0) };
         let pos = *kiocb.ki_pos_mut();
         let count = iov.len();
         if pos % 8 != 0 || count % 8 != 0 {
@@ -202,7 +208,7 @@ impl MiscDevice for PagemapFile {
         if count == 0 {
             return Ok(0);
         }
-        let show_pfn = binding.pfns.unwrap_or_else(|| opener_has_sys_admin(&kiocb));
+        let show_pfn = pfns.unwrap_or_else(|| opener_has_sys_admin(&kiocb));
         let copied = walk::pagemap::read(&mm, pos as u64, count, show_pfn, |entries| {
             let bytes = entries.as_bytes();
             // A short copy is a fault in the user buffer: the whole read fails, as in the kernel.

@@ -32,6 +32,12 @@ impl<const N: usize> FillBuf<N> {
         self.len = 0;
     }
 
+    /// How many more words fit.
+    #[inline]
+    pub(crate) fn room(&self) -> usize {
+        N - self.len
+    }
+
     /// Appends `value`; `false` (and nothing appended) when the buffer is full.
     #[inline]
     pub(crate) fn push(&mut self, value: u64) -> bool {

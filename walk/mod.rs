@@ -45,7 +45,7 @@ use vma::{HugetlbVmaLock, Vma};
 /// agree with the kernel's own (see [`x86::IN_PLACE_PTE_UPDATES`]): `EINVAL`, and a
 /// message naming the primitive, if one does not.
 pub(crate) fn check_primitives() -> kernel::error::Result {
-    let mut check = page::check_memmap();
+    let mut check = page::check_memmap().and_then(|()| softleaf::check_decoding());
     if x86::IN_PLACE_PTE_UPDATES {
         check = check.and_then(|()| x86::check_pte_builders());
     }

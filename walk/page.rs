@@ -66,6 +66,105 @@ pub(crate) struct Folio {
     ptr: NonNull<bindings::folio>,
 }
 
+/// What [`Page::normal_pte`] reads of the kernel's globals, read once for a run of PTEs
+/// (a PTE table) instead of once per PTE: the memory map's base and the learned bound.
+/// A bound read earlier is only lower than the current one (it only grows), which sends
+/// more frames to the kernel's `vm_normal_page`, never fewer.
+#[derive(Copy, Clone)]
+pub(crate) struct MemMap {
+    known_end: u64,
+    base: *mut bindings::page,
+    /// The kernel refused a frame looked ahead for: no more looking ahead with this one.
+    refused: bool,
+}
+
+impl MemMap {
+    /// The memory map's base and the bound as they are now.
+    #[inline]
+    pub(crate) fn snapshot() -> Self {
+        Self {
+            known_end: KNOWN_MEMMAP_END.load(Ordering::Relaxed),
+            // SAFETY: `vmemmap_base` is set once at boot and only read here.
+            base: unsafe { bindings::vmemmap_base } as *mut bindings::page,
+            refused: false,
+        }
+    }
+
+    /// [`Self::normal_pte`] for the PTE `entry` at `addr`, followed in its table by the
+    /// PTEs `ahead()` yields (raw values, one page apart), read under the same lock.
+    ///
+    /// A non-special frame at or above the learned bound would cost one `vm_normal_page`
+    /// call per PTE, one after another when frames grow with addresses (a freshly
+    /// populated mapping). Instead the highest non-special frame among this PTE and those
+    /// ahead is asked once: `vm_normal_page` returning its page proves every frame up to
+    /// it within `highest_memmap_pfn`, where the kernel's answer for any non-special PTE
+    /// is `pfn_to_page`. If the kernel refuses it (a corrupted entry, which it reports as
+    /// a bad page map), every PTE goes to the kernel as before, so that one is reported
+    /// once more when reached.
+    #[inline]
+    pub(crate) fn normal_pte_ahead<I: Iterator<Item = u64>>(
+        &mut self,
+        vma: &Vma<'_>,
+        addr: usize,
+        entry: Entry,
+        ahead: impl FnOnce() -> I,
+    ) -> Option<Page> {
+        if !self.refused && !x86::special(entry.raw()) && entry.pfn() >= self.known_end {
+            self.learn(vma, addr, entry, ahead());
+        }
+        self.normal_pte(vma, addr, entry)
+    }
+
+    /// Asks the kernel for the highest non-special frame of `entry` and the PTEs `ahead`.
+    #[inline(never)]
+    fn learn(
+        &mut self,
+        vma: &Vma<'_>,
+        addr: usize,
+        entry: Entry,
+        ahead: impl Iterator<Item = u64>,
+    ) {
+        let (mut top, mut top_addr) = (entry, addr);
+        let mut next_addr = addr;
+        for raw in ahead {
+            next_addr += x86::PAGE_SIZE;
+            let e = Entry::new(raw, Level::PTE);
+            if e.kind() == Kind::Present && !x86::special(raw) && e.pfn() > top.pfn() {
+                (top, top_addr) = (e, next_addr);
+            }
+        }
+        if Page::normal_pte_slow(vma, top_addr, top).is_some() {
+            self.known_end = self.known_end.max(top.pfn() + 1);
+        } else {
+            self.refused = true;
+        }
+    }
+
+    /// [`Page::normal_pte`] with this snapshot.
+    #[inline]
+    pub(crate) fn normal_pte(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Page> {
+        let pfn = entry.pfn();
+        if !x86::special(entry.raw()) && pfn < self.known_end {
+            // `pfn_to_page` with `CONFIG_SPARSEMEM_VMEMMAP`, as in `Page::from_pfn`; the frame
+            // is below a frame `vm_normal_page` returned a page for, so it has one.
+            let page = Page::from_raw(self.base.wrapping_add(pfn as usize));
+            #[cfg(CONFIG_DEBUG_VM)]
+            {
+                let kernel = Page::kernel_normal_pte(vma, addr, entry);
+                if kernel.map(|p| p.ptr) != page.map(|p| p.ptr) {
+                    pr_err!(
+                        "BUG: rust_pagemap: the normal page of PTE {:#x} differs from vm_normal_page\n",
+                        entry.raw()
+                    );
+                    return kernel;
+                }
+            }
+            return page;
+        }
+        Page::normal_pte_slow(vma, addr, entry)
+    }
+}
+
 impl Page {
     /// Wraps a page pointer returned by the kernel; `None` for NULL.
     #[inline]
@@ -87,26 +186,14 @@ impl Page {
     /// here is checked against the kernel's, and a difference is reported as a BUG.
     #[inline]
     pub(crate) fn normal_pte(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
-        let pfn = entry.pfn();
-        let special = x86::special(entry.raw());
-        if !special && pfn < KNOWN_MEMMAP_END.load(Ordering::Relaxed) {
-            let page = Self::from_pfn(pfn);
-            #[cfg(CONFIG_DEBUG_VM)]
-            {
-                let kernel = Self::kernel_normal_pte(vma, addr, entry);
-                if kernel.map(|p| p.ptr) != page.map(|p| p.ptr) {
-                    pr_err!(
-                        "BUG: rust_pagemap: the normal page of PTE {:#x} differs from vm_normal_page\n",
-                        entry.raw()
-                    );
-                    return kernel;
-                }
-            }
-            return page;
-        }
+        MemMap::snapshot().normal_pte(vma, addr, entry)
+    }
+
+    /// [`Self::normal_pte`] by the kernel's `vm_normal_page`, learning from its answer.
+    fn normal_pte_slow(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
         let page = Self::kernel_normal_pte(vma, addr, entry);
-        if page.is_some() && !special {
-            KNOWN_MEMMAP_END.fetch_max(pfn + 1, Ordering::Relaxed);
+        if page.is_some() && !x86::special(entry.raw()) {
+            KNOWN_MEMMAP_END.fetch_max(entry.pfn() + 1, Ordering::Relaxed);
         }
         page
     }

@@ -9,7 +9,8 @@ use kernel::prelude::*;
 use super::entry::{Entry, Kind};
 use super::fillbuf::FillBuf;
 use super::level::Level;
-use super::page::{Folio, Page};
+use super::page::{Folio, MemMap, Page};
+use super::table::PteTableLock;
 use super::vma::Vma;
 use super::x86::{PAGE_SHIFT, PAGE_SIZE};
 use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
@@ -100,37 +101,6 @@ impl PagemapReader {
         }
     }
 
-    /// `PM_FILE` and `PM_MMAP_EXCLUSIVE` for a present page mapped by a PTE, with the
-    /// folio's facts taken once per large folio.
-    #[inline]
-    fn present_pte_flags(&mut self, page: Page) -> u64 {
-        let folio = page.folio();
-        let facts = match self.folio {
-            Some(f) if f.folio == folio => f,
-            _ => {
-                let f = FolioFacts {
-                    folio,
-                    anon: folio.is_anon(),
-                    entire: folio.is_large().then(|| folio.entire_mapcount()),
-                };
-                // Only a large folio can show up again at the next PTE.
-                if f.entire.is_some() {
-                    // INVARIANT: mapped by a PTE of the table whose lock is held now.
-                    self.folio = Some(f);
-                }
-                f
-            }
-        };
-        let mut flags = 0;
-        if !facts.anon {
-            flags |= PM_FILE;
-        }
-        if page.mapped_exclusively_with(facts.entire) {
-            flags |= PM_MMAP_EXCLUSIVE;
-        }
-        flags
-    }
-
     /// The entry of a present 4 KiB PTE (`pte_to_pagemap_entry`, present branch): the
     /// common case, kept free of everything the other kinds need.
     #[inline]
@@ -143,78 +113,9 @@ impl PagemapReader {
             flags |= PM_UFFD_WP;
         }
         if let Some(page) = Page::normal_pte(vma, addr, entry) {
-            flags |= self.present_pte_flags(page);
+            flags |= present_pte_flags(&mut self.folio, page);
         }
-        self.frame(entry.pfn()) | flags
-    }
-
-    #[inline]
-    fn frame(&self, frame: u64) -> u64 {
-        if self.show_pfn {
-            frame & PM_PFRAME_MASK
-        } else {
-            0
-        }
-    }
-
-    /// The entry for the page at `addr` of a PTE or huge-PMD leaf, and how much the frame
-    /// grows for each next 4 KiB page of the same leaf (`pte_to_pagemap_entry`,
-    /// `pagemap_pmd_range_thp`: one set of rules, the PMD's applied to each subpage).
-    fn leaf_value(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> (u64, u64) {
-        let idx = ((addr & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
-        let mut flags = 0;
-        let mut frame = 0;
-        let mut step = 0;
-        let mut page = None;
-        match entry.kind() {
-            Kind::Present => {
-                frame = self.frame(entry.pfn() + idx);
-                step = 1;
-                flags |= PM_PRESENT;
-                page = if entry.level() == Level::PTE {
-                    Page::normal_pte(vma, addr, entry)
-                } else {
-                    Page::normal_pmd(vma, addr, entry)
-                };
-            }
-            Kind::NonPresent => {
-                if let Some(leaf) = entry.soft_leaf() {
-                    frame = self.frame(
-                        leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
-                    );
-                    step = 1 << SWAP_TYPE_BITS;
-                    flags |= PM_SWAP;
-                    page = leaf.page();
-                    // Markers exist at the PTE level only; a PMD leaf is never one.
-                    if leaf.is_uffd_wp_marker() {
-                        flags |= PM_UFFD_WP;
-                    }
-                    if leaf.is_guard_marker() {
-                        flags |= PM_GUARD_REGION;
-                    }
-                }
-            }
-            Kind::None | Kind::Table => {}
-        }
-        if entry.soft_dirty() {
-            flags |= PM_SOFT_DIRTY;
-        }
-        if entry.uffd() {
-            flags |= PM_UFFD_WP;
-        }
-        if let Some(page) = page {
-            if !page.is_anon() {
-                flags |= PM_FILE;
-            }
-            // For a huge PMD the kernel asks this of its first page, once for all entries.
-            if flags & PM_PRESENT != 0 && page.mapped_exclusively() {
-                flags |= PM_MMAP_EXCLUSIVE;
-            }
-        }
-        if vma.soft_dirty() {
-            flags |= PM_SOFT_DIRTY;
-        }
-        (frame | flags, if self.show_pfn { step } else { 0 })
+        shown(self.show_pfn, entry.pfn()) | flags
     }
 
     /// Entries of a hugetlb page for `[start, end)` (`pagemap_hugetlb_range`): soft-dirty
@@ -249,7 +150,7 @@ impl PagemapReader {
                 }
                 flags |= PM_PRESENT;
                 let idx = ((start & (span - 1)) >> PAGE_SHIFT) as u64;
-                frame = self.frame(entry.pfn() + idx);
+                frame = shown(self.show_pfn, entry.pfn() + idx);
                 step = if self.show_pfn { 1 } else { 0 };
             }
             Kind::NonPresent => {
@@ -260,6 +161,168 @@ impl PagemapReader {
             Kind::None | Kind::Table => {}
         }
         self.push(frame | flags, count, step)
+    }
+}
+
+/// The entry for the page at `addr` of a PTE or huge-PMD leaf, and how much the frame
+/// grows for each next 4 KiB page of the same leaf (`pte_to_pagemap_entry`,
+/// `pagemap_pmd_range_thp`: one set of rules, the PMD's applied to each subpage);
+/// frames are shown if `show_pfn`.
+fn leaf_value(show_pfn: bool, vma: &Vma<'_>, addr: usize, entry: Entry) -> (u64, u64) {
+    let idx = ((addr & (entry.level().span() - 1)) >> PAGE_SHIFT) as u64;
+    let mut flags = 0;
+    let mut frame = 0;
+    let mut step = 0;
+    let mut page = None;
+    match entry.kind() {
+        Kind::Present => {
+            frame = shown(show_pfn, entry.pfn() + idx);
+            step = 1;
+            flags |= PM_PRESENT;
+            page = if entry.level() == Level::PTE {
+                Page::normal_pte(vma, addr, entry)
+            } else {
+                Page::normal_pmd(vma, addr, entry)
+            };
+        }
+        Kind::NonPresent => {
+            if let Some(leaf) = entry.soft_leaf() {
+                frame = shown(
+                    show_pfn,
+                    leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
+                );
+                step = 1 << SWAP_TYPE_BITS;
+                flags |= PM_SWAP;
+                page = leaf.page();
+                // Markers exist at the PTE level only; a PMD leaf is never one.
+                if leaf.is_uffd_wp_marker() {
+                    flags |= PM_UFFD_WP;
+                }
+                if leaf.is_guard_marker() {
+                    flags |= PM_GUARD_REGION;
+                }
+            }
+        }
+        Kind::None | Kind::Table => {}
+    }
+    if entry.soft_dirty() {
+        flags |= PM_SOFT_DIRTY;
+    }
+    if entry.uffd() {
+        flags |= PM_UFFD_WP;
+    }
+    if let Some(page) = page {
+        if !page.is_anon() {
+            flags |= PM_FILE;
+        }
+        // For a huge PMD the kernel asks this of its first page, once for all entries.
+        if flags & PM_PRESENT != 0 && page.mapped_exclusively() {
+            flags |= PM_MMAP_EXCLUSIVE;
+        }
+    }
+    if vma.soft_dirty() {
+        flags |= PM_SOFT_DIRTY;
+    }
+    (frame | flags, if show_pfn { step } else { 0 })
+}
+
+/// `PM_FILE` and `PM_MMAP_EXCLUSIVE` for a present page mapped by a PTE, with the
+/// folio's facts taken once per large folio: `cache` holds those of the last large
+/// folio seen under the current PTE-table lock (see [`PagemapReader`]'s invariant).
+#[inline]
+fn present_pte_flags(cache: &mut Option<FolioFacts>, page: Page) -> u64 {
+    let folio = page.folio();
+    let facts = match *cache {
+        Some(f) if f.folio == folio => f,
+        _ => {
+            let f = FolioFacts {
+                folio,
+                anon: folio.is_anon(),
+                entire: folio.is_large().then(|| folio.entire_mapcount()),
+            };
+            // Only a large folio can show up again at the next PTE.
+            if f.entire.is_some() {
+                // INVARIANT: mapped by a PTE of the table whose lock is held now.
+                *cache = Some(f);
+            }
+            f
+        }
+    };
+    let mut flags = 0;
+    if !facts.anon {
+        flags |= PM_FILE;
+    }
+    if page.mapped_exclusively_with(facts.entire) {
+        flags |= PM_MMAP_EXCLUSIVE;
+    }
+    flags
+}
+
+/// The frame as reported: itself when frames are shown, else 0.
+#[inline]
+fn shown(show_pfn: bool, frame: u64) -> u64 {
+    if show_pfn {
+        frame & PM_PFRAME_MASK
+    } else {
+        0
+    }
+}
+
+/// What the entries of one PTE table share, for [`TableRun::pte_value`].
+struct TableRun<'v> {
+    vma: &'v Vma<'v>,
+    /// The locked table, and the end of the run in it.
+    ptes: &'v PteTableLock<'v>,
+    end: usize,
+    show_pfn: bool,
+    /// The VMA's soft-dirty flag as an entry bit.
+    vma_sd: u64,
+    memmap: MemMap,
+    /// [`PagemapReader::folio`], kept in a local for the loop.
+    cache: Option<FolioFacts>,
+}
+
+impl TableRun<'_> {
+    /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`): the present
+    /// and swap cases decoded here, the rare ones (migration, device, hwpoison, markers)
+    /// by [`leaf_value`].
+    #[inline(always)]
+    fn pte_value(&mut self, addr: usize, raw: u64) -> u64 {
+        let entry = Entry::new(raw, Level::PTE);
+        match entry.kind() {
+            Kind::Present => {
+                let mut flags = PM_PRESENT | self.vma_sd;
+                if entry.soft_dirty() {
+                    flags |= PM_SOFT_DIRTY;
+                }
+                if entry.uffd() {
+                    flags |= PM_UFFD_WP;
+                }
+                let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
+                    self.ptes.raw_entries(addr + PAGE_SIZE, self.end)
+                });
+                if let Some(page) = page {
+                    flags |= present_pte_flags(&mut self.cache, page);
+                }
+                shown(self.show_pfn, entry.pfn()) | flags
+            }
+            Kind::NonPresent => match entry.soft_leaf() {
+                // A swapped-out page: no page to look at, no marker.
+                Some(leaf) if leaf.is_swap() => {
+                    let mut flags = PM_SWAP | self.vma_sd;
+                    if entry.soft_dirty() {
+                        flags |= PM_SOFT_DIRTY;
+                    }
+                    if entry.uffd() {
+                        flags |= PM_UFFD_WP;
+                    }
+                    let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);
+                    shown(self.show_pfn, frame) | flags
+                }
+                _ => leaf_value(self.show_pfn, self.vma, addr, entry).0,
+            },
+            Kind::None | Kind::Table => self.vma_sd,
+        }
     }
 }
 
@@ -285,6 +348,44 @@ impl Visitor for PagemapReader {
         self.folio = None;
     }
 
+    /// One loop over the raw PTEs of the table, each decoded in place and written
+    /// straight into the chunk: no leaf built or visited per PTE.
+    fn pte_table(
+        &mut self,
+        vma: &Vma<'_>,
+        ptes: &PteTableLock<'_>,
+        start: usize,
+        end: usize,
+    ) -> Flow {
+        let count = (end - start) / PAGE_SIZE;
+        if self.buf.room() < count {
+            // Never with a chunk that ends at a PMD boundary; the generic path stops
+            // at the right entry if it happens.
+            return super::walk_ptes(vma, ptes, start, end, self);
+        }
+        let mut run = TableRun {
+            vma,
+            ptes,
+            end,
+            show_pfn: self.show_pfn,
+            vma_sd: if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 },
+            memmap: MemMap::snapshot(),
+            cache: self.folio,
+        };
+        let mut raw = ptes.raw_entries(start, end);
+        let mut addr = start;
+        self.buf.extend(count, || {
+            // `raw` yields exactly `count` values.
+            let pte = raw.next().unwrap_or(0);
+            let value = run.pte_value(addr, pte);
+            addr += PAGE_SIZE;
+            value
+        });
+        // INVARIANT: a folio of this table, whose lock is still held.
+        self.folio = run.cache;
+        Flow::Continue
+    }
+
     fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
         // INVARIANT: the lock that kept the folio is about to be dropped.
         self.folio = None;
@@ -301,7 +402,7 @@ impl Visitor for PagemapReader {
                 Flow::Continue
             }
             LeafKind::Pte | LeafKind::Thp => {
-                let (value, step) = self.leaf_value(vma, start, leaf.entry);
+                let (value, step) = leaf_value(self.show_pfn, vma, start, leaf.entry);
                 self.push(value, (end - start) / PAGE_SIZE, step)
             }
             LeafKind::Hugetlb => self.hugetlb_entries(vma, leaf, start, end),
@@ -328,8 +429,12 @@ pub(crate) fn read(
     let mut end_vaddr = task_size;
     let mut start_vaddr = task_size;
     if svpfn <= (usize::MAX >> PAGE_SHIFT) as u64 {
-        // The kernel takes the lock here to untag the address with the target's
-        // LAM mask; the test kernel has no LAM, so the address is used as is.
+        // The kernel takes the lock here only to untag the address with the target's LAM
+        // mask (`untagged_addr_remote`). Without `CONFIG_ADDRESS_MASKING` (the test
+        // kernel's) that is the identity and the lock is left out: the first chunk's, taken
+        // right after, waits for a writer and gives up on a fatal signal the same way. With
+        // it the lock is taken as there, and the address still used as is.
+        #[cfg(CONFIG_ADDRESS_MASKING)]
         drop(super::mm::MmapReadLock::lock_killable(mm)?);
         start_vaddr = (svpfn as usize) << PAGE_SHIFT;
         if let Some(end) = start_vaddr.checked_add((count / 8) << PAGE_SHIFT) {
@@ -344,8 +449,9 @@ pub(crate) fn read(
     let mut remaining = count;
     let mut copied = 0;
     while remaining > 0 && start_vaddr < end_vaddr {
-        // A huge read stops promptly once the reader is being killed.
-        if super::signal::fatal_signal_pending() {
+        // A huge read stops promptly once the reader is being killed (an uncontended
+        // killable lock does not look); the first chunk goes ahead, as it would in the kernel.
+        if copied > 0 && super::signal::fatal_signal_pending() {
             return Err(EINTR);
         }
         let pmd_span = super::level::Level::PMD.span();

@@ -11,6 +11,7 @@
 //! run-time property of the paging mode) still go through the kernel's inlines.
 
 use kernel::bindings;
+use kernel::prelude::*;
 
 use super::page::Page;
 use super::x86;
@@ -208,6 +209,12 @@ impl SoftLeaf {
         self.marker() & PTE_MARKER_UFFD_WP != 0
     }
 
+    /// Whether this is a swapped-out page (a swap device's type): no frame, no page, no marker.
+    #[inline]
+    pub(crate) fn is_swap(self) -> bool {
+        self.kind() == Type::Swap
+    }
+
     /// Whether this is a migration entry of any kind.
     #[inline]
     pub(crate) fn is_migration(self) -> bool {
@@ -252,4 +259,84 @@ impl SoftLeaf {
     pub(crate) fn is_guard_marker(self) -> bool {
         self.marker() & PTE_MARKER_GUARD != 0
     }
+}
+
+/// Checks at load time that the decoding above is the kernel's (`softleaf_from_pte`,
+/// `swp_type`, `swp_offset`, `softleaf_has_pfn` and the marker and kind tests) on
+/// non-present PTEs of every swap type, with assorted offsets and software bits, and on
+/// the kernel's own markers; `Err` names the first that differs. A read decodes swap
+/// entries with these alone, so the module refuses to load then.
+pub(crate) fn check_decoding() -> Result<(), &'static str> {
+    const PATTERNS: [u64; 8] = [
+        0x0000_0000_0000_4000,
+        0x0000_0000_0000_4006,
+        0x0000_0000_0000_4080,
+        0x0123_4567_89ab_c000,
+        0x0123_4567_89ab_c086,
+        0x07ff_ffff_ffff_e000,
+        0x07ff_ffff_ffff_fe86,
+        0x0000_0000_0000_0e00,
+    ];
+    let pte = |raw: u64| bindings::pte_t { pte: raw as usize };
+    let mut samples = KVec::new();
+    for pattern in PATTERNS {
+        for ty in 0..1u64 << bindings::MAX_SWAPFILES_SHIFT {
+            let raw = x86::swp_with_type(pattern, ty);
+            if !x86::pte_present(raw) && !x86::is_none(raw) {
+                samples
+                    .push(raw, GFP_KERNEL)
+                    .map_err(|_| "memory for the samples")?;
+            }
+        }
+    }
+    for marker in [
+        PTE_MARKER_UFFD_WP,
+        1 << 1,
+        PTE_MARKER_GUARD,
+        PTE_MARKER_MASK,
+    ] {
+        // SAFETY: `make_pte_marker` is a pure function of the value.
+        let raw = unsafe { bindings::make_pte_marker(marker as usize) }.pte as u64;
+        samples
+            .push(raw, GFP_KERNEL)
+            .map_err(|_| "memory for the samples")?;
+    }
+    for raw in samples {
+        let ours = SoftLeaf::from_pte(raw);
+        // SAFETY: the kernel's decoders are pure functions of the value.
+        let theirs = unsafe { bindings::softleaf_from_pte(pte(raw)) };
+        if ours.val != theirs.val as u64 {
+            return Err("softleaf_from_pte");
+        }
+        // SAFETY: as above.
+        let (ty, offset, has_pfn, marker, uffd_wp, guard, migration, hwpoison) = unsafe {
+            (
+                u64::from(bindings::swp_type(theirs)),
+                bindings::swp_offset(theirs) as u64,
+                bindings::softleaf_has_pfn(theirs),
+                bindings::softleaf_is_marker(theirs),
+                bindings::softleaf_is_uffd_wp_marker(theirs),
+                bindings::softleaf_is_guard_marker(theirs),
+                bindings::softleaf_is_migration(theirs),
+                bindings::softleaf_is_hwpoison(theirs),
+            )
+        };
+        if ours.swap_type() != ty || ours.swap_offset() != offset {
+            return Err("swp_type/swp_offset");
+        }
+        if ours.has_pfn() != has_pfn
+            || ours.is_marker() != marker
+            || ours.is_uffd_wp_marker() != uffd_wp
+            || ours.is_guard_marker() != guard
+            || ours.is_migration() != migration
+            || ours.is_hwpoison() != hwpoison
+        {
+            return Err("the softleaf kind tests");
+        }
+        // Every type number has a kind, so a swap entry is what is none of the others.
+        if ours.is_swap() != (theirs.val != 0 && !has_pfn && !marker) {
+            return Err("softleaf_is_swap");
+        }
+    }
+    Ok(())
 }

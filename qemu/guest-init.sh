@@ -15,9 +15,12 @@ ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/hugepages && mount -t hugetlbfs none /dev/hugepages 2>/dev/null
 
-mode=check
+mode=check hp1g=
 for arg in $(cat /proc/cmdline); do
-	case "$arg" in rpm.mode=*) mode=${arg#rpm.mode=} ;; esac
+	case "$arg" in
+	rpm.mode=*) mode=${arg#rpm.mode=} ;;
+	rpm.hp1g=*) hp1g=${arg#rpm.hp1g=} ;;
+	esac
 done
 
 if [ "$mode" = probe ]; then
@@ -30,6 +33,13 @@ fi
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
 echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled
 echo madvise >/sys/kernel/mm/transparent_hugepage/defrag
+
+# The 1 GiB hugetlb page, allocated now rather than reserved on the command
+# line when boot.sh says so (rpm.hp1g=runtime; why: see there). Early, while
+# most of memory is free; rpm-env below reports whether it is there.
+if [ "$hp1g" = runtime ]; then
+	echo 1 >/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages
+fi
 
 # Swap on zram, for the swapped-entry cases (MADV_PAGEOUT).
 if [ -e /sys/block/zram0 ]; then

@@ -132,11 +132,24 @@ check)
 		exit 1
 	fi
 	logs=()
-	# Fuzz calls per user in each performance-kernel boot (2 users x 2 paging
-	# modes x 250,000 = 1,000,000 per make check, on top of the shorter runs
-	# under KASAN in both debug boots), and the most seconds each run may take
-	# before it fails for making too few.
-	FUZZ_CALLS=250000 FUZZ_SECONDS=900
+	# What each kernel is for. The debug kernel (KASAN, lockdep, kmemleak,
+	# DEBUG_VM) runs every program but one, the randomized ones short: under it
+	# a call costs several times more, and what it adds (memory and locking
+	# reports) needs each path reached, not reached a million times. The
+	# performance kernel runs the randomized programs long: the fuzz (FUZZ_CALLS
+	# calls as root and as many as nobody in each mode, every one required:
+	# fewer is a failure, not a shorter run; 2 users x 2 modes x 250,000 =
+	# 1,000,000 per make check, on top of the short runs), the model
+	# (MODEL_STEPS steps), pagemap_scan_random (only there: its worlds are a
+	# search for disagreements with the kernel, which the performance kernel
+	# finds as well, 5 times faster; every code path it reaches is also reached
+	# under KASAN by the scan programs), stress (STRESS_SECONDS), and other
+	# people's programs (qemu/guest-others.sh), all of them.
+	FUZZ_CALLS=250000 FUZZ_SECONDS=900 MODEL_STEPS=10000 STRESS_SECONDS=30
+	DEBUG_FUZZ_SECONDS=8 DEBUG_MODEL_STEPS=2000 DEBUG_STRESS_SECONDS=8
+	PERF_ONLY=pagemap_scan_random
+	debug_tests=$(sed -n 's/^rust_pagemap://p' "$BUILD/kselftest/kselftest-list.txt" |
+		grep -vx "$PERF_ONLY" | paste -sd,)
 	t0=$(now)
 	# both_modes NAME: boot 5- and 4-level paging side by side (one after the
 	# other with RPM_SERIAL=1), consoles NAME-5.log and NAME-4.log.
@@ -152,18 +165,19 @@ check)
 			wait "$pid5" "$pid4"
 		fi
 	}
-	log "booting the suite on the debug kernel with 5- and 4-level paging"
-	both_modes check
-	# The performance kernel: the fuzz, FUZZ_CALLS calls as root and as many as
-	# nobody in each mode, every one of them required (fewer is a failure, not a
-	# shorter run); then other people's programs (qemu/guest-others.sh), all of them.
+	log "booting the suite on the debug kernel with 5- and 4-level paging" \
+		"(randomized programs short; $PERF_ONLY on the performance kernel)"
+	RPM_APPEND="rpm.tests=$debug_tests rpm.env=RPM_FUZZ_SECONDS=$DEBUG_FUZZ_SECONDS \
+rpm.env=RPM_MODEL_STEPS=$DEBUG_MODEL_STEPS rpm.env=RPM_STRESS_SECONDS=$DEBUG_STRESS_SECONDS" \
+		both_modes check
 	fuzz_calls=${RPM_FUZZ_CALLS:-$FUZZ_CALLS}
 	log "booting the performance kernel with 5- and 4-level paging: $((4 * fuzz_calls)) fuzz calls," \
-		"other people's programs"
+		"the model, $PERF_ONLY, stress, other people's programs"
 	BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \
-		RPM_APPEND="rpm.tests=fuzz rpm.others=all rpm.env=RPM_FUZZ_CALLS=$fuzz_calls \
-rpm.env=RPM_FUZZ_MIN_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_SECONDS=$FUZZ_SECONDS \
-rpm.timeout=$((2 * FUZZ_SECONDS + 300))" both_modes perf
+		RPM_APPEND="rpm.tests=fuzz,softdirty_model,$PERF_ONLY,stress rpm.others=all \
+rpm.env=RPM_FUZZ_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_MIN_CALLS=$fuzz_calls \
+rpm.env=RPM_FUZZ_SECONDS=$FUZZ_SECONDS rpm.env=RPM_MODEL_STEPS=$MODEL_STEPS \
+rpm.env=RPM_STRESS_SECONDS=$STRESS_SECONDS rpm.timeout=$((2 * FUZZ_SECONDS + 300))" both_modes perf
 	TIMES+=("boots $(($(now) - t0))s")
 	for run in check perf; do
 		for paging in 5 4; do

@@ -230,6 +230,84 @@ TEST_F(sdc, get_and_clear_inside_shmem_thp_keeps_rest_dirty)
 	munmap(p, PM_HPAGE);
 }
 
+/*
+ * Two written THPs of a VMA whose VM_SOFTDIRTY is already clear (a whole clear,
+ * then every page written again), so that a get-and-clear covering them in part
+ * reaches the huge PMDs themselves: with the flag still set, the VMA split at the
+ * range's edges would split them first.
+ */
+static char *two_dirty_thps(struct __test_metadata *_metadata, int proc, int dev)
+{
+	char *p = pm_thp_map(2 * PM_HPAGE, -1);
+
+	if (p == MAP_FAILED)
+		return p;
+	pm_touch(p, 2 * PM_HPAGE, PM_PAGE, true);
+	if (clear_range(dev, p, 2 * PM_HPAGE) ||
+	    clean_pages(proc, p, 2 * PM_HPAGE / PM_PAGE) != 2 * PM_HPAGE / PM_PAGE) {
+		TH_LOG("the whole clear did not leave every page clean: the case would test nothing");
+		munmap(p, 2 * PM_HPAGE);
+		return MAP_FAILED;
+	}
+	pm_touch(p, 2 * PM_HPAGE, PM_PAGE, true);
+	return p;
+}
+
+/*
+ * One get-and-clear returns the pages of `[p + from, p + to)` as the single region
+ * they are (adjacent, written, present alike, none huge any more once split), and
+ * cleans exactly them: the huge page's own region (HUGE is reported) that the
+ * split takes back must not leave a region boundary behind.
+ */
+static void expect_one_region(struct __test_metadata *_metadata, int proc, char *p,
+			      const struct pm_scan_result *res, size_t from, size_t to)
+{
+	ASSERT_EQ(res->ret, 1) TH_LOG("regions: [%#llx, %#llx) %#llx, [%#llx, %#llx) %#llx",
+				      res->r[0].start, res->r[0].end, res->r[0].categories,
+				      res->r[1].start, res->r[1].end, res->r[1].categories);
+	EXPECT_EQ(res->r[0].start, (uintptr_t)p + from);
+	EXPECT_EQ(res->r[0].end, (uintptr_t)p + to);
+	EXPECT_EQ(res->r[0].categories, PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT);
+	EXPECT_EQ(clean_pages(proc, p + from, (to - from) / PM_PAGE), (to - from) / PM_PAGE);
+	EXPECT_EQ(clean_pages(proc, p, from / PM_PAGE), 0);
+	EXPECT_EQ(clean_pages(proc, p + to, (2 * PM_HPAGE - to) / PM_PAGE), 0);
+}
+
+/* Over the second half of one THP and the first half of the next: both are split. */
+TEST_F(sdc, get_and_clear_across_two_split_thps_reports_one_region)
+{
+	static struct pm_scan_result res;
+	char *p = two_dirty_thps(_metadata, self->proc, self->dev);
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)p + PM_HPAGE / 2,
+					   (uintptr_t)p + PM_HPAGE + PM_HPAGE / 2,
+					   RPM_SCAN_CLEAR_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY, 0,
+					   PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT | PAGE_IS_HUGE);
+
+	ASSERT_NE(p, MAP_FAILED);
+	PM_REQUIRE_THP(self->proc, p, 2 * PM_HPAGE);
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	expect_one_region(_metadata, self->proc, p, &res, PM_HPAGE / 2, PM_HPAGE + PM_HPAGE / 2);
+	munmap(p, 2 * PM_HPAGE);
+}
+
+/* The second THP is inside the range, but max_pages ends the scan in its middle. */
+TEST_F(sdc, get_and_clear_cut_by_max_pages_inside_thp_reports_one_region)
+{
+	static struct pm_scan_result res;
+	char *p = two_dirty_thps(_metadata, self->proc, self->dev);
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)p + PM_HPAGE / 2, (uintptr_t)p + 2 * PM_HPAGE,
+					   RPM_SCAN_CLEAR_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY, 0,
+					   PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT | PAGE_IS_HUGE);
+
+	ASSERT_NE(p, MAP_FAILED);
+	PM_REQUIRE_THP(self->proc, p, 2 * PM_HPAGE);
+	a.max_pages = PM_HPAGE / PM_PAGE;
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	expect_one_region(_metadata, self->proc, p, &res, PM_HPAGE / 2, PM_HPAGE + PM_HPAGE / 2);
+	EXPECT_EQ(res.walk_end, (uintptr_t)p + PM_HPAGE + PM_HPAGE / 2);
+	munmap(p, 2 * PM_HPAGE);
+}
+
 /* A written anonymous THP keeps its other pages dirty when a ranged clear splits it. */
 TEST_F(sdc, ranged_clear_inside_anon_thp_keeps_rest_dirty)
 {

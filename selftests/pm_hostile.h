@@ -110,7 +110,13 @@ static inline const char *pm_scan_violation(const struct pm_scan_arg *a, long re
 			return "region past walk_end";
 		if (i && x->start < r[i - 1].end)
 			return "regions not sorted or overlapping";
-		if (i && x->start == r[i - 1].end && c == r[i - 1].categories)
+		/*
+		 * Upstream's one exception: a write-protecting scan that splits a
+		 * THP covered in part takes the huge page's region back and starts
+		 * a new one for its pages, at the huge page's start.
+		 */
+		if (i && x->start == r[i - 1].end && c == r[i - 1].categories &&
+		    !((a->flags & PM_SCAN_WP_MATCHING) && x->start % PM_HPAGE == 0))
 			return "adjacent regions with equal categories not merged";
 		if (c & ~rm)
 			return "categories outside return_mask";

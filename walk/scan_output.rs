@@ -164,6 +164,21 @@ impl Output {
         ret
     }
 
+    /// The end of the part of `[addr, end)` that the `max_pages` budget still
+    /// lets [`Self::output`] report (the buffer aside).
+    pub(crate) fn budget_end(&self, addr: usize, end: usize) -> usize {
+        if self.buffer.is_none() {
+            return end;
+        }
+        let left = self.max_pages.saturating_sub(self.found_pages);
+        let pages = ((end - addr) / PAGE_SIZE) as u64;
+        if pages <= left {
+            end
+        } else {
+            addr + left as usize * PAGE_SIZE
+        }
+    }
+
     /// Takes back the run `[addr, end)` just output, which is the tail of the
     /// current region (`pagemap_scan_backout_range`). A region that began at
     /// `addr` is emptied in place; the slot index does not move back.

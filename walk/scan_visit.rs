@@ -347,16 +347,23 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
+        let budget_end = self.out.budget_end(start, end);
+        if self.args.clear_soft_dirty()
+            && budget_end != start
+            && SoftDirtyClearer::splits(vma, leaf, start, budget_end)
+        {
+            // Covered in part (range edge or `max_pages`): split before anything is
+            // reported, and the PTE pass reports and cleans exactly the part, its pages
+            // merged with the region before as any pages are. Reported first and taken
+            // back after, the huge page's region (HUGE differs) would leave a boundary.
+            return Flow::Split;
+        }
         let categories = self.with_sizes(categories, || scan_size::thp(vma, start, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if start != end && self.args.clear_soft_dirty() {
-            // Whole: cleaned as one. In part (range edge or `max_pages`): split, and
-            // the PTE pass reports and cleans exactly the part.
-            if self.clearer.clear_leaf(vma, leaf, start, end) == Flow::Split {
-                self.out.backout(start, end);
-                return Flow::Split;
-            }
+            // Whole (or a file or shmem huge page, kept dirty whole): cleaned as one.
+            self.clearer.clear_leaf(vma, leaf, start, end);
             return self.finish(ret);
         }
         if start == end || !self.args.wp() || categories & WRITTEN == 0 {

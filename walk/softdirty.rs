@@ -83,14 +83,14 @@ impl<'l> SoftDirtyClearer<'l> {
                 Flow::Continue
             }
             LeafKind::Thp => {
-                let span = Level::PMD.span();
-                let base = start & !(span - 1);
                 if leaf.entry.kind() == Kind::None {
                     return Flow::Continue;
                 }
+                let span = Level::PMD.span();
+                let base = start & !(span - 1);
                 if start != base || end != base + span {
                     // Splitting a file or shmem huge PMD zaps it: keep all of it dirty.
-                    return if vma.is_anonymous() {
+                    return if Self::splits(vma, leaf, start, end) {
                         Flow::Split
                     } else {
                         Flow::Continue
@@ -102,6 +102,17 @@ impl<'l> SoftDirtyClearer<'l> {
             // `clear_refs` walks hugetlb VMAs without touching their entries.
             LeafKind::Hugetlb => Flow::Continue,
         }
+    }
+
+    /// Whether [`Self::clear_leaf`] of `[start, end)` splits `leaf` ([`Flow::Split`]):
+    /// an anonymous huge PMD that the span covers only in part.
+    pub(crate) fn splits(vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -> bool {
+        let span = Level::PMD.span();
+        let base = start & !(span - 1);
+        leaf.kind == LeafKind::Thp
+            && leaf.entry.kind() != Kind::None
+            && (start != base || end != base + span)
+            && vma.is_anonymous()
     }
 
     /// Cleans the PTE leaf at `addr` (unless it maps a pinned page of a COW mapping, which

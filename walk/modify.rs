@@ -13,12 +13,13 @@
 //! mmu_notifier range (as `clear_refs` does); a write-protecting scan flushes each
 //! PTE table or huge entry it changed before that lock is dropped.
 
+use core::sync::atomic::Ordering;
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::softleaf::{self, SoftLeaf};
-use super::table::Slot;
+use super::table::{PteCell, Slot};
 use super::vma::Vma;
 use super::x86;
 use super::{Leaf, LeafKind};
@@ -292,5 +293,30 @@ impl Leaf<'_> {
             return false;
         }
         super::page::Page::normal_pte(vma, addr, entry).is_some_and(|p| p.folio_maybe_dma_pinned())
+    }
+}
+
+impl PteCell<'_> {
+    /// [`Leaf::pte_clear_soft_dirty`] of a present PTE whose value was `seen`, done in
+    /// place: cleaned and write-protected with one atomic update (applied again if the
+    /// hardware set an accessed or dirty bit meanwhile), under the lock the cell's table
+    /// is held by. Only where the configuration allows in-place updates and only for a
+    /// present entry: `false`, and nothing done, otherwise. On `true` the caller flushes
+    /// the TLB for the entry.
+    #[inline(always)]
+    pub(crate) fn clean_present_in_place(&self, seen: u64) -> bool {
+        if !x86::IN_PLACE_PTE_UPDATES || !x86::pte_present(seen) {
+            return false;
+        }
+        let mut old = seen;
+        while let Err(now) = self.entry.compare_exchange_weak(
+            old,
+            x86::pte_clean_wrprotect(old),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            old = now;
+        }
+        true
     }
 }

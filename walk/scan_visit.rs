@@ -19,7 +19,7 @@ use super::scan_output::Output;
 use super::scan_size;
 use super::scan_wp;
 use super::softdirty::SoftDirtyClearer;
-use super::table::PteTableLock;
+use super::table::{PteTableLock, GROUP};
 use super::vma::{HugetlbVmaLock, Vma};
 use super::x86::{self, PAGE_SIZE};
 use super::{walk_ptes, Flow, Leaf, LeafKind, Visitor, VmaAction};
@@ -57,6 +57,15 @@ impl Prefilter {
         }
     }
 
+    /// Whether none of a group of PTE values whose AND is `all` and whose OR is `any` can
+    /// be selected: one of the conditions fails for every one of them.
+    #[inline(always)]
+    fn rejects_group(&self, all: u64, any: u64) -> bool {
+        (self.soft_dirty && !x86::pte_maybe_soft_dirty(any))
+            || (self.unprotected && x86::all_present_uffd(all))
+            || (self.present && !x86::pte_present(any))
+    }
+
     /// Whether the PTE value `raw` cannot be selected.
     #[inline]
     fn rejects(&self, raw: u64) -> bool {
@@ -65,6 +74,9 @@ impl Prefilter {
             || (self.present && !x86::pte_present(raw))
     }
 }
+
+/// The type of an absent group test of [`ScanVisitor::select_ptes`].
+type Skip = fn(u64, u64) -> bool;
 
 /// Consecutive selected PTEs of one table whose categories agree on every bit that is
 /// reported or decides write-protection: output with one call, as the per-page calls
@@ -249,8 +261,12 @@ impl<'a> ScanVisitor<'a> {
 
     /// The PTEs of `[start, end)` of a locked table, in one loop over their values:
     /// `select` gives the categories of a selected page from its address and value, `None`
-    /// for a page not selected. Selected pages are output in runs ([`Run`]), then
-    /// write-protected or cleaned as the scan asks, as each page would be on its own.
+    /// for a page not selected; `skip_group`, given for a selection expected to be sparse,
+    /// says from the AND and the OR of a group of values that none of them is selected
+    /// (passed over on one test per group instead of one per page; for a dense selection
+    /// the groups only cost). Selected pages are
+    /// output in runs ([`Run`]), then write-protected or cleaned as the scan asks, as each
+    /// page would be on its own.
     #[inline]
     fn select_ptes(
         &mut self,
@@ -258,6 +274,7 @@ impl<'a> ScanVisitor<'a> {
         ptes: &PteTableLock<'_>,
         start: usize,
         end: usize,
+        skip_group: Option<impl Fn(u64, u64) -> bool>,
         select: impl Fn(usize, u64) -> Option<u64>,
     ) -> Flow {
         let key = self.run_key;
@@ -270,26 +287,58 @@ impl<'a> ScanVisitor<'a> {
         // The address as a counter of its own (no index arithmetic, no overflow branch):
         // under emulation every conditional branch of this loop costs.
         let mut next = start;
-        for raw in ptes.values(start, end).iter() {
-            let here = next;
-            next = next.wrapping_add(PAGE_SIZE);
-            let Some(categories) = select(here, raw) else {
-                continue;
-            };
-            // One test: the page extends the run.
-            if (run.end ^ here) as u64 | ((run.categories ^ categories) & key) == 0 {
-                run.end = next;
-                continue;
-            }
-            if run.end != usize::MAX && self.output_run(vma, ptes, run) == Flow::Stop {
-                return Flow::Stop;
-            }
-            run = Run {
-                start: here,
-                end: next,
-                categories,
-            };
+        let values = ptes.values(start, end);
+        // One page: selected or not, it extends the run or ends it and starts another.
+        macro_rules! page {
+            ($raw:expr) => {{
+                let here = next;
+                next = next.wrapping_add(PAGE_SIZE);
+                if let Some(categories) = select(here, $raw) {
+                    // One test: the page extends the run.
+                    if (run.end ^ here) as u64 | ((run.categories ^ categories) & key) == 0 {
+                        run.end = next;
+                    } else {
+                        if run.end != usize::MAX && self.output_run(vma, ptes, run) == Flow::Stop {
+                            return Flow::Stop;
+                        }
+                        run = Run {
+                            start: here,
+                            end: next,
+                            categories,
+                        };
+                    }
+                }
+            }};
         }
+        let Some(skip_group) = skip_group else {
+            for raw in values.iter() {
+                page!(raw);
+            }
+            return self.end_run(vma, ptes, run);
+        };
+        let (groups, rest) = values.groups();
+        for group in groups {
+            let (all, any) = group
+                .iter()
+                .fold((u64::MAX, 0), |(all, any), &raw| (all & raw, any | raw));
+            if skip_group(all, any) {
+                // No page of the group is selected: the run cannot go on past it.
+                next = next.wrapping_add(GROUP * PAGE_SIZE);
+                continue;
+            }
+            for raw in group {
+                page!(raw);
+            }
+        }
+        for raw in rest {
+            page!(raw);
+        }
+        self.end_run(vma, ptes, run)
+    }
+
+    /// Outputs the last run of a table's loop, if there is one.
+    #[inline(always)]
+    fn end_run(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, run: Run) -> Flow {
         if run.end == usize::MAX {
             return Flow::Continue;
         }
@@ -489,7 +538,9 @@ impl Visitor for ScanVisitor<'_> {
         }
         if self.written_only() {
             let categories = self.vma_category | WRITTEN;
-            return self.select_ptes(vma, ptes, start, end, |_, raw| {
+            // A group of present, protected PTEs (the common case) is passed over whole.
+            let protected = |all, _| x86::all_present_uffd(all);
+            return self.select_ptes(vma, ptes, start, end, Some(protected), |_, raw| {
                 // The common case first: present and protected.
                 if x86::pte_present(raw) && x86::uffd(raw) {
                     return None;
@@ -503,13 +554,14 @@ impl Visitor for ScanVisitor<'_> {
             let categories = vma_category | ctx.pte_raw(vma, addr, raw);
             masks.matches(categories).then_some(categories)
         };
+        let skip = move |all, any| filter.rejects_group(all, any);
         // The common prefilters get loops of their own, with just their test.
         match filter {
             Prefilter {
                 soft_dirty: true,
                 unprotected: false,
                 present: false,
-            } => self.select_ptes(vma, ptes, start, end, |addr, raw| {
+            } => self.select_ptes(vma, ptes, start, end, Some(skip), |addr, raw| {
                 if !x86::pte_maybe_soft_dirty(raw) {
                     return None;
                 }
@@ -519,13 +571,13 @@ impl Visitor for ScanVisitor<'_> {
                 soft_dirty: false,
                 unprotected: false,
                 present: true,
-            } => self.select_ptes(vma, ptes, start, end, |addr, raw| {
+            } => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if !x86::pte_present(raw) {
                     return None;
                 }
                 categories(addr, raw)
             }),
-            _ => self.select_ptes(vma, ptes, start, end, |addr, raw| {
+            _ => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if filter.rejects(raw) {
                     return None;
                 }

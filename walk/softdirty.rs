@@ -190,14 +190,24 @@ impl Visitor for SoftDirtyClearer<'_> {
     ) -> Flow {
         // The span changed in this table, kept here and added to the pending one once.
         let (mut lo, mut hi) = (usize::MAX, 0);
-        // Only a writable PTE of a COW mapping can be a pinned page `clear_refs` leaves
-        // alone; the VMA's flags do not change under the mmap lock.
-        let cow = vma.is_cow_mapping();
+        // Only a writable PTE of a COW mapping of an mm that ever pinned a page can be a
+        // pinned page `clear_refs` leaves alone. The VMA's flags do not change under the
+        // mmap lock; `MMF_HAS_PINNED` is read once per table, not per PTE: a pin that
+        // sets it after this read races with the clear as it would after a read per PTE,
+        // and GUP-fast sees the PTE changed under its pin and drops it (`gup_fast_pte_range`).
+        let pins = vma.is_cow_mapping() && vma.mm_has_pinned();
         let mut next = start;
-        for raw in ptes.values(start, end).iter() {
+        for cell in ptes.values(start, end).cells() {
+            let raw = cell.value();
             let addr = next;
             next = next.wrapping_add(PAGE_SIZE);
             if x86::pte_clear_is_noop(raw) {
+                continue;
+            }
+            // The common case, with the fewest tests: present, and no pinned page possible.
+            if !pins && cell.clean_present_in_place(raw) {
+                lo = lo.min(addr);
+                hi = next;
                 continue;
             }
             // INVARIANT: `raw` was read from the slot under the lock `ptes` holds.
@@ -207,7 +217,7 @@ impl Visitor for SoftDirtyClearer<'_> {
                 kind: LeafKind::Pte,
             };
             let pinned =
-                cow && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry);
+                pins && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry);
             if !pinned && leaf.pte_clear_soft_dirty(vma, addr) {
                 lo = lo.min(addr);
                 hi = next;

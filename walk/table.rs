@@ -214,15 +214,22 @@ impl<'a> PteTableLock<'a> {
 }
 
 impl PteTableLock<'_> {
+    /// The number of PTEs of `[start, end)`, a page-aligned run that must lie in one table.
+    #[inline]
+    fn run_len(start: usize, end: usize) -> usize {
+        let count = end.saturating_sub(start) >> super::x86::PAGE_SHIFT;
+        // Checked, not assumed: a run past the table's end would reach outside it.
+        assert!(Level::PTE.index(start) + count <= super::x86::ENTRIES_PER_TABLE);
+        count
+    }
+
     /// The raw values of the PTEs for `[start, end)`, in address order, each read once
     /// (`ptep_get`) as the iterator reaches it: the per-table loop of a consumer that
     /// decodes entries itself. `[start, end)` must lie in the PTE table that was locked,
     /// page-aligned; the iterator borrows the lock, so every value is read under it.
     #[inline]
     pub(crate) fn raw_entries(&self, start: usize, end: usize) -> RawPtes<'_> {
-        let count = end.saturating_sub(start) >> super::x86::PAGE_SHIFT;
-        // Checked, not assumed: a run past the table's end would read outside it.
-        assert!(Level::PTE.index(start) + count <= super::x86::ENTRIES_PER_TABLE);
+        let count = Self::run_len(start, end);
         // INVARIANT: `count` entries from the slot of `start` stay inside the locked table.
         RawPtes {
             next: self.slot(start).ptr,
@@ -408,6 +415,9 @@ impl Drop for LazyMmu<'_> {
     }
 }
 
+/// PTEs per group of [`PteValues::groups`].
+pub(crate) const GROUP: usize = 8;
+
 /// The PTEs of a run of a locked PTE table, each read with one load (`ptep_get`).
 ///
 /// # Invariants
@@ -423,9 +433,7 @@ impl PteTableLock<'_> {
     /// once, with no per-entry bookkeeping beyond the index.
     #[inline]
     pub(crate) fn values(&self, start: usize, end: usize) -> PteValues<'_> {
-        let count = end.saturating_sub(start) >> super::x86::PAGE_SHIFT;
-        // Checked, not assumed: a run past the table's end would reach outside it.
-        assert!(Level::PTE.index(start) + count <= super::x86::ENTRIES_PER_TABLE);
+        let count = Self::run_len(start, end);
         let first = self.slot(start).ptr;
         // SAFETY: `count` entries from `first` lie inside the locked PTE table, which stays
         // mapped while `self` is borrowed; they are 8-byte aligned. Every other access to
@@ -442,5 +450,50 @@ impl PteValues<'_> {
     #[inline]
     pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
         self.entries.iter().map(|e| e.load(Ordering::Relaxed))
+    }
+
+    /// The values in groups of [`GROUP`] (each entry read once, a group at a time), then
+    /// the rest one by one: for a loop that can pass over a whole group on one test of
+    /// the AND and the OR of its values.
+    #[inline]
+    pub(crate) fn groups(
+        &self,
+    ) -> (
+        impl Iterator<Item = [u64; GROUP]> + '_,
+        impl Iterator<Item = u64> + '_,
+    ) {
+        let (groups, rest) = self.entries.as_chunks::<GROUP>();
+        (
+            groups
+                .iter()
+                .map(|g| g.each_ref().map(|e| e.load(Ordering::Relaxed))),
+            rest.iter().map(|e| e.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The entries in order, for a loop that reads each once and changes some in place
+    /// (through `modify.rs`).
+    #[inline]
+    pub(crate) fn cells(&self) -> impl Iterator<Item = PteCell<'_>> + '_ {
+        // INVARIANT: entries of the locked table, borrowed from `self`, which borrows the lock.
+        self.entries.iter().map(|entry| PteCell { entry })
+    }
+}
+
+/// One PTE of a locked PTE table, seen as the atomic word it is.
+///
+/// # Invariants
+///
+/// `entry` is a PTE of a PTE table whose lock is held for `'a`.
+#[derive(Copy, Clone)]
+pub(crate) struct PteCell<'a> {
+    pub(super) entry: &'a AtomicU64,
+}
+
+impl PteCell<'_> {
+    /// Reads the entry once (`ptep_get`).
+    #[inline(always)]
+    pub(crate) fn value(&self) -> u64 {
+        self.entry.load(Ordering::Relaxed)
     }
 }

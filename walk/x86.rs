@@ -132,6 +132,13 @@ pub(crate) fn pte_clear_is_noop(raw: u64) -> bool {
     is_none(raw) || (pte_present(raw) && raw & (SOFT_DIRTY | RW) == 0)
 }
 
+/// Whether the AND `all` of several PTE values says that every one of them is present
+/// (the hardware bit; PROT_NONE ones are not counted) and carries the uffd bit.
+#[inline(always)]
+pub(crate) fn all_present_uffd(all: u64) -> bool {
+    all & (PRESENT | UFFD) == PRESENT | UFFD
+}
+
 /// userfaultfd bit of a present entry (`pte_uffd`, `pmd_uffd`).
 #[inline]
 pub(crate) fn uffd(raw: u64) -> bool {

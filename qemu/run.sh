@@ -146,7 +146,7 @@ check)
 	# under KASAN by the scan programs), stress (STRESS_SECONDS), and other
 	# people's programs (qemu/guest-others.sh), all of them.
 	FUZZ_CALLS=100000 FUZZ_SECONDS=900 MODEL_STEPS=10000 STRESS_SECONDS=12
-	DEBUG_FUZZ_SECONDS=8 DEBUG_MODEL_STEPS=2000 DEBUG_STRESS_SECONDS=8
+	DEBUG_FUZZ_SECONDS=6 DEBUG_MODEL_STEPS=1200 DEBUG_STRESS_SECONDS=6
 	PERF_ONLY=pagemap_scan_random
 	debug_tests=$(sed -n 's/^rust_pagemap://p' "$BUILD/kselftest/kselftest-list.txt" |
 		grep -vx "$PERF_ONLY" | paste -sd,)

@@ -78,9 +78,9 @@ MUTANTS = [
     },
     {
         "name": "wp-no-tlb-flush",
-        "what": "the TLB flush after uffd-write-protecting PTEs in a scan is gone",
+        "what": "the PTEs a scan uffd-write-protects are never flushed from the TLB",
         "file": "walk/scan_visit.rs",
-        "old": "vma.flush_tlb_range(first, exit);",
+        "old": "self.clearer.pending_add(first, exit);",
         "new": "let _ = (first, exit);",
         "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
                     f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],

@@ -57,15 +57,6 @@ impl Prefilter {
         }
     }
 
-    /// Whether none of a group of PTE values whose AND is `all` and whose OR is `any` can
-    /// be selected: one of the conditions fails for every one of them.
-    #[inline(always)]
-    fn rejects_group(&self, all: u64, any: u64) -> bool {
-        (self.soft_dirty && !x86::pte_maybe_soft_dirty(any))
-            || (self.unprotected && x86::all_present_uffd(all))
-            || (self.present && !x86::pte_present(any))
-    }
-
     /// Whether the PTE value `raw` cannot be selected.
     #[inline]
     fn rejects(&self, raw: u64) -> bool {
@@ -106,7 +97,8 @@ pub(crate) struct ScanVisitor<'a> {
     run_key: u64,
     table: PteTable,
     /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`; flushes the TLB for
-    /// all of it once, when the visitor is done.
+    /// all of it, and for the PTEs `PM_SCAN_WP_MATCHING` protected, once, when the
+    /// visitor is done.
     clearer: SoftDirtyClearer<'a>,
 }
 
@@ -261,10 +253,11 @@ impl<'a> ScanVisitor<'a> {
 
     /// The PTEs of `[start, end)` of a locked table, in one loop over their values:
     /// `select` gives the categories of a selected page from its address and value, `None`
-    /// for a page not selected; `skip_group`, given for a selection expected to be sparse,
-    /// says from the AND and the OR of a group of values that none of them is selected
-    /// (passed over on one test per group instead of one per page; for a dense selection
-    /// the groups only cost). Selected pages are
+    /// for a page not selected; `skip_group`, given for a selection expected to be sparse
+    /// (`WRITTEN`-only scans), says from the AND and the OR of a group of values that none
+    /// of them is selected (passed over on one test per group instead of one per page;
+    /// measured, the groups cost more than they save on a soft-dirty scan of every other
+    /// page, and save nothing on one of 1%). Selected pages are
     /// output in runs ([`Run`]), then write-protected or cleaned as the scan asks, as each
     /// page would be on its own.
     #[inline]
@@ -318,15 +311,14 @@ impl<'a> ScanVisitor<'a> {
         };
         let (groups, rest) = values.groups();
         for group in groups {
-            let (all, any) = group
-                .iter()
-                .fold((u64::MAX, 0), |(all, any), &raw| (all & raw, any | raw));
+            let (all, any) = group.and_or();
             if skip_group(all, any) {
                 // No page of the group is selected: the run cannot go on past it.
                 next = next.wrapping_add(GROUP * PAGE_SIZE);
                 continue;
             }
-            for raw in group {
+            // Each value read again: the test above only said that one may be selected.
+            for raw in group.iter() {
                 page!(raw);
             }
         }
@@ -396,16 +388,16 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
-        let budget_end = self.out.budget_end(start, end);
-        if self.args.clear_soft_dirty()
-            && budget_end != start
-            && SoftDirtyClearer::splits(vma, leaf, start, budget_end)
-        {
-            // Covered in part (range edge or `max_pages`): split before anything is
-            // reported, and the PTE pass reports and cleans exactly the part, its pages
-            // merged with the region before as any pages are. Reported first and taken
-            // back after, the huge page's region (HUGE differs) would leave a boundary.
-            return Flow::Split;
+        if self.args.clear_soft_dirty() {
+            let budget_end = self.out.budget_end(start, end);
+            if budget_end != start && SoftDirtyClearer::splits(vma, leaf, start, budget_end) {
+                // Covered in part (range edge or `max_pages`): split before anything is
+                // reported, and the PTE pass reports and cleans exactly the part, its
+                // pages merged with the region before as any pages are. Reported first
+                // and taken back after, the huge page's region (HUGE differs) would
+                // leave a boundary.
+                return Flow::Split;
+            }
         }
         let categories = self.with_sizes(categories, || scan_size::thp(vma, start, leaf.entry));
         let mut end = end;
@@ -554,14 +546,13 @@ impl Visitor for ScanVisitor<'_> {
             let categories = vma_category | ctx.pte_raw(vma, addr, raw);
             masks.matches(categories).then_some(categories)
         };
-        let skip = move |all, any| filter.rejects_group(all, any);
         // The common prefilters get loops of their own, with just their test.
         match filter {
             Prefilter {
                 soft_dirty: true,
                 unprotected: false,
                 present: false,
-            } => self.select_ptes(vma, ptes, start, end, Some(skip), |addr, raw| {
+            } => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if !x86::pte_maybe_soft_dirty(raw) {
                     return None;
                 }
@@ -592,12 +583,17 @@ impl Visitor for ScanVisitor<'_> {
         self.args.wp() || self.args.clear_soft_dirty()
     }
 
-    fn pte_table_done(&mut self, vma: &Vma<'_>, _start: usize, end: usize) {
-        // One flush per table for what was protected in it, from the first protected
-        // PTE to where the loop ended, before the lock is dropped.
+    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, end: usize) {
+        // What was protected in the table, from the first protected PTE to where the loop
+        // ended, is flushed with the rest once the walk is done, as the clears flush
+        // (`clear_refs`, mprotect): under the mmap lock, inside the notifier range and
+        // with the flush announced as pending ([`scan_wp::with_protection_notifier`]),
+        // before the ioctl returns. The kernel's scan flushes each table before its lock
+        // is dropped; a write through a stale entry meanwhile happens before the call
+        // returns either way, so the pages are copied after it.
         if let Some(first) = self.table.first_wp {
             let exit = self.table.stopped_at.unwrap_or(end);
-            vma.flush_tlb_range(first, exit);
+            self.clearer.pending_add(first, exit);
         }
     }
 

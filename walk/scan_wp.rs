@@ -15,20 +15,24 @@ use kernel::prelude::*;
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::mm::MmapReadLock;
-use super::notify::{NotifierRange, NotifyEvent};
+use super::notify::{NotifierRange, NotifyEvent, TlbFlushPending};
 use super::table::{HugePteLock, Slot};
 use super::vma::{HugetlbVmaLock, Vma};
 
 /// Runs `f` between the start and the end of an `MMU_NOTIFY_PROTECTION_VMA`
 /// notification for `[start, end)` of the locked mm, as `do_pagemap_scan`
-/// brackets a write-protecting walk. Taking the lock guard as an argument keeps
-/// both calls under the mmap lock.
+/// brackets a write-protecting walk, with a TLB flush announced as pending
+/// (`inc_tlb_flush_pending`, as `change_protection` does) meanwhile: the walk
+/// flushes what it protected once, when it is done. Taking the lock guard as an
+/// argument keeps all of it under the mmap lock.
 pub(crate) fn with_protection_notifier<R>(
     lock: &MmapReadLock<'_>,
     start: usize,
     end: usize,
     f: impl FnOnce() -> R,
 ) -> R {
+    // Dropped last: the flush of the walk (`f`) comes while it is announced.
+    let _pending = TlbFlushPending::announce(lock);
     let _range = NotifierRange::start(lock, NotifyEvent::ProtectionVma, start, end);
     f()
 }

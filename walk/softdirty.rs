@@ -122,9 +122,10 @@ impl<'l> SoftDirtyClearer<'l> {
         !leaf.is_pinned_cow_page(vma, addr, leaf.entry) && leaf.pte_clear_soft_dirty(vma, addr)
     }
 
-    /// Adds `[start, end)`, PTEs of the locked mm just changed, to what must be flushed.
+    /// Adds `[start, end)`, PTEs of the locked mm just changed (cleaned here, or
+    /// write-protected by a scan), to what must be flushed.
     #[inline]
-    fn pending_add(&mut self, start: usize, end: usize) {
+    pub(crate) fn pending_add(&mut self, start: usize, end: usize) {
         // INVARIANT: the span grows to cover `start..end`.
         self.pending = Some(match self.pending {
             Some((s, e)) => (s.min(start), e.max(end)),

@@ -452,21 +452,19 @@ impl PteValues<'_> {
         self.entries.iter().map(|e| e.load(Ordering::Relaxed))
     }
 
-    /// The values in groups of [`GROUP`] (each entry read once, a group at a time), then
-    /// the rest one by one: for a loop that can pass over a whole group on one test of
-    /// the AND and the OR of its values.
+    /// The entries in groups of [`GROUP`], then the rest's values one by one: for a loop
+    /// that can pass over a whole group on one test of the AND and the OR of its values.
     #[inline]
     pub(crate) fn groups(
         &self,
     ) -> (
-        impl Iterator<Item = [u64; GROUP]> + '_,
+        impl Iterator<Item = PteGroup<'_>> + '_,
         impl Iterator<Item = u64> + '_,
     ) {
         let (groups, rest) = self.entries.as_chunks::<GROUP>();
         (
-            groups
-                .iter()
-                .map(|g| g.each_ref().map(|e| e.load(Ordering::Relaxed))),
+            // INVARIANT: entries of the locked table, borrowed from `self`.
+            groups.iter().map(|entries| PteGroup { entries }),
             rest.iter().map(|e| e.load(Ordering::Relaxed)),
         )
     }
@@ -477,6 +475,33 @@ impl PteValues<'_> {
     pub(crate) fn cells(&self) -> impl Iterator<Item = PteCell<'_>> + '_ {
         // INVARIANT: entries of the locked table, borrowed from `self`, which borrows the lock.
         self.entries.iter().map(|entry| PteCell { entry })
+    }
+}
+
+/// [`GROUP`] consecutive PTEs of a locked PTE table.
+///
+/// # Invariants
+///
+/// `entries` are PTEs of a PTE table whose lock is held for `'a`.
+pub(crate) struct PteGroup<'a> {
+    entries: &'a [AtomicU64; GROUP],
+}
+
+impl PteGroup<'_> {
+    /// The AND and the OR of the values, each read once.
+    #[inline(always)]
+    pub(crate) fn and_or(&self) -> (u64, u64) {
+        self.entries.iter().fold((u64::MAX, 0), |(all, any), e| {
+            let raw = e.load(Ordering::Relaxed);
+            (all & raw, any | raw)
+        })
+    }
+
+    /// The values in order, each read (again, after [`Self::and_or`]) as the iterator
+    /// reaches it.
+    #[inline(always)]
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries.iter().map(|e| e.load(Ordering::Relaxed))
     }
 }
 

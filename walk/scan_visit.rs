@@ -552,12 +552,22 @@ impl Visitor for ScanVisitor<'_> {
                 soft_dirty: true,
                 unprotected: false,
                 present: false,
-            } => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
-                if !x86::pte_maybe_soft_dirty(raw) {
-                    return None;
+            } => {
+                let select = |addr, raw| {
+                    if !x86::pte_maybe_soft_dirty(raw) {
+                        return None;
+                    }
+                    categories(addr, raw)
+                };
+                if self.args.clear_soft_dirty() {
+                    // Get-and-clear: a tracker's steady state, few pages written since
+                    // the last call, passed over a group at a time.
+                    let clean = |_, any| !x86::pte_maybe_soft_dirty(any);
+                    self.select_ptes(vma, ptes, start, end, Some(clean), select)
+                } else {
+                    self.select_ptes(vma, ptes, start, end, None::<Skip>, select)
                 }
-                categories(addr, raw)
-            }),
+            }
             Prefilter {
                 soft_dirty: false,
                 unprotected: false,

@@ -138,15 +138,15 @@ check)
 	# reports) needs each path reached, not reached a million times. The
 	# performance kernel runs the randomized programs long: the fuzz (FUZZ_CALLS
 	# calls as root and as many as nobody in each mode, every one required:
-	# fewer is a failure, not a shorter run; 2 users x 2 modes x 100,000 =
-	# 400,000 per make check, on top of the short runs), the model
+	# fewer is a failure, not a shorter run; 2 users x 2 modes x 60,000 =
+	# 240,000 per make check, on top of the short runs), the model
 	# (MODEL_STEPS steps), pagemap_scan_random (only there: its worlds are a
 	# search for disagreements with the kernel, which the performance kernel
 	# finds as well, 5 times faster; every code path it reaches is also reached
 	# under KASAN by the scan programs), stress (STRESS_SECONDS), and other
 	# people's programs (qemu/guest-others.sh), all of them.
-	FUZZ_CALLS=100000 FUZZ_SECONDS=900 MODEL_STEPS=10000 STRESS_SECONDS=12
-	DEBUG_FUZZ_SECONDS=6 DEBUG_MODEL_STEPS=1200 DEBUG_STRESS_SECONDS=6
+	FUZZ_CALLS=60000 FUZZ_SECONDS=900 MODEL_STEPS=10000 STRESS_SECONDS=10
+	DEBUG_FUZZ_SECONDS=6 DEBUG_MODEL_STEPS=2000 DEBUG_STRESS_SECONDS=6
 	PERF_ONLY=pagemap_scan_random
 	debug_tests=$(sed -n 's/^rust_pagemap://p' "$BUILD/kselftest/kselftest-list.txt" |
 		grep -vx "$PERF_ONLY" | paste -sd,)

@@ -260,7 +260,9 @@ impl<'a> ScanVisitor<'a> {
     /// page, and save nothing on one of 1%). Selected pages are
     /// output in runs ([`Run`]), then write-protected or cleaned as the scan asks, as each
     /// page would be on its own.
-    #[inline]
+    // A function per selection (never inlined into `pte_table`, which would hold all of
+    // them): each fits a page of its own (see `Kbuild`), its loop never straddles two.
+    #[inline(never)]
     fn select_ptes(
         &mut self,
         vma: &Vma<'_>,

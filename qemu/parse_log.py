@@ -72,6 +72,10 @@ NOTES_KEPT = 12
 TIME = re.compile(r"^RPM-TIME (\d+(?:\.\d+)?) (.*)$")
 # Strip a printk timestamp that may precede user output on the console.
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+# A kernel message that the console wrote into the middle of a user line, before
+# its newline ("TAP version 13[   22.648863] kselftest: Running tests in ..."):
+# the line is split there, each part read as the line it was.
+EMBEDDED = re.compile(r"(?<=\S)\[\s*\d+\.\d{6}\] ")
 # A run is named for its paging level; "-perf": on the performance kernel,
 # which has no kmemleak (no leak scan is asked of it; the debug runs judge leaks).
 RUN_LABEL = re.compile(r"^(\d)level(-perf)?$")
@@ -133,7 +137,14 @@ def parse(label, text, need_tests=True):
     """Parse one console log; returns a Result with one entry per test or problem.
     Without `need_tests` (a bench or demo run) the kselftest runner is not expected."""
     r = Result()
-    lines = [STAMP.sub("", raw.strip()) for raw in text.replace("\r", "").split("\n")]
+    lines = []
+    for raw in text.replace("\r", "").split("\n"):
+        line = STAMP.sub("", raw.strip())
+        m = EMBEDDED.search(line)
+        if m:
+            lines += [line[: m.start()].rstrip(), STAMP.sub("", line[m.start():])]
+        else:
+            lines.append(line)
 
     splats = {}
     trace = None

@@ -64,6 +64,17 @@ class RealConsoles(unittest.TestCase):
         self.assertEqual(r.failed, [KINDS_FAILURE])  # not also "exit=1" of the program
         self.assertEqual(counts(r), (15 + 18 + 5, 1, 0))
 
+    def test_kernel_message_inside_a_tap_line_is_split_off(self):
+        # The header line exactly as the fresh-clone CI console of 365d8f1 printed it: the
+        # runner's /dev/kmsg note landed before the line's newline, and the plan was lost.
+        text = complete_4level().replace(
+            "\nTAP version 13\n",
+            "\nTAP version 13[   22.648863] kselftest: Running tests in rust_pagemap\n", 1)
+        self.assertIn("kselftest: Running tests in rust_pagemap", text)
+        r = parse_log.parse("4level", text)
+        self.assertEqual(r.failed, [KINDS_FAILURE])
+        self.assertEqual(counts(r), (15 + 18 + 5, 1, 0))
+
     def test_boot_noise_is_not_a_splat(self):
         # The real boot prints "RCU lockdep checking is enabled", KASAN's
         # banner, "Watchdog remote CPU 1 read timed out", ACPI errors, and

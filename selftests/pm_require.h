@@ -165,8 +165,9 @@ static inline long pm_online_cpus(void)
 /* --- set-up that is proven ------------------------------------------- */
 
 /*
- * MADV_PAGEOUT [p, p+len) until /proc reports at least `want` pages of it
- * swapped (or 10 tries); returns how many it reports swapped.
+ * MADV_PAGEOUT [p, p+len) until /proc's count of its pages with all of `bits`
+ * reaches `want` (at least `want` with `at_least`, else at most), or 10 tries;
+ * returns the last count.
  *
  * A page faulted in lately may still sit in the LRU batch of the CPU that
  * faulted it, where MADV_PAGEOUT cannot isolate it; madvise drains only the
@@ -174,7 +175,8 @@ static inline long pm_online_cpus(void)
  * pinned to the next CPU in turn, draining every CPU's batch; the thread's
  * affinity is restored before returning.
  */
-static inline long pm_page_out(int proc, void *p, size_t len, long want)
+static inline long pm_page_out_until(int proc, void *p, size_t len, uint64_t bits, long want,
+				     bool at_least)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	bool pinned = false;
@@ -190,13 +192,19 @@ static inline long pm_page_out(int proc, void *p, size_t len, long want)
 			pinned = !sched_setaffinity(0, sizeof(one), &one) || pinned;
 		}
 		madvise(p, len, MADV_PAGEOUT);
-		n = pm_count_with(proc, p, len, RPM_SWAP);
-		if (n >= want)
+		n = pm_count_with(proc, p, len, bits);
+		if (at_least ? n >= want : n <= want)
 			break;
 	}
 	if (pinned)
 		sched_setaffinity(0, sizeof(old), &old);
 	return n;
+}
+
+/* Page [p, p+len) out until /proc reports at least `want` of its pages swapped; returns how many. */
+static inline long pm_page_out(int proc, void *p, size_t len, long want)
+{
+	return pm_page_out_until(proc, p, len, RPM_SWAP, want, true);
 }
 
 /* Swap out [p, p+len) and fail unless /proc reports at least `want` of its pages swapped. */
@@ -206,6 +214,18 @@ static inline long pm_page_out(int proc, void *p, size_t len, long want)
 			SKIP(return, "no swap device active (the guest has zram)");  \
 		ASSERT_GE(pm_page_out((proc), (p), (len), (want)), (long)(want))      \
 		TH_LOG("MADV_PAGEOUT did not swap the pages: the case would test nothing"); \
+	} while (0)
+
+/*
+ * Page [p, p+len) out and fail unless /proc shows none of its pages present
+ * (shared memory: a paged-out shmem page leaves no entry at all).
+ */
+#define PM_REQUIRE_PAGED_OUT(proc, p, len)                                            \
+	do {                                                                          \
+		if (!pm_have_swap())                                                  \
+			SKIP(return, "no swap device active (the guest has zram)");  \
+		ASSERT_EQ(0, pm_page_out_until((proc), (p), (len), RPM_PRESENT, 0, false)) \
+		TH_LOG("MADV_PAGEOUT left pages present: the case would test nothing"); \
 	} while (0)
 
 /* A 2 MiB aligned anonymous (or, with `fd` >= 0, shared file) mapping of `len`, MADV_HUGEPAGE. */

@@ -33,6 +33,11 @@ fi
 echo madvise >/sys/kernel/mm/transparent_hugepage/enabled
 echo advise >/sys/kernel/mm/transparent_hugepage/shmem_enabled
 echo madvise >/sys/kernel/mm/transparent_hugepage/defrag
+# khugepaged asleep for good: a collapse in the background, at its own time,
+# would change what a test made while the test looks at it (a THP split by the
+# test, collapsed again). Tests that collapse do it themselves (MADV_COLLAPSE).
+# Written once, now: every write of this file wakes khugepaged for a pass.
+echo 4294967295 >/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs
 
 # The 1 GiB hugetlb page, allocated now rather than reserved on the command
 # line when boot.sh says so (rpm.hp1g=runtime; why: see there). Early, while

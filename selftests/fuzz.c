@@ -1426,8 +1426,6 @@ static void run_as(bool root, uint64_t seed, long n, double seconds, pid_t root_
 	out->ok = f.unstable * 1000 <= f.calls;
 }
 
-#define KHP_SLEEP "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
-
 TEST(fuzz_device_against_proc_as_root_and_nobody)
 {
 	struct summary *sum = mmap(NULL, 2 * sizeof(*sum), PROT_READ | PROT_WRITE,
@@ -1444,8 +1442,7 @@ TEST(fuzz_device_against_proc_as_root_and_nobody)
 	printf("# seed %llu (replay with RPM_SEED=%llu), up to %ld calls or %.0f s per run\n",
 	       (unsigned long long)seed, (unsigned long long)seed, n, seconds);
 	/* khugepaged would collapse one twin and not the other: it sleeps while this runs. */
-	ASSERT_TRUE(pm_read_file(KHP_SLEEP, khp, sizeof(khp)));
-	ASSERT_TRUE(pm_write_file(KHP_SLEEP, "3600000"));
+	ASSERT_TRUE(pm_khugepaged_sleep(khp, sizeof(khp)));
 	root_sleeper = sleeper((uid_t)-1);
 	for (int i = 0; i < 2; i++) {
 		pid = fork();
@@ -1462,7 +1459,7 @@ TEST(fuzz_device_against_proc_as_root_and_nobody)
 	}
 	kill(root_sleeper, SIGKILL);
 	waitpid(root_sleeper, NULL, 0);
-	pm_write_file(KHP_SLEEP, khp);
+	pm_khugepaged_restore(khp);
 	printf("# fuzz: %ld calls, %ld mismatches, seed %llu\n", sum[0].calls + sum[1].calls,
 	       sum[0].mismatches + sum[1].mismatches, (unsigned long long)seed);
 	EXPECT_EQ(0, sum[0].mismatches + sum[1].mismatches);

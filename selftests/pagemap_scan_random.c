@@ -691,7 +691,6 @@ static void check_coverage(struct __test_metadata *_metadata, struct coverage *c
 		TH_LOG("some category never showed up");
 }
 
-#define KHUGEPAGED_SLEEP "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
 #define MTHP_64K "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 
 /* Reads or writes a small sysfs value; false on failure. */
@@ -727,9 +726,7 @@ FIXTURE_SETUP(random)
 	 * background, at its own time: twins would drift apart and scans of the
 	 * same memory race with it. Put it to sleep for the test.
 	 */
-	ASSERT_TRUE(sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep,
-			     sizeof(self->khugepaged_sleep), false));
-	ASSERT_TRUE(sysfs_rw(KHUGEPAGED_SLEEP, "4294967295", 0, true));
+	ASSERT_TRUE(pm_khugepaged_sleep(self->khugepaged_sleep, sizeof(self->khugepaged_sleep)));
 	self->mthp_64k[0] = 0;
 	clock_gettime(CLOCK_MONOTONIC, &self->t0);
 }
@@ -740,7 +737,7 @@ FIXTURE_TEARDOWN(random)
 
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("# %ld s\n", (long)(t1.tv_sec - self->t0.tv_sec));
-	sysfs_rw(KHUGEPAGED_SLEEP, self->khugepaged_sleep, 0, true);
+	pm_khugepaged_restore(self->khugepaged_sleep);
 	if (self->mthp_64k[0])
 		sysfs_rw(MTHP_64K, self->mthp_64k, 0, true);
 	PM_CLOSE_BOTH(self);

@@ -25,7 +25,6 @@
 #define LEN (NPAGES * PM_PAGE)
 #define THP_SYSFS "/sys/kernel/mm/transparent_hugepage"
 #define MTHP_64K THP_SYSFS "/hugepages-64kB/enabled"
-#define KHUGEPAGED_SLEEP THP_SYSFS "/khugepaged/scan_sleep_millisecs"
 
 FIXTURE(sizes)
 {
@@ -45,16 +44,14 @@ FIXTURE_SETUP(sizes)
 	PM_OPEN_BOTH(self);
 	self->mthp_64k[0] = 0;
 	/* khugepaged must not collapse what a test split while it looks. */
-	ASSERT_TRUE(sysfs_get(KHUGEPAGED_SLEEP, self->khugepaged_sleep,
-			      sizeof(self->khugepaged_sleep)));
-	ASSERT_TRUE(pm_write_file(KHUGEPAGED_SLEEP, "4294967295"));
+	ASSERT_TRUE(pm_khugepaged_sleep(self->khugepaged_sleep, sizeof(self->khugepaged_sleep)));
 }
 
 FIXTURE_TEARDOWN(sizes)
 {
 	if (self->mthp_64k[0])
 		pm_write_file(MTHP_64K, self->mthp_64k);
-	pm_write_file(KHUGEPAGED_SLEEP, self->khugepaged_sleep);
+	pm_khugepaged_restore(self->khugepaged_sleep);
 	PM_CLOSE_BOTH(self);
 }
 

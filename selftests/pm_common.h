@@ -297,6 +297,67 @@ static inline int pm_paging_levels(void)
 	return pm_user_top() == PM_TOP_5LEVEL ? 5 : 4;
 }
 
+/* Write a string to a sysfs/procfs file; false on failure. */
+static inline bool pm_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
+/* Read a small file into buf (NUL-terminated, trailing newline cut); false on failure. */
+static inline bool pm_read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return true;
+}
+
+#define PM_KHUGEPAGED_SLEEP "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
+
+/*
+ * Put khugepaged to sleep for as long as it can (its scan_sleep_millisecs),
+ * so that it collapses nothing a test made while the test looks at it;
+ * `old` keeps the value to put back, "" when it slept so already. Nothing is
+ * written then: every write of that file wakes khugepaged for a pass at once
+ * (mm/khugepaged.c, __sleep_millisecs_store), even a write of the same value,
+ * and that pass would run during the test. The test guest puts it to sleep
+ * at boot (qemu/guest-init.sh). False if the file cannot be read or written.
+ */
+static inline bool pm_khugepaged_sleep(char *old, size_t len)
+{
+	static const char forever[] = "4294967295";
+
+	if (!pm_read_file(PM_KHUGEPAGED_SLEEP, old, len))
+		return false;
+	if (!strcmp(old, forever)) {
+		old[0] = 0;
+		return true;
+	}
+	return pm_write_file(PM_KHUGEPAGED_SLEEP, forever);
+}
+
+/* Put back what pm_khugepaged_sleep() found, if it changed anything. */
+static inline void pm_khugepaged_restore(const char *old)
+{
+	if (old[0])
+		pm_write_file(PM_KHUGEPAGED_SLEEP, old);
+}
+
 /* Touch every page by writing (w) or reading. */
 static inline void pm_touch(void *p, size_t len, size_t stride, bool w)
 {

@@ -944,10 +944,12 @@ static void note_sizes(struct world *w, const struct pm_page *pg, struct size_co
 }
 
 /*
- * Slot `s` of a built world made anonymous again and written whole, with
- * 64 KiB mTHP on: 32 folios of 64 KiB. False if the mapping failed.
+ * Slot `s` of a built world made anonymous again and written whole. With
+ * `thp`, MADV_HUGEPAGE and, should the fault not have got a THP, collapsed:
+ * one PMD-mapped THP; without, with 64 KiB mTHP on: 32 folios of 64 KiB.
+ * False if the mapping failed.
  */
-static bool mthp_slot(struct world *w, int s)
+static bool anon_slot(struct world *w, int s, bool thp)
 {
 	struct slot *sl = &w->slot[s];
 	char *a = slot_addr(w, 0, s);
@@ -958,11 +960,16 @@ static bool mthp_slot(struct world *w, int s)
 	if (mmap(a, PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 		 -1, 0) != a)
 		return false;
-	sl->kind = K_ANON;
+	if (thp && madvise(a, PM_HPAGE, MADV_HUGEPAGE))
+		return false;
+	sl->kind = thp ? K_ANON_THP : K_ANON;
 	sl->uffd = U_NONE;
 	memset(sl->prot, 2, SLOT_PAGES);
 	for (int i = 0; i < SLOT_PAGES; i++)
 		touch_one(a + (size_t)i * PM_PAGE, true, i);
+	/* Already PMD-mapped: nothing to do; else a synchronous collapse (compacts). */
+	if (thp)
+		madvise(a, PM_HPAGE, MADV_COLLAPSE);
 	return true;
 }
 
@@ -1014,13 +1021,14 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
 						PM_PAGE, MADV_DONTNEED);
 		/*
 		 * The last world has its slot 0 anonymous and written whole with 64 KiB
-		 * mTHP on: random layouts and operations alone sometimes left no mTHP
-		 * folio in any world (seed 1798283534085809). It comes after the random
-		 * worlds so that a seed replays those as before.
+		 * mTHP on, and its slot 1 a PMD-mapped THP: random layouts and
+		 * operations alone sometimes left no mTHP folio (seed 1798283534085809)
+		 * or no whole THP (seed 1795970285975273) in any world. It comes after
+		 * the random worlds so that a seed replays those as before.
 		 */
-		if (wi == SIZED_WORLDS && !mthp_slot(&w, 0)) {
+		if (wi == SIZED_WORLDS && (!anon_slot(&w, 0, false) || !anon_slot(&w, 1, true))) {
 			failures++;
-			printf("# world %d: cannot map an anonymous slot for mTHP\n", wi);
+			printf("# world %d: cannot map the anonymous slots for mTHP and THP\n", wi);
 			world_destroy(&w);
 			continue;
 		}
@@ -1070,7 +1078,7 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
 		EXPECT_GT(sc.pte4k, 0);
 		EXPECT_GT(sc.mthp, 0) TH_LOG("no 64 KiB mTHP was ever seen");
 		EXPECT_GT(sc.pte_of_thp, 0) TH_LOG("no THP split in part was ever seen");
-		EXPECT_GT(sc.pmd_thp, 0);
+		EXPECT_GT(sc.pmd_thp, 0) TH_LOG("no PMD-mapped THP was ever seen");
 		EXPECT_GT(sc.swapped, 0);
 		EXPECT_GT(sc.hugetlb, 0);
 	}

@@ -60,9 +60,6 @@
 #define MAP_HUGE_SHIFT 26
 #endif
 #define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
 #ifndef MREMAP_FIXED
 #define MREMAP_FIXED 2
 #endif

@@ -333,13 +333,7 @@ fn walk_ptes<V: Visitor>(
 ) -> Flow {
     let mut addr = start;
     while addr < end {
-        let slot = ptes.slot(addr);
-        // INVARIANT: read under the PTE-table lock that `ptes` holds.
-        let leaf = Leaf {
-            slot,
-            entry: slot.read(),
-            kind: LeafKind::Pte,
-        };
+        let leaf = ptes.leaf(addr);
         let next = addr + x86::PAGE_SIZE;
         if v.leaf(vma, &leaf, addr, next) == Flow::Stop {
             return Flow::Stop;

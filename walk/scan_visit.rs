@@ -8,7 +8,6 @@
 
 use kernel::prelude::*;
 
-use super::entry::Entry;
 use super::level::Level;
 use super::mm::MmapReadLock;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
@@ -240,12 +239,7 @@ impl<'a> ScanVisitor<'a> {
         for (i, raw) in ptes.raw_entries(start, end).enumerate() {
             if !pte_uffd_protected(raw) {
                 let addr = start.wrapping_add(i << x86::PAGE_SHIFT);
-                // INVARIANT: `raw` was read from the slot under the lock `ptes` holds.
-                let leaf = Leaf {
-                    slot: ptes.slot(addr),
-                    entry: Entry::new(raw, Level::PTE),
-                    kind: LeafKind::Pte,
-                };
+                let leaf = ptes.leaf_of(addr, raw);
                 self.wp_pte(vma, &leaf, addr);
             }
         }
@@ -365,13 +359,7 @@ impl<'a> ScanVisitor<'a> {
         let clear = self.args.clear_soft_dirty();
         let mut addr = run.start;
         while addr < next {
-            let slot = ptes.slot(addr);
-            // INVARIANT: read under the PTE-table lock that `ptes` holds.
-            let leaf = Leaf {
-                slot,
-                entry: slot.read(),
-                kind: LeafKind::Pte,
-            };
+            let leaf = ptes.leaf(addr);
             if protect {
                 self.wp_pte(vma, &leaf, addr);
             }

@@ -32,7 +32,7 @@
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 
-use super::entry::{Entry, Kind};
+use super::entry::Kind;
 use super::level::Level;
 use super::mm::{task_size, MmapLock, MmapReadLock};
 use super::notify::{NotifierRange, NotifyEvent, TlbFlushPending};
@@ -211,12 +211,7 @@ impl Visitor for SoftDirtyClearer<'_> {
                 hi = next;
                 continue;
             }
-            // INVARIANT: `raw` was read from the slot under the lock `ptes` holds.
-            let leaf = Leaf {
-                slot: ptes.slot(addr),
-                entry: Entry::new(raw, Level::PTE),
-                kind: LeafKind::Pte,
-            };
+            let leaf = ptes.leaf_of(addr, raw);
             let pinned =
                 pins && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry);
             if !pinned && leaf.pte_clear_soft_dirty(vma, addr) {

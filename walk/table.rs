@@ -211,6 +211,31 @@ impl<'a> PteTableLock<'a> {
             _life: PhantomData,
         }
     }
+
+    /// The PTE of `addr`, read now, as a leaf that lives no longer than the lock.
+    #[inline]
+    pub(crate) fn leaf(&self, addr: usize) -> Leaf<'_> {
+        let slot = self.slot(addr);
+        // INVARIANT: read under the lock `self` holds, which the leaf borrows.
+        Leaf {
+            slot,
+            entry: slot.read(),
+            kind: LeafKind::Pte,
+        }
+    }
+
+    /// The PTE of `addr` as a leaf, with `raw`, the value that one loop of this lock
+    /// (`raw_entries`, `values`, `cells`) read from its slot: no second read.
+    #[inline]
+    pub(crate) fn leaf_of(&self, addr: usize, raw: u64) -> Leaf<'_> {
+        // INVARIANT: the caller read `raw` from this slot under the lock `self` still
+        // holds (the loops above are the only reads it has), and the leaf borrows it.
+        Leaf {
+            slot: self.slot(addr),
+            entry: Entry::new(raw, Level::PTE),
+            kind: LeafKind::Pte,
+        }
+    }
 }
 
 impl PteTableLock<'_> {

@@ -32,8 +32,12 @@ if [ -f "$OUT/.done" ]; then
 	exit 0
 fi
 
-# One build at a time: a second caller waits for the first and then reuses it.
-exec 9>"$CACHE/kernel-build.lock"
+# One build of a key at a time: a second caller waits for the first and then
+# reuses it. Builds of other keys (the other flavour) go on meanwhile:
+# `make check` builds both flavours at once, so that one's serial stretches
+# (rustc on the kernel crate, the links of vmlinux) overlap the other's.
+mkdir -p "$CACHE/kernel"
+exec 9>"$CACHE/kernel/.lock-$kver-$FLAVOUR-$key"
 flock 9
 if [ -f "$OUT/.done" ]; then
 	echo "$OUT/obj"

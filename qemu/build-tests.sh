@@ -16,7 +16,7 @@ if [ ! -f "$kobj/usr/include/linux/fs.h" ]; then
 fi
 obj=$(dirname "$out")/$(basename "$out").obj
 rm -rf "$out"
-make -s -C "$TOP/selftests" KDIR="$kobj" KSFT_DIR="$src/tools/testing/selftests" \
+make -s -j"$(nproc)" -C "$TOP/selftests" KDIR="$kobj" KSFT_DIR="$src/tools/testing/selftests" \
 	OUTPUT="$obj" USERLDFLAGS=-static install INSTALL_PATH="$out" >&2 ||
 	die "the selftests do not build"
 if [ -n "$bindir" ]; then

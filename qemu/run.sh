@@ -24,6 +24,15 @@ report_times() { log "seconds: ${TIMES[*]}"; }
 trap report_times EXIT
 
 timed toolchain "$QEMU_DIR/setup-toolchain.sh"
+timed kernel-source "$QEMU_DIR/fetch-kernel.sh" >/dev/null
+# check mode: the performance kernel builds in the background from here on,
+# beside the debug kernel and the rest (cached: at once), so that the serial
+# stretches of one build (rustc on the kernel crate, the links of vmlinux)
+# overlap the other's; its output goes to build/perf-kernel.log.
+if [ "$mode" = check ]; then
+	"$QEMU_DIR/build-kernel.sh" perf >"$BUILD/perf-kernel.path" 2>"$BUILD/perf-kernel.log" &
+	perf_kernel_pid=$!
+fi
 t0=$(now)
 kobj=$("$QEMU_DIR/build-kernel.sh")
 TIMES+=("kernel $(($(now) - t0))s")
@@ -56,10 +65,14 @@ kernel=$kobj/arch/x86/boot/bzImage
 # selftests and a module built for that kernel from a copy of the sources (the
 # in-tree build is the debug one).
 if [ "$mode" = check ]; then
-	log "building the performance kernel and rust_pagemap.ko for it (the long fuzz run)"
+	log "building rust_pagemap.ko for the performance kernel (the long fuzz run), once that kernel is built"
 	t0=$(now)
-	perf_kobj=$("$QEMU_DIR/build-kernel.sh" perf)
-	TIMES+=("perf-kernel $(($(now) - t0))s")
+	if ! wait "$perf_kernel_pid"; then
+		tail -n 40 "$BUILD/perf-kernel.log" >&2
+		die "the performance kernel does not build (build/perf-kernel.log)"
+	fi
+	perf_kobj=$(cat "$BUILD/perf-kernel.path")
+	TIMES+=("perf-kernel-wait $(($(now) - t0))s")
 	perf_build() {
 		rm -rf "$BUILD/perf" && mkdir -p "$BUILD/perf/module" &&
 			cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$BUILD/perf/module/" &&
@@ -151,33 +164,35 @@ check)
 	debug_tests=$(sed -n 's/^rust_pagemap://p' "$BUILD/kselftest/kselftest-list.txt" |
 		grep -vx "$PERF_ONLY" | paste -sd,)
 	t0=$(now)
-	# both_modes NAME: boot 5- and 4-level paging side by side (one after the
-	# other with RPM_SERIAL=1), consoles NAME-5.log and NAME-4.log.
-	both_modes() {
-		if [ "${RPM_SERIAL:-0}" = 1 ]; then
-			boot 5 "$1-5.log" check
-			boot 4 "$1-4.log" check
-		else
-			boot 5 "$1-5.log" check &
-			local pid5=$!
-			boot 4 "$1-4.log" check &
-			local pid4=$!
-			wait "$pid5" "$pid4"
-		fi
-	}
-	log "booting the suite on the debug kernel with 5- and 4-level paging" \
-		"(randomized programs short; $PERF_ONLY on the performance kernel)"
-	RPM_APPEND="rpm.tests=$debug_tests rpm.env=RPM_FUZZ_SECONDS=$DEBUG_FUZZ_SECONDS \
-rpm.env=RPM_MODEL_STEPS=$DEBUG_MODEL_STEPS rpm.env=RPM_STRESS_SECONDS=$DEBUG_STRESS_SECONDS" \
-		both_modes check
+	# Two lanes, one per paging mode, side by side (one after the other with
+	# RPM_SERIAL=1): each boots the debug kernel (the suite, consoles
+	# check-5.log and check-4.log), then the performance kernel (perf-5.log,
+	# perf-4.log). No lane waits for the other: the debug boots differ in length.
 	fuzz_calls=${RPM_FUZZ_CALLS:-$FUZZ_CALLS}
-	log "booting the performance kernel with 5- and 4-level paging: $((4 * fuzz_calls)) fuzz calls," \
-		"the model, $PERF_ONLY, stress, other people's programs"
-	BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \
-		RPM_APPEND="rpm.tests=fuzz,softdirty_model,$PERF_ONLY,stress rpm.others=all \
+	debug_append="rpm.tests=$debug_tests rpm.env=RPM_FUZZ_SECONDS=$DEBUG_FUZZ_SECONDS \
+rpm.env=RPM_MODEL_STEPS=$DEBUG_MODEL_STEPS rpm.env=RPM_STRESS_SECONDS=$DEBUG_STRESS_SECONDS"
+	perf_append="rpm.tests=fuzz,softdirty_model,$PERF_ONLY,stress rpm.others=all \
 rpm.env=RPM_FUZZ_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_MIN_CALLS=$fuzz_calls \
 rpm.env=RPM_FUZZ_SECONDS=$FUZZ_SECONDS rpm.env=RPM_MODEL_STEPS=$MODEL_STEPS \
-rpm.env=RPM_STRESS_SECONDS=$STRESS_SECONDS rpm.timeout=$((2 * FUZZ_SECONDS + 300))" both_modes perf
+rpm.env=RPM_STRESS_SECONDS=$STRESS_SECONDS rpm.timeout=$((2 * FUZZ_SECONDS + 300))"
+	lane() {
+		RPM_APPEND=$debug_append boot "$1" "check-$1.log" check
+		BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \
+			RPM_APPEND=$perf_append boot "$1" "perf-$1.log" check
+	}
+	log "two lanes, 5- and 4-level paging: the suite on the debug kernel (randomized programs" \
+		"short; $PERF_ONLY on the performance kernel), then the performance kernel:" \
+		"$((4 * fuzz_calls)) fuzz calls, the model, $PERF_ONLY, stress, other people's programs"
+	if [ "${RPM_SERIAL:-0}" = 1 ]; then
+		lane 5
+		lane 4
+	else
+		lane 5 &
+		pid5=$!
+		lane 4 &
+		pid4=$!
+		wait "$pid5" "$pid4"
+	fi
 	TIMES+=("boots $(($(now) - t0))s")
 	for run in check perf; do
 		for paging in 5 4; do

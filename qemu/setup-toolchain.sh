@@ -8,6 +8,16 @@ PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-19 llvm-19
 	qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev
 	cpio kmod make gcc libc6-dev python3 zstd xz-utils dwarves rsync)
 
+# bindgen-cli compiles while apt installs the packages: it builds with the
+# machine's own cargo, rustc and gcc (not $RUSTC, Debian's rustc-web, which apt
+# may be installing meanwhile), and loads libclang only when it runs.
+bindgen_pid=
+if ! "$CARGO_ROOT/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
+	log "installing bindgen-cli $BINDGEN_VERSION into $CARGO_ROOT (beside the packages)"
+	env -u RUSTC cargo install --locked --root "$CARGO_ROOT" "bindgen-cli@$BINDGEN_VERSION" >&2 &
+	bindgen_pid=$!
+fi
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -25,7 +35,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 fi
 
-if ! "$CARGO_ROOT/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION"; then
-	log "installing bindgen-cli $BINDGEN_VERSION into $CARGO_ROOT"
-	cargo install --locked --root "$CARGO_ROOT" "bindgen-cli@$BINDGEN_VERSION" >&2
+if [ -n "$bindgen_pid" ] && ! wait "$bindgen_pid"; then
+	die "bindgen-cli $BINDGEN_VERSION does not build (cargo install, above)"
 fi

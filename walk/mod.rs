@@ -157,7 +157,7 @@ pub(crate) trait Visitor {
     /// Visits the PTEs of one locked PTE table in `[start, end)`, between
     /// [`Self::pte_table_start`] and [`Self::pte_table_done`]. By default one [`Self::leaf`]
     /// per PTE; a consumer may instead run its own loop over the raw entries
-    /// ([`PteTableLock::raw_entries`]).
+    /// ([`PteTableLock::values`]).
     #[inline]
     fn pte_table(
         &mut self,

@@ -299,7 +299,7 @@ impl TableRun<'_> {
                     flags |= PM_UFFD_WP;
                 }
                 let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
-                    self.ptes.raw_entries(addr + PAGE_SIZE, self.end)
+                    self.ptes.values(addr + PAGE_SIZE, self.end).iter()
                 });
                 if let Some(page) = page {
                     flags |= present_pte_flags(&mut self.cache, page);
@@ -372,7 +372,7 @@ impl Visitor for PagemapReader {
             memmap: MemMap::snapshot(),
             cache: self.folio,
         };
-        let mut raw = ptes.raw_entries(start, end);
+        let mut raw = ptes.values(start, end).iter();
         let mut addr = start;
         self.buf.extend(count, || {
             // `raw` yields exactly `count` values.

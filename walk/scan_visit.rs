@@ -236,7 +236,7 @@ impl<'a> ScanVisitor<'a> {
     /// The exclusive write-protection of a PTE table (`PM_SCAN_WP_MATCHING` without an
     /// output array): every PTE of `[start, end)` not yet uffd-protected is protected.
     fn wp_ptes(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, start: usize, end: usize) {
-        for (i, raw) in ptes.raw_entries(start, end).enumerate() {
+        for (i, raw) in ptes.values(start, end).iter().enumerate() {
             if !pte_uffd_protected(raw) {
                 let addr = start.wrapping_add(i << x86::PAGE_SHIFT);
                 let leaf = ptes.leaf_of(addr, raw);

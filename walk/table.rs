@@ -225,7 +225,7 @@ impl<'a> PteTableLock<'a> {
     }
 
     /// The PTE of `addr` as a leaf, with `raw`, the value that one loop of this lock
-    /// (`raw_entries`, `values`, `cells`) read from its slot: no second read.
+    /// (`values`, `cells`) read from its slot: no second read.
     #[inline]
     pub(crate) fn leaf_of(&self, addr: usize, raw: u64) -> Leaf<'_> {
         // INVARIANT: the caller read `raw` from this slot under the lock `self` still
@@ -247,60 +247,7 @@ impl PteTableLock<'_> {
         assert!(Level::PTE.index(start) + count <= super::x86::ENTRIES_PER_TABLE);
         count
     }
-
-    /// The raw values of the PTEs for `[start, end)`, in address order, each read once
-    /// (`ptep_get`) as the iterator reaches it: the per-table loop of a consumer that
-    /// decodes entries itself. `[start, end)` must lie in the PTE table that was locked,
-    /// page-aligned; the iterator borrows the lock, so every value is read under it.
-    #[inline]
-    pub(crate) fn raw_entries(&self, start: usize, end: usize) -> RawPtes<'_> {
-        let count = Self::run_len(start, end);
-        // INVARIANT: `count` entries from the slot of `start` stay inside the locked table.
-        RawPtes {
-            next: self.slot(start).ptr,
-            left: count,
-            _lock: PhantomData,
-        }
-    }
 }
-
-/// The raw PTE values of a run of one locked PTE table (see [`PteTableLock::raw_entries`]).
-///
-/// # Invariants
-///
-/// `next` and the `left - 1` entries after it are entries of a PTE table whose lock is
-/// held for `'a`.
-pub(crate) struct RawPtes<'a> {
-    next: *mut u64,
-    left: usize,
-    _lock: PhantomData<&'a PteTableLock<'a>>,
-}
-
-impl Iterator for RawPtes<'_> {
-    type Item = u64;
-
-    #[inline]
-    fn next(&mut self) -> Option<u64> {
-        if self.left == 0 {
-            return None;
-        }
-        // SAFETY: `next` is a live, aligned entry of the locked table (type invariant);
-        // read once, as `ptep_get` does, since hardware may set bits in it concurrently.
-        let raw = unsafe { core::ptr::read_volatile(self.next) };
-        self.left -= 1;
-        // INVARIANT: one entry consumed; the pointer moves to the next one, which exists
-        // when `left` is still non-zero (`wrapping_add`: no UB past the last).
-        self.next = self.next.wrapping_add(1);
-        Some(raw)
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
-    }
-}
-
-impl ExactSizeIterator for RawPtes<'_> {}
 
 impl Drop for PteTableLock<'_> {
     fn drop(&mut self) {
@@ -448,6 +395,7 @@ pub(crate) const GROUP: usize = 8;
 /// # Invariants
 ///
 /// `entries` are the PTEs of a PTE table whose lock is held for `'a`.
+#[derive(Copy, Clone)]
 pub(crate) struct PteValues<'a> {
     entries: &'a [AtomicU64],
 }
@@ -470,10 +418,11 @@ impl PteTableLock<'_> {
     }
 }
 
-impl PteValues<'_> {
-    /// The values in order, each read as the iterator reaches it.
+impl<'a> PteValues<'a> {
+    /// The values in order, each read as the iterator reaches it: the per-table loop of
+    /// a consumer that decodes entries itself. The iterator borrows the lock, not `self`.
     #[inline]
-    pub(crate) fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+    pub(crate) fn iter(self) -> impl ExactSizeIterator<Item = u64> + 'a {
         self.entries.iter().map(|e| e.load(Ordering::Relaxed))
     }
 

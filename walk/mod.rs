@@ -50,7 +50,7 @@ pub(crate) fn check_primitives() -> kernel::error::Result {
         check = check.and_then(|()| x86::check_pte_builders());
     }
     // The scan's uffd test on non-present PTEs, done in Rust.
-    check = check.and_then(|()| scan_category::check_swp_uffd_any());
+    check = check.and_then(|()| softleaf::check_swp_uffd_any());
     if let Err(what) = check {
         kernel::pr_err!("rust_pagemap: {what} differs from the Rust version; not loading\n");
         return Err(kernel::error::code::EINVAL);

@@ -340,3 +340,37 @@ pub(crate) fn check_decoding() -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+/// Whether uffd-wp markers exist on this kernel (`uffd_supports_wp_marker`, a constant).
+const WP_MARKERS: bool = cfg!(CONFIG_HAVE_ARCH_USERFAULTFD_WP) && cfg!(CONFIG_PTE_MARKER_UFFD_WP);
+
+/// Whether the PTE value `raw` is a non-present entry that is uffd-write-protected: its
+/// swap-format uffd bit, or a uffd-wp marker (`pte_swp_uffd_any`), decoded in Rust.
+#[inline]
+pub(crate) fn pte_swp_uffd_any(raw: u64) -> bool {
+    WP_MARKERS
+        && !x86::pte_present(raw)
+        && (x86::swp_uffd(raw) || SoftLeaf::from_pte(raw).is_uffd_wp_marker())
+}
+
+/// Checks [`pte_swp_uffd_any`] against the kernel's own, without knowing what any bit
+/// means: on every single-bit value, on each of them with bit 0 (present) added, on every
+/// PTE marker, and on every marker with each bit flipped. `Err` if one differs.
+pub(crate) fn check_swp_uffd_any() -> Result<(), &'static str> {
+    let agrees = |raw: u64| {
+        // SAFETY: `pte_swp_uffd_any` is a pure function of the value.
+        let kernel = unsafe { bindings::pte_swp_uffd_any(bindings::pte_t { pte: raw as usize }) };
+        kernel == pte_swp_uffd_any(raw)
+    };
+    for marker in 0..8usize {
+        // SAFETY: `make_pte_marker` is a pure function of the value.
+        let m = unsafe { bindings::make_pte_marker(marker) }.pte as u64;
+        if !agrees(m) || (0..64).any(|bit| !agrees(m ^ (1 << bit))) {
+            return Err("pte_swp_uffd_any");
+        }
+    }
+    if (0..64).any(|bit| !agrees(1 << bit) || !agrees(1 | (1 << bit))) {
+        return Err("pte_swp_uffd_any");
+    }
+    Ok(())
+}

@@ -47,7 +47,8 @@ impl kernel::InPlaceModule for RustPagemap {
     }
 }
 
-/// What an open file of the device reads: an mm, and whose rule shows frame numbers.
+/// What an open file of the device reads: an mm, whose rule shows frame numbers, and
+/// what the binder was allowed to do to it.
 ///
 /// # Invariants
 ///
@@ -60,6 +61,8 @@ struct Binding {
     /// `None`: frame numbers follow the opener (bound at open, like
     /// `/proc/self/pagemap`); `Some(shown)`: decided for whoever attached it.
     pfns: Option<bool>,
+    /// Decided when the file was bound (`walk::access`), kept for whoever uses it.
+    rights: walk::access::Rights,
 }
 
 /// One open file of the device.
@@ -70,9 +73,10 @@ struct PagemapFile {
 }
 
 impl PagemapFile {
-    /// The bound mm, if any.
-    fn mm(&self) -> Option<ARef<Mm>> {
-        self.binding.lock().mm.clone()
+    /// The bound mm and the rights of the binding.
+    fn mm_and_rights(&self) -> (Option<ARef<Mm>>, walk::access::Rights) {
+        let binding = self.binding.lock();
+        (binding.mm.clone(), binding.rights)
     }
 }
 
@@ -90,29 +94,36 @@ impl PagemapFile {
     /// Binds the file to the mm of the process `pidfd` names, under the permission rule
     /// of opening `/proc/PID/pagemap` (see `walk::access`): `EACCES` when the caller may
     /// not open it, `ESRCH` when it has no mm (exited, or a kernel thread). From then on
-    /// frame numbers show only if the caller could see them in that file.
+    /// frame numbers show only if the caller could see them in that file, and soft-dirty
+    /// may be cleared only if the caller could open its `clear_refs` for writing.
     fn attach_pidfd(&self, pidfd: usize) -> Result<isize> {
         let pidfd = i32::try_from(pidfd).map_err(|_| EBADF)?;
-        let mm = walk::access::attach(pidfd)?;
+        let (mm, rights) = walk::access::attach(pidfd)?;
         *self.binding.lock() = Binding {
             mm: Some(mm),
             pfns: Some(walk::access::caller_sees_pfns()),
+            rights,
         };
         Ok(0)
     }
 }
 
 impl PagemapFile {
-    /// The bound mm with a user reference: `ESRCH` when there is none any more.
-    fn mm_with_user(&self) -> Result<ARef<kernel::mm::MmWithUser>> {
-        self.mm().and_then(|mm| mm.mmget_not_zero()).ok_or(ESRCH)
+    /// The bound mm with a user reference, for a clear: `ESRCH` when there is none any
+    /// more, `EPERM` when the binding does not carry the right to clear.
+    fn mm_to_clear(&self) -> Result<ARef<kernel::mm::MmWithUser>> {
+        let (mm, rights) = self.mm_and_rights();
+        let mm = mm.and_then(|mm| mm.mmget_not_zero()).ok_or(ESRCH)?;
+        rights.check_clear()?;
+        Ok(mm)
     }
 
     /// `RPM_IOC_CLEAR_SOFT_DIRTY`: reads `{start, end}` from user memory and clears
     /// soft-dirty on `[start, end)`: `start` page-aligned, `end` rounded up to a page,
-    /// `end >= start`, all below the top of user space; else `EINVAL`.
+    /// `end >= start`, all below the top of user space; else `EINVAL`. An empty range
+    /// changes nothing.
     fn clear_soft_dirty_range(&self, arg: usize) -> Result<isize> {
-        let mm = self.mm_with_user()?;
+        let mm = self.mm_to_clear()?;
         let mut reader = UserSlice::new(UserPtr::from_addr(arg), 16).reader();
         let start = reader.read::<u64>()? as usize;
         let end = reader.read::<u64>()? as usize;
@@ -138,7 +149,9 @@ impl MiscDevice for PagemapFile {
     type Ptr = Pin<KBox<Self>>;
 
     fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
-        // The opener's own mm: like `proc_mem_open` for oneself, no permission check applies.
+        // The opener's own files' rule (`EACCES` when it may not read its own
+        // `/proc/self/pagemap`), then its own mm, for which `proc_mem_open` checks nothing.
+        let rights = walk::access::open_self()?;
         let mm = kernel::current!().mm().map(|mm| ARef::<Mm>::from(&**mm));
         if mm.is_none() {
             // A kernel thread has no mm; `/proc/PID/pagemap` says ESRCH for one.
@@ -151,7 +164,7 @@ impl MiscDevice for PagemapFile {
         unsafe { (*file.as_ptr()).f_mode |= FMODE_ATOMIC_POS };
         KBox::try_pin_init(
             try_pin_init!(PagemapFile {
-                binding <- new_mutex!(Binding { mm, pfns: None }),
+                binding <- new_mutex!(Binding { mm, pfns: None, rights }),
             }),
             GFP_KERNEL,
         )
@@ -171,15 +184,15 @@ impl MiscDevice for PagemapFile {
             RPM_IOC_ATTACH_PIDFD => me.attach_pidfd(arg),
             RPM_IOC_CLEAR_SOFT_DIRTY => me.clear_soft_dirty_range(arg),
             RPM_IOC_CLEAR_SOFT_DIRTY_ALL => {
-                let mm = me.mm_with_user()?;
+                let mm = me.mm_to_clear()?;
                 walk::softdirty::clear(&mm, None)?;
                 Ok(0)
             }
             // Like the pagemap file: no access-mode or permission check beyond those of
             // open and attach.
-            PAGEMAP_SCAN => match me.mm() {
-                Some(mm) => walk::scan::scan(&mm, arg),
-                None => Err(ESRCH),
+            PAGEMAP_SCAN => match me.mm_and_rights() {
+                (Some(mm), rights) => walk::scan::scan(&mm, arg, rights),
+                (None, _) => Err(ESRCH),
             },
             // The pagemap file answers EINVAL, not ENOTTY, to commands it does not know;
             // feature probes (CRIU) rely on that.

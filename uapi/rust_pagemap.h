@@ -3,7 +3,25 @@
  * rust_pagemap: /proc/PID/pagemap and PAGEMAP_SCAN behind /dev/rust_pagemap.
  *
  * Opening RUST_PAGEMAP_DEV binds the opener's address space, exactly like
- * opening /proc/self/pagemap. On the file:
+ * opening /proc/self/pagemap, under the same rule: a process that may not open
+ * its own /proc/self/pagemap gets EACCES (one that is not dumpable -- it
+ * changed its credentials, or said so with PR_SET_DUMPABLE -- has its procfs
+ * files owned by root, and only root, its owner, or a caller with
+ * CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH may open them).
+ *
+ * Rights. A binding (the open, or RPM_IOC_ATTACH_PIDFD) reads what the
+ * binder could read through /proc/PID/pagemap. It may also clear soft-dirty
+ * (RPM_IOC_CLEAR_SOFT_DIRTY, RPM_IOC_CLEAR_SOFT_DIRTY_ALL, PAGEMAP_SCAN with
+ * RPM_SCAN_CLEAR_SOFT_DIRTY) only if the binder could, at that moment, open
+ * /proc/PID/clear_refs for writing: that file is mode 0200 with the owner
+ * above, so the caller must be its owner (filesystem uid) or have
+ * CAP_DAC_OVERRIDE in a user namespace that maps the owner; CAP_DAC_READ_SEARCH,
+ * CAP_PERFMON and ptrace access, which may be enough to read, are not enough to
+ * clear. Without the right every clearing call fails with EPERM and changes
+ * nothing (a get-and-clear checks its arguments first: EINVAL before EPERM).
+ * Both rights are decided when the file is bound and stay with it: a
+ * descriptor passed by SCM_RIGHTS or inherited across fork() does what its
+ * binder could, whoever uses it, as a /proc descriptor does. On the file:
  *
  *   pread(fd, buf, n, (vaddr / PAGE_SIZE) * 8)
  *       n / 8 64-bit entries, one per page from vaddr on, bit for bit what
@@ -46,7 +64,9 @@
  * EBADF or EINVAL for something that is not a pidfd; on an error the file
  * stays bound as it was. Frame numbers then show only if the caller has
  * CAP_SYS_ADMIN (the rule /proc applies to whoever opened the file), whoever
- * opened the device. (A procfs mount's hidepid= option is not known here.)
+ * opened the device, and soft-dirty may be cleared only if the caller could
+ * open /proc/PID/clear_refs for writing (see Rights above). (A procfs mount's
+ * hidepid= option is not known here.)
  */
 #define RPM_IOC_ATTACH_PIDFD	_IO('R', 0x01)
 

@@ -9,6 +9,7 @@
 
 use kernel::{mm::Mm, prelude::*};
 
+use super::access::Rights;
 use super::mm::{MmapLock, MmapReadLock};
 use super::scan_args::ScanArgs;
 use super::scan_clear;
@@ -34,14 +35,16 @@ pub(crate) fn walk_once(
 /// Returns the number of regions written to the user's array, or the errno the
 /// kernel's ioctl would give. Regions found before an error are still copied
 /// out, pages already write-protected stay so, and `walk_end` is written back
-/// whenever the request itself was valid.
-pub(crate) fn scan(mm: &Mm, uarg: usize) -> Result<isize> {
+/// whenever the request itself was valid. A get-and-clear needs the binding's right to
+/// clear (`rights`): `EPERM` without it, after the checks of the request.
+pub(crate) fn scan(mm: &Mm, uarg: usize, rights: Rights) -> Result<isize> {
     let Some(mm) = mm.mmget_not_zero() else {
         return Err(ESRCH);
     };
     let args = ScanArgs::read(uarg)?;
     let mut out = Output::new(args.vec, args.vec_len, args.output_mask(), args.max_pages)?;
     if args.clear_soft_dirty() {
+        rights.check_clear()?;
         return scan_clear::get_and_clear(&mm, uarg, &args, &mut out);
     }
     let mut regions: u64 = 0;

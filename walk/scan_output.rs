@@ -11,7 +11,7 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::uaccess::{fault_in_writeable, Region};
+use super::uaccess::{fault_in_safe_writeable, Region};
 use super::x86::PAGE_SIZE;
 
 /// Regions the bounce buffer holds at most (`PAGEMAP_WALK_SIZE >> PAGE_SHIFT`).
@@ -212,19 +212,18 @@ impl Output {
                 next = r.end;
             }
         }
-        next >= end as u64
+        (next as usize).min(end)
     }
 
     /// Faults in, for writing, the part of the user's array that the next flush can
-    /// write (`fault_in_writeable`, which stores zeroes there): `EFAULT` if it cannot
-    /// be written. Called before a walk that consumes what it reports, with no lock
+    /// write, without storing to it: `EFAULT` if it cannot be written. Called before a walk that consumes what it reports, with no lock
     /// held, so that the flush after it does not fail but for a racing `munmap`.
     pub(crate) fn fault_in_user(&self) -> Result {
         let Some(buffer) = self.buffer.as_ref() else {
             return Ok(());
         };
         let size = buffer.len * core::mem::size_of::<Region>();
-        fault_in_writeable(buffer.user, size)
+        fault_in_safe_writeable(buffer.user, size)
     }
 
     /// Copies the finished regions to the user's array and empties the buffer

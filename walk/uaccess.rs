@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What PAGEMAP_SCAN needs of user memory beyond `UserSlice`: the address check
-//! of x86-64 (`access_ok`), faulting an output array in before a walk
-//! (`fault_in_writeable`), and the layout of the `page_region`s copied out.
+//! of x86-64 (`access_ok`), faulting an output array in before a walk without
+//! storing to it (`fault_in_safe_writeable`), and the layout of the `page_region`s copied out.
 
 use kernel::{bindings, prelude::*, transmute::AsBytes};
 
@@ -15,13 +15,20 @@ pub(crate) fn access_ok(addr: u64, size: u64) -> bool {
     sum <= max && sum >= addr
 }
 
-/// Faults in `[user, user + size)` of the current task's address space for writing
-/// (`fault_in_writeable`, which stores zeroes there): `EFAULT` if some of it cannot be
-/// written. The caller holds no lock that a page fault may need (the mmap lock).
-pub(crate) fn fault_in_writeable(user: usize, size: usize) -> Result {
-    // SAFETY: `fault_in_writeable` checks the range with `access_ok` and writes to it
-    // through the user-access primitives, which handle any fault; any address is allowed.
-    let left = unsafe { bindings::fault_in_writeable(user as *mut _, size) };
+/// Faults in `[user, user + size)` of the current task's address space for writing,
+/// without writing to it (`fault_in_safe_writeable`: a write fault through
+/// `fixup_user_fault` on each page, as GUP takes it; `fault_in_writeable` would store
+/// a zero byte into every page, and PAGEMAP_SCAN writes nothing past the regions it
+/// returns): `EFAULT` if some of it cannot be written. The caller holds no lock that a
+/// page fault may need (the current mm's mmap lock).
+pub(crate) fn fault_in_safe_writeable(user: usize, size: usize) -> Result {
+    if !access_ok(user as u64, size as u64) {
+        return Err(EFAULT);
+    }
+    // SAFETY: `fault_in_safe_writeable` takes the current mm's mmap lock itself (the
+    // caller holds none) and only faults pages in through `fixup_user_fault`, which
+    // refuses any address without a VMA that allows writing; it stores nothing.
+    let left = unsafe { bindings::fault_in_safe_writeable(user as *const _, size) };
     if left != 0 {
         return Err(EFAULT);
     }

@@ -281,6 +281,35 @@ impl Leaf<'_> {
         }
     }
 
+    /// Keeps a present PTE that a clear must leave writable (a page pinned for DMA in a
+    /// COW mapping, [`Self::is_pinned_cow_page`]) reading dirty: sets its soft-dirty bit
+    /// (`pte_mksoft_dirty`) if it is clear. Such a page cannot be tracked (a write to it
+    /// does not fault), so every clear leaves it dirty until it is unpinned; without the
+    /// bit a writable clean PTE would read clean forever once the VMA's `VM_SOFTDIRTY`
+    /// is consumed. No TLB flush: the bit is the kernel's, the CPU neither caches nor
+    /// sets it.
+    pub(crate) fn pte_keep_soft_dirty(&self, vma: &Vma<'_>, addr: usize) {
+        debug_assert_eq!(self.kind, LeafKind::Pte);
+        if self.entry.kind() != Kind::Present || self.entry.soft_dirty() {
+            return;
+        }
+        if x86::IN_PLACE_PTE_UPDATES {
+            // SAFETY: the PTE-table lock is held (the leaf's invariant) and the configuration
+            // allows in-place updates. No TLB flush is owed: only the soft-dirty bit is added,
+            // which the CPU ignores, so a cached translation stays exactly as valid.
+            unsafe { self.slot.update(self.entry.raw(), x86::pte_mksoft_dirty) };
+            return;
+        }
+        let ptep = self.slot.as_pte_ptr();
+        // SAFETY: the PTE-table lock is held (the leaf's invariant) and `ptep` is the live
+        // PTE of `vma` at `addr`; start and commit are paired on the same entry.
+        unsafe {
+            let old = bindings::ptep_modify_prot_start(vma.as_ptr(), addr, ptep);
+            let new = bindings::pte_mksoft_dirty(old);
+            bindings::ptep_modify_prot_commit(vma.as_ptr(), addr, ptep, old, new);
+        }
+    }
+
     /// Whether a present PTE maps a page pinned for DMA in a COW mapping of an mm
     /// that pins pages: `clear_refs` leaves such PTEs writable and soft-dirty,
     /// since write-protecting them would break the pin's coherency on the next CoW.

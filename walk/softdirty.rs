@@ -115,11 +115,16 @@ impl<'l> SoftDirtyClearer<'l> {
             && vma.is_anonymous()
     }
 
-    /// Cleans the PTE leaf at `addr` (unless it maps a pinned page of a COW mapping, which
-    /// `clear_refs` leaves alone); `true` if its TLB entries must be flushed.
+    /// Cleans the PTE leaf at `addr`; `true` if its TLB entries must be flushed. A pinned
+    /// page of a COW mapping stays writable, as `clear_refs` leaves it, and is marked
+    /// soft-dirty instead ([`Leaf::pte_keep_soft_dirty`]): it cannot be tracked.
     #[inline]
     fn clear_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) -> bool {
-        !leaf.is_pinned_cow_page(vma, addr, leaf.entry) && leaf.pte_clear_soft_dirty(vma, addr)
+        if leaf.is_pinned_cow_page(vma, addr, leaf.entry) {
+            leaf.pte_keep_soft_dirty(vma, addr);
+            return false;
+        }
+        leaf.pte_clear_soft_dirty(vma, addr)
     }
 
     /// Adds `[start, end)`, PTEs of the locked mm just changed (cleaned here, or
@@ -212,9 +217,9 @@ impl Visitor for SoftDirtyClearer<'_> {
                 continue;
             }
             let leaf = ptes.leaf_of(addr, raw);
-            let pinned =
-                pins && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry);
-            if !pinned && leaf.pte_clear_soft_dirty(vma, addr) {
+            if pins && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry) {
+                leaf.pte_keep_soft_dirty(vma, addr);
+            } else if leaf.pte_clear_soft_dirty(vma, addr) {
                 lo = lo.min(addr);
                 hi = next;
             }

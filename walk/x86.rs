@@ -200,6 +200,12 @@ pub(crate) fn pte_clean_wrprotect(raw: u64) -> u64 {
     pte_wrprotect(raw) & !SOFT_DIRTY
 }
 
+/// A present PTE marked soft-dirty (`pte_mksoft_dirty`), its protection unchanged.
+#[inline]
+pub(crate) fn pte_mksoft_dirty(raw: u64) -> u64 {
+    raw | SOFT_DIRTY
+}
+
 /// A present PTE marked uffd-write-protected (`pte_mkuffd`: `pte_wrprotect` of the entry
 /// with the uffd bit set).
 #[inline]
@@ -214,7 +220,7 @@ pub(crate) fn pte_swp_clean(raw: u64) -> u64 {
 }
 
 /// Checks the bit operations above against the kernel's own builders (`pte_wrprotect`,
-/// `pte_clear_soft_dirty`, `pte_mkuffd`, `pte_swp_clear_soft_dirty`) on entries with every
+/// `pte_clear_soft_dirty`, `pte_mksoft_dirty`, `pte_mkuffd`, `pte_swp_clear_soft_dirty`) on entries with every
 /// flag bit in turn, and a few mixes; `Err` names the first that differs. The module
 /// refuses to load then: its in-place updates would not be the kernel's.
 pub(crate) fn check_pte_builders() -> Result<(), &'static str> {
@@ -245,6 +251,10 @@ pub(crate) fn check_pte_builders() -> Result<(), &'static str> {
         }
         if uffd != pte_mkuffd(raw) {
             return Err("pte_mkuffd");
+        }
+        // SAFETY: as above.
+        if unsafe { bindings::pte_mksoft_dirty(pte(raw)).pte as u64 } != pte_mksoft_dirty(raw) {
+            return Err("pte_mksoft_dirty");
         }
         let swp = raw & !PRESENT;
         // SAFETY: as above.

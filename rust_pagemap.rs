@@ -132,6 +132,9 @@ impl PagemapFile {
         if start % page != 0 || end < start || end > walk::mm::task_size(&mm) {
             return Err(EINVAL);
         }
+        if start == end {
+            return Ok(0);
+        }
         walk::softdirty::clear(&mm, Some((start, end)))?;
         Ok(0)
     }

@@ -121,11 +121,37 @@ MUTANTS = [
         "name": "vm-softdirty-left-set",
         "what": "a clear leaves VM_SOFTDIRTY set on the VMAs it covers",
         "file": "walk/softdirty.rs",
-        "old": "vma.clear_soft_dirty_flag(lock);",
-        "new": "let _ = &vma;",
+        "old": "part.clear_soft_dirty_flag(lock);",
+        "new": "let _ = &part;",
         "killers": [f"{RACE}:race.anon.get_and_clear_reports_exactly_the_writes",
                     f"{RACE}:race.anon.whole_clear_loses_no_write",
                     "softdirty_clear:sd.untouched_pages_in_range_read_clean"],
+    },
+    {
+        "name": "clear-right-unchecked",
+        "what": "every binding may clear soft-dirty, whatever clear_refs would allow its binder",
+        "file": "walk/access.rs",
+        "old": "        if self.clear {\n            Ok(())",
+        "new": "        if self.clear || true {\n            Ok(())",
+        "killers": ["clear_rights:rights.dac_read_search_and_perfmon_to_root."
+                    "clears_allowed_iff_proc_clear_refs_opens",
+                    "clear_rights:passed.get_and_clear."
+                    "unprivileged_bound_fd_passed_by_scm_rights_to_root_gets_eperm",
+                    "clear_rights:self_open.nobody_not_dumpable_dac_read_search."
+                    "clears_allowed_iff_proc_self_clear_refs_opens"],
+    },
+    {
+        "name": "pinned-page-cleaned-state-kept",
+        "what": "a pinned page the clear must leave writable is left clean, not marked dirty",
+        "file": "walk/modify.rs",
+        "old": "if self.entry.kind() != Kind::Present || self.entry.soft_dirty() {",
+        "new": "if self.entry.kind() != Kind::Present || self.entry.soft_dirty() || true {",
+        "killers": ["softdirty_edges:pinned.clear_range."
+                    "pinned_writable_clean_page_reads_dirty_until_unpinned",
+                    "softdirty_edges:pinned.clear_all."
+                    "pinned_writable_clean_page_reads_dirty_until_unpinned",
+                    "softdirty_edges:pinned.get_and_clear."
+                    "pinned_writable_clean_page_reads_dirty_until_unpinned"],
     },
     {
         "name": "pte-lock-dropped",

@@ -86,6 +86,26 @@
  * - All or nothing: what can fail (VMA splits, the output array) is done or
  *   tried before the first change; a call that fails changes nothing, or puts
  *   VM_SOFTDIRTY back on what it had consumed (its pages then read dirty).
+ * - VMAs stay few: a VMA that is soft-dirty as a whole (VM_SOFTDIRTY: new
+ *   mappings are) and that a call clears only in part gives that part its
+ *   flags without VM_SOFTDIRTY as mprotect would: the part merges into a
+ *   neighbouring VMA that is not soft-dirty, or is split off. A mapping
+ *   cleared piece by piece (consecutive ranges, get-and-clear paging with
+ *   max_pages) so moves one boundary along and ends as at most a few VMAs,
+ *   never one per call: the number of VMAs grows by at most 2 per distinct
+ *   range a caller clears, and not at all when a call consumes no flag. The
+ *   flag is sticky when VMAs merge, so a merge can make pages read dirty
+ *   again, never clean.
+ * - Edges the kernel will not split: a VMA that refuses a split where a
+ *   range ends inside it ([vdso], [vvar], other special mappings) keeps
+ *   VM_SOFTDIRTY, and all its pages keep reading dirty; the call succeeds.
+ * - Pages that cannot be tracked: a page pinned for DMA (FOLL_PIN: O_DIRECT,
+ *   io_uring fixed buffers, RDMA, ...) in a private writable mapping cannot be
+ *   write-protected (clear_refs leaves it writable too), so a write to it would
+ *   not be seen. Every clear, ranged, whole or get-and-clear, leaves such a
+ *   page soft-dirty (it sets the bit if it was clear) instead of cleaning it:
+ *   it reads dirty after every call until it is unpinned, and the first clear
+ *   after that cleans it.
  * - Page faults wait: when a VMA of the range has VM_SOFTDIRTY to clear,
  *   every VMA of the range is write-locked for the call, as clear_refs does,
  *   so a fault racing the call cannot install an entry that a later write
@@ -106,18 +126,21 @@
  * ioctl(fd, RPM_IOC_CLEAR_SOFT_DIRTY, &(struct rpm_range){ start, end })
  *	clears soft-dirty on [start, end) of the bound process, and on nothing
  *	else. start must be page-aligned, end is rounded up to a page, and
- *	start <= end <= top of the user address space (else EINVAL). A VMA
- *	that is soft-dirty as a whole (VM_SOFTDIRTY: new mappings are) and that
- *	the range covers only in part is split at the range's edges, like
- *	mprotect splits, so that exactly the range reads clean afterwards; a
- *	later merge of such VMAs can make pages read dirty again, never clean.
- *	ENOMEM if a split is refused (vm.max_map_count): then nothing changed.
- *	EINTR on a fatal signal, ESRCH once the process is gone.
+ *	start <= end <= top of the user address space (else EINVAL). start ==
+ *	end is an empty range: 0, and nothing changes. A VMA that is soft-dirty
+ *	as a whole and that the range covers only in part has the part merged
+ *	or split off (see "VMAs stay few"), so that exactly the range reads
+ *	clean afterwards; one that refuses the split keeps reading dirty.
+ *	ENOMEM if a split is refused (vm.max_map_count): then VM_SOFTDIRTY is
+ *	back on whatever the call had consumed and no entry changed. EPERM
+ *	without the right to clear, EINTR on a fatal signal, ESRCH once the
+ *	process is gone.
  *
  * ioctl(fd, RPM_IOC_CLEAR_SOFT_DIRTY_ALL)
  *	the same for the whole process: the effect of writing 4 to
  *	/proc/PID/clear_refs (pages pinned for DMA in private mappings stay
- *	dirty and writable, as there), hugetlb VMAs aside (see above).
+ *	writable, as there, and dirty, see above), hugetlb VMAs aside (see
+ *	above). EPERM without the right to clear.
  */
 /*
  * RPM_SCAN_CLEAR_SOFT_DIRTY, in pm_scan_arg.flags of a PAGEMAP_SCAN on this
@@ -127,17 +150,25 @@
  * lock hold that read it, so no write can fall between report and clear, and
  * a page the call did not report -- masks, max_pages, vec_len or the range
  * cut it off -- keeps the state it had. A VMA's own VM_SOFTDIRTY (all pages of
- * a new mapping read dirty through it) is consumed only when the call
- * reported every page of that VMA; when it reported part of it, the flag
- * stays and the reported pages keep reading dirty through it, until a call
- * reports the whole VMA (or a ranged clear cleans it). Soft-dirty VMAs are
- * split at the range's edges first, as for RPM_IOC_CLEAR_SOFT_DIRTY.
+ * a new mapping read dirty through it) is consumed for the part of the VMA
+ * the call reported without a gap from the VMA's first page in the range on
+ * (that part merged into a clean neighbour or split off, see "VMAs stay
+ * few"); the rest of the VMA keeps the flag, and pages reported beyond a gap
+ * keep reading dirty through it until a later call reports them from there.
+ * A tracker that pages through a range with max_pages therefore consumes the
+ * flag piece by piece. Where the VMA refuses the split ([vdso]) or
+ * vm.max_map_count is reached, the flag stays and the reported pages keep
+ * reading dirty; the call succeeds. A page pinned for DMA is reported dirty
+ * and stays dirty (see above).
  * Requirements (else EINVAL): category_mask contains PAGE_IS_SOFT_DIRTY and
  * category_inverted does not; an output array (vec_len > 0); no
- * PM_SCAN_WP_MATCHING. The scan runs under the mmap lock held for write.
+ * PM_SCAN_WP_MATCHING. Then EPERM without the right to clear. The scan runs
+ * under the mmap lock held for write while a VMA of the range has
+ * VM_SOFTDIRTY, else for read. It writes nothing into the array past the
+ * regions it returns (as any PAGEMAP_SCAN of the device).
  * Errors are all or nothing: EFAULT (the array or walk_end cannot be
  * written), EPERM (PM_SCAN_CHECK_WPASYNC meets a VMA without async
- * write-protection anywhere in the range), ENOMEM (a split) and EINTR leave
+ * write-protection anywhere in the range) and EINTR leave
  * the soft-dirty state as it was, or as dirty as before; a call that had
  * already delivered regions when such an error stopped a later walk returns
  * those regions, with walk_end where the next call meets the error. Upstream

@@ -10,11 +10,13 @@
 //!
 //! Which mmap lock: when a VMA of the range has `VM_SOFTDIRTY` (a new mapping,
 //! or one never cleared), the walk runs under the lock held for write, with
-//! every VMA of the range write-locked ([`softdirty::prepare`]) so that no
+//! every VMA of the range write-locked ([`softdirty::lock_vmas`]) so that no
 //! fault runs behind it; after the walk, a VMA's own `VM_SOFTDIRTY` is
-//! consumed only if the walk reported every page of it; otherwise it stays,
-//! and the pages already reported keep reading dirty too (more than was
-//! written, never less). When none has it -- the steady state of a tracker
+//! consumed for the part of it the walk reported without a gap from the
+//! VMA's first page in the range on ([`softdirty::consume_part`]: that part
+//! is merged into a clean neighbour or split off); the rest of the VMA keeps
+//! the flag, and pages the walk reported beyond a gap keep reading dirty
+//! through it (more than was written, never less). When none has it -- the steady state of a tracker
 //! that calls get-and-clear in a loop -- only page-table entries change, and
 //! the walk runs under the lock held for read ([`softdirty::changes_vmas`]),
 //! as the kernel's own PAGEMAP_SCAN write-protection does: faults on other
@@ -23,7 +25,8 @@
 //!
 //! All or nothing: what can fail is tried before the first change (the user's
 //! array and `walk_end` are faulted in writable, `PM_SCAN_CHECK_WPASYNC` is
-//! checked on every VMA, VMAs are split); if the copy-out still fails (the
+//! checked on every VMA); a split refused after the walk leaves the VMA's flag
+//! (its pages read dirty); if the copy-out still fails (the
 //! array was unmapped meanwhile), the consumed range gets `VM_SOFTDIRTY` back.
 //! A call that already delivered regions when a later walk fails returns them,
 //! with `walk_end` where the failed walk would have started.
@@ -35,14 +38,14 @@ use super::scan::walk_once;
 use super::scan_args::{ScanArgs, CHECK_WPASYNC};
 use super::scan_output::Output;
 use super::signal::fatal_signal_pending;
-use super::softdirty::{self, clear_vma_flags, in_clear_bracket};
+use super::softdirty::{self, in_clear_bracket};
 use super::vma::Vma;
 
 /// Checks and prepares `[start, args.end)` under the mmap lock: `EPERM` if
 /// `PM_SCAN_CHECK_WPASYNC` meets a VMA without asynchronous write-protection
-/// (the walk would stop there); under the write lock, the VMA splits and
-/// write-locks of [`softdirty::prepare`], `ENOMEM` if a VMA cannot be split.
-/// Nothing is changed that a reader can see when it fails.
+/// (the walk would stop there); under the write lock, every VMA there is
+/// write-locked ([`softdirty::lock_vmas`]). Nothing is changed that a reader can
+/// see when it fails.
 fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
     if args.flags & CHECK_WPASYNC != 0 {
         let mut addr = start;
@@ -57,10 +60,9 @@ fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
         }
     }
     if lock.is_write() {
-        softdirty::prepare(lock, start, args.end)
-    } else {
-        Ok(())
+        softdirty::lock_vmas(lock, start, args.end);
     }
+    Ok(())
 }
 
 /// The mmap lock for a walk of `[start, end)`: for read when the clear changes no
@@ -75,12 +77,31 @@ fn lock_for_clear(mm: &MmWithUser, start: usize, end: usize) -> Result<MmapLock<
 }
 
 /// One walk from `start` that reports into `out` and cleans what it reports, then
-/// consumes `VM_SOFTDIRTY` of the VMAs it reported whole. `Ok` or `ENOSPC`.
+/// consumes `VM_SOFTDIRTY` of each VMA for the part reported from its first page in
+/// the range on. `Ok` or `ENOSPC`.
 fn consume(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
     let ret = in_clear_bracket(lock, start, args.end, || walk_once(lock, args, out, start));
-    clear_vma_flags(lock, start, args.end, |vma| {
-        out.covers(vma.start(), vma.end())
-    });
+    if !lock.is_write() {
+        // No VMA there has the flag to consume (`lock_for_clear`).
+        return ret;
+    }
+    let mut addr = start;
+    while addr < args.end {
+        let Some(vma) = Vma::find(lock, addr) else {
+            break;
+        };
+        if vma.start() >= args.end {
+            break;
+        }
+        let (from, to) = (addr.max(vma.start()), args.end.min(vma.end()));
+        let reported = out.covered_until(from, to);
+        if vma.soft_dirty() && !vma.is_hugetlb() && reported > from {
+            // Refused (a VMA that cannot be split there, `vm.max_map_count`): the part
+            // keeps the flag and reads dirty, the call's report stands.
+            let _ = softdirty::consume_part(lock, vma, from, reported);
+        }
+        addr = to;
+    }
     ret
 }
 

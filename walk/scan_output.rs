@@ -200,10 +200,11 @@ impl Output {
             .wrapping_sub(((end - addr) / PAGE_SIZE) as u64);
     }
 
-    /// Whether the regions found since the last flush cover `[start, end)` without a gap.
-    pub(crate) fn covers(&self, start: usize, end: usize) -> bool {
+    /// How far from `start` (up to `end`) the regions found since the last flush cover
+    /// the range without a gap: `start` when the page at `start` was not reported.
+    pub(crate) fn covered_until(&self, start: usize, end: usize) -> usize {
         let Some(buffer) = self.buffer.as_ref() else {
-            return false;
+            return start;
         };
         let mut next = start as u64;
         for r in buffer.buf.iter() {

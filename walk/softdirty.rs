@@ -15,12 +15,18 @@
 //! its own invalidation.
 //!
 //! Never a false clean:
-//! - Everything that can fail (the VMA splits) is done before the first change,
-//!   so a call that fails has changed nothing that a reader can see.
-//! - A VMA with `VM_SOFTDIRTY` that the range covers only in part is split at
-//!   the range's edges (as `mprotect` would split it), and the flag is cleared
-//!   on the part inside only. The flag is sticky when VMAs merge again later, so
-//!   a merge can make pages read dirty once more, never clean.
+//! - Everything that can fail (the VMA splits) is done before the first page-table
+//!   change; a call that fails has set `VM_SOFTDIRTY` again where it had consumed
+//!   it, and changed nothing else.
+//! - A VMA with `VM_SOFTDIRTY` that the range covers only in part gives the part
+//!   its flags without it as `mprotect` would ([`consume_part`]): merged into a
+//!   clean neighbour, or split off, so that the VMAs of a mapping cleared piece by
+//!   piece stay few. The flag is sticky when VMAs merge, so a merge can make pages
+//!   read dirty once more, never clean. A VMA that refuses the split (`[vdso]`,
+//!   `[vvar]`) keeps the flag, and all its pages read dirty.
+//! - A page pinned for DMA in a private mapping stays writable, as `clear_refs`
+//!   leaves it, so a write to it would not be seen: it is marked soft-dirty
+//!   instead of cleaned, and reads dirty after every clear until it is unpinned.
 //! - A file or shmem huge PMD that the range covers only in part is left as it
 //!   is, dirty: splitting it would zap it, and its other pages would read clean.
 //!   An anonymous one is split, and exactly the range is cleaned.
@@ -40,6 +46,7 @@ use super::table::PteTableLock;
 use super::vma::Vma;
 use super::x86::{self, PAGE_SIZE};
 use super::{walk, Flow, Leaf, LeafKind, Visitor, VmaAction};
+use kernel::mm::virt::flags;
 
 /// Clears soft-dirty on every page of the consumer's walk.
 ///
@@ -246,25 +253,94 @@ fn for_each_vma<'a>(lock: &'a MmapLock<'_>, start: usize, end: usize, mut f: imp
     }
 }
 
-/// Makes `[start, end)` of the write-locked mm ready for a clear that cannot fail:
-/// splits every non-hugetlb VMA with `VM_SOFTDIRTY` that straddles an edge of the
-/// range, then write-locks every VMA the range reaches (as the kernel's walker
-/// does with `PGWALK_WRLOCK`), so that no fault runs until the mmap lock is
-/// dropped. Only the splits can fail (`ENOMEM` at `vm.max_map_count`), and they
-/// come first: on an error nothing a reader can see has changed.
-pub(crate) fn prepare(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
-    if !lock.is_write() {
-        return Err(EINVAL);
-    }
-    for at in [start, end] {
-        let Some(vma) = Vma::find(lock, at) else {
-            continue;
-        };
-        if vma.start() < at && vma.soft_dirty() && !vma.is_hugetlb() {
-            vma.split(lock, at)?;
-        }
-    }
+/// Write-locks every VMA that `[start, end)` of the write-locked mm reaches (as the
+/// kernel's walker does with `PGWALK_WRLOCK`), so that no fault runs until the mmap
+/// lock is dropped.
+pub(crate) fn lock_vmas(lock: &MmapLock<'_>, start: usize, end: usize) {
     for_each_vma(lock, start, end, |vma| vma.write_lock(lock));
+}
+
+/// Consumes the `VM_SOFTDIRTY` of `[start, end)`, a part of the soft-dirty VMA `vma` of
+/// the write-locked mm, so that the pages of the part read soft-dirty from their
+/// entries alone, and those of the rest of the VMA still read dirty through the flag.
+///
+/// The part gets the VMA's flags without `VM_SOFTDIRTY` as `mprotect` gives a part of
+/// a VMA new flags ([`Vma::modify_flags`]): it merges with a neighbour that is not
+/// soft-dirty and would merge with it anyway, else it is split off. So a tracker that
+/// consumes a VMA piece by piece (get-and-clear with `max_pages`, consecutive ranged
+/// clears) moves one boundary along instead of leaving a VMA per call: the VMAs of a
+/// mapping stay within a constant of what they were. A merge never takes in a
+/// soft-dirty neighbour (`VM_SOFTDIRTY` is sticky: the merged VMA would keep it, and
+/// the part would not be consumed): `prev` is offered only when it is clean, and when
+/// the part ends where a soft-dirty VMA with the same flags starts, it is only split
+/// off. Should a merge take a soft-dirty neighbour in all the same (by flags the kernel
+/// ignores for merging), the flags it returns say so, and the part is left dirty.
+///
+/// Returns whether the flag was consumed: `false` when the VMA refuses to be split
+/// there (`[vdso]`, `[vvar]` and other special mappings with `may_split`), which leaves
+/// all of it dirty. `ENOMEM` when a split is refused at `vm.max_map_count`; nothing
+/// changed then.
+pub(crate) fn consume_part(
+    lock: &MmapLock<'_>,
+    vma: Vma<'_>,
+    start: usize,
+    end: usize,
+) -> Result<bool> {
+    // A soft-dirty VMA that starts where the part ends and has the same flags may merge
+    // with it (the kernel also compares file, anon_vma and policy, which are not looked at
+    // here): then the part is only split off. One whose other flags differ (a guard page,
+    // another protection) cannot, and the part may merge into a clean `prev` as usual.
+    let next_dirty = end == vma.end()
+        && vma.next_adjacent(lock).is_some_and(|next| {
+            next.soft_dirty() && (next.flags() ^ vma.flags()) & !flags::SOFTDIRTY == 0
+        });
+    let part = if next_dirty {
+        let part = if start > vma.start() {
+            vma.split(lock, start).map(|()| Vma::find(lock, start))
+        } else {
+            Ok(Some(vma))
+        };
+        part.map(|part| part.map(|part| (part, part.flags() & !flags::SOFTDIRTY)))
+    } else {
+        let prev = vma.prev_adjacent(lock).filter(|prev| !prev.soft_dirty());
+        let new = vma.flags() & !flags::SOFTDIRTY;
+        vma.modify_flags(lock, prev, start, end, new).map(Some)
+    };
+    match part {
+        Ok(Some((part, new))) if new & flags::SOFTDIRTY == 0 => {
+            part.clear_soft_dirty_flag(lock);
+            Ok(true)
+        }
+        // Merged with a soft-dirty VMA after all: the part keeps reading dirty.
+        Ok(_) => Ok(false),
+        Err(e) if e == EINVAL => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Consumes `VM_SOFTDIRTY` on all of `[start, end)` of the write-locked mm
+/// ([`consume_part`] of every VMA there), but on hugetlb VMAs, which keep it (see the
+/// module documentation), and on parts of VMAs that refuse a split there. All or
+/// nothing: on `ENOMEM` the flag is set again on what the call reached (more VMAs may
+/// read dirty than before, none reads clean) and nothing else has changed.
+fn consume(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
+    let mut addr = start;
+    while addr < end {
+        let Some(vma) = Vma::find(lock, addr) else {
+            break;
+        };
+        if vma.start() >= end {
+            break;
+        }
+        let (from, to) = (addr.max(vma.start()), end.min(vma.end()));
+        if vma.soft_dirty() && !vma.is_hugetlb() {
+            if let Err(e) = consume_part(lock, vma, from, to) {
+                set_vma_flags(lock, start, from);
+                return Err(e);
+            }
+        }
+        addr = to;
+    }
     Ok(())
 }
 
@@ -285,34 +361,19 @@ pub(crate) fn changes_vmas(lock: &MmapReadLock<'_>, start: usize, end: usize) ->
     found
 }
 
-/// Clears `VM_SOFTDIRTY` on the VMAs of `[start, end)` that lie wholly inside it
-/// and for which `consumed` says so; hugetlb VMAs keep it (see the module
-/// documentation). After [`prepare`], no VMA with the flag straddles an edge.
-pub(crate) fn clear_vma_flags(
-    lock: &MmapLock<'_>,
-    start: usize,
-    end: usize,
-    mut consumed: impl FnMut(&Vma<'_>) -> bool,
-) {
-    for_each_vma(lock, start, end, |vma| {
-        if vma.soft_dirty()
-            && !vma.is_hugetlb()
-            && vma.start() >= start
-            && vma.end() <= end
-            && consumed(&vma)
-        {
-            vma.clear_soft_dirty_flag(lock);
-        }
-    });
+/// Sets `VM_SOFTDIRTY` on every VMA `[start, end)` of the write-locked mm reaches, so
+/// that all their pages read dirty again (more than was cleared, never less).
+fn set_vma_flags(lock: &MmapLock<'_>, start: usize, end: usize) {
+    for_each_vma(lock, start, end, |vma| vma.set_soft_dirty_flag(lock));
 }
 
 /// Undoes the consumption of soft-dirty state on `[start, end)` of `mm` whose
 /// report could not be delivered: every VMA the range reaches gets
-/// `VM_SOFTDIRTY` back, so all its pages read dirty again (more than was
-/// cleared, never less). Takes the mmap lock for write, uninterruptibly.
+/// `VM_SOFTDIRTY` back ([`set_vma_flags`]). Takes the mmap lock for write,
+/// uninterruptibly.
 pub(crate) fn redirty(mm: &MmWithUser, start: usize, end: usize) {
     let lock = MmapLock::write_lock(mm);
-    for_each_vma(&lock, start, end, |vma| vma.set_soft_dirty_flag(&lock));
+    set_vma_flags(&lock, start, end);
 }
 
 /// Runs `f`, the walk of a clear over `[start, end)`, with a TLB flush announced as
@@ -340,8 +401,8 @@ pub(crate) fn in_clear_bracket<R>(
 pub(crate) fn clear(mm: &MmWithUser, range: Option<(usize, usize)>) -> Result {
     let lock = MmapLock::write_lock_killable(mm)?;
     let (start, end) = range.unwrap_or((0, task_size(mm)));
-    prepare(&lock, start, end)?;
-    clear_vma_flags(&lock, start, end, |_| true);
+    consume(&lock, start, end)?;
+    lock_vmas(&lock, start, end);
     in_clear_bracket(&lock, start, end, || {
         let mut clearer = SoftDirtyClearer::new(&lock);
         walk(&lock, start, end, &mut clearer);

@@ -79,6 +79,11 @@ impl<'a> Vma<'a> {
         word & (1 << (BIT % BITS)) != 0
     }
 
+    /// The VMA's flags (`vm_flags`).
+    pub(crate) fn flags(&self) -> bindings::vm_flags_t {
+        self.vma.flags()
+    }
+
     /// Whether the whole VMA counts as soft-dirty (`VM_SOFTDIRTY`).
     pub(crate) fn soft_dirty(&self) -> bool {
         self.vma.flags() & flags::SOFTDIRTY != 0
@@ -103,6 +108,68 @@ impl<'a> Vma<'a> {
         // SAFETY: the mmap lock is held for write and `addr` lies strictly inside the VMA.
         let ret = unsafe { bindings::split_vma_at(self.as_ptr(), addr, 0) };
         kernel::error::to_result(ret)
+    }
+
+    /// The VMA that ends where this one starts, if any.
+    pub(crate) fn prev_adjacent(&self, lock: &'a MmapReadLock<'_>) -> Option<Self> {
+        let start = self.start();
+        if start == 0 {
+            return None;
+        }
+        Self::find(lock, start - 1).filter(|prev| prev.end() == start)
+    }
+
+    /// The VMA that starts where this one ends, if any.
+    pub(crate) fn next_adjacent(&self, lock: &'a MmapReadLock<'_>) -> Option<Self> {
+        let end = self.end();
+        Self::find(lock, end).filter(|next| next.start() == end)
+    }
+
+    /// Gives `[start, end)` of the VMA the flags `new`, as `mprotect_fixup` does
+    /// (`vma_modify_flags`): the part merges with `prev` (the VMA that ends at the
+    /// VMA's start; `None` keeps it apart) when `start` is the VMA's start, or with the
+    /// next VMA when `end` is its end, if their flags (but the sticky ones,
+    /// `VM_SOFTDIRTY` among them), file, anon_vma and policy allow; else it is split off.
+    /// Returns the VMA that holds the range now, and the flags it must be given: `new`
+    /// with the sticky flags of whatever merged into it. The caller sets them. The VMA
+    /// (and `prev`) are stale afterwards, so they are consumed. `EINVAL` when the VMA
+    /// refuses a split (`vm_ops->may_split`: `[vdso]`, `[vvar]`, ...) or the range
+    /// leaves it, `ENOMEM` when a split is refused (`vm.max_map_count`) or memory is
+    /// short: nothing changed then. Needs the mmap lock for write.
+    pub(crate) fn modify_flags(
+        self,
+        lock: &'a MmapLock<'_>,
+        prev: Option<Self>,
+        start: usize,
+        end: usize,
+        new: bindings::vm_flags_t,
+    ) -> Result<(Self, bindings::vm_flags_t)> {
+        if !lock.is_write() {
+            return Err(EPERM);
+        }
+        if start < self.start() || end > self.end() || start >= end {
+            return Err(EINVAL);
+        }
+        // Offset into the VMA, the VMA is its own `prev` (the kernel's convention).
+        let prev = if start > self.start() {
+            self.as_ptr()
+        } else {
+            prev.filter(|p| p.end() == start)
+                .map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        };
+        let mut flags = new;
+        // SAFETY: the mmap lock is held for write; `self` is a VMA of the locked mm and
+        // `[start, end)` lies inside it; `prev` is null, the VMA itself (when `start` is
+        // inside it) or the VMA of the same mm that ends at `start`, as the function
+        // expects of its `prev`.
+        let vma =
+            unsafe { bindings::vma_modify_flags_at(prev, self.as_ptr(), start, end, &mut flags) };
+        let vma = kernel::error::from_err_ptr(vma)?;
+        // SAFETY: `vma_modify_flags` returns a live VMA of the locked mm, valid while the
+        // lock, borrowed for 'a, is held.
+        let vma = unsafe { VmaRef::from_raw(vma) };
+        // INVARIANT: as argued above.
+        Ok((Self { vma }, flags))
     }
 
     /// Whether the VMA is anonymous memory (`vma_is_anonymous`: no `vm_ops`). Only

@@ -21,7 +21,7 @@ STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 # The marker page's offsets (selftests/bench.c, qemu/icount-plugin.c).
 MARK_SIDE = {0: ("dev", "begin"), 1: ("dev", "end"), 2: ("kern", "begin"), 3: ("kern", "end")}
-MARK_COUNT_OFF, MARK_START, MARK_WORKLOAD = 17, 18, 1024
+MARK_COUNT_ON, MARK_COUNT_OFF, MARK_START, MARK_WORKLOAD = 16, 17, 18, 1024
 
 
 def parse(path):
@@ -66,22 +66,38 @@ def parse(path):
     return rows, baseline, info
 
 
+FIELDS = ("insns", "mem", "locked")
+
+
 def parse_icount(path):
     """The plugin's log: per run of the benchmark (MARK_START), its count phases by
-    sequence number, each {"dev": [section, ...], "kern": [...]}, a section being the
-    kernel instructions between a begin and an end marker: of all vCPUs, of the vCPU
-    that ran the markers (self), and of the others. Also the marker address."""
+    sequence number, each {"dev": [section, ...], "kern": [...]}, a section being what
+    the kernel executed between a begin and an end marker: per field (instructions,
+    memory accesses, locked instructions), {"all": of all vCPUs, "self": of the vCPU
+    that ran the markers, "others": of the rest}, and "lines", the distinct 64-byte
+    lines the kernel accessed. Also the marker address, and the instructions counted
+    between a count phase's end and the next one's start, when the timed runs run:
+    0 unless the plugin's instrumentation outlived a phase."""
     runs, phase, begun = [], None, {}
+    off_insns, outside = None, 0
     with open(path) as f:
         head = f.readline().split()
-        if head[:2] != ["rpm-icount", "1"]:
-            return [], None
-        marker = dict(kv.partition("=")[::2] for kv in head[2:]).get("marker")
+        if head[:2] != ["rpm-icount", "2"]:
+            return [], None, 0
+        kv = dict(kv.partition("=")[::2] for kv in head[2:])
+        marker, nvcpus = kv.get("marker"), int(kv.get("vcpus", "0"))
         for line in f:
             parts = line.split()
-            if len(parts) < 3 or not all(p.isdigit() for p in parts):
+            if len(parts) != 3 + len(FIELDS) * nvcpus or not all(p.isdigit() for p in parts):
                 continue  # a last line cut short by the guest's end
-            off, vcpu, counts = int(parts[0]), int(parts[1]), [int(p) for p in parts[2:]]
+            off, vcpu, lines = int(parts[0]), int(parts[1]), int(parts[2])
+            counts = [int(p) for p in parts[3:]]
+            insns = sum(counts[0::len(FIELDS)])
+            if off == MARK_COUNT_OFF:
+                off_insns = insns
+            elif off == MARK_COUNT_ON and off_insns is not None:
+                outside += insns - off_insns
+                off_insns = None
             if off == MARK_START:
                 runs.append({})
                 phase, begun = None, {}
@@ -99,10 +115,14 @@ def parse_icount(path):
                 elif side in begun:
                     v0, c0 = begun.pop(side)
                     delta = [b - a for a, b in zip(c0, counts)]
-                    total = sum(delta)
-                    phase[side].append({"all": total, "self": delta[v0], "others": total - delta[v0],
-                                        "moved": v0 != vcpu})
-    return runs, marker
+                    sec = {"moved": v0 != vcpu, "lines": lines}
+                    for i, field in enumerate(FIELDS):
+                        per_vcpu = delta[i::len(FIELDS)]
+                        total = sum(per_vcpu)
+                        sec[field] = {"all": total, "self": per_vcpu[v0],
+                                      "others": total - per_vcpu[v0]}
+                    phase[side].append(sec)
+    return runs, marker, outside
 
 
 def median(vals):
@@ -112,7 +132,9 @@ def median(vals):
 
 
 def attach_counts(rows, runs, nruns):
-    """Sets r["idev"], r["ikern"] (kernel instructions per page or call) where counted.
+    """Sets r["idev"], r["ikern"] (kernel instructions per page or call) where counted,
+    and r["more"]: per side, memory accesses, locked instructions and distinct lines
+    per page, from the section whose instruction count is the median one.
 
     The k-th run of the benchmark in the console is the k-th in the plugin's log,
     counted from the end if one of them has fewer (a run cut short)."""
@@ -122,19 +144,30 @@ def attach_counts(rows, runs, nruns):
         if not ic or not 0 <= k < len(runs) or ic["seq"] not in runs[k]:
             continue
         phase = runs[k][ic["seq"]]
-        val = {}
+        val, more = {}, {}
+        scope = ic["scope"]
         for side in ("dev", "kern"):
             secs = phase[side]
-            if not secs or ic["div"][side] <= 0:
+            div = ic["div"][side]
+            if not secs or div <= 0:
                 break
-            if ic["scope"] != "all" and any(s["moved"] for s in secs):
+            if scope != "all" and any(s["moved"] for s in secs):
                 print(f"bench-report: {r['name']}: the marking thread changed vCPU in a section",
                       file=sys.stderr)
-            vals = [s[ic["scope"]] for s in secs]
-            val[side] = (median(vals) if ic["stat"] == "median" else sum(vals)) / ic["div"][side]
+            if ic["stat"] == "median":
+                # The median section by instructions (an odd count of them: that section).
+                mid = sorted(secs, key=lambda s: s["insns"][scope])[len(secs) // 2]
+                val[side] = median([s["insns"][scope] for s in secs]) / div
+                more[side] = {"mem": mid["mem"][scope] / div, "locked": mid["locked"][scope] / div,
+                              "lines": mid["lines"] / div}
+            else:
+                val[side] = sum(s["insns"][scope] for s in secs) / div
+                more[side] = {f: sum(s[f][scope] for s in secs) / div for f in ("mem", "locked")}
+                more[side]["lines"] = sum(s["lines"] for s in secs) / div
         if len(val) == 2:
             r["idev"], r["ikern"] = val["dev"], val["kern"]
-            r["iscope"] = ic["scope"]
+            r["iscope"] = scope
+            r["more"] = more
 
 
 def iratio(r):
@@ -153,15 +186,20 @@ def write_csv(rows, path):
     with open(path, "w") as f:
         f.write("workload,group,pages_per_op,device_ns_per_op,kernel_ns_per_op,"
                 "device_ns_per_page,kernel_ns_per_page,ratio,"
-                "device_insns_per_page,kernel_insns_per_page,iratio,count_scope\n")
+                "device_insns_per_page,kernel_insns_per_page,iratio,count_scope,"
+                "device_mem_per_page,kernel_mem_per_page,device_locked_per_page,"
+                "kernel_locked_per_page,device_lines_per_page,kernel_lines_per_page\n")
         for r in rows:
             ir = iratio(r)
+            more = r.get("more", {})
+            extra = ",".join(f"{more[side][f]:.3f}" if more else ""
+                             for f in ("mem", "locked", "lines") for side in ("dev", "kern"))
             f.write(f"{r['name']},{r['group']},{r['pages']},{r['dev']:.0f},{r['kern']:.0f},"
                     f"{r['dev'] / r['pages']:.3f},{r['kern'] / r['pages']:.3f},"
                     f"{r['dev'] / r['kern']:.3f},"
                     f"{fmt_opt(r.get('idev'), lambda v: f'{v:.2f}')},"
                     f"{fmt_opt(r.get('ikern'), lambda v: f'{v:.2f}')},"
-                    f"{fmt_opt(ir, lambda v: f'{v:.3f}')},{r.get('iscope', '')}\n")
+                    f"{fmt_opt(ir, lambda v: f'{v:.3f}')},{r.get('iscope', '')},{extra}\n")
 
 
 def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
@@ -180,6 +218,9 @@ def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
                 f"kernel interleaved\n\n")
         f.write("ratio = device time / kernel time (below 1.00: the device is faster).\n")
         if counted:
+            f.write(f"Counting was on only in the count phases: "
+                    f"{info.get('outside', '?')} kernel instructions were counted between them, "
+                    f"where the timed runs ran.\n")
             f.write(f"iratio = device / kernel in guest instructions executed at kernel addresses "
                     f"(the rpm-icount TCG plugin), per page (per call for the per-call rows), "
                     f"median of {info.get('count_ops', '?')} untimed operations per side run "
@@ -210,6 +251,36 @@ def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
                     cells.append(fmt_opt(old[1], lambda v: f"{v:.2f}"))
             cells.append(r["note"])
             f.write("| " + " | ".join(cells) + " |\n")
+        if counted:
+            write_more(f, rows)
+
+
+def write_more(f, rows):
+    """The second table: what the kernel did per page besides instructions."""
+    f.write("\nWhat a time sees and an instruction count does not, per page (per call for "
+            "the per-call rows), device / kernel, from the same sections (the median one by "
+            "instructions): memory accesses (loads and stores as QEMU emulates them), "
+            "locked instructions (lock prefix, xchg with memory: tens of cycles each on a "
+            "real CPU), distinct 64-byte lines the kernel accessed on any vCPU (what a "
+            "cache-miss-bound loop pays for). `ratio` and `iratio` repeated.\n\n")
+    f.write("| workload | ratio | iratio | mem accesses | mem ratio | locked insns | "
+            "distinct lines | lines ratio |\n")
+    f.write("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+
+    def pair(m, field):
+        return f"{fmt(m['dev'][field])} / {fmt(m['kern'][field])}"
+
+    def ratio(m, field):
+        return f"{m['dev'][field] / m['kern'][field]:.2f}" if m["kern"][field] else ""
+
+    for r in rows:
+        m = r.get("more")
+        if not m:
+            continue
+        locked = f"{m['dev']['locked']:.3g} / {m['kern']['locked']:.3g}"
+        f.write(f"| {r['name']} | {r['dev'] / r['kern']:.2f} | {iratio(r):.2f} | "
+                f"{pair(m, 'mem')} | {ratio(m, 'mem')} | {locked} | {pair(m, 'lines')} | "
+                f"{ratio(m, 'lines')} |\n")
 
 
 def bar_panel(out, rows, top, w, left, values, title, unit):
@@ -240,7 +311,7 @@ def bar_panel(out, rows, top, w, left, values, title, unit):
                    'stroke="#ddd"/>')
         out.append(f'<text x="{x(d):.1f}" y="{top - 8}" text-anchor="middle">{d:g}</text>')
         d *= 10
-    out.append(f'<text x="{w - 8}" y="{top - 8}" text-anchor="end">{escape(unit)}</text>')
+    out.append(f'<text x="{left - 14}" y="{top - 8}" text-anchor="end">{escape(unit)}</text>')
     y = top
     for r, (dv, kv) in pairs:
         out.append(f'<text x="{left - 6}" y="{y + bar_h + 4}" text-anchor="end">'
@@ -331,7 +402,7 @@ def main(argv):
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
         return 1
     if icount_log and os.path.exists(icount_log):
-        runs, marker = parse_icount(icount_log)
+        runs, marker, info["outside"] = parse_icount(icount_log)
         if marker is None or info.get("marker") in (None, "0") or \
                 int(marker, 16) != int(info["marker"], 16):
             print(f"bench-report: {icount_log}: no counts for the marker the guest used "

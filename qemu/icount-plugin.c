@@ -106,6 +106,7 @@ static void kernel_block(unsigned int vcpu, void *udata)
 		return;
 	add(&counts[vcpu].insns, n & 0xffffffff);
 	add(&counts[vcpu].locked, n >> 32);
+	add(&counts[vcpu].mem, n >> 32); /* a locked instruction's one access, not called back */
 	counts[vcpu].last_rep = 0;
 }
 
@@ -190,16 +191,30 @@ static void marker_hit(unsigned int vcpu, void *udata)
 }
 
 /*
- * What an x86 instruction is, from its bytes: a locked read-modify-write (lock
- * prefix, or xchg with a memory operand, locked without one), a rep string
- * instruction, or neither.
+ * What the plugin needs to know of an x86 instruction, from its bytes:
+ *
+ * LOCKED: a locked read-modify-write (lock prefix, or xchg with a memory
+ * operand, locked without one).
+ * REP_STRING: a rep string instruction.
+ * NO_MEM_CB: no memory callback may be put on it. QEMU 7.2 points the vCPU at
+ * an instruction's memory callbacks while a helper of that instruction runs,
+ * and clears the pointer when the instruction ends; a helper that leaves by
+ * longjmp (hlt and pause do every time; an exception does) leaves it pointing
+ * at them, and after the next flush of the translation cache, which frees
+ * them, a memory access of a helper elsewhere (an interrupt's stack frame)
+ * calls freed memory: QEMU aborts (seen: the idle vCPU's hlt). So no memory
+ * callback goes on the instructions whose helpers may leave so: hlt, pause,
+ * the system instructions, interrupts and returns from them, port I/O, x87,
+ * the xsave and cmpxchg16b groups, and the locked ones (their one access each
+ * is counted with them instead).
  */
-enum insn_kind { PLAIN, LOCKED, REP_STRING };
+enum { LOCKED = 1, REP_STRING = 2, NO_MEM_CB = 4 };
 
-static enum insn_kind insn_kind(const uint8_t *b, size_t len)
+static unsigned int insn_kind(const uint8_t *b, size_t len)
 {
 	int lock = 0, rep = 0;
 	size_t i = 0;
+	uint8_t op;
 
 	for (; i < len; i++) {
 		if (b[i] == 0xf0)
@@ -213,16 +228,35 @@ static enum insn_kind insn_kind(const uint8_t *b, size_t len)
 	if (i < len && (b[i] & 0xf0) == 0x40) /* REX */
 		i++;
 	if (i >= len)
-		return PLAIN;
-	if (lock)
-		return LOCKED;
-	if ((b[i] == 0x86 || b[i] == 0x87) && i + 1 < len && (b[i + 1] >> 6) != 3)
-		return LOCKED;
-	/* ins, outs, movs, cmps, stos, lods, scas */
-	if (rep && (b[i] == 0x6c || b[i] == 0x6d || b[i] == 0x6e || b[i] == 0x6f ||
-		    (b[i] >= 0xa4 && b[i] <= 0xa7) || (b[i] >= 0xaa && b[i] <= 0xaf)))
+		return NO_MEM_CB;
+	op = b[i];
+	if (lock || ((op == 0x86 || op == 0x87) && i + 1 < len && (b[i + 1] >> 6) != 3))
+		return LOCKED | NO_MEM_CB;
+	if (op == 0x0f) {
+		uint8_t op2 = i + 1 < len ? b[i + 1] : 0;
+
+		/* sldt/verw..., lgdt/swapgs/monitor/mwait..., lar, lsl, syscall, clts,
+		 * sysret, invd, wbinvd, ud2, mov to/from CR/DR, wrmsr..getsec, cpuid,
+		 * the fxsave/xsave/fence group, cmpxchg8b/16b and rdrand, ud1, ud0 */
+		if (op2 <= 0x0b || (op2 >= 0x20 && op2 <= 0x23) || (op2 >= 0x30 && op2 <= 0x37) ||
+		    op2 == 0xa2 || op2 == 0xae || op2 == 0xc7 || op2 == 0xb9 || op2 == 0xff)
+			return NO_MEM_CB;
+		return 0;
+	}
+	/* int3, int, into, iret, far returns and calls, port I/O, hlt, x87, VEX/EVEX */
+	if ((op >= 0xcc && op <= 0xcf) || op == 0xca || op == 0xcb || op == 0x9a || op == 0xea ||
+	    (op >= 0xe4 && op <= 0xe7) || (op >= 0xec && op <= 0xef) || op == 0xf4 ||
+	    (op >= 0xd8 && op <= 0xdf) || op == 0xc4 || op == 0xc5 || op == 0x62 ||
+	    (op >= 0x6c && op <= 0x6f))
+		return NO_MEM_CB;
+	if (op == 0xff && i + 1 < len && (((b[i + 1] >> 3) & 7) == 3 || ((b[i + 1] >> 3) & 7) == 5))
+		return NO_MEM_CB; /* far call, far jmp through memory */
+	if (op == 0x90 && rep)
+		return NO_MEM_CB; /* pause */
+	/* movs, cmps, stos, lods, scas */
+	if (rep && ((op >= 0xa4 && op <= 0xa7) || (op >= 0xaa && op <= 0xaf)))
 		return REP_STRING;
-	return PLAIN;
+	return 0;
 }
 
 static void translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
@@ -233,22 +267,24 @@ static void translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	if (pc >> 63) {
 		size_t n = qemu_plugin_tb_n_insns(tb);
 		uint64_t locked = 0;
-		enum insn_kind first = PLAIN;
+		unsigned int first = 0;
 
 		if (!__atomic_load_n(&counting, __ATOMIC_RELAXED))
 			return;
 		for (size_t i = 0; i < n; i++) {
 			struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
-			enum insn_kind k = insn_kind(qemu_plugin_insn_data(insn),
-						     qemu_plugin_insn_size(insn));
+			unsigned int k = insn_kind(qemu_plugin_insn_data(insn),
+						   qemu_plugin_insn_size(insn));
 
 			if (i == 0)
 				first = k;
-			locked += k == LOCKED;
-			qemu_plugin_register_vcpu_mem_cb(insn, kernel_access, QEMU_PLUGIN_CB_NO_REGS,
-							 QEMU_PLUGIN_MEM_RW, NULL);
+			locked += !!(k & LOCKED);
+			if (!(k & NO_MEM_CB))
+				qemu_plugin_register_vcpu_mem_cb(insn, kernel_access,
+								 QEMU_PLUGIN_CB_NO_REGS,
+								 QEMU_PLUGIN_MEM_RW, NULL);
 		}
-		if (n == 1 && first == REP_STRING)
+		if (n == 1 && (first & REP_STRING))
 			qemu_plugin_register_vcpu_tb_exec_cb(tb, rep_block, QEMU_PLUGIN_CB_NO_REGS,
 							     (void *)(uintptr_t)pc);
 		else

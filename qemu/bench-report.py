@@ -174,8 +174,12 @@ def iratio(r):
     return r["idev"] / r["ikern"] if r.get("ikern") else None
 
 
-def fmt(ns):
-    return f"{ns:.1f}" if ns < 100 else f"{ns:.0f}"
+def fmt(v):
+    """100 and up without decimals, down to 0.1 with one, below that 3 significant digits
+    (scan_max_pages_1's time and count per page of a 16 GiB range)."""
+    if v >= 100:
+        return f"{v:.0f}"
+    return f"{v:.1f}" if v >= 0.1 else f"{v:.3g}"
 
 
 def fmt_opt(v, f=fmt):

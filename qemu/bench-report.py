@@ -196,13 +196,13 @@ def write_csv(rows, path):
         for r in rows:
             ir = iratio(r)
             more = r.get("more", {})
-            extra = ",".join(f"{more[side][f]:.3f}" if more else ""
+            extra = ",".join(f"{more[side][f]:.6g}" if more else ""
                              for f in ("mem", "locked", "lines") for side in ("dev", "kern"))
             f.write(f"{r['name']},{r['group']},{r['pages']},{r['dev']:.0f},{r['kern']:.0f},"
                     f"{r['dev'] / r['pages']:.3f},{r['kern'] / r['pages']:.3f},"
                     f"{r['dev'] / r['kern']:.3f},"
-                    f"{fmt_opt(r.get('idev'), lambda v: f'{v:.2f}')},"
-                    f"{fmt_opt(r.get('ikern'), lambda v: f'{v:.2f}')},"
+                    f"{fmt_opt(r.get('idev'), lambda v: f'{v:.6g}')},"
+                    f"{fmt_opt(r.get('ikern'), lambda v: f'{v:.6g}')},"
                     f"{fmt_opt(ir, lambda v: f'{v:.3f}')},{r.get('iscope', '')},{extra}\n")
 
 

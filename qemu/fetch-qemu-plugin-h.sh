@@ -20,10 +20,13 @@ if [ -f "$dest/qemu-plugin.h" ]; then
 	echo "$dest"
 	exit 0
 fi
-command -v dpkg-source >/dev/null || {
+if ! command -v dpkg-source >/dev/null; then
 	log "installing dpkg-dev (dpkg-source)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2
-}
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2 || {
+		apt-get update -qq >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2
+	}
+fi
 
 # deb-src twins of the machine's own sources: deb822 stanzas and one-line lists.
 mkdir -p "$APTDIR"/{etc/sources.list.d,etc/preferences.d,etc/empty.d,state/lists/partial,cache/archives/partial,src}

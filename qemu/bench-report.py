@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Turn the console log of a `make bench` run into results.csv, results.md and bench.svg.
 
-Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR]
+Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR [ICOUNT_LOG]]
 
 The guest prints one `BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE` line per
 workload (nanoseconds per operation; PAGES per operation) and a `BENCH-INFO`
-line. Standard library only.
+line. With ICOUNT_LOG (the rpm-icount plugin's file, qemu/icount-plugin.c),
+each workload's `BENCH-ICOUNT,NAME,SEQ,SCOPE,STAT,DEV_DIV,KERN_DIV` line says
+how to read the counted sections of its count phase SEQ: the kernel
+instructions per page (or per call) of each side, and their ratio, `iratio`.
+Prints `ratio NAME: X` and `iratio NAME: Y` per workload. Standard library only.
 """
 import math
 import os
@@ -15,10 +19,18 @@ from xml.sax.saxutils import escape
 
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
+# The marker page's offsets (selftests/bench.c, qemu/icount-plugin.c).
+MARK_SIDE = {0: ("dev", "begin"), 1: ("dev", "end"), 2: ("kern", "begin"), 3: ("kern", "end")}
+MARK_COUNT_ON, MARK_COUNT_OFF, MARK_START, MARK_WORKLOAD = 16, 17, 18, 1024
+
 
 def parse(path):
-    """Rows of the current module, rows of the baseline module (if one ran), and the info."""
+    """Rows of the current module, rows of the baseline module (if one ran), and the info.
+
+    Each row carries the BENCH-ICOUNT line of its workload, if any, and the index of
+    the benchmark's run (a BENCH-INFO line starts one) it belongs to."""
     rows, baseline, info = [], [], {}
+    run = -1
     with open(path, errors="replace") as f:
         for raw in f:
             line = STAMP.sub("", raw.strip().replace("\r", ""))
@@ -32,32 +44,171 @@ def parse(path):
                     continue
                 _, name, group, pages, dev, kern, note = parts
                 rows.append({"name": name, "group": group, "pages": int(pages),
-                             "dev": float(dev), "kern": float(kern), "note": note})
+                             "dev": float(dev), "kern": float(kern), "note": note, "run": run})
+            elif line.startswith("BENCH-ICOUNT,"):
+                parts = line.split(",")
+                if len(parts) != 7:
+                    continue
+                _, name, seq, scope, stat, ddiv, kdiv = parts
+                for r in reversed(rows):
+                    if r["name"] == name:
+                        r["icount"] = {"seq": int(seq), "scope": scope, "stat": stat,
+                                       "div": {"dev": float(ddiv), "kern": float(kdiv)}}
+                        break
             elif line.startswith("BENCH-INFO "):
+                run += 1
                 for kv in line.split()[1:]:
                     k, _, v = kv.partition("=")
                     info[k] = v
             elif line.startswith("RPM-INFO kernel "):
                 info["kernel"] = line[len("RPM-INFO kernel "):]
+    info["bench_runs"] = run + 1
     return rows, baseline, info
 
 
-def fmt(ns):
-    return f"{ns:.1f}" if ns < 100 else f"{ns:.0f}"
+FIELDS = ("insns", "mem", "locked")
+
+
+def parse_icount(path):
+    """The plugin's log: per run of the benchmark (MARK_START), its count phases by
+    sequence number, each {"dev": [section, ...], "kern": [...]}, a section being what
+    the kernel executed between a begin and an end marker: per field (instructions,
+    memory accesses, locked instructions), {"all": of all vCPUs, "self": of the vCPU
+    that ran the markers, "others": of the rest}, and "lines", the distinct 64-byte
+    lines the kernel accessed. Also the marker address, and the instructions counted
+    between a count phase's end and the next one's start, when the timed runs run:
+    0 unless the plugin's instrumentation outlived a phase."""
+    runs, phase, begun = [], None, {}
+    off_insns, outside = None, 0
+    with open(path) as f:
+        head = f.readline().split()
+        if head[:2] != ["rpm-icount", "2"]:
+            return [], None, 0
+        kv = dict(kv.partition("=")[::2] for kv in head[2:])
+        marker, nvcpus = kv.get("marker"), int(kv.get("vcpus", "0"))
+        for line in f:
+            parts = line.split()
+            if len(parts) != 3 + len(FIELDS) * nvcpus or not all(p.isdigit() for p in parts):
+                continue  # a last line cut short by the guest's end
+            off, vcpu, lines = int(parts[0]), int(parts[1]), int(parts[2])
+            counts = [int(p) for p in parts[3:]]
+            insns = sum(counts[0::len(FIELDS)])
+            if off == MARK_COUNT_OFF:
+                off_insns = insns
+            elif off == MARK_COUNT_ON and off_insns is not None:
+                outside += insns - off_insns
+                off_insns = None
+            if off == MARK_START:
+                runs.append({})
+                phase, begun = None, {}
+            elif off >= MARK_WORKLOAD:
+                if not runs:
+                    runs.append({})
+                phase, begun = {"dev": [], "kern": []}, {}
+                runs[-1][off - MARK_WORKLOAD] = phase
+            elif off == MARK_COUNT_OFF:
+                phase = None
+            elif off in MARK_SIDE and phase is not None:
+                side, what = MARK_SIDE[off]
+                if what == "begin":
+                    begun[side] = (vcpu, counts)
+                elif side in begun:
+                    v0, c0 = begun.pop(side)
+                    delta = [b - a for a, b in zip(c0, counts)]
+                    sec = {"moved": v0 != vcpu, "lines": lines}
+                    for i, field in enumerate(FIELDS):
+                        per_vcpu = delta[i::len(FIELDS)]
+                        total = sum(per_vcpu)
+                        sec[field] = {"all": total, "self": per_vcpu[v0],
+                                      "others": total - per_vcpu[v0]}
+                    phase[side].append(sec)
+    return runs, marker, outside
+
+
+def median(vals):
+    v = sorted(vals)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def attach_counts(rows, runs, nruns):
+    """Sets r["idev"], r["ikern"] (kernel instructions per page or call) where counted,
+    and r["more"]: per side, memory accesses, locked instructions and distinct lines
+    per page, from the section whose instruction count is the median one.
+
+    The k-th run of the benchmark in the console is the k-th in the plugin's log,
+    counted from the end if one of them has fewer (a run cut short)."""
+    for r in rows:
+        ic = r.get("icount")
+        k = r["run"] - nruns + len(runs)
+        if not ic or not 0 <= k < len(runs) or ic["seq"] not in runs[k]:
+            continue
+        phase = runs[k][ic["seq"]]
+        val, more = {}, {}
+        scope = ic["scope"]
+        for side in ("dev", "kern"):
+            secs = phase[side]
+            div = ic["div"][side]
+            if not secs or div <= 0:
+                break
+            if scope != "all" and any(s["moved"] for s in secs):
+                print(f"bench-report: {r['name']}: the marking thread changed vCPU in a section",
+                      file=sys.stderr)
+            if ic["stat"] == "median":
+                # The median section by instructions (an odd count of them: that section).
+                mid = sorted(secs, key=lambda s: s["insns"][scope])[len(secs) // 2]
+                val[side] = median([s["insns"][scope] for s in secs]) / div
+                more[side] = {"mem": mid["mem"][scope] / div, "locked": mid["locked"][scope] / div,
+                              "lines": mid["lines"] / div}
+            else:
+                val[side] = sum(s["insns"][scope] for s in secs) / div
+                more[side] = {f: sum(s[f][scope] for s in secs) / div for f in ("mem", "locked")}
+                more[side]["lines"] = sum(s["lines"] for s in secs) / div
+        if len(val) == 2:
+            r["idev"], r["ikern"] = val["dev"], val["kern"]
+            r["iscope"] = scope
+            r["more"] = more
+
+
+def iratio(r):
+    return r["idev"] / r["ikern"] if r.get("ikern") else None
+
+
+def fmt(v):
+    """100 and up without decimals, down to 0.1 with one, below that 3 significant digits
+    (scan_max_pages_1's time and count per page of a 16 GiB range)."""
+    if v >= 100:
+        return f"{v:.0f}"
+    return f"{v:.1f}" if v >= 0.1 else f"{v:.3g}"
+
+
+def fmt_opt(v, f=fmt):
+    return "" if v is None else f(v)
 
 
 def write_csv(rows, path):
     with open(path, "w") as f:
         f.write("workload,group,pages_per_op,device_ns_per_op,kernel_ns_per_op,"
-                "device_ns_per_page,kernel_ns_per_page,ratio\n")
+                "device_ns_per_page,kernel_ns_per_page,ratio,"
+                "device_insns_per_page,kernel_insns_per_page,iratio,count_scope,"
+                "device_mem_per_page,kernel_mem_per_page,device_locked_per_page,"
+                "kernel_locked_per_page,device_lines_per_page,kernel_lines_per_page\n")
         for r in rows:
+            ir = iratio(r)
+            more = r.get("more", {})
+            extra = ",".join(f"{more[side][f]:.6g}" if more else ""
+                             for f in ("mem", "locked", "lines") for side in ("dev", "kern"))
             f.write(f"{r['name']},{r['group']},{r['pages']},{r['dev']:.0f},{r['kern']:.0f},"
                     f"{r['dev'] / r['pages']:.3f},{r['kern'] / r['pages']:.3f},"
-                    f"{r['dev'] / r['kern']:.3f}\n")
+                    f"{r['dev'] / r['kern']:.3f},"
+                    f"{fmt_opt(r.get('idev'), lambda v: f'{v:.6g}')},"
+                    f"{fmt_opt(r.get('ikern'), lambda v: f'{v:.6g}')},"
+                    f"{fmt_opt(ir, lambda v: f'{v:.3f}')},{r.get('iscope', '')},{extra}\n")
 
 
 def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
-    before = {r["name"]: r["dev"] / r["kern"] for r in baseline}
+    before = {r["name"]: (r["dev"] / r["kern"], iratio(r)) for r in baseline}
+    counted = any(iratio(r) is not None for r in rows)
     with open(path, "w") as f:
         f.write("# rust_pagemap benchmark\n\n")
         f.write(f"- accelerator: {accel}, {info.get('cpus', '?')} guest CPUs, "
@@ -69,59 +220,141 @@ def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
                 f"{info.get('sweep_max_mib')}, clears {info.get('clear_mib')}; each figure the "
                 f"median of {info.get('runs')} runs of >= {info.get('min_run_ms')} ms, device and "
                 f"kernel interleaved\n\n")
-        f.write("ratio = device time / kernel time (below 1.00: the device is faster).\n\n")
-        extra = " baseline ratio |" if before else ""
-        f.write(f"| workload | device ns/page | kernel ns/page | ratio |{extra} what |\n")
-        f.write("| --- | ---: | ---: | ---: |" + (" ---: |" if before else "") + " --- |\n")
+        f.write("ratio = device time / kernel time (below 1.00: the device is faster).\n")
+        if counted:
+            f.write(f"Counting was on only in the count phases: "
+                    f"{info.get('outside', '?')} kernel instructions were counted between them, "
+                    f"where the timed runs ran.\n")
+            f.write(f"iratio = device / kernel in guest instructions executed at kernel addresses "
+                    f"(the rpm-icount TCG plugin), per page (per call for the per-call rows), "
+                    f"median of {info.get('count_ops', '?')} untimed operations per side run "
+                    f"after the timed ones; those of both vCPUs, except where the row's scope "
+                    f"says: `self`, the measuring thread's vCPU; `others`, the writer's vCPU, "
+                    f"totalled over its windows, per page it wrote.\n")
+        else:
+            f.write("No instruction counts (no plugin log: BENCH_COUNT=0, or KVM).\n")
+        f.write("\n")
+        cols = ["workload", "device ns/page", "kernel ns/page", "ratio"]
+        if counted:
+            cols += ["device insns/page", "kernel insns/page", "iratio", "scope"]
+        if before:
+            cols += ["baseline ratio"] + (["baseline iratio"] if counted else [])
+        cols.append("what")
+        f.write("| " + " | ".join(cols) + " |\n")
+        f.write("| --- |" + " ---: |" * (len(cols) - 2) + " --- |\n")
         for r in rows:
-            old = f" {before[r['name']]:.2f} |" if r["name"] in before else (" |" if before else "")
-            f.write(f"| {r['name']} | {fmt(r['dev'] / r['pages'])} | {fmt(r['kern'] / r['pages'])} "
-                    f"| {r['dev'] / r['kern']:.2f} |{old} {r['note']} |\n")
+            cells = [r["name"], fmt(r["dev"] / r["pages"]), fmt(r["kern"] / r["pages"]),
+                     f"{r['dev'] / r['kern']:.2f}"]
+            if counted:
+                cells += [fmt_opt(r.get("idev")), fmt_opt(r.get("ikern")),
+                          fmt_opt(iratio(r), lambda v: f"{v:.2f}"), r.get("iscope", "")]
+            if before:
+                old = before.get(r["name"], (None, None))
+                cells.append(fmt_opt(old[0], lambda v: f"{v:.2f}"))
+                if counted:
+                    cells.append(fmt_opt(old[1], lambda v: f"{v:.2f}"))
+            cells.append(r["note"])
+            f.write("| " + " | ".join(cells) + " |\n")
+        if counted:
+            write_more(f, rows)
+
+
+def write_more(f, rows):
+    """The second table: what the kernel did per page besides instructions."""
+    f.write("\nWhat a time sees and an instruction count does not, per page (per call for "
+            "the per-call rows), device / kernel, from the same sections (the median one by "
+            "instructions): memory accesses (loads and stores as QEMU emulates them), "
+            "locked instructions (lock prefix, xchg with memory: tens of cycles each on a "
+            "real CPU), distinct 64-byte lines the kernel accessed on any vCPU (what a "
+            "cache-miss-bound loop pays for). `ratio` and `iratio` repeated.\n\n")
+    f.write("| workload | ratio | iratio | mem accesses | mem ratio | locked insns | "
+            "distinct lines | lines ratio |\n")
+    f.write("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+
+    def pair(m, field):
+        return f"{fmt(m['dev'][field])} / {fmt(m['kern'][field])}"
+
+    def ratio(m, field):
+        return f"{m['dev'][field] / m['kern'][field]:.2f}" if m["kern"][field] else ""
+
+    for r in rows:
+        m = r.get("more")
+        if not m:
+            continue
+        locked = f"{m['dev']['locked']:.3g} / {m['kern']['locked']:.3g}"
+        f.write(f"| {r['name']} | {r['dev'] / r['kern']:.2f} | {iratio(r):.2f} | "
+                f"{pair(m, 'mem')} | {ratio(m, 'mem')} | {locked} | {pair(m, 'lines')} | "
+                f"{ratio(m, 'lines')} |\n")
+
+
+def bar_panel(out, rows, top, w, left, values, title, unit):
+    """Two log-scale bars per row (device blue, kernel orange) and their ratio at the right.
+
+    `values(r)` gives (device, kernel) per page; rows where it gives None are left out.
+    Returns the y below the panel."""
+    bar_h = 18
+    pairs = [(r, values(r)) for r in rows]
+    pairs = [(r, v) for r, v in pairs if v is not None]
+    out.append(f'<text x="{w / 2}" y="{top - 36}" text-anchor="middle" font-size="16">'
+               f'{escape(title)}</text>')
+    h = len(pairs) * (2 * bar_h + 8)
+    vals = [v for _, dk in pairs for v in dk if v > 0]
+    if not vals:
+        return top + h
+    lo = 10 ** math.floor(math.log10(min(vals)))
+    hi = 10 ** math.ceil(math.log10(max(vals)))
+    span = max(math.log10(hi / lo), 1)
+    plot_w = w - left - 80
+
+    def x(v):
+        return left + plot_w * math.log10(max(v, lo) / lo) / span
+
+    d = lo
+    while d <= hi * 1.0001:
+        out.append(f'<line x1="{x(d):.1f}" y1="{top - 5}" x2="{x(d):.1f}" y2="{top + h}" '
+                   'stroke="#ddd"/>')
+        out.append(f'<text x="{x(d):.1f}" y="{top - 8}" text-anchor="middle">{d:g}</text>')
+        d *= 10
+    out.append(f'<text x="{left - 14}" y="{top - 8}" text-anchor="end">{escape(unit)}</text>')
+    y = top
+    for r, (dv, kv) in pairs:
+        out.append(f'<text x="{left - 6}" y="{y + bar_h + 4}" text-anchor="end">'
+                   f'{escape(r["name"])}</text>')
+        for v, color in ((dv, "#1f77b4"), (kv, "#ff7f0e")):
+            out.append(f'<rect x="{left}" y="{y}" width="{x(v) - left:.1f}" '
+                       f'height="{bar_h - 2}" fill="{color}"/>')
+            out.append(f'<text x="{x(v) + 4:.1f}" y="{y + bar_h - 5}">{fmt(v)}</text>')
+            y += bar_h
+        out.append(f'<text x="{w - 8}" y="{y - bar_h + 4}" text-anchor="end">'
+                   f'{dv / kv:.2f}</text>')
+        y += 8
+    return y
 
 
 def svg(rows, path):
+    """Time per page and, where counted, kernel instructions per page of every workload but
+    the sweep; then the sweep's time per page against the mapping size."""
     main = [r for r in rows if r["group"] != "sweep"]
     sweep = [r for r in rows if r["group"] == "sweep"]
-    w, bar_h, left = 980, 18, 230
+    counted = [r for r in rows if r.get("ikern")]
+    w, left = 980, 230
+    per_row = 2 * 18 + 8
     top1 = 60
-    h1 = len(main) * (2 * bar_h + 8)
-    top2 = top1 + h1 + 90
+    top_i = top1 + len(main) * per_row + 90
+    top2 = (top_i + len(counted) * per_row + 90) if counted else top_i
     h2 = 300
     height = top2 + h2 + 70
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" '
            f'font-family="sans-serif" font-size="12">',
-           '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{w / 2}" y="24" text-anchor="middle" font-size="16">'
-           'ns per page: /dev/rust_pagemap (blue) vs the kernel (orange), log scale</text>']
-    vals = [v for r in main for v in (r["dev"] / r["pages"], r["kern"] / r["pages"]) if v > 0]
-    if vals:
-        lo = 10 ** math.floor(math.log10(min(vals)))
-        hi = 10 ** math.ceil(math.log10(max(vals)))
-        span = max(math.log10(hi / lo), 1)
-        plot_w = w - left - 80
-
-        def x(v):
-            return left + plot_w * math.log10(max(v, lo) / lo) / span
-
-        d = lo
-        while d <= hi * 1.0001:
-            out.append(f'<line x1="{x(d):.1f}" y1="{top1 - 5}" x2="{x(d):.1f}" y2="{top1 + h1}" '
-                       'stroke="#ddd"/>')
-            out.append(f'<text x="{x(d):.1f}" y="{top1 - 8}" text-anchor="middle">{d:g}</text>')
-            d *= 10
-        y = top1
-        for r in main:
-            dv, kv = r["dev"] / r["pages"], r["kern"] / r["pages"]
-            out.append(f'<text x="{left - 6}" y="{y + bar_h + 4}" text-anchor="end">'
-                       f'{escape(r["name"])}</text>')
-            for v, color in ((dv, "#1f77b4"), (kv, "#ff7f0e")):
-                out.append(f'<rect x="{left}" y="{y}" width="{x(v) - left:.1f}" '
-                           f'height="{bar_h - 2}" fill="{color}"/>')
-                out.append(f'<text x="{x(v) + 4:.1f}" y="{y + bar_h - 5}">{fmt(v)}</text>')
-                y += bar_h
-            out.append(f'<text x="{w - 8}" y="{y - bar_h + 4}" text-anchor="end">'
-                       f'{dv / kv:.2f}</text>')
-            y += 8
+           '<rect width="100%" height="100%" fill="white"/>']
+    bar_panel(out, main, top1, w, left, lambda r: (r["dev"] / r["pages"], r["kern"] / r["pages"]),
+              "ns per page: /dev/rust_pagemap (blue) vs the kernel (orange), log scale; "
+              "right: ratio", "ns/page")
+    if counted:
+        bar_panel(out, counted, top_i, w, left,
+                  lambda r: (r["idev"], r["ikern"]) if r.get("ikern") else None,
+                  "kernel instructions per page (per call: pread8), device (blue) vs the kernel "
+                  "(orange), log scale; right: iratio", "insns/page")
     out.append(f'<text x="{w / 2}" y="{top2 - 30}" text-anchor="middle" font-size="16">'
                'dense 4 KiB read: ns per page against mapping size</text>')
     if sweep:
@@ -167,10 +400,27 @@ def svg(rows, path):
 def main(argv):
     log, outdir, accel, versions_file = argv[:4]
     flavour = argv[4] if len(argv) > 4 else "perf"
+    icount_log = argv[5] if len(argv) > 5 else None
     rows, baseline, info = parse(log)
     if not rows:
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
         return 1
+    if icount_log and os.path.exists(icount_log):
+        runs, marker, info["outside"] = parse_icount(icount_log)
+        if marker is None or info.get("marker") in (None, "0") or \
+                int(marker, 16) != int(info["marker"], 16):
+            print(f"bench-report: {icount_log}: no counts for the marker the guest used "
+                  f"({marker} in the log, {info.get('marker')} in the guest)", file=sys.stderr)
+        else:
+            attach_counts(rows + baseline, runs, info["bench_runs"])
+    for label, rs in (("baseline module", baseline), ("", rows)):
+        if rs and label:
+            print(f"{label}:")
+        for r in rs:
+            print(f"ratio {r['name']}: {r['dev'] / r['kern']:.2f}")
+            ir = iratio(r)
+            if ir is not None:
+                print(f"iratio {r['name']}: {ir:.2f}")
     versions = []
     if os.path.exists(versions_file):
         with open(versions_file) as f:

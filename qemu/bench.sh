@@ -10,6 +10,13 @@
 # boot; results.md then shows both.
 # BENCH_ONLY=GROUP,GROUP runs only those workload groups (bench.c's bench_* names without
 # the prefix, e.g. read_dense,clears), to time again what a change touched.
+# Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/icount-plugin.c), which
+# logs every vCPU's kernel instruction count at bench.c's markers to
+# build/bench/icount.log; bench-report.py pairs them (iratio). BENCH_COUNT=0 boots without it.
+# BENCH_ALIGN=1 builds the module with every function on a 4 KiB page of its own
+# (-align-all-functions=12): a layout that helps only under TCG (a jump across a guest page
+# is not chained), for a time-only experiment; the results say so. The module users build
+# has no such option.
 # The boot takes the machine-wide QEMU lock (/tmp/rpm-qemu.lock): one guest at a time.
 source "$(dirname "$0")/common.sh"
 OUT=$TOP/build/bench
@@ -25,7 +32,15 @@ else
 	kobj=$("$QEMU_DIR/build-kernel.sh" perf)
 fi
 mkdir -p "$TOP/build"
-"$QEMU_DIR/versions.sh" "$kobj" | tee "$TOP/build/bench-versions.txt"
+{
+	"$QEMU_DIR/versions.sh" "$kobj"
+	rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git -C "$TOP" diff --quiet HEAD -- Kbuild rust_pagemap.rs walk 2>/dev/null || rev="$rev + uncommitted changes"
+	align=
+	[ "${BENCH_ALIGN:-0}" = 1 ] &&
+		align=", BENCH_ALIGN=1: every function on a 4 KiB page of its own (emulator-only layout, for times only)"
+	echo "  module:  rust_pagemap $rev$align"
+} | tee "$TOP/build/bench-versions.txt"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/module" "$OUT/guest"
@@ -33,6 +48,12 @@ mkdir -p "$OUT/module" "$OUT/guest"
 # (which make check loads into the debug kernel) is left alone.
 log "building rust_pagemap.ko for that kernel"
 cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$OUT/module/"
+if [ "${BENCH_ALIGN:-0}" = 1 ]; then
+	# Time-only experiment: under TCG a hot loop that straddles a guest page runs up to twice
+	# as slow (the jump back is looked up, not chained); with every function on a page of its
+	# own, no loop of a function smaller than a page straddles one. Counts do not change.
+	echo 'rustflags-y += -Cllvm-args=-align-all-functions=12' >>"$OUT/module/Kbuild"
+fi
 mapfile -t KF < <(kmake_flags)
 make -s -C "$kobj" M="$OUT/module" ARCH=x86_64 "${KF[@]}" modules >&2
 if [ -n "${BENCH_BASELINE:-}" ]; then
@@ -50,6 +71,13 @@ trap 'rm -rf "$tmp"' EXIT
 "$QEMU_DIR/build-tests.sh" "$kobj" "$tmp" "$OUT/bin"
 cp "$tmp/rust_pagemap/bench" "$OUT/guest/bench"
 
+plugin_args=()
+if [ "${BENCH_COUNT:-1}" != 0 ]; then
+	log "building the instruction-counting TCG plugin"
+	plugin=$("$QEMU_DIR/build-plugin.sh" "$OUT/plugin")
+	plugin_args=(-plugin "$plugin,outfile=$OUT/icount.log")
+fi
+
 kernel=$kobj/arch/x86/boot/bzImage
 "$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 accel=TCG
@@ -61,13 +89,20 @@ echo "$BENCH_ARGS${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
 "$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 
 log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS${BENCH_ONLY:+, only $BENCH_ONLY}); the run takes a few minutes"
-flock /tmp/rpm-qemu.lock "$QEMU_DIR/boot.sh" "$kernel" "$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
-sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|ratio |# )' || true
+if [ "$accel" = KVM ] && [ ${#plugin_args[@]} -gt 0 ]; then
+	log "KVM: TCG plugins do not run under KVM; no instruction counts"
+	plugin_args=()
+fi
+RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/boot.sh" "$kernel" \
+	"$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
+# The ratio lines come from bench-report.py below, each with its instruction ratio.
+sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|# )' || true
 # Judged as a 4-level run on the performance kernel (no kmemleak there), without tests.
 python3 "$QEMU_DIR/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
 	cat "$OUT/verdict.txt" >&2
 	die "the bench run failed (console: $OUT/bench.log)"
 }
 grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
-python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" "$flavour"
+python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" \
+	"$flavour" "$OUT/icount.log"
 echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"

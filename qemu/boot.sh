@@ -5,7 +5,8 @@
 # The guest is told which (rpm.accel=) and reports it back with what it measured.
 # Environment: RPM_SMP (CPUs, default 2), RPM_MEM (default 4G, or 6G for a kernel that needs its
 # 1 GiB page reserved at boot: see below), RPM_APPEND (more kernel arguments, e.g.
-# rpm.tests=NAME,NAME to run only those programs).
+# rpm.tests=NAME,NAME to run only those programs), RPM_QEMU_ARGS (more QEMU arguments,
+# split at blanks: bench.sh's -plugin).
 source "$(dirname "$0")/common.sh"
 kernel=$1 initrd=$2 mode=$3 paging=$4 log=$5 limit=${6:-2400}
 
@@ -35,7 +36,7 @@ append="$append ${RPM_APPEND:-}"
 set +e
 timeout -k 10 "$limit" qemu-system-x86_64 "${accel[@]}" -cpu max -smp "${RPM_SMP:-2}" -m "${RPM_MEM:-$mem}" \
 	-display none -monitor none -serial stdio -no-reboot \
-	-kernel "$kernel" -initrd "$initrd" -append "$append" </dev/null >"$log" 2>&1
+	-kernel "$kernel" -initrd "$initrd" -append "$append" ${RPM_QEMU_ARGS:-} </dev/null >"$log" 2>&1
 rc=$?
 set -e
 [ "$rc" = 124 ] && echo "RPM-TIMEOUT after ${limit}s" >>"$log"

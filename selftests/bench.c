@@ -12,9 +12,22 @@
  * Output, per workload:
  *   ratio NAME: X.XX          device time / kernel time (lower is better)
  *   BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE
+ *   BENCH-ICOUNT,NAME,SEQ,SCOPE,STAT,DEV_DIV,KERN_DIV
  * DEV_NS and KERN_NS are nanoseconds per operation; PAGES is what one
  * operation covers (1 for per-call workloads), so ns/page = NS / PAGES. The
  * host turns the CSV lines into build/bench/results.md and an SVG plot.
+ *
+ * Instruction counts: after its timed runs, each workload runs its operation
+ * COUNT_OPS more times per side, untimed, each between two calls into the
+ * marker page (a page of `ret`s at MARK_PAGE), with counting switched on by
+ * another marker. Under `make bench` QEMU runs the rpm-icount TCG plugin
+ * (qemu/icount-plugin.c), which logs every vCPU's kernel instruction count at
+ * each marker to a file on the host; elsewhere the markers are plain calls.
+ * BENCH-ICOUNT tells the host how to read the sections of count phase SEQ
+ * (marker MARK_WORKLOAD + SEQ): SCOPE which vCPUs' instructions (all, self: the
+ * vCPU that ran the markers, others: all but it), STAT how to combine the
+ * sections of a side (median of the sections, or total of them), and the
+ * divisor per side that makes it instructions per page (or per call).
  *
  * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]] [only=NAME,NAME...]
  * only= runs just the named workload groups (the bench_* function names without
@@ -46,6 +59,31 @@ static size_t sparse_gib = 64;
 static const char *group = "read";
 static const char *only; /* comma-separated workload groups to run, NULL: all */
 
+/*
+ * The marker page (see the top of the file and qemu/icount-plugin.c, which has
+ * the same address and the meaning of MARK_COUNT_ON/OFF). A marker is a call to
+ * an offset of it; the offset is what the plugin logs.
+ */
+#define MARK_PAGE 0x4d41524b0000UL
+enum {
+	MARK_DEV_BEGIN = 0,
+	MARK_DEV_END = 1,
+	MARK_KERN_BEGIN = 2,
+	MARK_KERN_END = 3,
+	MARK_COUNT_ON = 16,
+	MARK_COUNT_OFF = 17,
+	MARK_START = 18, /* a run of this program begins */
+	MARK_WORKLOAD = 1024, /* + the count phase's sequence number, up to 3071 */
+};
+#define COUNT_OPS 5
+
+static unsigned char *mark_page;
+/* Count phases so far; in a shared page, so that a forked child's phases are numbered too. */
+static int *count_seq;
+/* How the host reads the next count phase: which vCPUs, and the statistic. */
+static const char *count_scope = "all", *count_stat = "median";
+static int last_seq = -1;
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -59,6 +97,47 @@ static void die(const char *what)
 	printf("bench: %s: %s\n", what, strerror(errno));
 	fflush(stdout);
 	exit(1);
+}
+
+static void marker(unsigned int offset)
+{
+	if (mark_page)
+		((void (*)(void))(mark_page + offset))();
+}
+
+/* The marker page: every byte a `ret`, at the address the plugin watches. */
+static void map_markers(void)
+{
+	unsigned char *p = mmap((void *)MARK_PAGE, PM_PAGE, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	int *seq = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p != (void *)MARK_PAGE || seq == MAP_FAILED) {
+		printf("# marker page not mapped at %#lx (%s): no instruction counts\n", MARK_PAGE,
+		       strerror(errno));
+		return;
+	}
+	memset(p, 0xc3, PM_PAGE);
+	if (mprotect(p, PM_PAGE, PROT_READ | PROT_EXEC))
+		die("mprotect marker page");
+	mark_page = p;
+	count_seq = seq;
+}
+
+/* Counting on for the next phase; returns its sequence number. */
+static int count_begin(void)
+{
+	int seq = count_seq ? (*count_seq)++ : 0;
+
+	marker(MARK_COUNT_ON);
+	marker(MARK_WORKLOAD + seq % 3072);
+	last_seq = mark_page ? seq : -1;
+	return seq;
+}
+
+static void count_end(void)
+{
+	marker(MARK_COUNT_OFF);
 }
 
 static void pin_to_cpu(int cpu)
@@ -134,6 +213,40 @@ static void measure(const struct bench_op *b, double *dev, double *kern)
 	*kern = k[RUNS / 2];
 }
 
+/*
+ * The count phase of a workload, after its timed runs: COUNT_OPS operations
+ * per side, alternating, each between a begin and an end marker (prep outside
+ * them), counting on. Not timed: the counting slows the guest's kernel code.
+ */
+static void count(const struct bench_op *b)
+{
+	count_begin();
+	for (int i = 0; i < COUNT_OPS; i++) {
+		for (int j = 0; j < 2; j++) {
+			int side = j ^ (i & 1);
+
+			if (b->prep)
+				b->prep(b->ctx, side);
+			marker(side ? MARK_KERN_BEGIN : MARK_DEV_BEGIN);
+			b->op(b->ctx, side);
+			marker(side ? MARK_KERN_END : MARK_DEV_END);
+		}
+	}
+	count_end();
+}
+
+/* How the host is to read the last count phase: divisors give instructions per page or call. */
+static void report_count(const char *name, double dev_div, double kern_div)
+{
+	if (last_seq < 0)
+		return;
+	printf("BENCH-ICOUNT,%s,%d,%s,%s,%.0f,%.0f\n", name, last_seq, count_scope, count_stat,
+	       dev_div, kern_div);
+	last_seq = -1;
+	count_scope = "all";
+	count_stat = "median";
+}
+
 static void report(const char *name, long pages, double dev, double kern, const char *note)
 {
 	printf("ratio %s: %.2f\n", name, dev / kern);
@@ -146,7 +259,9 @@ static void run(const char *name, long pages, const struct bench_op *b, const ch
 	double dev, kern;
 
 	measure(b, &dev, &kern);
+	count(b);
 	report(name, pages, dev, kern, note);
+	report_count(name, pages, pages);
 }
 
 /* ---- memory set-up ---- */
@@ -396,8 +511,10 @@ static void bench_read_pread8(void)
 
 	touch(p, len, 1);
 	measure(&b, &dev, &kern);
+	count(&b);
 	report("read_pread8", 1, dev / PREADS_PER_OP, kern / PREADS_PER_OP,
 	       "one 8-byte pread (per-call cost)");
+	report_count("read_pread8", PREADS_PER_OP, PREADS_PER_OP);
 	munmap(p, len);
 }
 
@@ -640,6 +757,13 @@ static void bench_clears(void)
 	atomic_store(&writer_stop, 0);
 	if (pthread_create(&t, NULL, writer, NULL))
 		die("pthread_create");
+	/*
+	 * Counted on the clearing thread's vCPU only: the writer's faults on the
+	 * other one fall into a section or not by timing (each clear makes all of
+	 * its pages fault again, on either side), so the count of both vCPUs would
+	 * grow with the section's length, as a time does.
+	 */
+	count_scope = "self";
 	run("clear_all_dirty_writer", pages, &b,
 	    "whole process, every page dirty, a writer thread on the other CPU");
 	atomic_store(&writer_stop, 1);
@@ -725,13 +849,19 @@ static void *fault_writer(void *arg)
 	return NULL;
 }
 
-/* Pages per second a writer gets while get-and-clear runs in a loop for `ns`. */
-static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns)
+/*
+ * Pages per second a writer gets while get-and-clear runs in a loop for `ns`;
+ * `pages`, if set, gets the pages it wrote. With `marked`, the window is
+ * between a begin and an end marker.
+ */
+static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, int marked, long *pages)
 {
 	struct fault_writer w = { side ? g->wp : g->sd, g->len, 0 };
 	pthread_t t;
 	uint64_t t0;
 
+	if (marked)
+		marker(side ? MARK_KERN_BEGIN : MARK_DEV_BEGIN);
 	atomic_store(&writer_stop, 0);
 	if (pthread_create(&t, NULL, fault_writer, &w))
 		die("pthread_create");
@@ -740,6 +870,10 @@ static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns)
 		gww_op(g, side);
 	atomic_store(&writer_stop, 1);
 	pthread_join(t, NULL);
+	if (marked)
+		marker(side ? MARK_KERN_END : MARK_DEV_END);
+	if (pages)
+		*pages = w.pages;
 	return (double)w.pages * 1e9 / (double)(now_ns() - t0);
 }
 
@@ -769,9 +903,29 @@ static void bench_get_and_clear(void)
 
 	/* Writer throughput: pages/s on CPU 1 while the other CPU loops over get-and-clear. */
 	for (int i = 0; i < RUNS; i++) {
-		dev[i] = writer_throughput(&g, 0, 200000000ULL);
-		kern[i] = writer_throughput(&g, 1, 200000000ULL);
+		dev[i] = writer_throughput(&g, 0, 200000000ULL, 0, NULL);
+		kern[i] = writer_throughput(&g, 1, 200000000ULL, 0, NULL);
 	}
+	/*
+	 * Counted: the kernel instructions of the writer's vCPU (faults, flush
+	 * IPIs, waits on the page-table lock) per page it wrote, over two windows
+	 * per side.
+	 */
+	long written[2] = { 0, 0 };
+
+	count_begin();
+	for (int i = 0; i < 2; i++) {
+		for (int j = 0; j < 2; j++) {
+			int side = j ^ i;
+			long n;
+
+			writer_throughput(&g, side, 200000000ULL, 1, &n);
+			written[side] += n;
+		}
+	}
+	count_end();
+	count_scope = "others";
+	count_stat = "total";
 	qsort(dev, RUNS, sizeof(dev[0]), cmp_double);
 	qsort(kern, RUNS, sizeof(kern[0]), cmp_double);
 	printf("# writer during get-and-clear: device way %.0f pages/s, /proc way %.0f pages/s\n",
@@ -779,6 +933,7 @@ static void bench_get_and_clear(void)
 	/* As a time: ns per written page, so that the ratio reads like the others. */
 	report("writer_during_get_and_clear", 1, 1e9 / dev[RUNS / 2], 1e9 / kern[RUNS / 2],
 	       "ns per page a faulting writer on the other CPU needs while get-and-clear loops");
+	report_count("writer_during_get_and_clear", written[0], written[1]);
 	free(g.vec);
 	munmap(g.sd, len);
 	munmap(g.wp, len);
@@ -797,9 +952,10 @@ static void info(void)
 		buf[strcspn(buf, "\n")] = 0;
 		close(fd);
 	}
-	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu runs=%d min_run_ms=%llu\n",
+	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu runs=%d min_run_ms=%llu marker=%#lx count_ops=%d\n",
 	       buf, sysconf(_SC_NPROCESSORS_ONLN), dense_bytes / MIB, sweep_max / MIB,
-	       clear_bytes / MIB, sparse_gib, RUNS, MIN_RUN_NS / 1000000);
+	       clear_bytes / MIB, sparse_gib, RUNS, MIN_RUN_NS / 1000000,
+	       mark_page ? MARK_PAGE : 0UL, COUNT_OPS);
 }
 
 /* Whether workload group `name` is to run (`only=` lists it, or there is no `only=`). */
@@ -835,7 +991,9 @@ int main(int argc, char **argv)
 	if (fd_dev < 0 || fd_proc < 0)
 		die("open");
 	pin_to_cpu(0);
+	map_markers();
 	info();
+	marker(MARK_START);
 
 	group = "read";
 	RUN(read_dense);

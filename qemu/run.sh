@@ -3,7 +3,8 @@
 #   run.sh demo   set up, build, boot, load the module and show it at work
 #   run.sh check  the whole suite, under 4-level and 5-level paging; exit status = verdict
 # RPM_SERIAL=1 boots the two paging modes one after the other instead of side
-# by side. Every part's wall-clock seconds are printed at the end.
+# by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/slow.sh).
+# Every part's wall-clock seconds are printed at the end.
 source "$(dirname "$0")/common.sh"
 mode=${1:-check}
 BUILD=$TOP/build

@@ -7,6 +7,7 @@
 #                   (INSTALL_MOD_PATH=ROOT to stage it under ROOT), then depmod
 # make run          set up, build, boot the VM, load the module and show it at work
 # make check        the whole suite under QEMU (4- and 5-level paging); exit status = verdict
+#                   (RPM_SLOW=1 make check: the same with guests about twice slower)
 # make mutants      mutate the module one bug at a time; each must make a named test fail
 #                   (MUTANTS="name ..." runs only those; not part of make check: it takes long)
 # make bench        device vs kernel timings on the performance kernel -> build/bench/

@@ -6,8 +6,9 @@
 # Environment: RPM_SMP (CPUs, default 2), RPM_MEM (default 4G, or 6G for a kernel that needs its
 # 1 GiB page reserved at boot: see below), RPM_APPEND (more kernel arguments, e.g.
 # rpm.tests=NAME,NAME to run only those programs), RPM_QEMU_ARGS (more QEMU arguments,
-# split at blanks: bench.sh's -plugin).
+# split at blanks: bench.sh's -plugin), RPM_SLOW (slower guests: qemu/slow.sh).
 source "$(dirname "$0")/common.sh"
+source "$QEMU_DIR/slow.sh"
 kernel=$1 initrd=$2 mode=$3 paging=$4 log=$5 limit=${6:-2400}
 
 accel=(-accel tcg,thread=multi) accel_name=tcg
@@ -33,11 +34,13 @@ fi
 [ "$paging" = 4 ] && append="$append no5lvl"
 append="$append ${RPM_APPEND:-}"
 
+slow_join "$(basename "$log")"
 set +e
-timeout -k 10 "$limit" qemu-system-x86_64 "${accel[@]}" -cpu max -smp "${RPM_SMP:-2}" -m "${RPM_MEM:-$mem}" \
+"${SLOW_PREFIX[@]}" timeout -k 10 "$limit" qemu-system-x86_64 "${accel[@]}" -cpu max -smp "${RPM_SMP:-2}" -m "${RPM_MEM:-$mem}" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-kernel "$kernel" -initrd "$initrd" -append "$append" ${RPM_QEMU_ARGS:-} </dev/null >"$log" 2>&1
 rc=$?
 set -e
+slow_report "$(basename "$log")"
 [ "$rc" = 124 ] && echo "RPM-TIMEOUT after ${limit}s" >>"$log"
 exit 0

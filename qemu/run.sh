@@ -3,7 +3,8 @@
 #   run.sh demo   set up, build, boot, load the module and show it at work
 #   run.sh check  the whole suite, under 4-level and 5-level paging; exit status = verdict
 # RPM_SERIAL=1 boots the two paging modes one after the other instead of side
-# by side. Every part's wall-clock seconds are printed at the end.
+# by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/slow.sh).
+# Every part's wall-clock seconds are printed at the end.
 source "$(dirname "$0")/common.sh"
 mode=${1:-check}
 BUILD=$TOP/build
@@ -150,16 +151,21 @@ check)
 	# a call costs several times more, and what it adds (memory and locking
 	# reports) needs each path reached, not reached a million times. The
 	# performance kernel runs the randomized programs long: the fuzz (FUZZ_CALLS
-	# calls as root and as many as nobody in each mode, every one required:
-	# fewer is a failure, not a shorter run; 2 users x 2 modes x 60,000 =
-	# 240,000 per make check, on top of the short runs), the model
+	# calls as root and as many as nobody in each mode; 2 users x 2 modes x
+	# 60,000 = 240,000 per make check, on top of the short runs), the model
 	# (MODEL_STEPS steps), pagemap_scan_random (only there: its worlds are a
 	# search for disagreements with the kernel, which the performance kernel
 	# finds as well, 5 times faster; every code path it reaches is also reached
-	# under KASAN by the scan programs), stress (STRESS_SECONDS), and other
-	# people's programs (qemu/guest-others.sh), all of them.
-	FUZZ_CALLS=60000 FUZZ_SECONDS=900 MODEL_STEPS=10000 STRESS_SECONDS=10
-	DEBUG_FUZZ_SECONDS=6 DEBUG_MODEL_STEPS=2000 DEBUG_STRESS_SECONDS=6
+	# under KASAN by the scan programs), stress (until each kind of operation
+	# ran STRESS_EACH times, STRESS_CALLS device calls, STRESS_TARGETS targets
+	# exited by themselves), and other people's programs (qemu/guest-others.sh),
+	# all of them. Every count is required, on either kernel, however slow the
+	# host: a run ends when it has made them, and fails only if its time cap
+	# (FUZZ_CAP here, the programs' defaults elsewhere) comes first.
+	FUZZ_CALLS=60000 FUZZ_CAP=900 MODEL_STEPS=10000
+	STRESS_EACH=20 STRESS_CALLS=5000 STRESS_TARGETS=1
+	DEBUG_FUZZ_CALLS=5000 DEBUG_MODEL_STEPS=2000
+	DEBUG_STRESS_EACH=5 DEBUG_STRESS_CALLS=1000 DEBUG_STRESS_TARGETS=1
 	PERF_ONLY=pagemap_scan_random
 	debug_tests=$(sed -n 's/^rust_pagemap://p' "$BUILD/kselftest/kselftest-list.txt" |
 		grep -vx "$PERF_ONLY" | paste -sd,)
@@ -169,12 +175,14 @@ check)
 	# check-5.log and check-4.log), then the performance kernel (perf-5.log,
 	# perf-4.log). No lane waits for the other: the debug boots differ in length.
 	fuzz_calls=${RPM_FUZZ_CALLS:-$FUZZ_CALLS}
-	debug_append="rpm.tests=$debug_tests rpm.env=RPM_FUZZ_SECONDS=$DEBUG_FUZZ_SECONDS \
-rpm.env=RPM_MODEL_STEPS=$DEBUG_MODEL_STEPS rpm.env=RPM_STRESS_SECONDS=$DEBUG_STRESS_SECONDS"
+	debug_append="rpm.tests=$debug_tests rpm.env=RPM_FUZZ_CALLS=$DEBUG_FUZZ_CALLS \
+rpm.env=RPM_MODEL_STEPS=$DEBUG_MODEL_STEPS rpm.env=RPM_STRESS_EACH=$DEBUG_STRESS_EACH \
+rpm.env=RPM_STRESS_CALLS=$DEBUG_STRESS_CALLS rpm.env=RPM_STRESS_TARGETS=$DEBUG_STRESS_TARGETS"
 	perf_append="rpm.tests=fuzz,softdirty_model,$PERF_ONLY,stress rpm.others=all \
-rpm.env=RPM_FUZZ_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_MIN_CALLS=$fuzz_calls \
-rpm.env=RPM_FUZZ_SECONDS=$FUZZ_SECONDS rpm.env=RPM_MODEL_STEPS=$MODEL_STEPS \
-rpm.env=RPM_STRESS_SECONDS=$STRESS_SECONDS rpm.timeout=$((2 * FUZZ_SECONDS + 300))"
+rpm.env=RPM_FUZZ_CALLS=$fuzz_calls rpm.env=RPM_FUZZ_CAP_SECONDS=$FUZZ_CAP \
+rpm.env=RPM_MODEL_STEPS=$MODEL_STEPS rpm.env=RPM_STRESS_EACH=$STRESS_EACH \
+rpm.env=RPM_STRESS_CALLS=$STRESS_CALLS rpm.env=RPM_STRESS_TARGETS=$STRESS_TARGETS \
+rpm.timeout=$((2 * FUZZ_CAP + 300))"
 	lane() {
 		RPM_APPEND=$debug_append boot "$1" "check-$1.log" check
 		BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \

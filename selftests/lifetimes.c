@@ -309,8 +309,20 @@ struct churn {
 	int dev;
 	pid_t child;
 	atomic_bool stop;
-	atomic_long calls, violations;
+	atomic_long calls[3], violations;	/* attaches, scans, reads */
 };
+
+/*
+ * Each of the three kinds of call at least CHURN_CALLS times, all on the one
+ * file at once: the race needs them overlapping, not a length of time. At most
+ * CHURN_CAP_SECONDS (the test's timeout, set in main(), is longer).
+ */
+#ifndef CHURN_CALLS
+#define CHURN_CALLS 600
+#endif
+#ifndef CHURN_CAP_SECONDS
+#define CHURN_CAP_SECONDS 90
+#endif
 
 static void *churn_attach(void *arg)
 {
@@ -320,7 +332,7 @@ static void *churn_attach(void *arg)
 	for (int i = 0; !atomic_load(&c->stop); i++) {
 		if (pm_attach_pid(c->dev, i % 2 ? c->child : getpid()))
 			atomic_fetch_add(&c->violations, 1);
-		atomic_fetch_add(&c->calls, 1);
+		atomic_fetch_add(&c->calls[0], 1);
 	}
 	return NULL;
 }
@@ -341,7 +353,7 @@ static void *churn_scan(void *arg)
 		ret = ioctl(c->dev, PAGEMAP_SCAN, &a);
 		if (ret < 0 || pm_scan_violation(&a, ret, r, a.walk_end))
 			atomic_fetch_add(&c->violations, 1);
-		atomic_fetch_add(&c->calls, 1);
+		atomic_fetch_add(&c->calls[1], 1);
 	}
 	return NULL;
 }
@@ -361,7 +373,7 @@ static void *churn_read(void *arg)
 		for (int i = 0; n == sizeof(e) && i < 512; i++)
 			if (pm_entry_violation(e[i], true))
 				atomic_fetch_add(&c->violations, 1);
-		atomic_fetch_add(&c->calls, 1);
+		atomic_fetch_add(&c->calls[2], 1);
 	}
 	return NULL;
 }
@@ -371,6 +383,8 @@ TEST(attach_scan_and_read_race_on_one_file)
 	struct churn c = { .dev = pm_open_dev() };
 	pthread_t t[3];
 	int ready[2], proc;
+	double t0, took;
+	bool reached = false;
 	char x;
 
 	ASSERT_GE(c.dev, 0);
@@ -392,13 +406,23 @@ TEST(attach_scan_and_read_race_on_one_file)
 	pthread_create(&t[0], NULL, churn_attach, &c);
 	pthread_create(&t[1], NULL, churn_scan, &c);
 	pthread_create(&t[2], NULL, churn_read, &c);
-	sleep(3);
+	t0 = pm_now();
+	while (!reached && pm_now() - t0 < CHURN_CAP_SECONDS) {
+		usleep(10000);
+		reached = atomic_load(&c.calls[0]) >= CHURN_CALLS &&
+			  atomic_load(&c.calls[1]) >= CHURN_CALLS &&
+			  atomic_load(&c.calls[2]) >= CHURN_CALLS;
+	}
+	took = pm_now() - t0;
 	atomic_store(&c.stop, true);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
-	printf("# %ld calls\n", atomic_load(&c.calls));
+	printf("# %ld attaches, %ld scans, %ld reads in %.1f s\n", atomic_load(&c.calls[0]),
+	       atomic_load(&c.calls[1]), atomic_load(&c.calls[2]), took);
 	EXPECT_EQ(0, atomic_load(&c.violations));
-	EXPECT_GT(atomic_load(&c.calls), 100);
+	EXPECT_TRUE(reached)
+	TH_LOG("did not reach coverage in %d s: %d calls of each kind needed", CHURN_CAP_SECONDS,
+	       CHURN_CALLS);
 	/* Whatever the last attach was, one more decides. */
 	ASSERT_EQ(0, pm_attach_pid(c.dev, c.child));
 	proc = pm_open_proc_of(c.child);
@@ -926,5 +950,6 @@ int main(int argc, char **argv)
 	_thousands_of_opens_and_attaches_give_every_reference_back_object.timeout = 600;
 	_reads_on_one_shared_file_serialise_the_position_object.timeout = 300;
 	_huge_sparse_read_stops_soon_after_sigkill_object.timeout = 600;
+	_attach_scan_and_read_race_on_one_file_object.timeout = CHURN_CAP_SECONDS + 60;
 	return test_harness_run(argc, argv);
 }

@@ -32,6 +32,10 @@
  * The seed is printed; RPM_SEED=<seed> replays a run. Coverage counters make
  * sure the interesting states really happened: a run in which, say, no THP was
  * ever mapped or no category was ever reported fails instead of passing.
+ *
+ * Each test runs a number of worlds and scans, not a length of time, however
+ * slow the machine; a time cap per test (below each test's harness timeout)
+ * stops one that is too slow, and it fails saying how far it got.
  */
 #include "pm_rng.h"
 #include "pm_sizes.h"
@@ -62,6 +66,26 @@
 /* Write-protecting scans per pair of twins, and pairs at most. */
 #define WP_SCANS_PER_TWINS 12
 #define TWIN_WORLDS 40
+
+/* Each test's time cap; its harness timeout is CAP_MARGIN seconds longer. */
+#ifndef SCANS_CAP_SECONDS
+#define SCANS_CAP_SECONDS 240
+#endif
+#ifndef WP_CAP_SECONDS
+#define WP_CAP_SECONDS 240
+#endif
+#ifndef SIZED_CAP_SECONDS
+#define SIZED_CAP_SECONDS 400
+#endif
+#define CAP_MARGIN 60
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
 
 /* --- randomness ---------------------------------------------------------- */
 
@@ -744,16 +768,23 @@ FIXTURE_TEARDOWN(random)
 }
 
 /* Scans that change nothing: both files on the same memory. */
-TEST_F_TIMEOUT(random, scans_agree, 120)
+TEST_F_TIMEOUT(random, scans_agree, SCANS_CAP_SECONDS + CAP_MARGIN)
 {
 	int proc = self->proc, dev = self->dev;
 	struct coverage cov = { 0 };
 	long scans = 0, failures = 0;
+	bool capped = false;
+	int wi;
 
 	seed(pm_seed(), 0);
-	for (int wi = 0; scans < MIN_SCANS && wi < 2 * MIN_SCANS / SCANS_PER_WORLD &&
-			 failures < MAX_FAILURES; wi++) {
+	for (wi = 0; scans < MIN_SCANS && wi < 2 * MIN_SCANS / SCANS_PER_WORLD &&
+		     failures < MAX_FAILURES; wi++) {
 		struct world w;
+
+		if (seconds_since(&self->t0) > SCANS_CAP_SECONDS) {
+			capped = true;
+			break;
+		}
 
 		if (!world_build(&w, 1, true)) {
 			world_destroy(&w);
@@ -786,7 +817,10 @@ TEST_F_TIMEOUT(random, scans_agree, 120)
 	}
 	printf("# %ld scans, %ld differ\n", scans, failures);
 	EXPECT_EQ(0, failures);
-	if (!failures) {
+	EXPECT_FALSE(capped)
+	TH_LOG("did not reach coverage in %d s: %ld of %d scans, in %d worlds", SCANS_CAP_SECONDS,
+	       scans, MIN_SCANS, wi);
+	if (!failures && !capped) {
 		EXPECT_GE(scans, MIN_SCANS);
 		check_coverage(_metadata, &cov);
 	}
@@ -810,17 +844,24 @@ static struct pm_scan_arg for_twin(struct world *w, const struct pm_scan_arg *a0
 }
 
 /* Scans that write-protect: /proc on one twin, the device on the other. */
-TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
+TEST_F_TIMEOUT(random, write_protect_scans_agree, WP_CAP_SECONDS + CAP_MARGIN)
 {
 	int proc = self->proc, dev = self->dev;
 	static struct pm_scan_result ra, rb;
 	struct coverage cov = { 0 };
 	long scans = 0, failures = 0, unlike = 0, effective = 0;
+	bool capped = false;
+	int wi;
 
 	seed(pm_seed(), 0x7770);
-	for (int wi = 0; wi < TWIN_WORLDS && failures < MAX_FAILURES; wi++) {
+	for (wi = 0; wi < TWIN_WORLDS && failures < MAX_FAILURES; wi++) {
 		struct world w;
 		bool built = false;
+
+		if (seconds_since(&self->t0) > WP_CAP_SECONDS) {
+			capped = true;
+			break;
+		}
 
 		for (int attempt = 0; attempt < 3 && !built; attempt++) {
 			built = world_build(&w, 2, false) && twins_alike(proc, &w);
@@ -890,7 +931,10 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, 120)
 	printf("# %ld write-protecting scans (%ld over written pages), %ld differ, %ld worlds never alike\n",
 	       scans, effective, failures, unlike);
 	EXPECT_EQ(0, failures);
-	if (!failures) {
+	EXPECT_FALSE(capped)
+	TH_LOG("did not reach coverage in %d s: %d of %d pairs of twins, %ld scans", WP_CAP_SECONDS,
+	       wi, TWIN_WORLDS, scans);
+	if (!failures && !capped) {
 		EXPECT_GE(scans, TWIN_WORLDS * WP_SCANS_PER_TWINS / 2);
 		EXPECT_GE(effective, scans / 4) TH_LOG("too few scans had anything to protect");
 		EXPECT_GT(cov.thp, 0);
@@ -973,13 +1017,14 @@ static bool anon_slot(struct world *w, int s, bool thp)
 	return true;
 }
 
-TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
+TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MARGIN)
 {
 	static struct pm_page pd[SIZED_PAGES], pq[SIZED_PAGES];
 	int proc = self->proc, dev = self->dev;
 	struct size_coverage sc = { 0 };
 	long scans = 0, failures = 0;
-	int rebuilds = 0;
+	int rebuilds = 0, wi;
+	bool capped = false;
 	char cur[128];
 
 	ASSERT_TRUE(sysfs_rw(MTHP_64K, cur, sizeof(cur), false))
@@ -993,10 +1038,15 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
 	ASSERT_TRUE(sysfs_rw(MTHP_64K, "always", 0, true));
 	seed(pm_seed(), 0x5125);
 	/* SIZED_WORLDS random worlds, then one more with 64 KiB mTHP for sure (below). */
-	for (int wi = 0; wi <= SIZED_WORLDS && failures < MAX_FAILURES; wi++) {
+	for (wi = 0; wi <= SIZED_WORLDS && failures < MAX_FAILURES; wi++) {
 		uintptr_t lo, bad_at = 0;
 		const char *why = NULL;
 		struct world w;
+
+		if (seconds_since(&self->t0) > SIZED_CAP_SECONDS) {
+			capped = true;
+			break;
+		}
 
 		if (!world_build(&w, 1, true)) {
 			world_destroy(&w);
@@ -1073,7 +1123,10 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, 300)
 	       scans, failures, sc.pte4k, sc.mthp, sc.pte_of_thp, sc.pmd_thp, sc.swapped,
 	       sc.hugetlb, sc.hugetlb_none);
 	EXPECT_EQ(0, failures);
-	if (!failures) {
+	EXPECT_FALSE(capped)
+	TH_LOG("did not reach coverage in %d s: %d of %d worlds, %ld scans", SIZED_CAP_SECONDS, wi,
+	       SIZED_WORLDS + 1, scans);
+	if (!failures && !capped) {
 		EXPECT_GE(scans, SIZED_WORLDS * SIZED_SCANS_PER_WORLD / 2);
 		EXPECT_GT(sc.pte4k, 0);
 		EXPECT_GT(sc.mthp, 0) TH_LOG("no 64 KiB mTHP was ever seen");

@@ -26,7 +26,13 @@
  * one call for a minute is reported by name (a hang is a failure, not a
  * timeout). The line `stress: N ops, 0 violations` ends each variant.
  *
- * RPM_STRESS_SECONDS sets the time per variant (default 30), RPM_SEED the seed.
+ * How long a variant runs is a count, not a time: until every kind of
+ * operation it stresses has run at least RPM_STRESS_EACH times, its device
+ * threads have made at least RPM_STRESS_CALLS calls and, attached, targets
+ * have exited by themselves and exec'd at least RPM_STRESS_TARGETS times each
+ * (defaults below), however slow the machine. RPM_STRESS_CAP_SECONDS bounds
+ * that: a variant that has not got there by then fails, saying which counts
+ * fell short. RPM_SEED sets the seed.
  */
 #include "pm_hostile.h"
 
@@ -60,7 +66,17 @@
 #define MUT_THREADS 3
 #define MAX_THREADS (DEV_THREADS + MUT_THREADS)
 #define STUCK_SECONDS 60
-#define DEFAULT_SECONDS 30
+/*
+ * Per variant: each kind it needs at least EACH times, device calls at least
+ * CALLS, target exits and execs at least TARGETS times each. Targets are the
+ * slow kind: under TCG each image takes a second or more (it maps and writes
+ * an arena, then lives up to 0.85 s), and after the first exec one image in
+ * two exits; the first exit comes after 5-10 s.
+ */
+#define DEFAULT_EACH 5
+#define DEFAULT_CALLS 1000
+#define DEFAULT_TARGETS 1
+#define DEFAULT_CAP_SECONDS 150
 
 #define KHP "/sys/kernel/mm/transparent_hugepage/khugepaged/"
 
@@ -786,7 +802,22 @@ struct spawner {
 	long exits, execs;
 };
 
-/* Keep a target alive: start one, wait for it, count how it ended, start the next. */
+/* The execs the targets announced on the pipe (each writes a byte, then execs). */
+static void count_execs(int fd)
+{
+	char drain[64];
+	ssize_t n;
+
+	while ((n = read(fd, drain, sizeof(drain))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			count(K_TARGET_EXEC);
+}
+
+/*
+ * Keep a target alive: start one, wait for it, count how it ended, start the
+ * next. Execs are counted as they come; an exit only if the target exited by
+ * itself (not killed at the end of the run).
+ */
 static void *spawn_targets(void *arg)
 {
 	struct spawner *sp = arg;
@@ -800,11 +831,10 @@ static void *spawn_targets(void *arg)
 	}
 	while (!atomic_load(&S->stop)) {
 		char s[32], f[16], *argv[] = { "/proc/self/exe", "--stress-target", s, "0", f, NULL };
-		char drain[64];
-		ssize_t n;
 		pid_t pid;
 		int pidfd, status;
-		struct pollfd pfd;
+		bool killed = false;
+		struct pollfd pfd[2];
 
 		snprintf(s, sizeof(s), "%llu", (unsigned long long)pm_rand(&r));
 		snprintf(f, sizeof(f), "%d", rep[1]);
@@ -818,24 +848,32 @@ static void *spawn_targets(void *arg)
 			break;
 		}
 		atomic_store(&S->target, pid);
-		/* Each exec of the target is seen as its exit signal never coming; count execs by polling. */
+		/* The pidfd polls readable when the target exits (an exec keeps the pid). */
 		pidfd = pm_pidfd_open(pid, 0);
-		pfd.fd = pidfd;
-		pfd.events = POLLIN;
-		while (!atomic_load(&S->stop) && poll(&pfd, 1, 100) == 0)
-			;
-		if (atomic_load(&S->stop))
+		pfd[0] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = rep[0], .events = POLLIN };
+		while (!atomic_load(&S->stop)) {
+			if (poll(pfd, 2, 100) <= 0)
+				continue;
+			if (pfd[1].revents & POLLIN)
+				count_execs(rep[0]);
+			if (pfd[0].revents)
+				break;
+		}
+		if (atomic_load(&S->stop)) {
+			killed = true;
 			kill(pid, SIGKILL);
+		}
 		atomic_store(&S->target, 0);
 		waitpid(pid, &status, 0);
 		close(pidfd);
 		if (WIFEXITED(status) && WEXITSTATUS(status) > 1)
 			violation("target", "target failed to start (status %d)", WEXITSTATUS(status));
-		count(K_TARGET_EXIT);
-		sp->exits++;
-		while ((n = read(rep[0], drain, sizeof(drain))) > 0)
-			for (ssize_t i = 0; i < n; i++)
-				count(K_TARGET_EXEC);
+		if (!killed) {
+			count(K_TARGET_EXIT);
+			sp->exits++;
+		}
+		count_execs(rep[0]);
 	}
 	close(rep[0]);
 	close(rep[1]);
@@ -897,22 +935,77 @@ static char *map_arena(void)
 	return (char *)a;
 }
 
-TEST_F_TIMEOUT(stress, racing_mutators_never_break_an_answer, DEFAULT_SECONDS + 2 * STUCK_SECONDS)
+/*
+ * Whether a variant needs kind k to have run: the self variant every kind but
+ * the attached one's (attach, target exit and exec); the attached variant the
+ * device calls but read-shared (it has no shared descriptor: each attach makes
+ * its own) and what happens to its targets (their mutators run in the targets,
+ * where this process does not count them).
+ */
+static bool kind_needed(enum kind k, bool attached)
+{
+	if (attached)
+		return k <= K_SCAN_WHOLE ? k != K_READ_SHARED :
+					   k == K_ATTACH || k == K_TARGET_EXIT || k == K_TARGET_EXEC;
+	return k != K_ATTACH && k != K_TARGET_EXIT && k != K_TARGET_EXEC;
+}
+
+/* Calls on the device: the kinds up to scan-whole. */
+static long device_calls(void)
+{
+	long n = 0;
+
+	for (int k = 0; k <= K_SCAN_WHOLE; k++)
+		n += atomic_load(&S->ops_by_kind[k]);
+	return n;
+}
+
+struct coverage {
+	long each, calls, targets;
+};
+
+/* How many times the run must have done kind k (0: not needed). */
+static long needed(const struct coverage *c, enum kind k)
+{
+	if (!kind_needed(k, S->attached))
+		return 0;
+	return k == K_TARGET_EXIT || k == K_TARGET_EXEC ? c->targets : c->each;
+}
+
+/* Whether the run has done every kind it needs as often as needed, and its device calls. */
+static bool covered(const struct coverage *c)
+{
+	for (int k = 0; k < K_COUNT; k++)
+		if (atomic_load(&S->ops_by_kind[k]) < needed(c, k))
+			return false;
+	return device_calls() >= c->calls;
+}
+
+TEST_F_TIMEOUT(stress, racing_mutators_never_break_an_answer,
+	       DEFAULT_CAP_SECONDS + 2 * STUCK_SECONDS + 30)
 {
 	static struct stress st;
 	struct thread_state ts[MAX_THREADS] = {};
 	struct spawner sp = {};
 	uint64_t seed = pm_seed();
 	struct pm_rng r = { seed };
-	double seconds = pm_env_u64("RPM_STRESS_SECONDS", DEFAULT_SECONDS), t0, stuck_at = 0;
+	const struct coverage cov = {
+		.each = pm_env_u64("RPM_STRESS_EACH", DEFAULT_EACH),
+		.calls = pm_env_u64("RPM_STRESS_CALLS", DEFAULT_CALLS),
+		.targets = variant->attached ? pm_env_u64("RPM_STRESS_TARGETS", DEFAULT_TARGETS) : 0,
+	};
+	double cap = pm_env_u64("RPM_STRESS_CAP_SECONDS", DEFAULT_CAP_SECONDS), t0, took,
+	       stuck_at = 0;
 	long total = 0, nthreads = 0;
+	bool reached = false;
 	int stuck = -1;
 
 	S = &st;
 	st.attached = variant->attached;
 	st.top = pm_user_top();
-	printf("# seed %llu (replay with RPM_SEED=%llu), %.0f s\n", (unsigned long long)seed,
-	       (unsigned long long)seed, seconds);
+	printf("# seed %llu (replay with RPM_SEED=%llu); until each kind ran %ld times, %ld device "
+	       "calls, %ld target exits and execs; at most %.0f s\n", (unsigned long long)seed,
+	       (unsigned long long)seed, cov.each, cov.calls, cov.targets, cap);
 	ASSERT_GE(sysconf(_SC_NPROCESSORS_ONLN), 2) TH_LOG("the stress needs two online CPUs");
 	ASSERT_TRUE(pm_have_swap()) TH_LOG("the stress needs swap for MADV_PAGEOUT");
 	install_fault_handler();
@@ -953,8 +1046,8 @@ TEST_F_TIMEOUT(stress, racing_mutators_never_break_an_answer, DEFAULT_SECONDS + 
 	}
 
 	t0 = pm_now();
-	while (pm_now() - t0 < seconds && stuck < 0) {
-		usleep(200 * 1000);
+	while (stuck < 0 && !(reached = covered(&cov)) && pm_now() - t0 < cap) {
+		usleep(100 * 1000);
 		for (int i = 0; i < nthreads; i++) {
 			if (pm_now() - atomic_load(&ts[i].since) > STUCK_SECONDS) {
 				stuck = i;
@@ -962,6 +1055,7 @@ TEST_F_TIMEOUT(stress, racing_mutators_never_break_an_answer, DEFAULT_SECONDS + 
 			}
 		}
 	}
+	took = pm_now() - t0;
 	atomic_store(&st.stop, true);
 	/* Let the threads finish their calls; one that does not within a minute is stuck. */
 	for (double w = pm_now(); stuck < 0 && pm_now() - w < STUCK_SECONDS;) {
@@ -998,24 +1092,27 @@ TEST_F_TIMEOUT(stress, racing_mutators_never_break_an_answer, DEFAULT_SECONDS + 
 		if (n)
 			printf(" %s %ld", kind_names[k], n);
 	}
-	printf("\n# stress: %ld ops, %ld violations (%s, %.0f s, seed %llu)\n", total,
-	       atomic_load(&st.violations), variant->attached ? "attached" : "self",
-	       pm_now() - t0, (unsigned long long)seed);
+	printf("\n# stress: %ld ops (%ld device calls), %ld violations (%s, coverage %s in %.1f s, "
+	       "seed %llu)\n", total, device_calls(), atomic_load(&st.violations),
+	       variant->attached ? "attached" : "self", reached ? "reached" : "NOT reached", took,
+	       (unsigned long long)seed);
 	EXPECT_EQ(0, atomic_load(&st.violations));
-	/* The run must have done each kind of thing it claims to stress. */
-	for (int k = 0; k < K_COUNT; k++) {
-		bool needed = k != K_TARGET_EXEC && k != K_READ_SHARED && k != K_ATTACH &&
-			      k != K_TARGET_EXIT;
+	/*
+	 * The run must have done each kind of thing it claims to stress, as often
+	 * as asked, whatever the speed of the machine: it ran until it had, or
+	 * until the cap.
+	 */
+	EXPECT_TRUE(reached)
+	{
+		printf("# did not reach coverage in %.0f s (RPM_STRESS_CAP_SECONDS); short of what "
+		       "was needed:", cap);
+		for (int k = 0; k < K_COUNT; k++) {
+			long n = atomic_load(&st.ops_by_kind[k]);
 
-		if (st.attached)
-			needed = k == K_PREAD || k == K_SCAN || k == K_SCAN_WP || k == K_GET_CLEAR ||
-				 k == K_CLEAR_RANGE || k == K_ATTACH || k == K_TARGET_EXIT ||
-				 k == K_TARGET_EXEC;
-		else if (k == K_READ_SHARED)
-			needed = true;
-		if (needed)
-			EXPECT_GT(atomic_load(&st.ops_by_kind[k]), 0) TH_LOG("no %s ever ran",
-									  kind_names[k]);
+			if (n < needed(&cov, k))
+				printf(" %s %ld of %ld", kind_names[k], n, needed(&cov, k));
+		}
+		printf(", device calls %ld of %ld\n", device_calls(), cov.calls);
 	}
 	close(st.shared_dev);
 }
@@ -1024,8 +1121,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "--stress-target"))
 		return target_main(strtoull(argv[2], NULL, 0), atoi(argv[3]), atoi(argv[4]));
-	/* A longer run (RPM_STRESS_SECONDS) gets a correspondingly longer harness timeout. */
+	/* The harness's timeout lets the cap fail first, with its counts, and a stuck thread too. */
 	_stress_racing_mutators_never_break_an_answer_object->timeout =
-		pm_env_u64("RPM_STRESS_SECONDS", DEFAULT_SECONDS) + 2 * STUCK_SECONDS + 30;
+		pm_env_u64("RPM_STRESS_CAP_SECONDS", DEFAULT_CAP_SECONDS) + 2 * STUCK_SECONDS + 30;
 	return test_harness_run(argc, argv);
 }

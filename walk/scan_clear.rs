@@ -85,23 +85,15 @@ fn consume(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize)
         // No VMA there has the flag to consume (`lock_for_clear`).
         return ret;
     }
-    let mut addr = start;
-    while addr < args.end {
-        let Some(vma) = Vma::find(lock, addr) else {
-            break;
-        };
-        if vma.start() >= args.end {
-            break;
-        }
-        let (from, to) = (addr.max(vma.start()), args.end.min(vma.end()));
+    let _ = softdirty::try_for_each_vma(lock, start, args.end, |vma, from, to| {
         let reported = out.covered_until(from, to);
         if vma.soft_dirty() && !vma.is_hugetlb() && reported > from {
             // Refused (a VMA that cannot be split there, `vm.max_map_count`): the part
             // keeps the flag and reads dirty, the call's report stands.
             let _ = softdirty::consume_part(lock, vma, from, reported);
         }
-        addr = to;
-    }
+        Ok(())
+    });
     ret
 }
 

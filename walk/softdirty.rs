@@ -238,8 +238,15 @@ impl Visitor for SoftDirtyClearer<'_> {
     }
 }
 
-/// Calls `f` for every VMA that `[start, end)` of the locked mm reaches.
-fn for_each_vma<'a>(lock: &'a MmapLock<'_>, start: usize, end: usize, mut f: impl FnMut(Vma<'a>)) {
+/// Calls `f` for every VMA that `[start, end)` of the locked mm reaches, with the part
+/// of it inside the range, until `f` fails. `f` may merge or split the VMAs of the range
+/// from the part on: the walk goes on from where the VMA ended before `f` ran.
+pub(crate) fn try_for_each_vma<'a>(
+    lock: &'a MmapLock<'_>,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(Vma<'a>, usize, usize) -> Result,
+) -> Result {
     let mut addr = start;
     while addr < end {
         let Some(vma) = Vma::find(lock, addr) else {
@@ -248,9 +255,19 @@ fn for_each_vma<'a>(lock: &'a MmapLock<'_>, start: usize, end: usize, mut f: imp
         if vma.start() >= end {
             break;
         }
+        let (from, to) = (addr.max(vma.start()), end.min(vma.end()));
         addr = vma.end();
-        f(vma);
+        f(vma, from, to)?;
     }
+    Ok(())
+}
+
+/// Calls `f` for every VMA that `[start, end)` of the locked mm reaches.
+fn for_each_vma<'a>(lock: &'a MmapLock<'_>, start: usize, end: usize, mut f: impl FnMut(Vma<'a>)) {
+    let _ = try_for_each_vma(lock, start, end, |vma, _, _| {
+        f(vma);
+        Ok(())
+    });
 }
 
 /// Write-locks every VMA that `[start, end)` of the write-locked mm reaches (as the
@@ -324,24 +341,15 @@ pub(crate) fn consume_part(
 /// nothing: on `ENOMEM` the flag is set again on what the call reached (more VMAs may
 /// read dirty than before, none reads clean) and nothing else has changed.
 fn consume(lock: &MmapLock<'_>, start: usize, end: usize) -> Result {
-    let mut addr = start;
-    while addr < end {
-        let Some(vma) = Vma::find(lock, addr) else {
-            break;
-        };
-        if vma.start() >= end {
-            break;
-        }
-        let (from, to) = (addr.max(vma.start()), end.min(vma.end()));
+    try_for_each_vma(lock, start, end, |vma, from, to| {
         if vma.soft_dirty() && !vma.is_hugetlb() {
             if let Err(e) = consume_part(lock, vma, from, to) {
                 set_vma_flags(lock, start, from);
                 return Err(e);
             }
         }
-        addr = to;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Whether a clear of `[start, end)` would change a VMA: some VMA there other than a

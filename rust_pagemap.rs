@@ -7,7 +7,6 @@
 //! one 64-bit entry per page, bit for bit what `/proc/self/pagemap` returns.
 
 use kernel::{
-    bindings,
     fs::{File, Kiocb},
     iov::IovIterDest,
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
@@ -19,6 +18,8 @@ use kernel::{
 };
 
 mod walk;
+
+use walk::uapi;
 
 module! {
     type: RustPagemap,
@@ -80,15 +81,8 @@ impl PagemapFile {
     }
 }
 
-/// `RPM_IOC_ATTACH_PIDFD` (uapi/rust_pagemap.h): bind the file to the process a pidfd names.
-const RPM_IOC_ATTACH_PIDFD: u32 = kernel::ioctl::_IO(b'R' as u32, 0x01);
-/// `RPM_IOC_CLEAR_SOFT_DIRTY`: clear soft-dirty on a range (`struct rpm_range`, 16 bytes).
-const RPM_IOC_CLEAR_SOFT_DIRTY: u32 = kernel::ioctl::_IOW::<[u64; 2]>(b'R' as u32, 0x02);
-/// `RPM_IOC_CLEAR_SOFT_DIRTY_ALL`: clear soft-dirty on the whole process, as `clear_refs` 4.
-const RPM_IOC_CLEAR_SOFT_DIRTY_ALL: u32 = kernel::ioctl::_IO(b'R' as u32, 0x03);
-/// `PAGEMAP_SCAN` (<linux/fs.h>): the command number of the pagemap file's scan ioctl.
-const PAGEMAP_SCAN: u32 = kernel::ioctl::_IOWR::<bindings::pm_scan_arg>(b'f' as u32, 16);
-const _: () = assert!(PAGEMAP_SCAN == 0xC060_6610);
+// The pagemap file's own scan command has the number upstream gives it.
+const _: () = assert!(uapi::PAGEMAP_SCAN == 0xC060_6610);
 
 impl PagemapFile {
     /// Binds the file to the mm of the process `pidfd` names, under the permission rule
@@ -124,12 +118,14 @@ impl PagemapFile {
     /// changes nothing.
     fn clear_soft_dirty_range(&self, arg: usize) -> Result<isize> {
         let mm = self.mm_to_clear()?;
-        let mut reader = UserSlice::new(UserPtr::from_addr(arg), 16).reader();
-        let start = reader.read::<u64>()? as usize;
-        let end = reader.read::<u64>()? as usize;
-        let page = walk::x86::PAGE_SIZE;
+        let range: uapi::rpm_range =
+            UserSlice::new(UserPtr::from_addr(arg), size_of::<uapi::rpm_range>())
+                .reader()
+                .read()?;
+        let (start, end) = (range.start as usize, range.end as usize);
+        let page = kernel::page::PAGE_SIZE;
         let end = end.checked_next_multiple_of(page).ok_or(EINVAL)?;
-        if start % page != 0 || end < start || end > walk::mm::task_size(&mm) {
+        if start % page != 0 || end < start || end > walk::mm::lock::task_size(&mm) {
             return Err(EINVAL);
         }
         if start == end {
@@ -139,13 +135,6 @@ impl PagemapFile {
         Ok(0)
     }
 }
-
-/// `FMODE_ATOMIC_POS` (<linux/fs.h>): reads and seeks serialise on `f_pos_lock`.
-const FMODE_ATOMIC_POS: u32 = 1 << 15;
-
-/// `whence` values of `lseek`.
-const SEEK_SET: u32 = 0;
-const SEEK_CUR: u32 = 1;
 
 #[vtable]
 impl MiscDevice for PagemapFile {
@@ -160,11 +149,7 @@ impl MiscDevice for PagemapFile {
             // A kernel thread has no mm; `/proc/PID/pagemap` says ESRCH for one.
             return Err(ESRCH);
         }
-        // Reads through one file shared by threads or processes update its position one
-        // at a time, as on the pagemap file (a regular file gets this at open).
-        // SAFETY: the file is being opened: no other task can use it yet, so its mode may
-        // be changed, as `stream_open` and `nonseekable_open` do.
-        unsafe { (*file.as_ptr()).f_mode |= FMODE_ATOMIC_POS };
+        walk::mm::file::set_atomic_pos_at_open(file);
         KBox::try_pin_init(
             try_pin_init!(PagemapFile {
                 binding <- new_mutex!(Binding { mm, pfns: None, rights }),
@@ -176,24 +161,24 @@ impl MiscDevice for PagemapFile {
     fn llseek(_me: Pin<&PagemapFile>, pos: i64, offset: i64, whence: u32) -> Result<i64> {
         // `mem_lseek`: SEEK_SET and SEEK_CUR only, and no range check at all.
         match whence {
-            SEEK_SET => Ok(offset),
-            SEEK_CUR => Ok(pos.wrapping_add(offset)),
+            uapi::SEEK_SET => Ok(offset),
+            uapi::SEEK_CUR => Ok(pos.wrapping_add(offset)),
             _ => Err(EINVAL),
         }
     }
 
     fn ioctl(me: Pin<&PagemapFile>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
-            RPM_IOC_ATTACH_PIDFD => me.attach_pidfd(arg),
-            RPM_IOC_CLEAR_SOFT_DIRTY => me.clear_soft_dirty_range(arg),
-            RPM_IOC_CLEAR_SOFT_DIRTY_ALL => {
+            uapi::RPM_IOC_ATTACH_PIDFD => me.attach_pidfd(arg),
+            uapi::RPM_IOC_CLEAR_SOFT_DIRTY => me.clear_soft_dirty_range(arg),
+            uapi::RPM_IOC_CLEAR_SOFT_DIRTY_ALL => {
                 let mm = me.mm_to_clear()?;
                 walk::softdirty::clear(&mm, None)?;
                 Ok(0)
             }
             // Like the pagemap file: no access-mode or permission check beyond those of
             // open and attach.
-            PAGEMAP_SCAN => match me.mm_and_rights() {
+            uapi::PAGEMAP_SCAN => match me.mm_and_rights() {
                 (Some(mm), rights) => walk::scan::scan(&mm, arg, rights),
                 (None, _) => Err(ESRCH),
             },
@@ -224,7 +209,7 @@ impl MiscDevice for PagemapFile {
         if count == 0 {
             return Ok(0);
         }
-        let show_pfn = pfns.unwrap_or_else(|| opener_has_sys_admin(&kiocb));
+        let show_pfn = pfns.unwrap_or_else(|| walk::mm::file::opener_has_sys_admin(&kiocb));
         let copied = walk::pagemap::read(&mm, pos as u64, count, show_pfn, |entries| {
             let bytes = entries.as_bytes();
             // A short copy is a fault in the user buffer: the whole read fails, as in the kernel.
@@ -235,21 +220,5 @@ impl MiscDevice for PagemapFile {
         })?;
         *kiocb.ki_pos_mut() += copied as i64;
         Ok(copied)
-    }
-}
-
-/// Whether the credentials the file was opened with have CAP_SYS_ADMIN in the
-/// initial user namespace: the kernel's rule for showing frame numbers, asked
-/// at every read but of the opener (`file_ns_capable`).
-fn opener_has_sys_admin(kiocb: &Kiocb<'_, Pin<KBox<PagemapFile>>>) -> bool {
-    // SAFETY: a kiocb under `read_iter` refers to a live, open file.
-    let file = unsafe { (*kiocb.as_raw()).ki_filp };
-    // SAFETY: `file` is live; `init_user_ns` is a static object.
-    unsafe {
-        bindings::file_ns_capable(
-            file,
-            &raw mut bindings::init_user_ns,
-            bindings::CAP_SYS_ADMIN as i32,
-        )
     }
 }

@@ -33,14 +33,10 @@
 //! The procfs mount's own options (`hidepid`, idmapped mounts) are not known to
 //! a device file; the rules are those of a default procfs mount.
 
-use core::ptr::NonNull;
 use kernel::{bindings, mm::Mm, prelude::*, sync::aref::ARef, task::Task};
 
-/// `ptrace_may_access` mode of `/proc/PID/pagemap`: read access, with the opener's fs credentials.
-const PTRACE_MODE_READ_FSCREDS: u32 = 0x01 | 0x08;
-
-/// `(uid_t)-1`: an id that has no mapping in a namespace.
-const INVALID_ID: u32 = u32::MAX;
+use crate::walk::mm::task::{dump_owner, init_ns_capable_noaudit, pidfd_task, task_mm};
+use crate::walk::mm::task::{Caller, Owner};
 
 /// What a binding of the device allows beyond reading its address space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,57 +67,16 @@ enum Access {
     Write,
 }
 
-/// The owner the procfs files of `task` have (`task_dump_owner` for a regular
-/// file): its effective ids, or root of its exec-time user namespace when it
-/// is not dumpable; global root for a kernel thread.
-fn dump_owner(task: &Task) -> (bindings::kuid_t, bindings::kgid_t) {
-    let root = (bindings::kuid_t { val: 0 }, bindings::kgid_t { val: 0 });
-    let task = task.as_ptr();
-    let _rcu = kernel::sync::rcu::read_lock();
-    // SAFETY: `task` is live (a reference to it exists); `flags` is read as the C code does.
-    if unsafe { (*task).flags } & bindings::PF_KTHREAD != 0 {
-        return root;
-    }
-    // SAFETY: under the RCU read lock the task's objective credentials and exec
-    // state (both RCU-freed) stay valid; the task is live.
-    unsafe {
-        let cred = (*task).real_cred;
-        let mut owner = ((*cred).euid, (*cred).egid);
-        let exec = (*task).exec_state;
-        let dumpable = core::ptr::read_volatile(&raw const (*exec).dumpable);
-        if dumpable != bindings::task_dumpable_TASK_DUMPABLE_OWNER {
-            let ns = (*exec).user_ns;
-            let uid = bindings::make_kuid(ns, 0);
-            let gid = bindings::make_kgid(ns, 0);
-            owner.0 = if uid.val == INVALID_ID { root.0 } else { uid };
-            owner.1 = if gid.val == INVALID_ID { root.1 } else { gid };
-        }
-        owner
-    }
-}
-
 /// Step 1 of the module documentation: may the caller open a procfs file owned by
 /// `owner` whose only permission bit is the owner's `access` (`generic_permission`)?
-fn may_open_proc_file(owner: (bindings::kuid_t, bindings::kgid_t), access: Access) -> bool {
-    let current = Task::current_raw();
-    // SAFETY: the current task is live, and its subjective credentials (`cred`) are
-    // only ever replaced by itself, so they stay valid during this call.
-    let (fsuid, ns) = unsafe { ((*(*current).cred).fsuid, (*(*current).cred).user_ns) };
-    if fsuid.val == owner.0.val {
+fn may_open_proc_file(owner: Owner, access: Access) -> bool {
+    let caller = Caller::current();
+    if caller.fsuid_owns(owner) {
         return true;
     }
-    // SAFETY: `ns` is the current task's own user namespace, kept by its credentials.
-    let mapped = unsafe {
-        bindings::from_kuid(ns, owner.0) != INVALID_ID
-            && bindings::from_kgid(ns, owner.1) != INVALID_ID
-    };
-    let capable = |cap: u32| {
-        // SAFETY: as above; `ns_capable` only reads the current credentials.
-        unsafe { bindings::ns_capable(ns, cap as i32) }
-    };
-    mapped
-        && (capable(bindings::CAP_DAC_OVERRIDE)
-            || (access == Access::Read && capable(bindings::CAP_DAC_READ_SEARCH)))
+    caller.ns_maps(owner)
+        && (caller.ns_capable(bindings::CAP_DAC_OVERRIDE)
+            || (access == Access::Read && caller.ns_capable(bindings::CAP_DAC_READ_SEARCH)))
 }
 
 /// The rights the caller gets on the address space of `task`, or `EACCES` when it may
@@ -136,40 +91,9 @@ fn rights_on(task: &Task) -> Result<Rights> {
     })
 }
 
-/// The task `pidfd` names (`pidfd_get_task`): `EBADF` or `EINVAL` for a bad descriptor,
-/// `ESRCH` once the process is reaped.
-fn pidfd_task(pidfd: i32) -> Result<ARef<Task>> {
-    let mut flags = 0u32;
-    // SAFETY: `pidfd_get_task` validates the descriptor and returns a task with a
-    // reference, or an error pointer.
-    let task = unsafe { bindings::pidfd_get_task(pidfd, &mut flags) };
-    let task = kernel::error::from_err_ptr(task)?;
-    let task = NonNull::new(task.cast::<Task>()).ok_or(ESRCH)?;
-    // SAFETY: `Task` is a transparent wrapper of `task_struct`, and the reference
-    // `pidfd_get_task` took is handed over to the `ARef`, which drops it.
-    Ok(unsafe { ARef::from_raw(task) })
-}
-
-/// Step 2: `mm_access`, then an `mmgrab` reference in place of the user one, as
-/// `proc_mem_open` keeps it.
-fn task_mm(task: &Task) -> Result<ARef<Mm>> {
-    // SAFETY: the task is live; `mm_access` returns an mm with a user reference, NULL or
-    // an error pointer, and takes the locks it needs itself.
-    let mm = unsafe { bindings::mm_access(task.as_ptr(), PTRACE_MODE_READ_FSCREDS) };
-    let mm = kernel::error::from_err_ptr(mm)?;
-    if mm.is_null() {
-        return Err(ESRCH);
-    }
-    // SAFETY: `mm` is a live mm with a user reference (from `mm_access`).
-    let grabbed = ARef::<Mm>::from(unsafe { Mm::from_raw(mm) });
-    // SAFETY: the user reference from `mm_access` is dropped exactly once; `grabbed`
-    // keeps the mm struct itself alive.
-    unsafe { bindings::mmput(mm) };
-    Ok(grabbed)
-}
-
 /// The mm of the process `pidfd` names and the caller's rights on it, if the caller may
-/// open its `/proc/PID/pagemap`: `EACCES` when not, `ESRCH` when it has no mm.
+/// open its `/proc/PID/pagemap`: `EACCES` when not, `ESRCH` when it has no mm (step 2:
+/// ptrace read access, `mm_access`).
 pub(crate) fn attach(pidfd: i32) -> Result<(ARef<Mm>, Rights)> {
     let task = pidfd_task(pidfd)?;
     let rights = rights_on(&task)?;
@@ -186,11 +110,5 @@ pub(crate) fn open_self() -> Result<Rights> {
 /// Whether the caller may see frame numbers: `CAP_SYS_ADMIN` in the initial user
 /// namespace, the rule `/proc/PID/pagemap` applies to whoever opened it.
 pub(crate) fn caller_sees_pfns() -> bool {
-    // SAFETY: `init_user_ns` is a static object; the check reads the current credentials.
-    unsafe {
-        bindings::ns_capable_noaudit(
-            &raw mut bindings::init_user_ns,
-            bindings::CAP_SYS_ADMIN as i32,
-        )
-    }
+    init_ns_capable_noaudit(bindings::CAP_SYS_ADMIN)
 }

@@ -2,9 +2,9 @@
 
 //! What PAGEMAP_SCAN needs of user memory beyond `UserSlice`: the address check
 //! of x86-64 (`access_ok`), faulting an output array in before a walk without
-//! storing to it (`fault_in_safe_writeable`), and the layout of the `page_region`s copied out.
+//! storing to it (`fault_in_safe_writeable`).
 
-use kernel::{bindings, prelude::*, transmute::AsBytes};
+use kernel::{bindings, prelude::*};
 
 /// `access_ok` of x86-64: `[addr, addr + size)` does not wrap and ends at or
 /// below the highest user address.
@@ -34,18 +34,3 @@ pub(crate) fn fault_in_safe_writeable(user: usize, size: usize) -> Result {
     }
     Ok(())
 }
-
-/// One `struct page_region`: `[start, end)` and its categories.
-#[repr(C)]
-#[derive(Copy, Clone, Default)]
-pub(crate) struct Region {
-    pub(crate) start: u64,
-    pub(crate) end: u64,
-    pub(crate) categories: u64,
-}
-
-const _: () =
-    assert!(core::mem::size_of::<Region>() == core::mem::size_of::<bindings::page_region>());
-
-// SAFETY: `Region` is `repr(C)` with three `u64` fields: no padding, no interior mutability.
-unsafe impl AsBytes for Region {}

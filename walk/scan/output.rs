@@ -11,8 +11,9 @@ use kernel::{
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::uaccess::{fault_in_safe_writeable, Region};
-use super::x86::PAGE_SIZE;
+use crate::walk::mm::uaccess::fault_in_safe_writeable;
+use crate::walk::mm::x86::PAGE_SIZE;
+use crate::walk::uapi::page_region as Region;
 
 /// Regions the bounce buffer holds at most (`PAGEMAP_WALK_SIZE >> PAGE_SHIFT`).
 const BUFFER_REGIONS: u64 = 512;

@@ -2,26 +2,48 @@
 
 //! The mmap lock, taken killably as pagemap does, and what may be read under it.
 
+use core::ops::Deref;
 use kernel::bindings;
 use kernel::mm::MmWithUser;
 use kernel::prelude::*;
 
-/// The mmap lock of an mm, held for read or for write.
+/// An mm whose mmap lock is held, for read or for write: what a walk needs. It exists
+/// only inside a guard ([`MmapReadGuard`], [`MmapWriteGuard`]), which the lock's holder
+/// borrows it from, so a `&MmapLocked` proves the lock held for as long as it lives.
 ///
 /// # Invariants
 ///
-/// The mmap lock of `mm` is held (for write if `write`, else for read) while
-/// this guard exists, and `mm` has a user reference (it is a [`MmWithUser`]),
-/// so its page tables are live.
-pub(crate) struct MmapLock<'a> {
+/// The mmap lock of `mm` is held while this value exists (its guard releases it when
+/// it drops this value), and `mm` has a user reference (it is a [`MmWithUser`]), so its
+/// page tables are live.
+pub(crate) struct MmapLocked<'a> {
     mm: &'a MmWithUser,
-    write: bool,
 }
 
-/// The guard most walks take: the mmap lock held for read (or more).
-pub(crate) type MmapReadLock<'a> = MmapLock<'a>;
+/// The mmap lock held for read (`mmap_read_lock_killable`); released on drop.
+///
+/// # Invariants
+///
+/// The lock of `.0` is held for read.
+pub(crate) struct MmapReadGuard<'a>(MmapLocked<'a>);
 
-impl<'a> MmapLock<'a> {
+/// The mmap lock held for write, which changing VMAs requires; released on drop. It
+/// derefs to [`MmapLocked`], so it does for everything a read guard does.
+///
+/// # Invariants
+///
+/// The lock of `.0` is held for write.
+pub(crate) struct MmapWriteGuard<'a>(MmapLocked<'a>);
+
+/// The mmap lock held in the mode a caller chose at run time.
+pub(crate) enum MmapGuard<'a> {
+    /// Held for read.
+    Read(MmapReadGuard<'a>),
+    /// Held for write.
+    Write(MmapWriteGuard<'a>),
+}
+
+impl<'a> MmapReadGuard<'a> {
     /// Takes the lock for read; a fatal signal while waiting gives `EINTR`.
     pub(crate) fn lock_killable(mm: &'a MmWithUser) -> Result<Self> {
         // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
@@ -30,36 +52,83 @@ impl<'a> MmapLock<'a> {
             return Err(EINTR);
         }
         // INVARIANT: the lock was just taken for read.
-        Ok(Self { mm, write: false })
+        Ok(Self(MmapLocked { mm }))
     }
+}
 
-    /// Takes the lock for write, as changing VMA flags requires; `EINTR` on a fatal signal.
-    pub(crate) fn write_lock_killable(mm: &'a MmWithUser) -> Result<Self> {
+impl<'a> MmapWriteGuard<'a> {
+    /// Takes the lock for write; `EINTR` on a fatal signal.
+    pub(crate) fn lock_killable(mm: &'a MmWithUser) -> Result<Self> {
         // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
         let ret = unsafe { bindings::mmap_write_lock_killable(mm.as_raw()) };
         if ret != 0 {
             return Err(EINTR);
         }
         // INVARIANT: the lock was just taken for write.
-        Ok(Self { mm, write: true })
+        Ok(Self(MmapLocked { mm }))
     }
 
     /// Takes the lock for write, not interruptibly: for undoing a change that must
     /// not be left half done even when a fatal signal is pending.
-    pub(crate) fn write_lock(mm: &'a MmWithUser) -> Self {
+    pub(crate) fn lock(mm: &'a MmWithUser) -> Self {
         // SAFETY: `mm` has a user reference, so the lock is initialised and alive.
         unsafe { bindings::mmap_write_lock(mm.as_raw()) };
         // INVARIANT: the lock was just taken for write.
-        Self { mm, write: true }
+        Self(MmapLocked { mm })
     }
+}
 
-    /// Whether the lock is held for write.
-    pub(crate) fn is_write(&self) -> bool {
-        self.write
+impl<'a> MmapGuard<'a> {
+    /// The write guard, when the lock is held for write.
+    pub(crate) fn as_write(&self) -> Option<&MmapWriteGuard<'a>> {
+        match self {
+            Self::Read(_) => None,
+            Self::Write(guard) => Some(guard),
+        }
     }
+}
 
+impl<'a> Deref for MmapReadGuard<'a> {
+    type Target = MmapLocked<'a>;
+    fn deref(&self) -> &MmapLocked<'a> {
+        &self.0
+    }
+}
+
+impl<'a> Deref for MmapWriteGuard<'a> {
+    type Target = MmapLocked<'a>;
+    fn deref(&self) -> &MmapLocked<'a> {
+        &self.0
+    }
+}
+
+impl<'a> Deref for MmapGuard<'a> {
+    type Target = MmapLocked<'a>;
+    fn deref(&self) -> &MmapLocked<'a> {
+        match self {
+            Self::Read(guard) => guard,
+            Self::Write(guard) => guard,
+        }
+    }
+}
+
+impl Drop for MmapReadGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held for read (type invariant) and released once, here.
+        unsafe { bindings::mmap_read_unlock(self.mm_ptr()) };
+    }
+}
+
+impl Drop for MmapWriteGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held for write (type invariant) and released once, here.
+        unsafe { bindings::mmap_write_unlock(self.mm_ptr()) };
+    }
+}
+
+impl<'a> MmapLocked<'a> {
     /// The locked mm.
-    pub(crate) fn mm_ptr(&self) -> *mut bindings::mm_struct {
+    pub(super) fn mm_ptr(&self) -> *mut bindings::mm_struct {
         self.mm.as_raw()
     }
 
@@ -88,21 +157,9 @@ impl<'a> MmapLock<'a> {
     }
 
     /// Kernel virtual address of the mm's root page table.
-    pub(crate) fn pgd(&self) -> *mut u64 {
+    pub(super) fn pgd(&self) -> *mut u64 {
         // SAFETY: `mm` is live; `pgd` is set at mm creation and never changes while it has users.
         unsafe { (*self.mm_ptr()).__bindgen_anon_1.pgd.cast() }
-    }
-}
-
-impl Drop for MmapLock<'_> {
-    fn drop(&mut self) {
-        if self.write {
-            // SAFETY: the lock is held for write (type invariant) and released once, here.
-            unsafe { bindings::mmap_write_unlock(self.mm_ptr()) };
-        } else {
-            // SAFETY: the lock is held for read (type invariant) and released once, here.
-            unsafe { bindings::mmap_read_unlock(self.mm_ptr()) };
-        }
     }
 }
 

@@ -21,9 +21,54 @@ use kernel::bindings;
 
 use super::entry::{Entry, Kind};
 use super::level::Level;
-use super::mm::MmapReadLock;
-use super::vma::HugetlbVmaLock;
-use super::{Leaf, LeafKind};
+use super::lock::MmapLocked;
+use super::vma::{HugetlbVmaLock, Vma};
+
+/// How a leaf was reached, which decides which rules apply to it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LeafKind {
+    /// A 4 KiB PTE, under its PTE-table lock.
+    Pte,
+    /// A transparent huge page (or a PMD migration entry), under the PMD lock.
+    Thp,
+    /// A hugetlb page table entry (PMD or PUD level), under the huge-PTE lock.
+    Hugetlb,
+}
+
+/// A leaf entry, read under the page-table lock that keeps it current.
+///
+/// # Invariants
+///
+/// `entry` was read from `slot` while that lock was held, and the lock is
+/// still held for as long as the leaf is borrowed.
+pub(crate) struct Leaf<'s> {
+    /// Where the entry lives.
+    pub(crate) slot: Slot<'s>,
+    /// Its value.
+    pub(crate) entry: Entry,
+    /// How it was reached.
+    pub(crate) kind: LeafKind,
+}
+
+impl Leaf<'_> {
+    /// Whether a hugetlb leaf lives in a PMD table shared with other mms.
+    pub(crate) fn hugetlb_pmd_shared(&self) -> bool {
+        // SAFETY: the slot is a live hugetlb entry and its lock is held (type invariant).
+        self.kind == LeafKind::Hugetlb
+            && unsafe { bindings::hugetlb_pmd_shared(self.slot.as_pte_ptr()) }
+    }
+
+    /// Whether a non-present entry carries the uffd bit or is a uffd-wp marker
+    /// (`pte_swp_uffd_any`; the hugetlb rule).
+    pub(crate) fn swp_uffd_any(&self) -> bool {
+        // SAFETY: pure function of the value.
+        unsafe {
+            bindings::pte_swp_uffd_any(bindings::pte_t {
+                pte: self.entry.raw() as usize,
+            })
+        }
+    }
+}
 
 /// A page table at `level`.
 ///
@@ -40,7 +85,7 @@ pub(crate) struct Table<'a> {
 
 impl<'a> Table<'a> {
     /// The root table of the locked mm: the walk for any address starts here.
-    pub(crate) fn root(lock: &'a MmapReadLock<'_>) -> Self {
+    pub(crate) fn root(lock: &'a MmapLocked<'_>) -> Self {
         // INVARIANT: `pgd` of an mm with users is its live root table, and the
         // mmap lock borrowed for 'a keeps it.
         Self {
@@ -116,50 +161,37 @@ impl<'a> Slot<'a> {
         Entry::new(unsafe { core::ptr::read_volatile(self.ptr) }, self.level)
     }
 
-    /// Changes a live entry in place with one atomic read-modify-write: `f` maps the
-    /// value to the new one, and is applied again if the hardware set an accessed or
-    /// dirty bit in between (no bit it sets is lost). `seen` is the value the caller
-    /// last read, the first guess. Returns the value that was replaced.
-    ///
-    /// # Safety
-    ///
-    /// The lock of the entry's table is held, so that no other software changes it, and
-    /// the change is one the kernel may make in place on this configuration
-    /// ([`super::x86::IN_PLACE_PTE_UPDATES`]); the caller flushes the TLB for it.
-    #[inline]
-    pub(crate) unsafe fn update(&self, seen: u64, f: impl Fn(u64) -> u64) -> u64 {
-        // SAFETY: `ptr` is a live, 8-byte aligned entry (type invariant); every other access
-        // to it is a single load or store of the whole word, or the hardware's own atomic
-        // update of its accessed and dirty bits.
-        let atomic = unsafe { AtomicU64::from_ptr(self.ptr) };
-        let mut old = seen;
-        loop {
-            match atomic.compare_exchange_weak(old, f(old), Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(replaced) => return replaced,
-                Err(now) => old = now,
-            }
-        }
-    }
-
     /// Stores a new value in a non-present entry (`set_pte_at` of one: `WRITE_ONCE`).
     ///
     /// # Safety
     ///
-    /// As for [`Self::update`]; both the old and the new value are non-present, so no
-    /// TLB holds the entry and no hardware writes it.
+    /// The lock of the entry's table is held, so that no other software changes it, and
+    /// the configuration lets the kernel change entries in place
+    /// ([`super::x86::IN_PLACE_PTE_UPDATES`]); both the old and the new value are
+    /// non-present, so no TLB holds the entry and no hardware writes it.
     #[inline]
-    pub(crate) unsafe fn write_non_present(&self, raw: u64) {
+    pub(super) unsafe fn write_non_present(&self, raw: u64) {
         // SAFETY: the caller's contract; `ptr` is a live, aligned entry (type invariant).
         unsafe { core::ptr::write_volatile(self.ptr, raw) };
     }
 
+    /// Splits the huge PMD in this slot (`split_huge_pmd`), a PMD of `vma` covering
+    /// `addr`: afterwards it points to a PTE table mapping the same pages, or is empty
+    /// (a file THP is zapped). Takes the PMD lock itself: none may be held.
+    pub(crate) fn split_huge_pmd(&self, _lock: &MmapLocked<'_>, vma: &Vma<'_>, addr: usize) {
+        // SAFETY: the mmap lock is held (borrowed) and no page-table lock is (the PMD
+        // lock is a guard its holder drops first); the slot is a live PMD of `vma`
+        // covering `addr` (type invariant and the caller's `vma`).
+        unsafe { bindings::split_huge_pmd(vma.as_ptr(), self.as_pmd_ptr(), addr) };
+    }
+
     /// The slot as the C type of a PTE pointer.
-    pub(crate) fn as_pte_ptr(&self) -> *mut bindings::pte_t {
+    pub(super) fn as_pte_ptr(&self) -> *mut bindings::pte_t {
         self.ptr.cast()
     }
 
     /// The slot as the C type of a PMD pointer.
-    pub(crate) fn as_pmd_ptr(&self) -> *mut bindings::pmd_t {
+    pub(super) fn as_pmd_ptr(&self) -> *mut bindings::pmd_t {
         self.ptr.cast()
     }
 }
@@ -183,7 +215,7 @@ impl<'a> PteTableLock<'a> {
     ///
     /// Returns `None` when the PMD no longer points to a PTE table (it became
     /// empty or huge meanwhile): the caller reads the PMD again.
-    pub(crate) fn map_lock(lock: &'a MmapReadLock<'_>, pmd: Slot<'a>, addr: usize) -> Option<Self> {
+    pub(crate) fn map_lock(lock: &'a MmapLocked<'_>, pmd: Slot<'a>, addr: usize) -> Option<Self> {
         let mut ptl: *mut bindings::spinlock_t = core::ptr::null_mut();
         // SAFETY: the mmap lock is held and `pmd` is a live PMD slot of this mm covering `addr`.
         let pte = unsafe {
@@ -262,20 +294,29 @@ impl Drop for PteTableLock<'_> {
 ///
 /// `ptl` is the PMD's lock, held; it is released on drop.
 pub(crate) struct PmdLock<'a> {
+    pmd: Slot<'a>,
     ptl: *mut bindings::spinlock_t,
-    _life: PhantomData<&'a ()>,
 }
 
 impl<'a> PmdLock<'a> {
     /// Locks the PMD `pmd` of the locked mm.
-    pub(crate) fn lock(lock: &'a MmapReadLock<'_>, pmd: Slot<'a>) -> Self {
+    pub(crate) fn lock(lock: &'a MmapLocked<'_>, pmd: Slot<'a>) -> Self {
         // SAFETY: the mmap lock is held and `pmd` is a live PMD slot of this mm.
         let ptl = unsafe { bindings::pmd_lock(lock.mm_ptr(), pmd.as_pmd_ptr()) };
         // INVARIANT: `pmd_lock` returns with the lock held.
-        Self {
-            ptl,
-            _life: PhantomData,
-        }
+        Self { pmd, ptl }
+    }
+
+    /// The PMD, read under the lock, as a leaf that lives no longer than the lock: `None`
+    /// if it is not a leaf (it became a table, or empty, before the lock was taken).
+    pub(crate) fn leaf(&self) -> Option<Leaf<'_>> {
+        let entry = self.pmd.read();
+        // INVARIANT: read under the PMD lock, held while the leaf borrows `self`.
+        entry.is_leaf().then_some(Leaf {
+            slot: self.pmd,
+            entry,
+            kind: LeafKind::Thp,
+        })
     }
 }
 
@@ -494,5 +535,47 @@ impl PteCell<'_> {
     #[inline(always)]
     pub(crate) fn value(&self) -> u64 {
         self.entry.load(Ordering::Relaxed)
+    }
+
+    /// Changes the entry in place with one atomic read-modify-write: `f` maps the value
+    /// to the new one, and is applied again if the hardware set an accessed or dirty bit
+    /// in between (no bit it sets is lost). `seen` is the value the caller last read, the
+    /// first guess. Returns the value that was replaced. The one page-table
+    /// compare-and-exchange of the module.
+    ///
+    /// What keeps it sound is the cell's invariant (its table's lock is held, so no other
+    /// software changes the entry, and the word is only ever read or written whole, or
+    /// updated atomically by the hardware). What keeps it correct is the caller's: the
+    /// change is one the kernel makes in place on this configuration
+    /// ([`super::x86::IN_PLACE_PTE_UPDATES`]), and the
+    /// caller flushes the TLB for the entry when the change needs it.
+    #[inline(always)]
+    pub(crate) fn update(&self, seen: u64, f: impl Fn(u64) -> u64) -> u64 {
+        let mut old = seen;
+        loop {
+            match self.entry.compare_exchange_weak(
+                old,
+                f(old),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(replaced) => return replaced,
+                Err(now) => old = now,
+            }
+        }
+    }
+}
+
+impl Leaf<'_> {
+    /// The leaf's entry as an atomic cell, for a change in place ([`PteCell::update`]).
+    #[inline(always)]
+    pub(crate) fn cell(&self) -> PteCell<'_> {
+        // SAFETY: `ptr` is a live, 8-byte aligned entry (`Slot`'s invariant) whose table's
+        // lock is held while the leaf is borrowed (the leaf's invariant); every other
+        // access to it is a single load or store of the whole word, or the hardware's
+        // own atomic update of its accessed and dirty bits.
+        let entry = unsafe { AtomicU64::from_ptr(self.slot.ptr) };
+        // INVARIANT: an entry of a table whose lock is held for the borrow of `self`.
+        PteCell { entry }
     }
 }

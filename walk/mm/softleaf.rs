@@ -13,7 +13,10 @@
 use kernel::bindings;
 use kernel::prelude::*;
 
+use super::entry::{Entry, Kind};
+use super::level::Level;
 use super::page::Page;
+use super::vma::Vma;
 use super::x86;
 
 /// The marker value of a uffd-wp marker (`PTE_MARKER_UFFD_WP` in include/linux/swapops.h):
@@ -86,6 +89,19 @@ fn swp_entry(ty: u64, offset: u64) -> u64 {
 }
 
 impl SoftLeaf {
+    /// Decodes a non-present leaf entry at the PTE or PMD level; `None` for anything else.
+    #[inline]
+    pub(crate) fn of(entry: Entry) -> Option<Self> {
+        if entry.kind() != Kind::NonPresent {
+            return None;
+        }
+        match entry.level() {
+            Level::PTE => Some(Self::from_pte(entry.raw())),
+            Level::PMD => Some(Self::from_pmd(entry.raw())),
+            _ => None,
+        }
+    }
+
     /// Decodes a PTE value (`softleaf_from_pte`).
     #[inline]
     pub(crate) fn from_pte(raw: u64) -> Self {
@@ -373,4 +389,20 @@ pub(crate) fn check_swp_uffd_any() -> Result<(), &'static str> {
         return Err("pte_swp_uffd_any");
     }
     Ok(())
+}
+
+// Here rather than in `page.rs`, which the decoding of soft leaves builds on.
+impl Page {
+    /// The page an entry at the PTE or PMD level refers to, as pagemap finds it:
+    /// the normal page of a present entry (`vm_normal_page`, `vm_normal_page_pmd`),
+    /// the page of a frame-carrying non-present entry (migration, device,
+    /// hwpoison); `None` for everything else.
+    pub(crate) fn of_entry(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
+        match entry.kind() {
+            Kind::Present if entry.level() == Level::PTE => Self::normal_pte(vma, addr, entry),
+            Kind::Present => Self::normal_pmd(vma, addr, entry),
+            Kind::NonPresent => SoftLeaf::of(entry).and_then(|leaf| leaf.page()),
+            Kind::None | Kind::Table => None,
+        }
+    }
 }

@@ -168,7 +168,7 @@ impl MemMap {
 impl Page {
     /// Wraps a page pointer returned by the kernel; `None` for NULL.
     #[inline]
-    pub(crate) fn from_raw(ptr: *mut bindings::page) -> Option<Self> {
+    pub(super) fn from_raw(ptr: *mut bindings::page) -> Option<Self> {
         // INVARIANT: the kernel functions this is called with return NULL or a valid page.
         NonNull::new(ptr).map(|ptr| Self { ptr })
     }
@@ -224,19 +224,6 @@ impl Page {
                 },
             )
         })
-    }
-
-    /// The page an entry at the PTE or PMD level refers to, as pagemap finds it:
-    /// the normal page of a present entry (`vm_normal_page`, `vm_normal_page_pmd`),
-    /// the page of a frame-carrying non-present entry (migration, device,
-    /// hwpoison); `None` for everything else.
-    pub(crate) fn of_entry(vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Self> {
-        match entry.kind() {
-            Kind::Present if entry.level() == Level::PTE => Self::normal_pte(vma, addr, entry),
-            Kind::Present => Self::normal_pmd(vma, addr, entry),
-            Kind::NonPresent => entry.soft_leaf().and_then(|leaf| leaf.page()),
-            Kind::None | Kind::Table => None,
-        }
     }
 
     /// The page of frame `pfn`, for frames known to have a memory-map entry

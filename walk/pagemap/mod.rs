@@ -6,31 +6,34 @@
 
 use kernel::prelude::*;
 
-use super::entry::{Entry, Kind};
-use super::fillbuf::FillBuf;
-use super::level::Level;
-use super::page::{Folio, MemMap, Page};
-use super::table::PteTableLock;
-use super::vma::Vma;
-use super::x86::{PAGE_SHIFT, PAGE_SIZE};
-use super::{Flow, Leaf, LeafKind, Visitor, VmaAction};
+use crate::walk::mm::fillbuf::FillBuf;
+use crate::walk::mm::lock::{task_size, MmapReadGuard};
+use crate::walk::mm::page::{Folio, MemMap, Page};
+use crate::walk::mm::sched::fatal_signal_pending;
+use crate::walk::mm::softleaf::SoftLeaf;
+use crate::walk::mm::table::PteTableLock;
+use crate::walk::mm::vma::Vma;
+use crate::walk::mm::x86::{PAGE_SHIFT, PAGE_SIZE};
+use crate::walk::mm::{Entry, Kind, Leaf, LeafKind, Level};
+use crate::walk::uapi::pm;
+use crate::walk::walker::{walk, walk_ptes, Flow, Visitor, VmaAction};
 
 /// Bits 0-54: the frame (PFN, or swap type and offset).
-pub(crate) const PM_PFRAME_MASK: u64 = (1 << 55) - 1;
+pub(crate) const PM_PFRAME_MASK: u64 = pm::PFRAME_MASK;
 /// Bit 55: soft-dirty entry or VMA.
-pub(crate) const PM_SOFT_DIRTY: u64 = 1 << 55;
+pub(crate) const PM_SOFT_DIRTY: u64 = pm::SOFT_DIRTY;
 /// Bit 56: the page is mapped exactly once.
-pub(crate) const PM_MMAP_EXCLUSIVE: u64 = 1 << 56;
+pub(crate) const PM_MMAP_EXCLUSIVE: u64 = pm::MMAP_EXCLUSIVE;
 /// Bit 57: userfaultfd-protected (WP or RWP) entry or marker.
-pub(crate) const PM_UFFD_WP: u64 = 1 << 57;
+pub(crate) const PM_UFFD_WP: u64 = pm::UFFD_WP;
 /// Bit 58: guard-region marker.
-pub(crate) const PM_GUARD_REGION: u64 = 1 << 58;
+pub(crate) const PM_GUARD_REGION: u64 = pm::GUARD_REGION;
 /// Bit 61: file-backed, shmem or shared-anonymous page.
-pub(crate) const PM_FILE: u64 = 1 << 61;
+pub(crate) const PM_FILE: u64 = pm::FILE;
 /// Bit 62: non-present entry (swap, migration, marker, ...).
-pub(crate) const PM_SWAP: u64 = 1 << 62;
+pub(crate) const PM_SWAP: u64 = pm::SWAP;
 /// Bit 63: present page.
-pub(crate) const PM_PRESENT: u64 = 1 << 63;
+pub(crate) const PM_PRESENT: u64 = pm::PRESENT;
 /// Bits of the swap type in a non-present frame (`MAX_SWAPFILES_SHIFT`).
 const SWAP_TYPE_BITS: u32 = 5;
 
@@ -186,7 +189,7 @@ fn leaf_value(show_pfn: bool, vma: &Vma<'_>, addr: usize, entry: Entry) -> (u64,
             };
         }
         Kind::NonPresent => {
-            if let Some(leaf) = entry.soft_leaf() {
+            if let Some(leaf) = SoftLeaf::of(entry) {
                 frame = shown(
                     show_pfn,
                     leaf.swap_type() | ((leaf.pagemap_offset() + idx) << SWAP_TYPE_BITS),
@@ -306,7 +309,7 @@ impl TableRun<'_> {
                 }
                 shown(self.show_pfn, entry.pfn()) | flags
             }
-            Kind::NonPresent => match entry.soft_leaf() {
+            Kind::NonPresent => match SoftLeaf::of(entry) {
                 // A swapped-out page: no page to look at, no marker.
                 Some(leaf) if leaf.is_swap() => {
                     let mut flags = PM_SWAP | self.vma_sd;
@@ -361,7 +364,7 @@ impl Visitor for PagemapReader {
         if self.buf.room() < count {
             // Never with a chunk that ends at a PMD boundary; the generic path stops
             // at the right entry if it happens.
-            return super::walk_ptes(vma, ptes, start, end, self);
+            return walk_ptes(vma, ptes, start, end, self);
         }
         let mut run = TableRun {
             vma,
@@ -424,7 +427,7 @@ pub(crate) fn read(
     mut out: impl FnMut(&[u64]) -> Result,
 ) -> Result<usize> {
     let mut reader = KBox::new(PagemapReader::new(show_pfn), GFP_KERNEL)?;
-    let task_size = super::mm::task_size(mm);
+    let task_size = task_size(mm);
     let svpfn = pos / 8;
     let mut end_vaddr = task_size;
     let mut start_vaddr = task_size;
@@ -435,7 +438,7 @@ pub(crate) fn read(
         // right after, waits for a writer and gives up on a fatal signal the same way. With
         // it the lock is taken as there, and the address still used as is.
         #[cfg(CONFIG_ADDRESS_MASKING)]
-        drop(super::mm::MmapReadLock::lock_killable(mm)?);
+        drop(MmapReadGuard::lock_killable(mm)?);
         start_vaddr = (svpfn as usize) << PAGE_SHIFT;
         if let Some(end) = start_vaddr.checked_add((count / 8) << PAGE_SHIFT) {
             if end < task_size {
@@ -451,18 +454,18 @@ pub(crate) fn read(
     while remaining > 0 && start_vaddr < end_vaddr {
         // A huge read stops promptly once the reader is being killed (an uncontended
         // killable lock does not look); the first chunk goes ahead, as it would in the kernel.
-        if copied > 0 && super::signal::fatal_signal_pending() {
+        if copied > 0 && fatal_signal_pending() {
             return Err(EINTR);
         }
-        let pmd_span = super::level::Level::PMD.span();
+        let pmd_span = Level::PMD.span();
         let mut end = (start_vaddr.wrapping_add(pmd_span)) & !(pmd_span - 1);
         if end < start_vaddr || end > end_vaddr {
             end = end_vaddr;
         }
         reader.reset();
         {
-            let lock = super::mm::MmapReadLock::lock_killable(mm)?;
-            super::walk(&lock, start_vaddr, end, &mut *reader);
+            let lock = MmapReadGuard::lock_killable(mm)?;
+            walk(&lock, start_vaddr, end, &mut *reader);
         }
         start_vaddr = end;
         let entries = reader.entries();

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Userfaultfd write-protection as PAGEMAP_SCAN applies it beyond single leaves
-//! (the leaves themselves are changed in [`super::modify`]): the protection
-//! notification around the walk, and the holes it protects
+//! (the leaves themselves are changed by [`crate::walk::mm::modify`], inside the
+//! walk's [`crate::walk::mm::change::PteChanges`] bracket): the holes it protects
 //! (`pagemap_scan_hugetlb_hole_wp` and the `uffd_wp_range` call in
 //! fs/proc/task_mmu.c).
 //!
@@ -12,30 +12,9 @@
 
 use kernel::prelude::*;
 
-use super::entry::{Entry, Kind};
-use super::level::Level;
-use super::mm::MmapReadLock;
-use super::notify::{NotifierRange, NotifyEvent, TlbFlushPending};
-use super::table::{HugePteLock, Slot};
-use super::vma::{HugetlbVmaLock, Vma};
-
-/// Runs `f` between the start and the end of an `MMU_NOTIFY_PROTECTION_VMA`
-/// notification for `[start, end)` of the locked mm, as `do_pagemap_scan`
-/// brackets a write-protecting walk, with a TLB flush announced as pending
-/// (`inc_tlb_flush_pending`, as `change_protection` does) meanwhile: the walk
-/// flushes what it protected once, when it is done. Taking the lock guard as an
-/// argument keeps all of it under the mmap lock.
-pub(crate) fn with_protection_notifier<R>(
-    lock: &MmapReadLock<'_>,
-    start: usize,
-    end: usize,
-    f: impl FnOnce() -> R,
-) -> R {
-    // Dropped last: the flush of the walk (`f`) comes while it is announced.
-    let _pending = TlbFlushPending::announce(lock);
-    let _range = NotifierRange::start(lock, NotifyEvent::ProtectionVma, start, end);
-    f()
-}
+use crate::walk::mm::table::{HugePteLock, Slot};
+use crate::walk::mm::vma::{HugetlbVmaLock, Vma};
+use crate::walk::mm::{Entry, Kind, Level};
 
 /// Write-protects the hole `[addr, end)` of the hugetlb VMA `hlock` holds, whose
 /// page tables are missing (`pagemap_scan_hugetlb_hole_wp`): allocates them and

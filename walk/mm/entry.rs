@@ -3,7 +3,6 @@
 //! One page-table entry's value, which knows the level it was read from.
 
 use super::level::Level;
-use super::softleaf::SoftLeaf;
 use super::x86;
 
 /// A snapshot of one page-table entry at a known level.
@@ -140,18 +139,5 @@ impl Entry {
     #[inline]
     pub(crate) fn writable(self) -> bool {
         x86::writable(self.raw)
-    }
-
-    /// Decodes a non-present leaf at the PTE or PMD level; `None` for anything else.
-    #[inline]
-    pub(crate) fn soft_leaf(self) -> Option<SoftLeaf> {
-        if self.kind() != Kind::NonPresent {
-            return None;
-        }
-        match self.level {
-            Level::PTE => Some(SoftLeaf::from_pte(self.raw)),
-            Level::PMD => Some(SoftLeaf::from_pmd(self.raw)),
-            _ => None,
-        }
     }
 }

@@ -5,30 +5,31 @@
 //! notification when it write-protects), copies the regions found out after
 //! each walk, walks again from `walk_end` while the output array has room,
 //! and writes `walk_end` back. Get-and-clear (`RPM_SCAN_CLEAR_SOFT_DIRTY`) has
-//! a driver of its own, [`super::scan_clear`].
+//! a driver of its own, [`get_and_clear`].
+//!
+//! The folder: [`args`] reads and checks the request, [`category`] computes and
+//! matches page categories, [`visit`] is the walk consumer, [`output`] the region
+//! array, [`wp`] the write-protection of holes, [`size`] the page sizes of
+//! `RPM_SCAN_PAGE_SIZES`, [`get_and_clear`] the get-and-clear driver.
 
 use kernel::{mm::Mm, prelude::*};
 
-use super::access::Rights;
-use super::mm::{MmapLock, MmapReadLock};
-use super::scan_args::ScanArgs;
-use super::scan_clear;
-use super::scan_output::Output;
-use super::scan_visit::ScanVisitor;
-use super::scan_wp::with_protection_notifier;
-use super::signal::fatal_signal_pending;
+use crate::walk::access::Rights;
+use crate::walk::mm::change::{NotifyEvent, PteChanges};
+use crate::walk::mm::lock::MmapReadGuard;
+use crate::walk::mm::sched::fatal_signal_pending;
 
-/// One walk of `[start, args.end)` under the mmap lock, reporting into `out`.
-pub(crate) fn walk_once(
-    lock: &MmapReadLock<'_>,
-    args: &ScanArgs,
-    out: &mut Output,
-    start: usize,
-) -> Result {
-    let mut visitor = ScanVisitor::new(args, out, lock);
-    super::walk(lock, start, args.end, &mut visitor);
-    visitor.result()
-}
+mod args;
+mod category;
+mod get_and_clear;
+mod output;
+mod size;
+mod visit;
+mod wp;
+
+use args::ScanArgs;
+use output::Output;
+use visit::walk_once;
 
 /// Runs the PAGEMAP_SCAN request at user address `uarg` on `mm`.
 ///
@@ -45,7 +46,7 @@ pub(crate) fn scan(mm: &Mm, uarg: usize, rights: Rights) -> Result<isize> {
     let mut out = Output::new(args.vec, args.vec_len, args.output_mask(), args.max_pages)?;
     if args.clear_soft_dirty() {
         rights.check_clear()?;
-        return scan_clear::get_and_clear(&mm, uarg, &args, &mut out);
+        return get_and_clear::get_and_clear(&mm, uarg, &args, &mut out);
     }
     let mut regions: u64 = 0;
     let mut ret: Result = Ok(());
@@ -55,7 +56,7 @@ pub(crate) fn scan(mm: &Mm, uarg: usize, rights: Rights) -> Result<isize> {
             ret = Err(EINTR);
             break;
         }
-        let lock = match MmapLock::lock_killable(&mm) {
+        let lock = match MmapReadGuard::lock_killable(&mm) {
             Ok(lock) => lock,
             Err(e) => {
                 ret = Err(e);
@@ -63,11 +64,14 @@ pub(crate) fn scan(mm: &Mm, uarg: usize, rights: Rights) -> Result<isize> {
             }
         };
         ret = if args.wp() {
-            with_protection_notifier(&lock, walk_start, args.end, || {
-                walk_once(&lock, &args, &mut out, walk_start)
-            })
+            // Protected entries are flushed once, when the walk is done, while the flush
+            // is announced as pending (as `change_protection` does) and inside the
+            // `MMU_NOTIFY_PROTECTION_VMA` range `do_pagemap_scan` brackets the walk with.
+            let mut changes =
+                PteChanges::begin(&lock, NotifyEvent::ProtectionVma, walk_start, args.end);
+            walk_once(&lock, &args, &mut out, Some(&mut changes), walk_start)
         } else {
-            walk_once(&lock, &args, &mut out, walk_start)
+            walk_once(&lock, &args, &mut out, None, walk_start)
         };
         drop(lock);
         match out.flush() {

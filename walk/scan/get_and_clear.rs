@@ -33,20 +33,22 @@
 
 use kernel::{mm::MmWithUser, prelude::*};
 
-use super::mm::MmapLock;
-use super::scan::walk_once;
-use super::scan_args::{ScanArgs, CHECK_WPASYNC};
-use super::scan_output::Output;
-use super::signal::fatal_signal_pending;
-use super::softdirty::{self, in_clear_bracket};
-use super::vma::Vma;
+use crate::walk::mm::change::{NotifyEvent, PteChanges};
+use crate::walk::mm::lock::{MmapGuard, MmapLocked, MmapReadGuard, MmapWriteGuard};
+use crate::walk::mm::sched::fatal_signal_pending;
+use crate::walk::mm::vma::Vma;
+use crate::walk::softdirty;
+
+use super::args::{ScanArgs, CHECK_WPASYNC};
+use super::output::Output;
+use super::visit::walk_once;
 
 /// Checks and prepares `[start, args.end)` under the mmap lock: `EPERM` if
 /// `PM_SCAN_CHECK_WPASYNC` meets a VMA without asynchronous write-protection
 /// (the walk would stop there); under the write lock, every VMA there is
 /// write-locked ([`softdirty::lock_vmas`]). Nothing is changed that a reader can
 /// see when it fails.
-fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
+fn prepare(lock: &MmapGuard<'_>, args: &ScanArgs, start: usize) -> Result {
     if args.flags & CHECK_WPASYNC != 0 {
         let mut addr = start;
         while let Some(vma) = Vma::find(lock, addr) {
@@ -59,7 +61,7 @@ fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
             addr = vma.end();
         }
     }
-    if lock.is_write() {
+    if let Some(lock) = lock.as_write() {
         softdirty::lock_vmas(lock, start, args.end);
     }
     Ok(())
@@ -67,25 +69,25 @@ fn prepare(lock: &MmapLock<'_>, args: &ScanArgs, start: usize) -> Result {
 
 /// The mmap lock for a walk of `[start, end)`: for read when the clear changes no
 /// VMA there, else for write (see the module documentation). `EINTR` on a fatal signal.
-fn lock_for_clear(mm: &MmWithUser, start: usize, end: usize) -> Result<MmapLock<'_>> {
-    let lock = MmapLock::lock_killable(mm)?;
+fn lock_for_clear(mm: &MmWithUser, start: usize, end: usize) -> Result<MmapGuard<'_>> {
+    let lock = MmapReadGuard::lock_killable(mm)?;
     if !softdirty::changes_vmas(&lock, start, end) {
-        return Ok(lock);
+        return Ok(MmapGuard::Read(lock));
     }
     drop(lock);
-    MmapLock::write_lock_killable(mm)
+    MmapWriteGuard::lock_killable(mm).map(MmapGuard::Write)
 }
 
 /// One walk from `start` that reports into `out` and cleans what it reports, then
 /// consumes `VM_SOFTDIRTY` of each VMA for the part reported from its first page in
 /// the range on. `Ok` or `ENOSPC`.
-fn consume(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
-    let ret = in_clear_bracket(lock, start, args.end, || walk_once(lock, args, out, start));
-    if !lock.is_write() {
+fn consume(lock: &MmapGuard<'_>, args: &ScanArgs, out: &mut Output, start: usize) -> Result {
+    let ret = walk_and_clean(lock, args, out, start);
+    let Some(lock) = lock.as_write() else {
         // No VMA there has the flag to consume (`lock_for_clear`).
         return ret;
-    }
-    let _ = softdirty::try_for_each_vma(lock, start, args.end, |vma, from, to| {
+    };
+    let _ = Vma::try_for_each(lock, start, args.end, |vma, from, to| {
         let reported = out.covered_until(from, to);
         if vma.soft_dirty() && !vma.is_hugetlb() && reported > from {
             // Refused (a VMA that cannot be split there, `vm.max_map_count`): the part
@@ -95,6 +97,19 @@ fn consume(lock: &MmapLock<'_>, args: &ScanArgs, out: &mut Output, start: usize)
         Ok(())
     });
     ret
+}
+
+/// One walk from `start` that reports into `out` and cleans what it reports, inside the
+/// clear's bracket: a TLB flush announced as pending and an `MMU_NOTIFY_SOFT_DIRTY`
+/// notifier range, as `clear_refs_write` brackets its walk, and one flush at its end.
+fn walk_and_clean(
+    lock: &MmapLocked<'_>,
+    args: &ScanArgs,
+    out: &mut Output,
+    start: usize,
+) -> Result {
+    let mut changes = PteChanges::begin(lock, NotifyEvent::SoftDirty, start, args.end);
+    walk_once(lock, args, out, Some(&mut changes), start)
 }
 
 /// Runs a validated get-and-clear request (`args`, read from `uarg`) on `mm`;

@@ -8,20 +8,36 @@
 
 use kernel::prelude::*;
 
-use super::level::Level;
-use super::mm::MmapReadLock;
-use super::scan_args::{ScanArgs, CHECK_WPASYNC};
-use super::scan_category::{
+use crate::walk::mm::change::PteChanges;
+use crate::walk::mm::lock::MmapLocked;
+use crate::walk::mm::table::{PteTableLock, GROUP};
+use crate::walk::mm::vma::{HugetlbVmaLock, Vma};
+use crate::walk::mm::x86::{self, PAGE_SIZE};
+use crate::walk::mm::{Leaf, LeafKind, Level};
+use crate::walk::softdirty;
+use crate::walk::walker::{walk, walk_ptes, Flow, Visitor, VmaAction};
+
+use super::args::{ScanArgs, CHECK_WPASYNC};
+use super::category::{
     pte_uffd_protected, Context, Masks, FILE, PFNZERO, PRESENT, SOFT_DIRTY, WPALLOWED, WRITTEN,
 };
-use super::scan_output::Output;
-use super::scan_size;
-use super::scan_wp;
-use super::softdirty::SoftDirtyClearer;
-use super::table::{PteTableLock, GROUP};
-use super::vma::{HugetlbVmaLock, Vma};
-use super::x86::{self, PAGE_SIZE};
-use super::{walk_ptes, Flow, Leaf, LeafKind, Visitor, VmaAction};
+use super::output::Output;
+use super::size;
+use super::wp;
+
+/// One walk of `[start, args.end)` of the locked mm, reporting into `out`; a scan that
+/// changes entries (write-protection, get-and-clear) notes them in `changes`.
+pub(crate) fn walk_once(
+    lock: &MmapLocked<'_>,
+    args: &ScanArgs,
+    out: &mut Output,
+    changes: Option<&mut PteChanges<'_>>,
+    start: usize,
+) -> Result {
+    let mut visitor = ScanVisitor::new(args, out, changes);
+    walk(lock, start, args.end, &mut visitor);
+    visitor.result()
+}
 
 /// What happened in the PTE table being walked.
 #[derive(Default)]
@@ -80,7 +96,7 @@ struct Run {
 }
 
 /// One walk of a scan, from a start address to the end of the range.
-pub(crate) struct ScanVisitor<'a> {
+pub(crate) struct ScanVisitor<'a, 'c> {
     args: &'a ScanArgs,
     out: &'a mut Output,
     /// The walk's result: `ENOSPC` (output full), `EPERM` (`PM_SCAN_CHECK_WPASYNC`),
@@ -95,15 +111,20 @@ pub(crate) struct ScanVisitor<'a> {
     /// The category bits that tell runs of pages apart: what is reported, and `WRITTEN`.
     run_key: u64,
     table: PteTable,
-    /// Clears what is reported, for `RPM_SCAN_CLEAR_SOFT_DIRTY`; flushes the TLB for
-    /// all of it, and for the PTEs `PM_SCAN_WP_MATCHING` protected, once, when the
-    /// visitor is done.
-    clearer: SoftDirtyClearer<'a>,
+    /// The bracket of the entries the scan changes (cleaned for
+    /// `RPM_SCAN_CLEAR_SOFT_DIRTY`, protected for `PM_SCAN_WP_MATCHING`), which
+    /// flushes the TLB for all of them once, when the caller ends it; `None` for a
+    /// scan that changes nothing.
+    changes: Option<&'a mut PteChanges<'c>>,
 }
 
-impl<'a> ScanVisitor<'a> {
-    /// A visitor reporting into `out`, for a walk under `lock`.
-    pub(crate) fn new(args: &'a ScanArgs, out: &'a mut Output, lock: &'a MmapReadLock<'_>) -> Self {
+impl<'a, 'c> ScanVisitor<'a, 'c> {
+    /// A visitor reporting into `out`, noting what it changes in `changes`.
+    pub(crate) fn new(
+        args: &'a ScanArgs,
+        out: &'a mut Output,
+        changes: Option<&'a mut PteChanges<'c>>,
+    ) -> Self {
         let interest = args.masks.all | args.masks.anyof | args.return_mask;
         Self {
             args,
@@ -118,7 +139,7 @@ impl<'a> ScanVisitor<'a> {
             prefilter: Prefilter::default(),
             run_key: args.output_mask() | WRITTEN,
             table: PteTable::default(),
-            clearer: SoftDirtyClearer::new(lock),
+            changes,
         }
     }
 
@@ -171,7 +192,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
-        let categories = self.with_sizes(categories, || scan_size::pte(vma, addr, leaf.entry));
+        let categories = self.with_sizes(categories, || size::pte(vma, addr, leaf.entry));
         let mut next = addr + PAGE_SIZE;
         let ret = self.out.output(categories, addr, &mut next);
         if next == addr {
@@ -184,7 +205,9 @@ impl<'a> ScanVisitor<'a> {
         }
         if self.args.clear_soft_dirty() {
             // Reported and cleared under the same PTE-table lock hold: no write in between.
-            self.clearer.clear_leaf(vma, leaf, addr, next);
+            if let Some(changes) = self.changes.as_deref_mut() {
+                softdirty::clear_leaf(changes, vma, leaf, addr, next);
+            }
         }
         Flow::Continue
     }
@@ -202,7 +225,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
-        let categories = self.with_sizes(categories, || scan_size::hole(vma));
+        let categories = self.with_sizes(categories, || size::hole(vma));
         let mut end = end;
         let mut ret = self.out.output(categories, start, &mut end);
         if start == end || !self.args.wp() {
@@ -364,8 +387,9 @@ impl<'a> ScanVisitor<'a> {
                 self.wp_pte(vma, &leaf, addr);
             }
             if clear {
-                self.clearer
-                    .clear_pte_leaf(vma, &leaf, addr, addr + PAGE_SIZE);
+                if let Some(changes) = self.changes.as_deref_mut() {
+                    softdirty::clear_pte_leaf(changes, vma, &leaf, addr, addr + PAGE_SIZE);
+                }
             }
             addr += PAGE_SIZE;
         }
@@ -380,7 +404,7 @@ impl<'a> ScanVisitor<'a> {
         }
         if self.args.clear_soft_dirty() {
             let budget_end = self.out.budget_end(start, end);
-            if budget_end != start && SoftDirtyClearer::splits(vma, leaf, start, budget_end) {
+            if budget_end != start && softdirty::splits(vma, leaf, start, budget_end) {
                 // Covered in part (range edge or `max_pages`): split before anything is
                 // reported, and the PTE pass reports and cleans exactly the part, its
                 // pages merged with the region before as any pages are. Reported first
@@ -389,12 +413,14 @@ impl<'a> ScanVisitor<'a> {
                 return Flow::Split;
             }
         }
-        let categories = self.with_sizes(categories, || scan_size::thp(vma, start, leaf.entry));
+        let categories = self.with_sizes(categories, || size::thp(vma, start, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if start != end && self.args.clear_soft_dirty() {
             // Whole (or a file or shmem huge page, kept dirty whole): cleaned as one.
-            self.clearer.clear_leaf(vma, leaf, start, end);
+            if let Some(changes) = self.changes.as_deref_mut() {
+                softdirty::clear_leaf(changes, vma, leaf, start, end);
+            }
             return self.finish(ret);
         }
         if start == end || !self.args.wp() || categories & WRITTEN == 0 {
@@ -418,7 +444,7 @@ impl<'a> ScanVisitor<'a> {
         if !self.args.masks.matches(categories) {
             return Flow::Continue;
         }
-        let categories = self.with_sizes(categories, || scan_size::hugetlb(vma, leaf.entry));
+        let categories = self.with_sizes(categories, || size::hugetlb(vma, leaf.entry));
         let mut end = end;
         let ret = self.out.output(categories, start, &mut end);
         if !self.args.wp() || start == end || categories & WRITTEN == 0 {
@@ -437,7 +463,7 @@ impl<'a> ScanVisitor<'a> {
     }
 }
 
-impl Visitor for ScanVisitor<'_> {
+impl Visitor for ScanVisitor<'_, '_> {
     fn vma(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) -> VmaAction {
         let wp_allowed = vma.uffd_wp_async_with_markers();
         if !wp_allowed {
@@ -475,14 +501,12 @@ impl Visitor for ScanVisitor<'_> {
             return Flow::Continue;
         };
         // The walker hands holes of hugetlb VMAs to `hugetlb_hole`, under their lock.
-        self.vma_hole(vma, start, end, |start, end| {
-            scan_wp::wp_hole(vma, start, end)
-        })
+        self.vma_hole(vma, start, end, |start, end| wp::wp_hole(vma, start, end))
     }
 
     fn hugetlb_hole(&mut self, hlock: &HugetlbVmaLock<'_>, start: usize, end: usize) -> Flow {
         self.vma_hole(hlock.vma(), start, end, |start, end| {
-            scan_wp::wp_hugetlb_hole(hlock, start, end)
+            wp::wp_hugetlb_hole(hlock, start, end)
         })
     }
 
@@ -593,13 +617,15 @@ impl Visitor for ScanVisitor<'_> {
         // What was protected in the table, from the first protected PTE to where the loop
         // ended, is flushed with the rest once the walk is done, as the clears flush
         // (`clear_refs`, mprotect): under the mmap lock, inside the notifier range and
-        // with the flush announced as pending ([`scan_wp::with_protection_notifier`]),
+        // with the flush announced as pending (the caller's [`PteChanges`]),
         // before the ioctl returns. The kernel's scan flushes each table before its lock
         // is dropped; a write through a stale entry meanwhile happens before the call
         // returns either way, so the pages are copied after it.
         if let Some(first) = self.table.first_wp {
             let exit = self.table.stopped_at.unwrap_or(end);
-            self.clearer.pending_add(first, exit);
+            if let Some(changes) = self.changes.as_deref_mut() {
+                changes.changed(first, exit);
+            }
         }
     }
 

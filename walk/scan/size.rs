@@ -17,18 +17,19 @@
 //! upstream merges them; a change of either size starts a new region, because
 //! the sizes are part of the value that is compared.
 
-use super::entry::{Entry, Kind};
-use super::level::Level;
-use super::page::{self, Page};
-use super::vma::Vma;
-use super::x86::PAGE_SHIFT;
+use crate::walk::mm::page::{self, Page};
+use crate::walk::mm::vma::Vma;
+use crate::walk::mm::x86::PAGE_SHIFT;
+use crate::walk::mm::{Entry, Kind, Level};
+use crate::walk::uapi;
 
+/// Every bit the sizes use (`RPM_REGION_SIZE_MASK`: bits 48-63, above every upstream
+/// category): the entry's log2 size in the low half, the folio's in the high half.
+pub(crate) const SIZE_BITS: u64 = uapi::RPM_REGION_SIZE_MASK;
 /// First bit of the entry's log2 size in `categories` (`RPM_REGION_ENTRY_SHIFT`).
-const ENTRY_AT: u32 = 48;
+const ENTRY_AT: u32 = SIZE_BITS.trailing_zeros();
 /// First bit of the folio's log2 size in `categories` (`RPM_REGION_FOLIO_SHIFT`).
-const FOLIO_AT: u32 = 56;
-/// Every bit the sizes use: bits 48-63, above every upstream category.
-pub(crate) const SIZE_BITS: u64 = 0xffff << ENTRY_AT;
+const FOLIO_AT: u32 = ENTRY_AT + SIZE_BITS.count_ones() / 2;
 
 /// The two sizes in their bits.
 fn encode(entry_shift: u32, folio_shift: u32) -> u64 {

@@ -7,10 +7,10 @@
 //! physical-address mask is the kernel's own where memory encryption can
 //! change it at boot.
 
-/// log2 of the base page size.
-pub(crate) const PAGE_SHIFT: u32 = 12;
+/// log2 of the base page size (the `kernel` crate's, as a shift count).
+pub(crate) const PAGE_SHIFT: u32 = kernel::page::PAGE_SHIFT as u32;
 /// The base page size.
-pub(crate) const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+pub(crate) const PAGE_SIZE: usize = kernel::page::PAGE_SIZE;
 /// Index bits consumed by each page-table level.
 pub(crate) const LEVEL_BITS: u32 = 9;
 /// Entries in one page table.

@@ -7,40 +7,33 @@
 
 use core::mem::{offset_of, size_of};
 use kernel::{
-    bindings,
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
 
-use super::scan_category::{Masks, ALL, SOFT_DIRTY};
-use super::scan_size::SIZE_BITS;
-use super::uaccess::access_ok;
-use super::x86::PAGE_SIZE;
+use crate::walk::mm::uaccess::access_ok;
+use crate::walk::mm::x86::PAGE_SIZE;
+use crate::walk::uapi::{self, page_region, pm_scan_arg};
+
+use super::category::{Masks, ALL, SOFT_DIRTY};
+use super::size::SIZE_BITS;
 
 /// Write-protect the pages the scan selects.
-pub(crate) const WP_MATCHING: u64 = bindings::PM_SCAN_WP_MATCHING as u64;
+pub(crate) const WP_MATCHING: u64 = uapi::PM_SCAN_WP_MATCHING;
 /// Fail with `EPERM` on a VMA that cannot be write-protected asynchronously.
-pub(crate) const CHECK_WPASYNC: u64 = bindings::PM_SCAN_CHECK_WPASYNC as u64;
-/// `RPM_SCAN_CLEAR_SOFT_DIRTY` (uapi/rust_pagemap.h): this device's atomic get-and-clear
-/// of soft-dirty, in a flag bit upstream does not use.
-pub(crate) const CLEAR_SOFT_DIRTY: u64 = 1 << 32;
-/// `RPM_SCAN_PAGE_SIZES` (uapi/rust_pagemap.h): regions carry the log2 sizes of the
-/// entry and the folio behind them, and split where either changes.
-pub(crate) const PAGE_SIZES: u64 = 1 << 33;
+pub(crate) const CHECK_WPASYNC: u64 = uapi::PM_SCAN_CHECK_WPASYNC;
+/// `RPM_SCAN_CLEAR_SOFT_DIRTY`: this device's atomic get-and-clear of soft-dirty, in a
+/// flag bit upstream does not use.
+pub(crate) const CLEAR_SOFT_DIRTY: u64 = uapi::RPM_SCAN_CLEAR_SOFT_DIRTY;
+/// `RPM_SCAN_PAGE_SIZES`: regions carry the log2 sizes of the entry and the folio
+/// behind them, and split where either changes.
+pub(crate) const PAGE_SIZES: u64 = uapi::RPM_SCAN_PAGE_SIZES;
 
-/// The `u64` words of `struct pm_scan_arg`.
-const WORDS: usize = 12;
-const _: () = assert!(size_of::<bindings::pm_scan_arg>() == WORDS * 8);
+/// Size of `struct pm_scan_arg`, which its `size` field must give.
+const ARG_SIZE: usize = size_of::<pm_scan_arg>();
 
 /// Size of `struct page_region`, for the check of the user's array.
-const REGION_SIZE: u64 = size_of::<bindings::page_region>() as u64;
-
-/// Index of a field in the words of `struct pm_scan_arg`.
-macro_rules! word {
-    ($field:ident) => {
-        offset_of!(bindings::pm_scan_arg, $field) / 8
-    };
-}
+const REGION_SIZE: u64 = size_of::<page_region>() as u64;
 
 /// A validated scan request.
 pub(crate) struct ScanArgs {
@@ -68,27 +61,26 @@ impl ScanArgs {
     /// Addresses are used as given: `untagged_addr` is the identity on kernels
     /// without `CONFIG_ADDRESS_MASKING`, which the test kernel is.
     pub(crate) fn read(uarg: usize) -> Result<Self> {
-        let w: [u64; WORDS] = UserSlice::new(UserPtr::from_addr(uarg), WORDS * 8)
+        let arg: pm_scan_arg = UserSlice::new(UserPtr::from_addr(uarg), ARG_SIZE)
             .reader()
             .read()?;
-        if w[word!(size)] != (WORDS * 8) as u64 {
+        if arg.size != ARG_SIZE as u64 {
             return Err(EINVAL);
         }
-        let flags = w[word!(flags)];
+        let flags = arg.flags;
         if flags & !(WP_MATCHING | CHECK_WPASYNC | CLEAR_SOFT_DIRTY | PAGE_SIZES) != 0 {
             return Err(EINVAL);
         }
         let masks = Masks {
-            inverted: w[word!(category_inverted)],
-            all: w[word!(category_mask)],
-            anyof: w[word!(category_anyof_mask)],
+            inverted: arg.category_inverted,
+            all: arg.category_mask,
+            anyof: arg.category_anyof_mask,
         };
-        let return_mask = w[word!(return_mask)];
+        let return_mask = arg.return_mask;
         if (masks.inverted | masks.all | masks.anyof | return_mask) & !ALL != 0 {
             return Err(EINVAL);
         }
-        let (start, end, vec) = (w[word!(start)], w[word!(end)], w[word!(vec)]);
-        let vec_len = w[word!(vec_len)];
+        let (start, end, vec, vec_len) = (arg.start, arg.end, arg.vec, arg.vec_len);
         // Get-and-clear reports dirty pages only, into an array (it clears exactly what
         // it reports, so it must report); it is not a write-protecting scan.
         if flags & CLEAR_SOFT_DIRTY != 0
@@ -113,7 +105,7 @@ impl ScanArgs {
         }
         // `access_ok` bounds `end`, so rounding it up cannot wrap.
         let end = end.next_multiple_of(PAGE_SIZE as u64);
-        let max_pages = match w[word!(max_pages)] {
+        let max_pages = match arg.max_pages {
             0 => u64::MAX,
             n => n,
         };
@@ -156,7 +148,7 @@ impl ScanArgs {
 
     /// Writes `walk_end` back into the request at `uarg`, and nothing else.
     pub(crate) fn write_walk_end(uarg: usize, walk_end: u64) -> Result {
-        let at = uarg.wrapping_add(offset_of!(bindings::pm_scan_arg, walk_end));
+        let at = uarg.wrapping_add(offset_of!(pm_scan_arg, walk_end));
         UserSlice::new(UserPtr::from_addr(at), size_of::<u64>())
             .writer()
             .write(&walk_end)

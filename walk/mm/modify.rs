@@ -13,7 +13,6 @@
 //! mmu_notifier range (as `clear_refs` does); a write-protecting scan flushes each
 //! PTE table or huge entry it changed before that lock is dropped.
 
-use core::sync::atomic::Ordering;
 use kernel::bindings;
 
 use super::entry::{Entry, Kind};
@@ -48,9 +47,10 @@ impl Leaf<'_> {
             Kind::Present if !self.entry.soft_dirty() && !self.entry.writable() => false,
             // The common case, inline in the caller's loop: one atomic update of the entry.
             Kind::Present if x86::IN_PLACE_PTE_UPDATES => {
-                // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
-                // allows in-place updates, and the caller flushes the TLB (we return `true`).
-                unsafe { self.slot.update(self.entry.raw(), x86::pte_clean_wrprotect) };
+                // The configuration allows in-place updates; the caller flushes the TLB
+                // (we return `true`).
+                self.cell()
+                    .update(self.entry.raw(), x86::pte_clean_wrprotect);
                 true
             }
             // The leaf by value: nothing of it needs to live in memory on the fast path.
@@ -166,9 +166,9 @@ impl Leaf<'_> {
         debug_assert_eq!(self.kind, LeafKind::Pte);
         if x86::IN_PLACE_PTE_UPDATES && self.entry.kind() == Kind::Present {
             // The common case, inline in the caller's loop.
-            // SAFETY: the PTE-table lock is held (the leaf's invariant), the configuration
-            // allows in-place updates, and the caller flushes the TLB for the table.
-            unsafe { self.slot.update(self.entry.raw(), x86::pte_mkuffd) };
+            // The configuration allows in-place updates; the caller flushes the TLB for
+            // the table.
+            self.cell().update(self.entry.raw(), x86::pte_mkuffd);
             return;
         }
         self.pte_make_uffd_wp_other(vma, addr);
@@ -222,7 +222,7 @@ impl Leaf<'_> {
                     bindings::set_pmd_at(vma.mm_ptr(), addr, pmdp, new);
                 }
             }
-            Kind::NonPresent if entry.soft_leaf().is_some_and(|l| l.is_migration()) => {
+            Kind::NonPresent if SoftLeaf::of(entry).is_some_and(|l| l.is_migration()) => {
                 // SAFETY: as above; a migration entry has no TLB entry, and stays one.
                 unsafe {
                     let new = bindings::pmd_swp_mkuffd(pmd(entry.raw()));
@@ -294,10 +294,10 @@ impl Leaf<'_> {
             return;
         }
         if x86::IN_PLACE_PTE_UPDATES {
-            // SAFETY: the PTE-table lock is held (the leaf's invariant) and the configuration
-            // allows in-place updates. No TLB flush is owed: only the soft-dirty bit is added,
-            // which the CPU ignores, so a cached translation stays exactly as valid.
-            unsafe { self.slot.update(self.entry.raw(), x86::pte_mksoft_dirty) };
+            // The configuration allows in-place updates. No TLB flush is owed: only the
+            // soft-dirty bit is added, which the CPU ignores, so a cached translation stays
+            // exactly as valid.
+            self.cell().update(self.entry.raw(), x86::pte_mksoft_dirty);
             return;
         }
         let ptep = self.slot.as_pte_ptr();
@@ -337,15 +337,7 @@ impl PteCell<'_> {
         if !x86::IN_PLACE_PTE_UPDATES || !x86::pte_present(seen) {
             return false;
         }
-        let mut old = seen;
-        while let Err(now) = self.entry.compare_exchange_weak(
-            old,
-            x86::pte_clean_wrprotect(old),
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        ) {
-            old = now;
-        }
+        self.update(seen, x86::pte_clean_wrprotect);
         true
     }
 }

@@ -7,7 +7,7 @@ use kernel::mm::virt::{flags, VmaRef};
 
 use kernel::prelude::*;
 
-use super::mm::{MmapLock, MmapReadLock};
+use super::lock::{MmapLocked, MmapWriteGuard};
 
 /// A VMA of the mm whose mmap lock `'a` borrows.
 ///
@@ -22,7 +22,7 @@ pub(crate) struct Vma<'a> {
 
 impl<'a> Vma<'a> {
     /// The first VMA that ends above `addr` (`find_vma`), if any.
-    pub(crate) fn find(lock: &'a MmapReadLock<'_>, addr: usize) -> Option<Self> {
+    pub(crate) fn find(lock: &'a MmapLocked<'_>, addr: usize) -> Option<Self> {
         // SAFETY: the mmap lock is held (the guard exists), as `find_vma` requires.
         let ptr = unsafe { bindings::find_vma(lock.mm_ptr(), addr) };
         if ptr.is_null() {
@@ -34,8 +34,46 @@ impl<'a> Vma<'a> {
         Some(Self { vma })
     }
 
+    /// Calls `f` for every VMA that `[start, end)` of the locked mm reaches, with the
+    /// part of it inside the range, until `f` fails. `f` may merge or split the VMAs of
+    /// the range from the part on: the walk goes on from where the VMA ended before `f`
+    /// ran.
+    pub(crate) fn try_for_each(
+        lock: &'a MmapLocked<'_>,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(Vma<'a>, usize, usize) -> Result,
+    ) -> Result {
+        let mut addr = start;
+        while addr < end {
+            let Some(vma) = Self::find(lock, addr) else {
+                break;
+            };
+            if vma.start() >= end {
+                break;
+            }
+            let (from, to) = (addr.max(vma.start()), end.min(vma.end()));
+            addr = vma.end();
+            f(vma, from, to)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every VMA that `[start, end)` of the locked mm reaches.
+    pub(crate) fn for_each(
+        lock: &'a MmapLocked<'_>,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(Vma<'a>),
+    ) {
+        let _ = Self::try_for_each(lock, start, end, |vma, _, _| {
+            f(vma);
+            Ok(())
+        });
+    }
+
     /// The raw VMA, for kernel functions that take one.
-    pub(crate) fn as_ptr(&self) -> *mut bindings::vm_area_struct {
+    pub(super) fn as_ptr(&self) -> *mut bindings::vm_area_struct {
         self.vma.as_ptr()
     }
 
@@ -50,7 +88,7 @@ impl<'a> Vma<'a> {
     }
 
     /// The mm the VMA belongs to.
-    pub(crate) fn mm_ptr(&self) -> *mut bindings::mm_struct {
+    pub(super) fn mm_ptr(&self) -> *mut bindings::mm_struct {
         // SAFETY: a live VMA always points to its mm.
         unsafe { (*self.as_ptr()).vm_mm }
     }
@@ -100,9 +138,9 @@ impl<'a> Vma<'a> {
     }
 
     /// Splits the VMA at `addr` (`split_vma`); the VMA is stale afterwards, so it
-    /// is consumed: look the range up again. Needs the mmap lock for write.
-    pub(crate) fn split(self, lock: &MmapLock<'_>, addr: usize) -> Result {
-        if !lock.is_write() || addr <= self.start() || addr >= self.end() {
+    /// is consumed: look the range up again.
+    pub(crate) fn split(self, _lock: &MmapWriteGuard<'_>, addr: usize) -> Result {
+        if addr <= self.start() || addr >= self.end() {
             return Err(EINVAL);
         }
         // SAFETY: the mmap lock is held for write and `addr` lies strictly inside the VMA.
@@ -111,7 +149,7 @@ impl<'a> Vma<'a> {
     }
 
     /// The VMA that ends where this one starts, if any.
-    pub(crate) fn prev_adjacent(&self, lock: &'a MmapReadLock<'_>) -> Option<Self> {
+    pub(crate) fn prev_adjacent(&self, lock: &'a MmapLocked<'_>) -> Option<Self> {
         let start = self.start();
         if start == 0 {
             return None;
@@ -120,7 +158,7 @@ impl<'a> Vma<'a> {
     }
 
     /// The VMA that starts where this one ends, if any.
-    pub(crate) fn next_adjacent(&self, lock: &'a MmapReadLock<'_>) -> Option<Self> {
+    pub(crate) fn next_adjacent(&self, lock: &'a MmapLocked<'_>) -> Option<Self> {
         let end = self.end();
         Self::find(lock, end).filter(|next| next.start() == end)
     }
@@ -135,18 +173,15 @@ impl<'a> Vma<'a> {
     /// (and `prev`) are stale afterwards, so they are consumed. `EINVAL` when the VMA
     /// refuses a split (`vm_ops->may_split`: `[vdso]`, `[vvar]`, ...) or the range
     /// leaves it, `ENOMEM` when a split is refused (`vm.max_map_count`) or memory is
-    /// short: nothing changed then. Needs the mmap lock for write.
+    /// short: nothing changed then.
     pub(crate) fn modify_flags(
         self,
-        lock: &'a MmapLock<'_>,
+        _lock: &'a MmapWriteGuard<'_>,
         prev: Option<Self>,
         start: usize,
         end: usize,
         new: bindings::vm_flags_t,
     ) -> Result<(Self, bindings::vm_flags_t)> {
-        if !lock.is_write() {
-            return Err(EPERM);
-        }
         if start < self.start() || end > self.end() || start >= end {
             return Err(EINVAL);
         }
@@ -183,20 +218,14 @@ impl<'a> Vma<'a> {
     /// Write-locks the VMA (`vma_start_write`): page faults that would run under the
     /// per-VMA lock fall back to the mmap lock, which the caller holds for write, and
     /// so wait until it is dropped. The VMA lock is released with the mmap lock.
-    pub(crate) fn write_lock(&self, lock: &MmapLock<'_>) {
-        if !lock.is_write() {
-            return;
-        }
+    pub(crate) fn write_lock(&self, _lock: &MmapWriteGuard<'_>) {
         // SAFETY: the mmap lock is held for write, as `vma_start_write` requires.
         unsafe { bindings::vma_start_write(self.as_ptr()) };
     }
 
     /// Clears `VM_SOFTDIRTY` and recomputes the page protection, as `clear_refs`
-    /// does, so that writes to shared mappings fault again. Needs the write lock.
-    pub(crate) fn clear_soft_dirty_flag(&self, lock: &MmapLock<'_>) {
-        if !lock.is_write() {
-            return;
-        }
+    /// does, so that writes to shared mappings fault again.
+    pub(crate) fn clear_soft_dirty_flag(&self, _lock: &MmapWriteGuard<'_>) {
         // SAFETY: the mmap lock is held for write, which `vm_flags_clear` (it takes the VMA
         // write lock itself) and `vma_set_page_prot` require.
         unsafe {
@@ -206,11 +235,8 @@ impl<'a> Vma<'a> {
     }
 
     /// Sets `VM_SOFTDIRTY` again, so that every page of the VMA reads dirty: the undo
-    /// of a clear whose result could not be delivered. Needs the write lock.
-    pub(crate) fn set_soft_dirty_flag(&self, lock: &MmapLock<'_>) {
-        if !lock.is_write() {
-            return;
-        }
+    /// of a clear whose result could not be delivered.
+    pub(crate) fn set_soft_dirty_flag(&self, _lock: &MmapWriteGuard<'_>) {
         // SAFETY: as for `clear_soft_dirty_flag`; `vm_flags_set` write-locks the VMA itself.
         unsafe {
             bindings::vm_flags_set(self.as_ptr(), flags::SOFTDIRTY);

@@ -5,36 +5,33 @@
 //! in fs/proc/task_mmu.c), and which pages a scan's masks select
 //! (`pagemap_scan_is_interesting_page`, `pagemap_scan_is_interesting_vma`).
 
-use kernel::bindings;
-
-use super::entry::{Entry, Kind};
-use super::level::Level;
-use super::page::{self, Page};
-use super::softleaf::{pte_swp_uffd_any, SoftLeaf};
-use super::vma::Vma;
-use super::x86;
-use super::Leaf;
+use crate::walk::mm::page::{self, Page};
+use crate::walk::mm::softleaf::{pte_swp_uffd_any, SoftLeaf};
+use crate::walk::mm::vma::Vma;
+use crate::walk::mm::x86;
+use crate::walk::mm::{Entry, Kind, Leaf, Level};
+use crate::walk::uapi::page_is;
 
 /// The VMA is registered for asynchronous uffd write-protection with markers.
-pub(crate) const WPALLOWED: u64 = bindings::PAGE_IS_WPALLOWED as u64;
+pub(crate) const WPALLOWED: u64 = page_is::WPALLOWED;
 /// The page was written since it was last write-protected (uffd-wp VMAs only).
-pub(crate) const WRITTEN: u64 = bindings::PAGE_IS_WRITTEN as u64;
+pub(crate) const WRITTEN: u64 = page_is::WRITTEN;
 /// The page is not anonymous.
-pub(crate) const FILE: u64 = bindings::PAGE_IS_FILE as u64;
+pub(crate) const FILE: u64 = page_is::FILE;
 /// The entry is present.
-pub(crate) const PRESENT: u64 = bindings::PAGE_IS_PRESENT as u64;
+pub(crate) const PRESENT: u64 = page_is::PRESENT;
 /// The entry is non-present and not empty (swap, migration, markers, ...).
-pub(crate) const SWAPPED: u64 = bindings::PAGE_IS_SWAPPED as u64;
+pub(crate) const SWAPPED: u64 = page_is::SWAPPED;
 /// The page is the zero page or the huge zero page.
-pub(crate) const PFNZERO: u64 = bindings::PAGE_IS_PFNZERO as u64;
+pub(crate) const PFNZERO: u64 = page_is::PFNZERO;
 /// The entry is a THP or hugetlb entry.
-pub(crate) const HUGE: u64 = bindings::PAGE_IS_HUGE as u64;
+pub(crate) const HUGE: u64 = page_is::HUGE;
 /// The entry or the VMA is soft-dirty.
-pub(crate) const SOFT_DIRTY: u64 = bindings::PAGE_IS_SOFT_DIRTY as u64;
+pub(crate) const SOFT_DIRTY: u64 = page_is::SOFT_DIRTY;
 /// The entry is a guard-region marker.
-pub(crate) const GUARD: u64 = bindings::PAGE_IS_GUARD as u64;
+pub(crate) const GUARD: u64 = page_is::GUARD;
 /// The page was accessed since it was last read-write-protected (uffd-rwp VMAs only).
-pub(crate) const ACCESSED: u64 = bindings::PAGE_IS_ACCESSED as u64;
+pub(crate) const ACCESSED: u64 = page_is::ACCESSED;
 /// Every category this kernel knows (`PM_SCAN_CATEGORIES`).
 pub(crate) const ALL: u64 =
     WPALLOWED | WRITTEN | FILE | PRESENT | SWAPPED | PFNZERO | HUGE | SOFT_DIRTY | GUARD | ACCESSED;

@@ -55,6 +55,6 @@ kernel-path:
 
 clean:
 	rm -rf build *.o *.ko *.mod *.mod.c *.mod.o .*.cmd modules.order Module.symvers .tmp_versions \
-		walk/*.o walk/.*.cmd
+		walk/uapi_generated.rs walk/.uapi_generated.rs.cmd .uapi-bindgen
 
 endif

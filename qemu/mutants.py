@@ -62,7 +62,7 @@ MUTANTS = [
     {
         "name": "clear-no-tlb-flush",
         "what": "the TLB flush after write-protecting soft-dirty PTEs (one per clear) is gone",
-        "file": "walk/softdirty.rs",
+        "file": "walk/mm/change.rs",
         "old": "self.lock.flush_tlb_range(start, end);",
         "new": "let _ = (start, end);",
         "killers": [f"{RACE}:race.anon.get_and_clear_reports_exactly_the_writes",
@@ -72,29 +72,45 @@ MUTANTS = [
     {
         "name": "wp-no-mmu-notifier",
         "what": "the MMU_NOTIFY_PROTECTION_VMA range around a write-protecting scan is gone",
-        # The guard both starts the range and (on drop) ends it: neither call is made.
-        "file": "walk/scan_wp.rs",
-        "old": "let _range = NotifierRange::start(lock, NotifyEvent::ProtectionVma, start, end);",
-        "new": "let _range = (NotifierRange::start, NotifyEvent::ProtectionVma, lock, start, end);",
+        # The change bracket neither starts nor ends the range of this event.
+        "file": "walk/mm/change.rs",
+        "old": "            bindings::mmu_notifier_invalidate_range_start(&mut range);",
+        "new": "            if event != NotifyEvent::ProtectionVma {\n"
+               "                bindings::mmu_notifier_invalidate_range_start(&mut range);\n"
+               "            }",
+        "also": [("walk/mm/change.rs",
+                  "unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };",
+                  "if self.range.event\n"
+                  "            != bindings::mmu_notifier_event_MMU_NOTIFY_PROTECTION_VMA\n"
+                  "        {\n"
+                  "            unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };\n"
+                  "        }")],
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
         "killers": ["softdirty_notifier:mirror.device_write_after_wp_scan_is_seen"],
     },
     {
         "name": "wp-no-tlb-flush",
         "what": "the PTEs a scan uffd-write-protects are never flushed from the TLB",
-        "file": "walk/scan_visit.rs",
-        "old": "self.clearer.pending_add(first, exit);",
-        "new": "let _ = (first, exit);",
+        "file": "walk/scan/visit.rs",
+        "old": "changes.changed(first, exit);",
+        "new": "let _ = (&changes, first, exit);",
         "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
                     f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],
     },
     {
         "name": "clear-no-mmu-notifier",
         "what": "the MMU_NOTIFY_SOFT_DIRTY range around the clear is never started nor ended",
-        # The guard both starts the range and (on drop) ends it: neither call is made.
-        "file": "walk/softdirty.rs",
-        "old": "let _notifier = NotifierRange::start(lock, NotifyEvent::SoftDirty, start, end);",
-        "new": "let _notifier = (NotifierRange::start, NotifyEvent::SoftDirty, lock, start, end);",
+        # The change bracket neither starts nor ends the range of this event.
+        "file": "walk/mm/change.rs",
+        "old": "            bindings::mmu_notifier_invalidate_range_start(&mut range);",
+        "new": "            if event != NotifyEvent::SoftDirty {\n"
+               "                bindings::mmu_notifier_invalidate_range_start(&mut range);\n"
+               "            }",
+        "also": [("walk/mm/change.rs",
+                  "unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };",
+                  "if self.range.event != bindings::mmu_notifier_event_MMU_NOTIFY_SOFT_DIRTY {\n"
+                  "            unsafe { bindings::mmu_notifier_invalidate_range_end(&mut self.range) };\n"
+                  "        }")],
         # Without CONFIG_MMU_NOTIFIER the start and end calls are empty inlines: no secondary
         # MMU can exist, so nothing can observe the difference. Checked, not assumed.
         "equivalent_if_unset": "CONFIG_MMU_NOTIFIER",
@@ -105,7 +121,7 @@ MUTANTS = [
     {
         "name": "thp-soft-dirty-kept",
         "what": "clearing a huge PMD write-protects it but leaves its soft-dirty bit",
-        "file": "walk/modify.rs",
+        "file": "walk/mm/modify.rs",
         "old": "new = bindings::pmd_clear_soft_dirty(bindings::pmd_wrprotect(new));",
         "new": "new = bindings::pmd_wrprotect(new);",
         "killers": [f"{RACE}:race.thp.get_and_clear_reports_exactly_the_writes",
@@ -115,7 +131,7 @@ MUTANTS = [
     {
         "name": "pfn-shown-to-all",
         "what": "frame numbers are shown whatever the opener's credentials",
-        "file": "walk/pagemap.rs",
+        "file": "walk/pagemap/mod.rs",
         "old": "KBox::new(PagemapReader::new(show_pfn), GFP_KERNEL)?",
         "new": "KBox::new(PagemapReader::new(show_pfn || true), GFP_KERNEL)?",
         "killers": ["pagemap_attach:global.unprivileged_reader_never_sees_a_frame"],
@@ -123,7 +139,7 @@ MUTANTS = [
     {
         "name": "vm-softdirty-left-set",
         "what": "a clear leaves VM_SOFTDIRTY set on the VMAs it covers",
-        "file": "walk/softdirty.rs",
+        "file": "walk/softdirty/vmas.rs",
         "old": "part.clear_soft_dirty_flag(lock);",
         "new": "let _ = &part;",
         "killers": [f"{RACE}:race.anon.get_and_clear_reports_exactly_the_writes",
@@ -146,7 +162,7 @@ MUTANTS = [
     {
         "name": "pinned-page-cleaned-state-kept",
         "what": "a pinned page the clear must leave writable is left clean, not marked dirty",
-        "file": "walk/modify.rs",
+        "file": "walk/mm/modify.rs",
         "old": "if self.entry.kind() != Kind::Present || self.entry.soft_dirty() {",
         "new": "if self.entry.kind() != Kind::Present || self.entry.soft_dirty() || true {",
         "killers": ["softdirty_edges:pinned.clear_range."
@@ -160,13 +176,13 @@ MUTANTS = [
         "name": "pte-lock-dropped",
         "what": "a PTE table is walked (and its entries modified) with its lock released "
                 "right after it was taken (re-taken only to release it at the end)",
-        "file": "walk/table.rs",
+        "file": "walk/mm/table.rs",
         "old": "        NonNull::new(pte).map(|first| Self {",
         "new": "        if !pte.is_null() {\n"
                "            unsafe { bindings::spin_unlock(ptl) };\n"
                "        }\n"
                "        NonNull::new(pte).map(|first| Self {",
-        "also": [("walk/table.rs",
+        "also": [("walk/mm/table.rs",
                   "unsafe { bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };",
                   "unsafe { bindings::spin_lock(self.ptl); "
                   "bindings::pte_unmap_unlock(self.first.as_ptr(), self.ptl) };")],
@@ -175,7 +191,7 @@ MUTANTS = [
     {
         "name": "exclusive-bit-zero",
         "what": "PM_MMAP_EXCLUSIVE is never set on a PTE",
-        "file": "walk/pagemap.rs",
+        "file": "walk/pagemap/mod.rs",
         "old": "if page.mapped_exclusively_with(facts.entire) {",
         "new": "if page.mapped_exclusively_with(facts.entire) && false {",
         "killers": ["pagemap_read_diff:diff.anon_private_written",
@@ -185,10 +201,10 @@ MUTANTS = [
         "name": "walk-skips-last-pte",
         "what": "the PTE loops stop one entry early, skipping the last PTE of every table "
                 "(the read's raw loop then reports it as empty)",
-        "file": "walk/table.rs",
+        "file": "walk/mm/table.rs",
         "old": "let count = end.saturating_sub(start) >> super::x86::PAGE_SHIFT;",
         "new": "let count = (end.saturating_sub(start) >> super::x86::PAGE_SHIFT).saturating_sub(1);",
-        "also": [("walk/mod.rs",
+        "also": [("walk/walker/mod.rs",
                   "    while addr < end {\n        let leaf = ptes.leaf(addr);",
                   "    while addr + x86::PAGE_SIZE < end {\n        let leaf = ptes.leaf(addr);")],
         "killers": ["pagemap_read_diff:diff.anon_private_written",
@@ -278,7 +294,7 @@ def check_only(chosen):
 
 # Files whose code runs differently under 5- and 4-level paging (the walk's top level is
 # read from the running kernel): a mutant touching one boots both modes.
-MODE_DEPENDENT = {"walk/mod.rs", "walk/level.rs", "walk/table.rs", "walk/mm.rs"}
+MODE_DEPENDENT = {"walk/walker/mod.rs", "walk/mm/level.rs", "walk/mm/table.rs", "walk/mm/lock.rs"}
 
 
 def modes_of(m):

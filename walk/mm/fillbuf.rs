@@ -71,3 +71,45 @@ impl<const N: usize> FillBuf<N> {
         unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u64>(), self.len) }
     }
 }
+
+#[kernel::prelude::kunit_tests(rust_pagemap_fillbuf)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_fills_until_full_then_refuses() {
+        let mut buf = FillBuf::<3>::new();
+        assert_eq!(buf.room(), 3);
+        assert!(buf.push(1));
+        assert!(buf.push(2));
+        assert!(buf.push(3));
+        assert!(!buf.push(4));
+        assert_eq!(buf.room(), 0);
+        assert_eq!(buf.as_slice(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn extend_appends_what_fits_and_says_how_many() {
+        let mut buf = FillBuf::<4>::new();
+        assert!(buf.push(7));
+        let mut next = 10;
+        let n = buf.extend(5, || {
+            next += 1;
+            next
+        });
+        assert_eq!(n, 3);
+        assert_eq!(buf.as_slice(), &[7, 11, 12, 13]);
+        assert_eq!(buf.extend(2, || 99), 0);
+    }
+
+    #[test]
+    fn clear_empties_for_the_next_chunk() {
+        let mut buf = FillBuf::<2>::new();
+        assert!(buf.push(5));
+        buf.clear();
+        assert_eq!(buf.as_slice(), &[] as &[u64]);
+        assert_eq!(buf.room(), 2);
+        assert!(buf.push(6));
+        assert_eq!(buf.as_slice(), &[6]);
+    }
+}

@@ -91,3 +91,72 @@ impl Level {
         self.0.checked_sub(1).map(Level)
     }
 }
+
+#[kernel::prelude::kunit_tests(rust_pagemap_level)]
+mod tests {
+    use super::*;
+
+    const KIB: usize = 1 << 10;
+    const MIB: usize = 1 << 20;
+    const GIB: usize = 1 << 30;
+
+    #[test]
+    fn spans_are_the_page_sizes_of_each_level() {
+        assert_eq!(Level::PTE.span(), 4 * KIB);
+        assert_eq!(Level::PMD.span(), 2 * MIB);
+        assert_eq!(Level(2).span(), GIB);
+        assert_eq!(Level(3).span(), 512 * GIB);
+        assert_eq!(Level(4).shift(), 48);
+    }
+
+    #[test]
+    fn page_sizes_name_their_level_and_others_none() {
+        assert_eq!(Level::of_page_size(4 * KIB), Some(Level::PTE));
+        assert_eq!(Level::of_page_size(2 * MIB), Some(Level::PMD));
+        assert_eq!(Level::of_page_size(GIB), Some(Level(2)));
+        assert_eq!(Level::of_page_size(64 * KIB), None);
+        assert_eq!(Level::of_page_size(0), None);
+    }
+
+    #[test]
+    fn index_is_the_nine_bits_of_the_level() {
+        let addr = (3 << 39) | (5 << 30) | (7 << 21) | (9 << 12) | 0xabc;
+        assert_eq!(Level::PTE.index(addr), 9);
+        assert_eq!(Level::PMD.index(addr), 7);
+        assert_eq!(Level(2).index(addr), 5);
+        assert_eq!(Level(3).index(addr), 3);
+        assert_eq!(Level::PTE.index(511 << 12), 511);
+        assert_eq!(Level::PTE.index(512 << 12), 0);
+    }
+
+    #[test]
+    fn entry_end_stops_at_the_boundary_or_the_end() {
+        assert_eq!(Level::PMD.entry_end(2 * MIB + 4 * KIB, 10 * MIB), 4 * MIB);
+        assert_eq!(Level::PMD.entry_end(2 * MIB + 4 * KIB, 3 * MIB), 3 * MIB);
+        // An address on a boundary covers a whole entry.
+        assert_eq!(Level::PMD.entry_end(4 * MIB, 10 * MIB), 6 * MIB);
+        assert_eq!(Level::PTE.entry_end(0, usize::MAX), 4 * KIB);
+    }
+
+    #[test]
+    fn entry_end_does_not_wrap_at_the_top_of_the_address_space() {
+        let last = usize::MAX - (2 * MIB - 1);
+        assert_eq!(Level::PMD.entry_end(last, usize::MAX), usize::MAX);
+        assert_eq!(Level(4).entry_end(usize::MAX - 4095, usize::MAX), usize::MAX);
+    }
+
+    #[test]
+    fn below_steps_down_to_the_pte_level() {
+        assert_eq!(Level(4).below(), Some(Level(3)));
+        assert_eq!(Level::PMD.below(), Some(Level::PTE));
+        assert_eq!(Level::PTE.below(), None);
+    }
+
+    #[test]
+    fn top_is_the_root_of_four_or_five_level_paging() {
+        let top = Level::top();
+        assert!(top == Level(3) || top == Level(4));
+        // Asked once and kept: the same answer again.
+        assert_eq!(Level::top(), top);
+    }
+}

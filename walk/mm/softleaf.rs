@@ -406,3 +406,69 @@ impl Page {
         }
     }
 }
+
+#[kernel::prelude::kunit_tests(rust_pagemap_softleaf)]
+mod tests {
+    use super::*;
+
+    /// A non-present PTE of swap type `ty` built on `pattern`'s other bits.
+    fn swap_pte(pattern: u64, ty: u64) -> u64 {
+        x86::swp_with_type(pattern, ty)
+    }
+
+    #[test]
+    fn present_and_empty_entries_are_no_soft_leaf() {
+        assert!(SoftLeaf::of(Entry::new(0, Level::PTE)).is_none());
+        // Present, writable, user, accessed.
+        assert!(SoftLeaf::of(Entry::new(0x1000_0067, Level::PTE)).is_none());
+        assert!(SoftLeaf::of(Entry::new(0x1000_0067, Level::PMD)).is_none());
+    }
+
+    #[test]
+    fn every_swap_file_type_decodes_as_itself() {
+        for ty in 0..MAX_SWAPFILES {
+            let raw = swap_pte(0x0123_4567_89ab_c000, ty);
+            let leaf = SoftLeaf::of(Entry::new(raw, Level::PTE));
+            assert!(leaf.is_some());
+            let leaf = SoftLeaf::from_pte(raw);
+            assert_eq!(leaf.swap_type(), ty);
+            assert!(leaf.is_swap());
+            assert!(!leaf.is_migration());
+            assert!(!leaf.is_marker());
+            assert!(!leaf.has_pfn());
+        }
+    }
+
+    #[test]
+    fn offsets_survive_the_encoding() {
+        let a = SoftLeaf::from_pte(swap_pte(0x0000_0000_0000_4000, 1));
+        let b = SoftLeaf::from_pte(swap_pte(0x0123_4567_89ab_c000, 1));
+        assert_ne!(a.swap_offset(), b.swap_offset());
+        assert_eq!(a.swap_type(), b.swap_type());
+    }
+
+    #[test]
+    fn migration_types_carry_a_frame() {
+        for ty in [SWP_MIGRATION_READ, SWP_MIGRATION_READ_EXCLUSIVE, SWP_MIGRATION_WRITE] {
+            let leaf = SoftLeaf::from_pte(swap_pte(0x0000_0000_0123_4000, ty));
+            assert!(leaf.is_migration());
+            assert!(leaf.has_pfn());
+            assert!(!leaf.is_swap());
+        }
+        let poison = SoftLeaf::from_pte(swap_pte(0x0000_0000_0123_4000, SWP_HWPOISON));
+        assert!(poison.is_hwpoison());
+        assert!(poison.has_pfn());
+    }
+
+    #[test]
+    fn the_uffd_wp_marker_is_a_marker_and_nothing_else() {
+        let raw = uffd_wp_marker_pte().pte as u64;
+        let leaf = SoftLeaf::from_pte(raw);
+        assert!(leaf.is_marker());
+        assert!(leaf.is_uffd_wp_marker());
+        assert!(!leaf.is_guard_marker());
+        assert!(!leaf.is_swap());
+        assert!(!leaf.has_pfn());
+        assert!(pte_swp_uffd_any(raw));
+    }
+}

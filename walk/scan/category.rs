@@ -216,3 +216,72 @@ impl Masks {
         (categories ^ self.inverted) & required == required
     }
 }
+
+#[kernel::prelude::kunit_tests(rust_pagemap_scan_masks)]
+mod tests {
+    use super::*;
+
+    // `FILE` is also a name the KUnit assertions define for themselves.
+    const FILE_BACKED: u64 = super::FILE;
+
+    fn masks(inverted: u64, all: u64, anyof: u64) -> Masks {
+        Masks {
+            inverted,
+            all,
+            anyof,
+        }
+    }
+
+    #[test]
+    fn no_masks_select_every_page() {
+        let m = masks(0, 0, 0);
+        assert!(m.matches(0));
+        assert!(m.matches(ALL));
+    }
+
+    #[test]
+    fn all_requires_every_category() {
+        let m = masks(0, PRESENT | SOFT_DIRTY, 0);
+        assert!(m.matches(PRESENT | SOFT_DIRTY | FILE_BACKED));
+        assert!(!m.matches(PRESENT));
+        assert!(!m.matches(SOFT_DIRTY));
+    }
+
+    #[test]
+    fn anyof_requires_one_category_unless_empty() {
+        let m = masks(0, 0, SWAPPED | PRESENT);
+        assert!(m.matches(SWAPPED));
+        assert!(m.matches(PRESENT | HUGE));
+        assert!(!m.matches(FILE_BACKED | HUGE));
+    }
+
+    #[test]
+    fn inverted_categories_are_required_absent() {
+        // Written pages that are not file-backed.
+        let m = masks(FILE_BACKED, WRITTEN | FILE_BACKED, 0);
+        assert!(m.matches(WRITTEN));
+        assert!(!m.matches(WRITTEN | FILE_BACKED));
+        // Inversion applies before anyof too: "not present or soft-dirty".
+        let m = masks(PRESENT, 0, PRESENT | SOFT_DIRTY);
+        assert!(m.matches(SWAPPED));
+        assert!(m.matches(PRESENT | SOFT_DIRTY));
+        assert!(!m.matches(PRESENT));
+    }
+
+    #[test]
+    fn vmas_are_decided_on_wpallowed_only() {
+        let m = masks(0, WPALLOWED | SOFT_DIRTY, 0);
+        assert!(m.vma_matches(WPALLOWED));
+        assert!(!m.vma_matches(SOFT_DIRTY));
+        let m = masks(WPALLOWED, WPALLOWED, 0);
+        assert!(m.vma_matches(0));
+        assert!(!m.vma_matches(WPALLOWED));
+        assert!(masks(0, PRESENT, 0).vma_matches(0));
+    }
+
+    #[test]
+    fn all_is_every_upstream_category() {
+        assert_eq!(ALL.count_ones(), 10);
+        assert_eq!(ALL, (ACCESSED << 1) - 1);
+    }
+}

@@ -261,3 +261,123 @@ impl Output {
         Ok(n as u64)
     }
 }
+
+#[kernel::prelude::kunit_tests(rust_pagemap_scan_output)]
+mod tests {
+    use super::*;
+
+    /// A user address that is never written: these tests do not flush.
+    const USER: usize = 0x7000_0000;
+    const P: usize = PAGE_SIZE;
+    const BASE: usize = 0x10_0000;
+
+    fn regions(out: &Output) -> KVec<(u64, u64, u64)> {
+        let mut v = KVec::new();
+        if let Some(b) = out.buffer.as_ref() {
+            for r in b.buf.iter() {
+                if r.start != r.end {
+                    let _ = v.push((r.start, r.end, r.categories), GFP_KERNEL);
+                }
+            }
+        }
+        v
+    }
+
+    fn put(out: &mut Output, c: u64, start: usize, end: usize) -> (Result, usize) {
+        let mut end = end;
+        let ret = out.output(c, start, &mut end);
+        (ret, end)
+    }
+
+    #[test]
+    fn adjacent_runs_of_one_category_merge() -> Result {
+        let mut out = Output::new(USER, 8, !0, u64::MAX)?;
+        assert!(put(&mut out, 1, BASE, BASE + 2 * P).0.is_ok());
+        assert!(put(&mut out, 1, BASE + 2 * P, BASE + 5 * P).0.is_ok());
+        assert_eq!(regions(&out).as_slice(), &[(BASE as u64, (BASE + 5 * P) as u64, 1)]);
+        assert_eq!(out.found_pages(), 5);
+        Ok(())
+    }
+
+    #[test]
+    fn a_gap_or_another_category_starts_a_region() -> Result {
+        let mut out = Output::new(USER, 8, !0, u64::MAX)?;
+        assert!(put(&mut out, 1, BASE, BASE + P).0.is_ok());
+        assert!(put(&mut out, 1, BASE + 2 * P, BASE + 3 * P).0.is_ok());
+        assert!(put(&mut out, 2, BASE + 3 * P, BASE + 4 * P).0.is_ok());
+        assert_eq!(regions(&out).len(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn categories_are_compared_after_the_return_mask() -> Result {
+        let mut out = Output::new(USER, 8, 0b01, u64::MAX)?;
+        assert!(put(&mut out, 0b11, BASE, BASE + P).0.is_ok());
+        assert!(put(&mut out, 0b01, BASE + P, BASE + 2 * P).0.is_ok());
+        assert_eq!(regions(&out).as_slice(), &[(BASE as u64, (BASE + 2 * P) as u64, 1)]);
+        Ok(())
+    }
+
+    #[test]
+    fn max_pages_cuts_the_run_and_sets_walk_end() -> Result {
+        let mut out = Output::new(USER, 8, !0, 3)?;
+        let (ret, end) = put(&mut out, 1, BASE, BASE + 5 * P);
+        assert_eq!(ret, Err(ENOSPC));
+        assert_eq!(end, BASE + 3 * P);
+        assert_eq!(out.walk_end(), (BASE + 3 * P) as u64);
+        assert_eq!(out.found_pages(), 3);
+        assert_eq!(out.budget_end(BASE + 3 * P, BASE + 9 * P), BASE + 3 * P);
+        Ok(())
+    }
+
+    #[test]
+    fn a_full_array_takes_no_new_region() -> Result {
+        let mut out = Output::new(USER, 2, !0, u64::MAX)?;
+        assert!(put(&mut out, 1, BASE, BASE + P).0.is_ok());
+        assert!(put(&mut out, 2, BASE + P, BASE + 2 * P).0.is_ok());
+        let (ret, end) = put(&mut out, 3, BASE + 2 * P, BASE + 4 * P);
+        assert_eq!(ret, Err(ENOSPC));
+        assert_eq!(end, BASE + 2 * P);
+        assert_eq!(out.walk_end(), (BASE + 2 * P) as u64);
+        // Extending the last region still fits.
+        assert!(put(&mut out, 2, BASE + 2 * P, BASE + 3 * P).0.is_ok());
+        assert_eq!(out.found_pages(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn backout_takes_back_the_tail_or_the_whole_region() -> Result {
+        let mut out = Output::new(USER, 8, !0, u64::MAX)?;
+        assert!(put(&mut out, 1, BASE, BASE + 4 * P).0.is_ok());
+        out.backout(BASE + 2 * P, BASE + 4 * P);
+        assert_eq!(regions(&out).as_slice(), &[(BASE as u64, (BASE + 2 * P) as u64, 1)]);
+        assert_eq!(out.found_pages(), 2);
+        assert!(put(&mut out, 2, BASE + 8 * P, BASE + 9 * P).0.is_ok());
+        out.backout(BASE + 8 * P, BASE + 9 * P);
+        assert_eq!(regions(&out).len(), 1);
+        assert_eq!(out.found_pages(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn covered_until_stops_at_the_first_gap() -> Result {
+        let mut out = Output::new(USER, 8, !0, u64::MAX)?;
+        assert!(put(&mut out, 1, BASE, BASE + 2 * P).0.is_ok());
+        assert!(put(&mut out, 2, BASE + 2 * P, BASE + 3 * P).0.is_ok());
+        assert!(put(&mut out, 1, BASE + 5 * P, BASE + 6 * P).0.is_ok());
+        assert_eq!(out.covered_until(BASE, BASE + 10 * P), BASE + 3 * P);
+        assert_eq!(out.covered_until(BASE + P, BASE + 2 * P), BASE + 2 * P);
+        assert_eq!(out.covered_until(BASE + 3 * P, BASE + 10 * P), BASE + 3 * P);
+        Ok(())
+    }
+
+    #[test]
+    fn without_an_array_nothing_is_reported_or_counted() -> Result {
+        let mut out = Output::new(0, 0, !0, 1)?;
+        assert!(put(&mut out, 1, BASE, BASE + 4 * P).0.is_ok());
+        assert_eq!(out.found_pages(), 0);
+        assert!(!out.has_buffer());
+        assert_eq!(out.budget_end(BASE, BASE + 4 * P), BASE + 4 * P);
+        Ok(())
+    }
+}

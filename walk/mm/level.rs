@@ -142,7 +142,10 @@ mod tests {
     fn entry_end_does_not_wrap_at_the_top_of_the_address_space() {
         let last = usize::MAX - (2 * MIB - 1);
         assert_eq!(Level::PMD.entry_end(last, usize::MAX), usize::MAX);
-        assert_eq!(Level(4).entry_end(usize::MAX - 4095, usize::MAX), usize::MAX);
+        assert_eq!(
+            Level(4).entry_end(usize::MAX - 4095, usize::MAX),
+            usize::MAX
+        );
     }
 
     #[test]

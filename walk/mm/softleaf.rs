@@ -449,7 +449,11 @@ mod tests {
 
     #[test]
     fn migration_types_carry_a_frame() {
-        for ty in [SWP_MIGRATION_READ, SWP_MIGRATION_READ_EXCLUSIVE, SWP_MIGRATION_WRITE] {
+        for ty in [
+            SWP_MIGRATION_READ,
+            SWP_MIGRATION_READ_EXCLUSIVE,
+            SWP_MIGRATION_WRITE,
+        ] {
             let leaf = SoftLeaf::from_pte(swap_pte(0x0000_0000_0123_4000, ty));
             assert!(leaf.is_migration());
             assert!(leaf.has_pfn());

@@ -294,7 +294,10 @@ mod tests {
         let mut out = Output::new(USER, 8, !0, u64::MAX)?;
         assert!(put(&mut out, 1, BASE, BASE + 2 * P).0.is_ok());
         assert!(put(&mut out, 1, BASE + 2 * P, BASE + 5 * P).0.is_ok());
-        assert_eq!(regions(&out).as_slice(), &[(BASE as u64, (BASE + 5 * P) as u64, 1)]);
+        assert_eq!(
+            regions(&out).as_slice(),
+            &[(BASE as u64, (BASE + 5 * P) as u64, 1)]
+        );
         assert_eq!(out.found_pages(), 5);
         Ok(())
     }
@@ -314,7 +317,10 @@ mod tests {
         let mut out = Output::new(USER, 8, 0b01, u64::MAX)?;
         assert!(put(&mut out, 0b11, BASE, BASE + P).0.is_ok());
         assert!(put(&mut out, 0b01, BASE + P, BASE + 2 * P).0.is_ok());
-        assert_eq!(regions(&out).as_slice(), &[(BASE as u64, (BASE + 2 * P) as u64, 1)]);
+        assert_eq!(
+            regions(&out).as_slice(),
+            &[(BASE as u64, (BASE + 2 * P) as u64, 1)]
+        );
         Ok(())
     }
 
@@ -350,7 +356,10 @@ mod tests {
         let mut out = Output::new(USER, 8, !0, u64::MAX)?;
         assert!(put(&mut out, 1, BASE, BASE + 4 * P).0.is_ok());
         out.backout(BASE + 2 * P, BASE + 4 * P);
-        assert_eq!(regions(&out).as_slice(), &[(BASE as u64, (BASE + 2 * P) as u64, 1)]);
+        assert_eq!(
+            regions(&out).as_slice(),
+            &[(BASE as u64, (BASE + 2 * P) as u64, 1)]
+        );
         assert_eq!(out.found_pages(), 2);
         assert!(put(&mut out, 2, BASE + 8 * P, BASE + 9 * P).0.is_ok());
         out.backout(BASE + 8 * P, BASE + 9 * P);

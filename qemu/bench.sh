@@ -21,7 +21,7 @@
 source "$(dirname "$0")/common.sh"
 OUT=$TOP/build/bench
 
-"$QEMU_DIR/setup-toolchain.sh"
+"$QEMU_DIR/kernel/setup-toolchain.sh"
 flavour=perf
 if [ -n "${BENCH_KDIR:-}" ]; then
 	# Another kernel build (for a quick look only: a debug kernel's KASAN slows the
@@ -29,11 +29,11 @@ if [ -n "${BENCH_KDIR:-}" ]; then
 	kobj=$BENCH_KDIR
 	grep -q '^CONFIG_KASAN=y' "$kobj/.config" && flavour="debug (KASAN, lockdep: not representative)"
 else
-	kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+	kobj=$("$QEMU_DIR/kernel/build-kernel.sh" perf)
 fi
 mkdir -p "$TOP/build"
 {
-	"$QEMU_DIR/versions.sh" "$kobj"
+	"$QEMU_DIR/kernel/versions.sh" "$kobj"
 	rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	git -C "$TOP" diff --quiet HEAD -- Kbuild rust_pagemap.rs walk 2>/dev/null || rev="$rev + uncommitted changes"
 	align=

@@ -15,7 +15,7 @@
 source "$(dirname "$0")/common.sh"
 kobj=$1 out=$(realpath -m "$2")
 src=$(readlink -f "$kobj/source" 2>/dev/null || true)
-[ -d "$src/tools/testing/selftests/mm" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
+[ -d "$src/tools/testing/selftests/mm" ] || src=$("$QEMU_DIR/kernel/fetch-kernel.sh")
 mm=$src/tools/testing/selftests/mm
 
 # The mm selftests run in make check (guest-others.sh has the list and the

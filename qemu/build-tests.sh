@@ -9,7 +9,7 @@
 source "$(dirname "$0")/common.sh"
 kobj=$1 out=$(realpath -m "$2") bindir=${3:-}
 src=$(readlink -f "$kobj/source" 2>/dev/null || true)
-[ -d "$src/tools/testing/selftests" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
+[ -d "$src/tools/testing/selftests" ] || src=$("$QEMU_DIR/kernel/fetch-kernel.sh")
 
 if [ ! -f "$kobj/usr/include/linux/fs.h" ]; then
 	make -s -C "$kobj" ARCH=x86_64 LLVM="$LLVM_SUFFIX" headers >&2

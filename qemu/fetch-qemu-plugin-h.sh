@@ -14,7 +14,7 @@ source "$(dirname "$0")/common.sh"
 
 APTDIR=$CACHE/apt-qemu-src
 srcver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null || true)
-[ -n "$srcver" ] || die "qemu-system-x86 is not installed (qemu/setup-toolchain.sh installs it)"
+[ -n "$srcver" ] || die "qemu-system-x86 is not installed (qemu/kernel/setup-toolchain.sh installs it)"
 dest=$CACHE/qemu-plugin-api/${srcver//:/_}
 if [ -f "$dest/qemu-plugin.h" ]; then
 	echo "$dest"

@@ -337,8 +337,8 @@ def main(argv):
         return 2
     if "--check" in argv:
         return check_only(chosen)
-    sh([os.path.join(QEMU_DIR, "setup-toolchain.sh")])
-    kobj = sh([os.path.join(QEMU_DIR, "build-kernel.sh")], stdout=subprocess.PIPE).stdout.strip()
+    sh([os.path.join(QEMU_DIR, "kernel", "setup-toolchain.sh")])
+    kobj = sh([os.path.join(QEMU_DIR, "kernel", "build-kernel.sh")], stdout=subprocess.PIPE).stdout.strip()
     config = open(os.path.join(kobj, ".config")).read()
     os.makedirs(BUILD, exist_ok=True)
     tests_dir = os.path.join(BUILD, "tests")
@@ -365,7 +365,7 @@ def main(argv):
     for m in to_run:
         all_binaries |= set(killers_by_binary(m))
     log("building the unmutated module")
-    sh([os.path.join(QEMU_DIR, "build-module.sh"), kobj])
+    sh([os.path.join(QEMU_DIR, "kernel", "build-module.sh"), kobj])
     base = {}
     base_modes = sorted({p for m in to_run for p in modes_of(m)}, reverse=True)
     if base_log:
@@ -419,7 +419,7 @@ def main(argv):
             continue
         log(f"{m['name']}: {m['what']}; building")
         try:
-            sh([os.path.join(tree, "qemu", "build-module.sh"), kobj],
+            sh([os.path.join(tree, "qemu", "kernel", "build-module.sh"), kobj],
                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except subprocess.CalledProcessError as e:
             stale.append((m, "does not build: " + (e.stderr or "")[-400:]))

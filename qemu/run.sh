@@ -24,25 +24,25 @@ timed() {
 report_times() { log "seconds: ${TIMES[*]}"; }
 trap report_times EXIT
 
-timed toolchain "$QEMU_DIR/setup-toolchain.sh"
-timed kernel-source "$QEMU_DIR/fetch-kernel.sh" >/dev/null
+timed toolchain "$QEMU_DIR/kernel/setup-toolchain.sh"
+timed kernel-source "$QEMU_DIR/kernel/fetch-kernel.sh" >/dev/null
 # check mode: the performance kernel builds in the background from here on,
 # beside the debug kernel and the rest (cached: at once), so that the serial
 # stretches of one build (rustc on the kernel crate, the links of vmlinux)
 # overlap the other's; its output goes to build/perf-kernel.log.
 if [ "$mode" = check ]; then
-	"$QEMU_DIR/build-kernel.sh" perf >"$BUILD/perf-kernel.path" 2>"$BUILD/perf-kernel.log" &
+	"$QEMU_DIR/kernel/build-kernel.sh" perf >"$BUILD/perf-kernel.path" 2>"$BUILD/perf-kernel.log" &
 	perf_kernel_pid=$!
 fi
 t0=$(now)
-kobj=$("$QEMU_DIR/build-kernel.sh")
+kobj=$("$QEMU_DIR/kernel/build-kernel.sh")
 TIMES+=("kernel $(($(now) - t0))s")
-"$QEMU_DIR/versions.sh" "$kobj"
+"$QEMU_DIR/kernel/versions.sh" "$kobj"
 
 log "building rust_pagemap.ko and installing it into the guest's modules tree"
 rm -rf "$BUILD/modroot"
-timed module "$QEMU_DIR/build-module.sh" "$kobj"
-timed modules_install "$QEMU_DIR/build-module.sh" "$kobj" INSTALL_MOD_PATH="$BUILD/modroot" modules_install
+timed module "$QEMU_DIR/kernel/build-module.sh" "$kobj"
+timed modules_install "$QEMU_DIR/kernel/build-module.sh" "$kobj" INSTALL_MOD_PATH="$BUILD/modroot" modules_install
 log "building and installing the selftests (kselftest layout)"
 rm -rf "$BUILD/kselftest" "$BUILD/guest-bin"
 timed tests "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/kselftest" "$BUILD/guest-bin"

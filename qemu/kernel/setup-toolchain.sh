@@ -2,7 +2,7 @@
 # Install everything the kernel, the module and the guest need, from Debian's
 # bookworm packages and crates.io only. Idempotent: a second run checks and exits.
 # (rsync: the kselftest lib.mk installs with it.)
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 
 PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev

@@ -68,7 +68,7 @@ fi
 log "building the benchmark"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$QEMU_DIR/build-tests.sh" "$kobj" "$tmp" "$OUT/bin"
+"$QEMU_DIR/guest/build-tests.sh" "$kobj" "$tmp" "$OUT/bin"
 cp "$tmp/rust_pagemap/bench" "$OUT/guest/bench"
 
 plugin_args=()
@@ -79,21 +79,21 @@ if [ "${BENCH_COUNT:-1}" != 0 ]; then
 fi
 
 kernel=$kobj/arch/x86/boot/bzImage
-"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
+"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 accel=TCG
-[ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
+[ "$("$QEMU_DIR/guest/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
 if [ -z "${BENCH_ARGS:-}" ]; then
 	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
 fi
 echo "$BENCH_ARGS${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
-"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
+"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 
 log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS${BENCH_ONLY:+, only $BENCH_ONLY}); the run takes a few minutes"
 if [ "$accel" = KVM ] && [ ${#plugin_args[@]} -gt 0 ]; then
 	log "KVM: TCG plugins do not run under KVM; no instruction counts"
 	plugin_args=()
 fi
-RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/boot.sh" "$kernel" \
+RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/guest/boot.sh" "$kernel" \
 	"$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
 # The ratio lines come from bench-report.py below, each with its instruction ratio.
 sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|# )' || true

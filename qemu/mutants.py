@@ -295,11 +295,11 @@ def run_guest(kobj, ko, tests_dir, binaries, tag, paging="5"):
     shutil.rmtree(sub, ignore_errors=True)
     os.makedirs(sub)
     initrd = os.path.join(sub, "initramfs.cpio.gz")
-    sh([os.path.join(QEMU_DIR, "mkinitramfs.sh"), initrd, ko, tests_dir])
+    sh([os.path.join(QEMU_DIR, "guest", "mkinitramfs.sh"), initrd, ko, tests_dir])
     console = os.path.join(sub, "console.log")
     env = dict(os.environ, RPM_APPEND="rpm.tests=" + ",".join(sorted(binaries)))
     t0 = time.time()
-    sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "boot.sh"),
+    sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "guest", "boot.sh"),
         os.path.join(kobj, "arch/x86/boot/bzImage"), initrd, "check", paging, console, "900"],
        env=env)
     text = open(console, errors="replace").read()
@@ -344,7 +344,7 @@ def main(argv):
     tests_dir = os.path.join(BUILD, "tests")
     shutil.rmtree(tests_dir, ignore_errors=True)
     log("building the selftests")
-    sh([os.path.join(QEMU_DIR, "build-tests.sh"), kobj, tests_dir])
+    sh([os.path.join(QEMU_DIR, "guest", "build-tests.sh"), kobj, tests_dir])
 
     def is_set(sym):
         return re.search(rf"^{sym}=[ym]", config, re.M) is not None

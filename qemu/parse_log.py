@@ -68,7 +68,7 @@ PLAN = re.compile(r"^1\.\.(\d+)\s*$")
 DIRECTIVE = re.compile(r"\s#\s*(SKIP|XFAIL|XPASS|TODO)\b\s*(.*)$", re.IGNORECASE)
 # Comment lines kept per program, printed under a failing test (its assertion, its TH_LOGs).
 NOTES_KEPT = 12
-# The guest's uptime stamped on a runner line (qemu/guest-init.sh).
+# The guest's uptime stamped on a runner line (qemu/guest/guest-init.sh).
 TIME = re.compile(r"^RPM-TIME (\d+(?:\.\d+)?) (.*)$")
 # Strip a printk timestamp that may precede user output on the console.
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
@@ -164,7 +164,7 @@ def parse(label, text, need_tests=True):
         r.failed.append(f"{label}: kernel {what} (first at console line {no}: {line[:160]})")
 
     ktap = Ktap(label, r)
-    block = None  # a program qemu/guest-others.sh runs, between RPM-BEGIN and RPM-END
+    block = None  # a program qemu/guest/guest-others.sh runs, between RPM-BEGIN and RPM-END
     env_seen = loaded = unloaded = done = False
     leaks = None
     report = []
@@ -248,7 +248,7 @@ def parse(label, text, need_tests=True):
 
 
 class Block:
-    """One program run outside the kselftest runner (qemu/guest-others.sh:
+    """One program run outside the kselftest runner (qemu/guest/guest-others.sh:
     other people's programs, directly and through librpm_redirect.so), its
     TAP between `RPM-BEGIN NAME` and `RPM-END NAME STATUS`."""
 

@@ -3,7 +3,7 @@
 #   run.sh demo   set up, build, boot, load the module and show it at work
 #   run.sh check  the whole suite, under 4-level and 5-level paging; exit status = verdict
 # RPM_SERIAL=1 boots the two paging modes one after the other instead of side
-# by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/slow.sh).
+# by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/guest/slow.sh).
 # Every part's wall-clock seconds are printed at the end.
 source "$(dirname "$0")/common.sh"
 mode=${1:-check}
@@ -45,18 +45,18 @@ timed module "$QEMU_DIR/kernel/build-module.sh" "$kobj"
 timed modules_install "$QEMU_DIR/kernel/build-module.sh" "$kobj" INSTALL_MOD_PATH="$BUILD/modroot" modules_install
 log "building and installing the selftests (kselftest layout)"
 rm -rf "$BUILD/kselftest" "$BUILD/guest-bin"
-timed tests "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/kselftest" "$BUILD/guest-bin"
+timed tests "$QEMU_DIR/guest/build-tests.sh" "$kobj" "$BUILD/kselftest" "$BUILD/guest-bin"
 # --- others (build-others.sh): other people's programs and librpm_redirect.so ---
 log "building the redirect library and other people's programs"
-timed others "$QEMU_DIR/build-others.sh" "$kobj" "$BUILD/others"
+timed others "$QEMU_DIR/guest/build-others.sh" "$kobj" "$BUILD/others"
 # --- end others ---
 # The debug kernel's boots run the suite; other people's programs run in the
 # performance kernel's boots (below) in check mode, where they take minutes, not tens.
 if [ "$mode" = check ]; then
-	timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
+	timed initramfs "$QEMU_DIR/guest/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
 		"$BUILD/kselftest" "$BUILD/guest-bin"
 else
-	timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
+	timed initramfs "$QEMU_DIR/guest/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
 		"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
 fi
 kernel=$kobj/arch/x86/boot/bzImage
@@ -81,7 +81,7 @@ if [ "$mode" = check ]; then
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" modules >&2 &&
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" \
 				INSTALL_MOD_PATH="$BUILD/perf/modroot" modules_install >&2 &&
-			"$QEMU_DIR/mkinitramfs.sh" "$BUILD/perf/initramfs.cpio.gz" "$BUILD/perf/modroot" \
+			"$QEMU_DIR/guest/mkinitramfs.sh" "$BUILD/perf/initramfs.cpio.gz" "$BUILD/perf/modroot" \
 				"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
 	}
 	timed perf-module perf_build || die "rust_pagemap.ko does not build for the performance kernel"
@@ -107,7 +107,7 @@ boot() {
 	local t0 try pid
 	t0=$(now)
 	for try in 1 2 3; do
-		setsid "$QEMU_DIR/boot.sh" "${BOOT_KERNEL:-$kernel}" "${BOOT_INITRD:-$BUILD/initramfs.cpio.gz}" \
+		setsid "$QEMU_DIR/guest/boot.sh" "${BOOT_KERNEL:-$kernel}" "${BOOT_INITRD:-$BUILD/initramfs.cpio.gz}" \
 			"$3" "$1" "$BUILD/$2" ${4:+"$4"} &
 		pid=$!
 		while kill -0 "$pid" 2>/dev/null && ! grep -q '^RPM-MODULE' "$BUILD/$2" 2>/dev/null; do
@@ -158,7 +158,7 @@ check)
 	# finds as well, 5 times faster; every code path it reaches is also reached
 	# under KASAN by the scan programs), stress (until each kind of operation
 	# ran STRESS_EACH times, STRESS_CALLS device calls, STRESS_TARGETS targets
-	# exited by themselves), and other people's programs (qemu/guest-others.sh),
+	# exited by themselves), and other people's programs (qemu/guest/guest-others.sh),
 	# all of them. Every count is required, on either kernel, however slow the
 	# host: a run ends when it has made them, and fails only if its time cap
 	# (FUZZ_CAP here, the programs' defaults elsewhere) comes first.

@@ -224,7 +224,7 @@ class Variants(unittest.TestCase):
                       self.parse(text).failed)
 
     def test_other_programs_after_the_runner_are_counted(self):
-        # qemu/guest-others.sh's programs (directly and redirected) follow the runner.
+        # qemu/guest/guest-others.sh's programs (directly and redirected) follow the runner.
         others = ["RPM-BEGIN redirect", "1..2", "ok 1 redirect: mkdirty redirected: same result",
                   "not ok 2 redirect: madv_populate redirected: differs", "RPM-END redirect 1"]
         r = self.parse(splice(complete_4level(), "RPM-RUNNER", others))

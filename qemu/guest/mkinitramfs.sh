@@ -8,7 +8,7 @@
 #   TESTDIR  a kselftest install (run_kselftest.sh, kselftest-list.txt, ...);
 #            it becomes /kselftest
 #   OVERLAY  copied over the root (build-others.sh: /others, a loader and libc)
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 out=$1 modules=$2 tests=$3 bindir=${4:-} overlay=${5:-}
 
 root=$(mktemp -d)
@@ -17,7 +17,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc,lib}
 cp /bin/busybox "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
-cp "$QEMU_DIR/guest-init.sh" "$root/init"
+cp "$QEMU_DIR/guest/guest-init.sh" "$root/init"
 chmod +x "$root/init"
 if [ -d "$modules" ]; then
 	[ -d "$modules/lib/modules" ] || die "$modules has no lib/modules (not a modules_install root)"

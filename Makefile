@@ -36,13 +36,13 @@ install: module
 		modules_install
 
 run:
-	@bash qemu/run.sh demo
+	@bash qemu/verdict/run.sh demo
 
 check:
-	@bash qemu/run.sh check
+	@bash qemu/verdict/run.sh check
 
 mutants:
-	@python3 qemu/mutants.py $(MUTANTS)
+	@python3 qemu/verdict/mutants.py $(MUTANTS)
 
 bench:
 	@bash qemu/bench.sh

@@ -98,7 +98,7 @@ RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/guest/boot
 # The ratio lines come from bench-report.py below, each with its instruction ratio.
 sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|# )' || true
 # Judged as a 4-level run on the performance kernel (no kmemleak there), without tests.
-python3 "$QEMU_DIR/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
+python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
 	cat "$OUT/verdict.txt" >&2
 	die "the bench run failed (console: $OUT/bench.log)"
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Host-side tests of parse_log.py on consoles recorded from real guest runs
-(qemu/testdata, trimmed to a few programs; testdata/README says which run
+(qemu/verdict/testdata, trimmed to a few programs; testdata/README says which run
 each comes from). Variants no real run produced on demand (a splat, a leak,
 a skip) are a real console with lines edited or spliced in by the test."""
 import os

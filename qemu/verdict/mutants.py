@@ -49,7 +49,8 @@ import subprocess
 import sys
 import time
 
-QEMU_DIR = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))
+QEMU_DIR = os.path.dirname(HERE)
 TOP = os.path.dirname(QEMU_DIR)
 BUILD = os.path.join(TOP, "build", "mutants")
 
@@ -224,7 +225,7 @@ def apply(tree, file, old, new, count=1):
 TAP = re.compile(r"^(?:\[\s*\d+\.\d+\]\s*)?(ok|not ok) \d+ (\S+)")
 # A kernel report (WARNING, BUG, KASAN, lockdep, ...) while a named binary runs kills as
 # well: `make check` fails on it. The patterns are the verdict parser's own.
-sys.path.insert(0, QEMU_DIR)
+sys.path.insert(0, HERE)
 try:
     from parse_log import SPLATS
 except ImportError:  # the parser changed shape: the essentials

@@ -5,7 +5,7 @@
 # RPM_SERIAL=1 boots the two paging modes one after the other instead of side
 # by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/guest/slow.sh).
 # Every part's wall-clock seconds are printed at the end.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 mode=${1:-check}
 BUILD=$TOP/build
 mkdir -p "$BUILD"
@@ -132,14 +132,14 @@ demo)
 	boot 5 demo.log demo 300
 	TIMES+=("boot $(cat "$BUILD/demo.log.time")s")
 	grep -v '^\[' "$BUILD/demo.log" | grep -v '^RPM-' || true
-	python3 "$QEMU_DIR/parse_log.py" --no-tests "demo=$BUILD/demo.log" >/dev/null || {
+	python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "demo=$BUILD/demo.log" >/dev/null || {
 		grep -E 'RPM-|WARNING|BUG|Oops' "$BUILD/demo.log" >&2
 		die "the demo run failed (console: $BUILD/demo.log)"
 	}
 	;;
 check)
 	log "parser self-test"
-	if ! timed parser-test bash -c "cd '$QEMU_DIR' && python3 -m unittest -q -b test_parse_log" \
+	if ! timed parser-test bash -c "cd '$QEMU_DIR/verdict' && python3 -m unittest -q -b test_parse_log" \
 		>"$BUILD/parser-test.log" 2>&1; then
 		cat "$BUILD/parser-test.log" >&2
 		echo "0 passed, 1 failed, 0 skipped"
@@ -215,7 +215,7 @@ rpm.timeout=$((2 * FUZZ_CAP + 300))"
 			sed "s/^/[${l%%=*}] /"
 	done
 	rc=0
-	timed parse python3 "$QEMU_DIR/parse_log.py" "${logs[@]}" >"$BUILD/verdict.txt" || rc=$?
+	timed parse python3 "$QEMU_DIR/verdict/parse_log.py" "${logs[@]}" >"$BUILD/verdict.txt" || rc=$?
 	report_times
 	trap - EXIT
 	cat "$BUILD/verdict.txt"

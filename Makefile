@@ -45,7 +45,7 @@ mutants:
 	@python3 qemu/verdict/mutants.py $(MUTANTS)
 
 bench:
-	@bash qemu/bench.sh
+	@bash qemu/bench/bench.sh
 
 kdir:
 	@bash qemu/kernel/setup-toolchain.sh && bash qemu/kernel/build-kernel.sh

@@ -95,7 +95,7 @@ echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/cu
 
 case "$mode" in
 bench)
-	# `make bench` (qemu/bench.sh): the benchmark, with the sizes the host chose; with
+	# `make bench` (qemu/bench/bench.sh): the benchmark, with the sizes the host chose; with
 	# BENCH_BASELINE a module built from another revision runs first, in the same boot.
 	# bench.sh's TESTDIR (the benchmark, its arguments, a baseline module) is /kselftest.
 	if [ -f /kselftest/rust_pagemap_baseline.ko ]; then

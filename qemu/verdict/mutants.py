@@ -56,7 +56,7 @@ BUILD = os.path.join(TOP, "build", "mutants")
 
 RACE = "softdirty_race"
 
-# One guest at a time, machine-wide (as qemu/bench.sh and the guest runs of make check).
+# One guest at a time, machine-wide (as qemu/bench/bench.sh and the guest runs of make check).
 QEMU_LOCK = "/tmp/rpm-qemu.lock"
 
 MUTANTS = [

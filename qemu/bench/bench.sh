@@ -10,7 +10,7 @@
 # boot; results.md then shows both.
 # BENCH_ONLY=GROUP,GROUP runs only those workload groups (bench.c's bench_* names without
 # the prefix, e.g. read_dense,clears), to time again what a change touched.
-# Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/icount-plugin.c), which
+# Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/bench/icount-plugin.c), which
 # logs every vCPU's kernel instruction count at bench.c's markers to
 # build/bench/icount.log; bench-report.py pairs them (iratio). BENCH_COUNT=0 boots without it.
 # BENCH_ALIGN=1 builds the module with every function on a 4 KiB page of its own
@@ -18,7 +18,7 @@
 # is not chained), for a time-only experiment; the results say so. The module users build
 # has no such option.
 # The boot takes the machine-wide QEMU lock (/tmp/rpm-qemu.lock): one guest at a time.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 OUT=$TOP/build/bench
 
 "$QEMU_DIR/kernel/setup-toolchain.sh"
@@ -74,7 +74,7 @@ cp "$tmp/rust_pagemap/bench" "$OUT/guest/bench"
 plugin_args=()
 if [ "${BENCH_COUNT:-1}" != 0 ]; then
 	log "building the instruction-counting TCG plugin"
-	plugin=$("$QEMU_DIR/build-plugin.sh" "$OUT/plugin")
+	plugin=$("$QEMU_DIR/bench/build-plugin.sh" "$OUT/plugin")
 	plugin_args=(-plugin "$plugin,outfile=$OUT/icount.log")
 fi
 
@@ -103,6 +103,6 @@ python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "4level-perf=$OUT/bench.log"
 	die "the bench run failed (console: $OUT/bench.log)"
 }
 grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
-python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" \
+python3 "$QEMU_DIR/bench/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" \
 	"$flavour" "$OUT/icount.log"
 echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"

@@ -22,9 +22,19 @@ chmod +x "$root/init"
 if [ -d "$modules" ]; then
 	[ -d "$modules/lib/modules" ] || die "$modules has no lib/modules (not a modules_install root)"
 	cp -a "$modules/lib/modules" "$root/lib/"
+	ko=$(find "$root/lib/modules" -name rust_pagemap.ko | head -n 1)
 else
 	cp "$modules" "$root/rust_pagemap.ko"
+	ko=$root/rust_pagemap.ko
 fi
+# The module's KUnit suites: its .kunit_test_suites section holds a pointer (8
+# bytes) to each, and only a module built against a kernel with CONFIG_KUNIT=y
+# has one. The guest says how many with the KTAP they print when the module
+# loads, and the verdict requires that many (qemu/verdict/parse_log.py, Kunit).
+[ -f "$ko" ] || die "no rust_pagemap.ko in $modules"
+size=$(objdump -h "$ko" | awk '$2 == ".kunit_test_suites" { print $3 }') ||
+	die "objdump cannot read the sections of $ko"
+echo "$((0x${size:-0} / 8))" >"$root/etc/rpm-kunit-suites"
 cp -a "$tests" "$root/kselftest"
 [ -z "$bindir" ] || cp "$bindir"/* "$root/bin/"
 # --- others: OVERLAY (build-others.sh) is copied over the root: /others, and

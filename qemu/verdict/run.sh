@@ -95,7 +95,9 @@ fi
 # module, which is not loaded yet; any report after the module is loaded counts.
 early_kernel_flaw() {
 	local before
-	before=$(sed -n '1,/^RPM-MODULE/p' "$1" 2>/dev/null)
+	# Up to the guest's marker just before it loads the module (guest-init.sh): the
+	# module's KUnit suites run while it loads, before RPM-MODULE is printed.
+	before=$(sed -n '/rpm: loading rust_pagemap\|^RPM-MODULE/q;p' "$1" 2>/dev/null)
 	grep -q 'BUG: KASAN: wild-memory-access in do_raw_spin_lock' <<<"$before" &&
 		grep -q 'handle_edge_irq' <<<"$before"
 }

@@ -26,32 +26,32 @@ all: module
 
 module:
 	@kdir="$(KDIR)"; \
-	if [ -z "$$kdir" ]; then bash qemu/setup-toolchain.sh && kdir=$$(bash qemu/build-kernel.sh) || exit 1; fi; \
-	bash qemu/build-module.sh "$$kdir" $(if $(CLIPPY),CLIPPY=$(CLIPPY))
+	if [ -z "$$kdir" ]; then bash qemu/kernel/setup-toolchain.sh && kdir=$$(bash qemu/kernel/build-kernel.sh) || exit 1; fi; \
+	bash qemu/kernel/build-module.sh "$$kdir" $(if $(CLIPPY),CLIPPY=$(CLIPPY))
 
 install: module
 	@kdir="$(KDIR)"; \
-	if [ -z "$$kdir" ]; then kdir=$$(bash qemu/build-kernel.sh) || exit 1; fi; \
-	bash qemu/build-module.sh "$$kdir" $(if $(INSTALL_MOD_PATH),INSTALL_MOD_PATH=$(INSTALL_MOD_PATH)) \
+	if [ -z "$$kdir" ]; then kdir=$$(bash qemu/kernel/build-kernel.sh) || exit 1; fi; \
+	bash qemu/kernel/build-module.sh "$$kdir" $(if $(INSTALL_MOD_PATH),INSTALL_MOD_PATH=$(INSTALL_MOD_PATH)) \
 		modules_install
 
 run:
-	@bash qemu/run.sh demo
+	@bash qemu/verdict/run.sh demo
 
 check:
-	@bash qemu/run.sh check
+	@bash qemu/verdict/run.sh check
 
 mutants:
-	@python3 qemu/mutants.py $(MUTANTS)
+	@python3 qemu/verdict/mutants.py $(MUTANTS)
 
 bench:
-	@bash qemu/bench.sh
+	@bash qemu/bench/bench.sh
 
 kdir:
-	@bash qemu/setup-toolchain.sh && bash qemu/build-kernel.sh
+	@bash qemu/kernel/setup-toolchain.sh && bash qemu/kernel/build-kernel.sh
 
 kernel-path:
-	@bash qemu/setup-toolchain.sh && echo "$$(bash qemu/build-kernel.sh)/arch/x86/boot/bzImage"
+	@bash qemu/kernel/setup-toolchain.sh && echo "$$(bash qemu/kernel/build-kernel.sh)/arch/x86/boot/bzImage"
 
 clean:
 	rm -rf build *.o *.ko *.mod *.mod.c *.mod.o .*.cmd modules.order Module.symvers .tmp_versions \

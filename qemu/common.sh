@@ -1,4 +1,5 @@
-# Shared settings for the qemu/ scripts. Source it; do not run it.
+# Shared settings for the scripts in qemu/ and its folders (kernel/, guest/,
+# verdict/, bench/). Source it; do not run it.
 # Everything heavy lives in a cache outside the clone so that CI and later
 # sessions reuse it; RUST_PAGEMAP_CACHE overrides where.
 set -euo pipefail

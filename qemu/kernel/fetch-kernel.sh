@@ -4,7 +4,7 @@
 # fetched through an apt configuration of its own (own sources list, state and
 # cache directories): nothing from that suite is ever installed on the system.
 # Prints the path of the unpacked source tree.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 
 APTDIR=$CACHE/apt
 SRCROOT=$CACHE/src

@@ -5,7 +5,7 @@ Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR [ICOUNT_LOG]]
 
 The guest prints one `BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE` line per
 workload (nanoseconds per operation; PAGES per operation) and a `BENCH-INFO`
-line. With ICOUNT_LOG (the rpm-icount plugin's file, qemu/icount-plugin.c),
+line. With ICOUNT_LOG (the rpm-icount plugin's file, qemu/bench/icount-plugin.c),
 each workload's `BENCH-ICOUNT,NAME,SEQ,SCOPE,STAT,DEV_DIV,KERN_DIV` line says
 how to read the counted sections of its count phase SEQ: the kernel
 instructions per page (or per call) of each side, and their ratio, `iratio`.
@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
-# The marker page's offsets (selftests/bench.c, qemu/icount-plugin.c).
+# The marker page's offsets (selftests/bench.c, qemu/bench/icount-plugin.c).
 MARK_SIDE = {0: ("dev", "begin"), 1: ("dev", "end"), 2: ("kern", "begin"), 3: ("kern", "end")}
 MARK_COUNT_ON, MARK_COUNT_OFF, MARK_START, MARK_WORKLOAD = 16, 17, 18, 1024
 

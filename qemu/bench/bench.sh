@@ -10,7 +10,7 @@
 # boot; results.md then shows both.
 # BENCH_ONLY=GROUP,GROUP runs only those workload groups (bench.c's bench_* names without
 # the prefix, e.g. read_dense,clears), to time again what a change touched.
-# Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/icount-plugin.c), which
+# Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/bench/icount-plugin.c), which
 # logs every vCPU's kernel instruction count at bench.c's markers to
 # build/bench/icount.log; bench-report.py pairs them (iratio). BENCH_COUNT=0 boots without it.
 # BENCH_ALIGN=1 builds the module with every function on a 4 KiB page of its own
@@ -18,10 +18,10 @@
 # is not chained), for a time-only experiment; the results say so. The module users build
 # has no such option.
 # The boot takes the machine-wide QEMU lock (/tmp/rpm-qemu.lock): one guest at a time.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 OUT=$TOP/build/bench
 
-"$QEMU_DIR/setup-toolchain.sh"
+"$QEMU_DIR/kernel/setup-toolchain.sh"
 flavour=perf
 if [ -n "${BENCH_KDIR:-}" ]; then
 	# Another kernel build (for a quick look only: a debug kernel's KASAN slows the
@@ -29,11 +29,11 @@ if [ -n "${BENCH_KDIR:-}" ]; then
 	kobj=$BENCH_KDIR
 	grep -q '^CONFIG_KASAN=y' "$kobj/.config" && flavour="debug (KASAN, lockdep: not representative)"
 else
-	kobj=$("$QEMU_DIR/build-kernel.sh" perf)
+	kobj=$("$QEMU_DIR/kernel/build-kernel.sh" perf)
 fi
 mkdir -p "$TOP/build"
 {
-	"$QEMU_DIR/versions.sh" "$kobj"
+	"$QEMU_DIR/kernel/versions.sh" "$kobj"
 	rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	git -C "$TOP" diff --quiet HEAD -- Kbuild rust_pagemap.rs walk 2>/dev/null || rev="$rev + uncommitted changes"
 	align=
@@ -68,41 +68,41 @@ fi
 log "building the benchmark"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-"$QEMU_DIR/build-tests.sh" "$kobj" "$tmp" "$OUT/bin"
+"$QEMU_DIR/guest/build-tests.sh" "$kobj" "$tmp" "$OUT/bin"
 cp "$tmp/rust_pagemap/bench" "$OUT/guest/bench"
 
 plugin_args=()
 if [ "${BENCH_COUNT:-1}" != 0 ]; then
 	log "building the instruction-counting TCG plugin"
-	plugin=$("$QEMU_DIR/build-plugin.sh" "$OUT/plugin")
+	plugin=$("$QEMU_DIR/bench/build-plugin.sh" "$OUT/plugin")
 	plugin_args=(-plugin "$plugin,outfile=$OUT/icount.log")
 fi
 
 kernel=$kobj/arch/x86/boot/bzImage
-"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
+"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 accel=TCG
-[ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
+[ "$("$QEMU_DIR/guest/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
 if [ -z "${BENCH_ARGS:-}" ]; then
 	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
 fi
 echo "$BENCH_ARGS${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
-"$QEMU_DIR/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
+"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
 
 log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS${BENCH_ONLY:+, only $BENCH_ONLY}); the run takes a few minutes"
 if [ "$accel" = KVM ] && [ ${#plugin_args[@]} -gt 0 ]; then
 	log "KVM: TCG plugins do not run under KVM; no instruction counts"
 	plugin_args=()
 fi
-RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/boot.sh" "$kernel" \
+RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/guest/boot.sh" "$kernel" \
 	"$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
 # The ratio lines come from bench-report.py below, each with its instruction ratio.
 sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|# )' || true
 # Judged as a 4-level run on the performance kernel (no kmemleak there), without tests.
-python3 "$QEMU_DIR/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
+python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
 	cat "$OUT/verdict.txt" >&2
 	die "the bench run failed (console: $OUT/bench.log)"
 }
 grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
-python3 "$QEMU_DIR/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" \
+python3 "$QEMU_DIR/bench/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" \
 	"$flavour" "$OUT/icount.log"
 echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"

@@ -49,13 +49,14 @@ import subprocess
 import sys
 import time
 
-QEMU_DIR = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.abspath(__file__))
+QEMU_DIR = os.path.dirname(HERE)
 TOP = os.path.dirname(QEMU_DIR)
 BUILD = os.path.join(TOP, "build", "mutants")
 
 RACE = "softdirty_race"
 
-# One guest at a time, machine-wide (as qemu/bench.sh and the guest runs of make check).
+# One guest at a time, machine-wide (as qemu/bench/bench.sh and the guest runs of make check).
 QEMU_LOCK = "/tmp/rpm-qemu.lock"
 
 MUTANTS = [
@@ -240,7 +241,7 @@ def apply(tree, file, old, new, count=1):
 TAP = re.compile(r"^(?:\[\s*\d+\.\d+\]\s*)?(ok|not ok) \d+ (\S+)")
 # A kernel report (WARNING, BUG, KASAN, lockdep, ...) while a named binary runs kills as
 # well: `make check` fails on it. The patterns are the verdict parser's own.
-sys.path.insert(0, QEMU_DIR)
+sys.path.insert(0, HERE)
 try:
     from parse_log import SPLATS
 except ImportError:  # the parser changed shape: the essentials
@@ -311,11 +312,11 @@ def run_guest(kobj, ko, tests_dir, binaries, tag, paging="5"):
     shutil.rmtree(sub, ignore_errors=True)
     os.makedirs(sub)
     initrd = os.path.join(sub, "initramfs.cpio.gz")
-    sh([os.path.join(QEMU_DIR, "mkinitramfs.sh"), initrd, ko, tests_dir])
+    sh([os.path.join(QEMU_DIR, "guest", "mkinitramfs.sh"), initrd, ko, tests_dir])
     console = os.path.join(sub, "console.log")
     env = dict(os.environ, RPM_APPEND="rpm.tests=" + ",".join(sorted(binaries)))
     t0 = time.time()
-    sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "boot.sh"),
+    sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "guest", "boot.sh"),
         os.path.join(kobj, "arch/x86/boot/bzImage"), initrd, "check", paging, console, "900"],
        env=env)
     text = open(console, errors="replace").read()
@@ -353,14 +354,14 @@ def main(argv):
         return 2
     if "--check" in argv:
         return check_only(chosen)
-    sh([os.path.join(QEMU_DIR, "setup-toolchain.sh")])
-    kobj = sh([os.path.join(QEMU_DIR, "build-kernel.sh")], stdout=subprocess.PIPE).stdout.strip()
+    sh([os.path.join(QEMU_DIR, "kernel", "setup-toolchain.sh")])
+    kobj = sh([os.path.join(QEMU_DIR, "kernel", "build-kernel.sh")], stdout=subprocess.PIPE).stdout.strip()
     config = open(os.path.join(kobj, ".config")).read()
     os.makedirs(BUILD, exist_ok=True)
     tests_dir = os.path.join(BUILD, "tests")
     shutil.rmtree(tests_dir, ignore_errors=True)
     log("building the selftests")
-    sh([os.path.join(QEMU_DIR, "build-tests.sh"), kobj, tests_dir])
+    sh([os.path.join(QEMU_DIR, "guest", "build-tests.sh"), kobj, tests_dir])
 
     def is_set(sym):
         return re.search(rf"^{sym}=[ym]", config, re.M) is not None
@@ -381,7 +382,7 @@ def main(argv):
     for m in to_run:
         all_binaries |= set(killers_by_binary(m))
     log("building the unmutated module")
-    sh([os.path.join(QEMU_DIR, "build-module.sh"), kobj])
+    sh([os.path.join(QEMU_DIR, "kernel", "build-module.sh"), kobj])
     base = {}
     base_modes = sorted({p for m in to_run for p in modes_of(m)}, reverse=True)
     if base_log:
@@ -435,7 +436,7 @@ def main(argv):
             continue
         log(f"{m['name']}: {m['what']}; building")
         try:
-            sh([os.path.join(tree, "qemu", "build-module.sh"), kobj],
+            sh([os.path.join(tree, "qemu", "kernel", "build-module.sh"), kobj],
                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except subprocess.CalledProcessError as e:
             stale.append((m, "does not build: " + (e.stderr or "")[-400:]))

@@ -1,28 +1,29 @@
 #!/usr/bin/env bash
-# Build the test kernel: pristine Debian source + qemu/patches + tinyconfig,
-# qemu/kernel.config and the flavour's fragment.
+# Build the test kernel: pristine Debian source + qemu/kernel/patches +
+# tinyconfig, qemu/kernel/kernel.config and the flavour's fragment.
 # Usage: build-kernel.sh [debug|perf]
 #   debug (default)  KASAN, lockdep, DEBUG_VM, kmemleak, ...: `make check` runs on it
 #   perf             no debug options, -O2: `make bench` runs on it
 # The build lives in the cache under a key that hashes everything that shapes
 # it, so a second run with nothing changed rebuilds nothing. Prints the build
 # (object) directory.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
+HERE=$QEMU_DIR/kernel
 
 # Bump when the recipe below changes in a way that changes the result.
 RECIPE=2
 FLAVOUR=${1:-debug}
-FRAGMENT=$QEMU_DIR/kernel-$FLAVOUR.config
+FRAGMENT=$HERE/kernel-$FLAVOUR.config
 [ -f "$FRAGMENT" ] || die "unknown kernel flavour $FLAVOUR (debug or perf)"
 
-"$QEMU_DIR/setup-toolchain.sh"
-SRC=$("$QEMU_DIR/fetch-kernel.sh")
+"$HERE/setup-toolchain.sh"
+SRC=$("$HERE/fetch-kernel.sh")
 kver=$(basename "$SRC")
 key=$({
 	echo "$kver"
 	echo "recipe $RECIPE $FLAVOUR"
-	cat "$QEMU_DIR/kernel.config" "$FRAGMENT"
-	cat "$QEMU_DIR"/patches/*.patch
+	cat "$HERE/kernel.config" "$FRAGMENT"
+	cat "$HERE"/patches/*.patch
 	"$RUSTC" --version; bindgen --version; "clang$LLVM_SUFFIX" --version | head -n1
 } | sha256sum | cut -c1-16)
 OUT=$CACHE/kernel/$kver-$FLAVOUR-$key
@@ -50,7 +51,7 @@ mkdir -p "$OUT"
 # Hard-linked copy of the pristine tree; patch(1) replaces files it changes
 # instead of writing through the links, so the pristine tree stays intact.
 cp -al "$SRC" "$OUT/src"
-for p in "$QEMU_DIR"/patches/*.patch; do
+for p in "$HERE"/patches/*.patch; do
 	log "applying $(basename "$p")"
 	patch -s -p1 -d "$OUT/src" <"$p"
 done
@@ -61,7 +62,7 @@ km() { make -s -C "$OUT/src" O="$OUT/obj" ARCH=x86_64 "${KF[@]}" "$@"; }
 mkdir -p "$OUT/obj"
 km rustavailable >&2 || die "the Rust toolchain is not usable for this kernel (make rustavailable)"
 km tinyconfig >/dev/null
-"$OUT/src/scripts/kconfig/merge_config.sh" -m -O "$OUT/obj" "$OUT/obj/.config" "$QEMU_DIR/kernel.config" "$FRAGMENT" >/dev/null
+"$OUT/src/scripts/kconfig/merge_config.sh" -m -O "$OUT/obj" "$OUT/obj/.config" "$HERE/kernel.config" "$FRAGMENT" >/dev/null
 km olddefconfig >/dev/null
 
 # Every symbol the fragment asks for must have survived Kconfig.
@@ -73,7 +74,7 @@ while IFS= read -r line; do
 		sym=${line#\# }; sym=${sym%% *}
 		! grep -q "^$sym=" "$OUT/obj/.config" || { log "config: $sym is still set"; bad=1; } ;;
 	esac
-done < <(cat "$QEMU_DIR/kernel.config" "$FRAGMENT")
+done < <(cat "$HERE/kernel.config" "$FRAGMENT")
 [ "$bad" = 0 ] || die "kernel config fragment not fully applied"
 
 km -j"$(nproc)" bzImage modules >&2

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Print the versions a run uses, at the top of every run.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 kobj=$1
 echo "versions:"
 echo "  kernel:  $(cat "$kobj/include/config/kernel.release" 2>/dev/null || echo unknown) ($(basename "$(dirname "$kobj")"))"

@@ -3,9 +3,9 @@
 #   run.sh demo   set up, build, boot, load the module and show it at work
 #   run.sh check  the whole suite, under 4-level and 5-level paging; exit status = verdict
 # RPM_SERIAL=1 boots the two paging modes one after the other instead of side
-# by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/slow.sh).
+# by side; RPM_SLOW=1 runs the guests on a share of the host's CPUs (qemu/guest/slow.sh).
 # Every part's wall-clock seconds are printed at the end.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 mode=${1:-check}
 BUILD=$TOP/build
 mkdir -p "$BUILD"
@@ -24,39 +24,39 @@ timed() {
 report_times() { log "seconds: ${TIMES[*]}"; }
 trap report_times EXIT
 
-timed toolchain "$QEMU_DIR/setup-toolchain.sh"
-timed kernel-source "$QEMU_DIR/fetch-kernel.sh" >/dev/null
+timed toolchain "$QEMU_DIR/kernel/setup-toolchain.sh"
+timed kernel-source "$QEMU_DIR/kernel/fetch-kernel.sh" >/dev/null
 # check mode: the performance kernel builds in the background from here on,
 # beside the debug kernel and the rest (cached: at once), so that the serial
 # stretches of one build (rustc on the kernel crate, the links of vmlinux)
 # overlap the other's; its output goes to build/perf-kernel.log.
 if [ "$mode" = check ]; then
-	"$QEMU_DIR/build-kernel.sh" perf >"$BUILD/perf-kernel.path" 2>"$BUILD/perf-kernel.log" &
+	"$QEMU_DIR/kernel/build-kernel.sh" perf >"$BUILD/perf-kernel.path" 2>"$BUILD/perf-kernel.log" &
 	perf_kernel_pid=$!
 fi
 t0=$(now)
-kobj=$("$QEMU_DIR/build-kernel.sh")
+kobj=$("$QEMU_DIR/kernel/build-kernel.sh")
 TIMES+=("kernel $(($(now) - t0))s")
-"$QEMU_DIR/versions.sh" "$kobj"
+"$QEMU_DIR/kernel/versions.sh" "$kobj"
 
 log "building rust_pagemap.ko and installing it into the guest's modules tree"
 rm -rf "$BUILD/modroot"
-timed module "$QEMU_DIR/build-module.sh" "$kobj"
-timed modules_install "$QEMU_DIR/build-module.sh" "$kobj" INSTALL_MOD_PATH="$BUILD/modroot" modules_install
+timed module "$QEMU_DIR/kernel/build-module.sh" "$kobj"
+timed modules_install "$QEMU_DIR/kernel/build-module.sh" "$kobj" INSTALL_MOD_PATH="$BUILD/modroot" modules_install
 log "building and installing the selftests (kselftest layout)"
 rm -rf "$BUILD/kselftest" "$BUILD/guest-bin"
-timed tests "$QEMU_DIR/build-tests.sh" "$kobj" "$BUILD/kselftest" "$BUILD/guest-bin"
+timed tests "$QEMU_DIR/guest/build-tests.sh" "$kobj" "$BUILD/kselftest" "$BUILD/guest-bin"
 # --- others (build-others.sh): other people's programs and librpm_redirect.so ---
 log "building the redirect library and other people's programs"
-timed others "$QEMU_DIR/build-others.sh" "$kobj" "$BUILD/others"
+timed others "$QEMU_DIR/guest/build-others.sh" "$kobj" "$BUILD/others"
 # --- end others ---
 # The debug kernel's boots run the suite; other people's programs run in the
 # performance kernel's boots (below) in check mode, where they take minutes, not tens.
 if [ "$mode" = check ]; then
-	timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
+	timed initramfs "$QEMU_DIR/guest/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
 		"$BUILD/kselftest" "$BUILD/guest-bin"
 else
-	timed initramfs "$QEMU_DIR/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
+	timed initramfs "$QEMU_DIR/guest/mkinitramfs.sh" "$BUILD/initramfs.cpio.gz" "$BUILD/modroot" \
 		"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
 fi
 kernel=$kobj/arch/x86/boot/bzImage
@@ -81,7 +81,7 @@ if [ "$mode" = check ]; then
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" modules >&2 &&
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" \
 				INSTALL_MOD_PATH="$BUILD/perf/modroot" modules_install >&2 &&
-			"$QEMU_DIR/mkinitramfs.sh" "$BUILD/perf/initramfs.cpio.gz" "$BUILD/perf/modroot" \
+			"$QEMU_DIR/guest/mkinitramfs.sh" "$BUILD/perf/initramfs.cpio.gz" "$BUILD/perf/modroot" \
 				"$BUILD/kselftest" "$BUILD/guest-bin" "$BUILD/others"
 	}
 	timed perf-module perf_build || die "rust_pagemap.ko does not build for the performance kernel"
@@ -95,7 +95,9 @@ fi
 # module, which is not loaded yet; any report after the module is loaded counts.
 early_kernel_flaw() {
 	local before
-	before=$(sed -n '1,/^RPM-MODULE/p' "$1" 2>/dev/null)
+	# Up to the guest's marker just before it loads the module (guest-init.sh): the
+	# module's KUnit suites run while it loads, before RPM-MODULE is printed.
+	before=$(sed -n '/rpm: loading rust_pagemap\|^RPM-MODULE/q;p' "$1" 2>/dev/null)
 	grep -q 'BUG: KASAN: wild-memory-access in do_raw_spin_lock' <<<"$before" &&
 		grep -q 'handle_edge_irq' <<<"$before"
 }
@@ -107,7 +109,7 @@ boot() {
 	local t0 try pid
 	t0=$(now)
 	for try in 1 2 3; do
-		setsid "$QEMU_DIR/boot.sh" "${BOOT_KERNEL:-$kernel}" "${BOOT_INITRD:-$BUILD/initramfs.cpio.gz}" \
+		setsid "$QEMU_DIR/guest/boot.sh" "${BOOT_KERNEL:-$kernel}" "${BOOT_INITRD:-$BUILD/initramfs.cpio.gz}" \
 			"$3" "$1" "$BUILD/$2" ${4:+"$4"} &
 		pid=$!
 		while kill -0 "$pid" 2>/dev/null && ! grep -q '^RPM-MODULE' "$BUILD/$2" 2>/dev/null; do
@@ -132,14 +134,14 @@ demo)
 	boot 5 demo.log demo 300
 	TIMES+=("boot $(cat "$BUILD/demo.log.time")s")
 	grep -v '^\[' "$BUILD/demo.log" | grep -v '^RPM-' || true
-	python3 "$QEMU_DIR/parse_log.py" --no-tests "demo=$BUILD/demo.log" >/dev/null || {
+	python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "demo=$BUILD/demo.log" >/dev/null || {
 		grep -E 'RPM-|WARNING|BUG|Oops' "$BUILD/demo.log" >&2
 		die "the demo run failed (console: $BUILD/demo.log)"
 	}
 	;;
 check)
 	log "parser self-test"
-	if ! timed parser-test bash -c "cd '$QEMU_DIR' && python3 -m unittest -q -b test_parse_log" \
+	if ! timed parser-test bash -c "cd '$QEMU_DIR/verdict' && python3 -m unittest -q -b test_parse_log" \
 		>"$BUILD/parser-test.log" 2>&1; then
 		cat "$BUILD/parser-test.log" >&2
 		echo "0 passed, 1 failed, 0 skipped"
@@ -158,7 +160,7 @@ check)
 	# finds as well, 5 times faster; every code path it reaches is also reached
 	# under KASAN by the scan programs), stress (until each kind of operation
 	# ran STRESS_EACH times, STRESS_CALLS device calls, STRESS_TARGETS targets
-	# exited by themselves), and other people's programs (qemu/guest-others.sh),
+	# exited by themselves), and other people's programs (qemu/guest/guest-others.sh),
 	# all of them. Every count is required, on either kernel, however slow the
 	# host: a run ends when it has made them, and fails only if its time cap
 	# (FUZZ_CAP here, the programs' defaults elsewhere) comes first.
@@ -215,7 +217,7 @@ rpm.timeout=$((2 * FUZZ_CAP + 300))"
 			sed "s/^/[${l%%=*}] /"
 	done
 	rc=0
-	timed parse python3 "$QEMU_DIR/parse_log.py" "${logs[@]}" >"$BUILD/verdict.txt" || rc=$?
+	timed parse python3 "$QEMU_DIR/verdict/parse_log.py" "${logs[@]}" >"$BUILD/verdict.txt" || rc=$?
 	report_times
 	trap - EXIT
 	cat "$BUILD/verdict.txt"

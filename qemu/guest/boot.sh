@@ -6,13 +6,13 @@
 # Environment: RPM_SMP (CPUs, default 2), RPM_MEM (default 4G, or 6G for a kernel that needs its
 # 1 GiB page reserved at boot: see below), RPM_APPEND (more kernel arguments, e.g.
 # rpm.tests=NAME,NAME to run only those programs), RPM_QEMU_ARGS (more QEMU arguments,
-# split at blanks: bench.sh's -plugin), RPM_SLOW (slower guests: qemu/slow.sh).
-source "$(dirname "$0")/common.sh"
-source "$QEMU_DIR/slow.sh"
+# split at blanks: bench.sh's -plugin), RPM_SLOW (slower guests: qemu/guest/slow.sh).
+source "$(dirname "$0")/../common.sh"
+source "$QEMU_DIR/guest/slow.sh"
 kernel=$1 initrd=$2 mode=$3 paging=$4 log=$5 limit=${6:-2400}
 
 accel=(-accel tcg,thread=multi) accel_name=tcg
-if [ "$mode" != probe ] && [ "$("$QEMU_DIR/kvm-probe.sh" "$kernel" "$initrd")" = yes ]; then
+if [ "$mode" != probe ] && [ "$("$QEMU_DIR/guest/kvm-probe.sh" "$kernel" "$initrd")" = yes ]; then
 	accel=(-accel kvm) accel_name=kvm
 fi
 

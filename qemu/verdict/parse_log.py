@@ -15,6 +15,10 @@ when:
     "not ok" (exit status, timeout) or SKIP/XFAIL without a test of its own
     to explain it, or started and never ended; the runner reported fewer
     programs than it planned;
+  - a KUnit case of the module reports "not ok" or SKIP (not allow-listed),
+    or the module's KUnit results are incomplete: every suite the module
+    carries must report, with every case its plan names (see class Kunit;
+    a module built against a kernel without CONFIG_KUNIT carries none);
   - the guest is not the machine the suite assumes (RPM-ENV: CPUs, paging
     level, swap, hugetlb pages, THP, userfaultfd WP_ASYNC, clocksource,
     accelerator);
@@ -31,8 +35,9 @@ import re
 import sys
 
 # Tests that may SKIP in our guest without failing the verdict, each with the
-# reason it cannot run there: {("program", "test"): "reason"}. Printed with
-# every verdict that uses it. Empty: everything the suite needs is provided.
+# reason it cannot run there: {("program", "test"): "reason"}, a KUnit case as
+# ("kunit.SUITE", "CASE"). Printed with every verdict that uses it. Empty:
+# everything the suite needs is provided.
 ALLOWED_SKIPS = {}
 
 # Kernel splats, most specific first: a line counts for the first kind it
@@ -68,7 +73,7 @@ PLAN = re.compile(r"^1\.\.(\d+)\s*$")
 DIRECTIVE = re.compile(r"\s#\s*(SKIP|XFAIL|XPASS|TODO)\b\s*(.*)$", re.IGNORECASE)
 # Comment lines kept per program, printed under a failing test (its assertion, its TH_LOGs).
 NOTES_KEPT = 12
-# The guest's uptime stamped on a runner line (qemu/guest-init.sh).
+# The guest's uptime stamped on a runner line (qemu/guest/guest-init.sh).
 TIME = re.compile(r"^RPM-TIME (\d+(?:\.\d+)?) (.*)$")
 # Strip a printk timestamp that may precede user output on the console.
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
@@ -164,7 +169,8 @@ def parse(label, text, need_tests=True):
         r.failed.append(f"{label}: kernel {what} (first at console line {no}: {line[:160]})")
 
     ktap = Ktap(label, r)
-    block = None  # a program qemu/guest-others.sh runs, between RPM-BEGIN and RPM-END
+    kunit = Kunit(label, r)
+    block = None  # a program qemu/guest/guest-others.sh runs, between RPM-BEGIN and RPM-END
     env_seen = loaded = unloaded = done = False
     leaks = None
     report = []
@@ -193,6 +199,12 @@ def parse(label, text, need_tests=True):
                 r.failed.append(f"{label}: loading rust_pagemap failed {state[len('failed '):]}".rstrip())
             else:
                 r.failed.append(f"{label}: module: {state}")
+            continue
+        if line.startswith("RPM-KUNIT-EXPECT "):
+            kunit.expectation(line)
+            continue
+        if line.startswith("RPM-KUNIT "):
+            kunit.feed(line[len("RPM-KUNIT "):])
             continue
         if line.startswith("RPM-KMEMLEAK-REPORT "):
             report.append(line[len("RPM-KMEMLEAK-REPORT "):])
@@ -232,7 +244,9 @@ def parse(label, text, need_tests=True):
         r.failed.append(f"{label}: no RPM-ENV line: the guest's environment was not checked")
     if not loaded:
         r.failed.append(f"{label}: the module was not loaded")
-    elif not unloaded:
+    else:
+        kunit.finish()
+    if loaded and not unloaded:
         r.failed.append(f"{label}: the module was not unloaded (RPM-MODULE unloaded missing)")
     if label.endswith("-perf"):
         pass
@@ -248,7 +262,7 @@ def parse(label, text, need_tests=True):
 
 
 class Block:
-    """One program run outside the kselftest runner (qemu/guest-others.sh:
+    """One program run outside the kselftest runner (qemu/guest/guest-others.sh:
     other people's programs, directly and through librpm_redirect.so), its
     TAP between `RPM-BEGIN NAME` and `RPM-END NAME STATUS`."""
 
@@ -383,12 +397,170 @@ class Ktap:
             self.r.failed.append(f"{self.label}: run_kselftest.sh exited {self.exit}")
 
 
-def judge(r, label, binary, m):
-    """File one TAP result line; returns 1 if it is a failure."""
+class Kunit:
+    """The module's own KUnit tests (its `#[kunit_tests(SUITE)]` modules).
+    KUnit runs them when the module loads and prints KTAP to the kernel log;
+    the guest copies that KTAP from the log (qemu/guest/guest-init.sh), one
+    `RPM-KUNIT ` line each with its indentation, after one line
+
+        RPM-KUNIT-EXPECT suites=N kunit=yes|no
+
+    N: how many suites the module carries (mkinitramfs.sh counts them in its
+    .kunit_test_suites section, which only a module built against a kernel
+    with CONFIG_KUNIT=y has); kunit: whether the running kernel has KUnit.
+    KTAP of one suite, nested under the module's plan of suites:
+
+        KTAP version 1
+        1..1
+            KTAP version 1
+            # Subtest: rpm_level
+            # speed: normal
+            1..2
+            ok 1 shift_of_each_level
+            # span_of_each_level: ASSERTION FAILED at walk/level.rs:80
+            not ok 2 span_of_each_level
+        # rpm_level: pass:1 fail:1 skip:0 total:2
+        not ok 1 rpm_level
+
+    Each case is a test, `kunit.SUITE.CASE`, judged as a selftest's (a SKIP
+    fails unless allow-listed as ("kunit.SUITE", "CASE")). The rule: the
+    kernel must have KUnit if the module carries suites, and KUnit must
+    plan and report exactly the module's N suites, each with every case it
+    planned; a suite's own "not ok" without a failed case to explain it
+    fails. N = 0 (the performance kernel's module) asks for no KTAP.
+    """
+
+    SUBTEST = re.compile(r"^# Subtest: (\S+)\s*$")
+    INDENT = 4  # KUnit's KUNIT_SUBTEST_INDENT: a suite's lines, one level in
+    # A suite's or a case's attributes ("# speed: normal", "# CASE.speed: normal"),
+    # not what a failing case said.
+    ATTRIBUTE = re.compile(r"^# (?:\S+\.)?(?:speed|module|is_init): ")
+
+    def __init__(self, label, r):
+        self.label, self.r = label, r
+        self.said = False  # an RPM-KUNIT-EXPECT line was seen
+        self.expect, self.kernel = None, None
+        self.header = False
+        self.plan = None  # suites KUnit planned for the module
+        self.ended = 0  # suites that reported a result
+        self.suite = None
+
+    def expectation(self, line):
+        self.said = True
+        kv = dict(x.split("=", 1) for x in line.split()[1:] if "=" in x)
+        self.kernel = kv.get("kunit")
+        try:
+            self.expect = int(kv.get("suites", ""))
+        except ValueError:
+            self.expect = None
+
+    def _start(self, name):
+        if self.suite is not None:
+            self.r.failed.append(f"{self.label}: kunit.{self.suite}: started and never ended")
+        self.suite, self.suite_plan, self.seen, self.suite_failed = name, None, 0, 0
+        self.notes = collections.deque(maxlen=NOTES_KEPT)
+
+    def feed(self, text):
+        line = text.lstrip(" ")
+        depth = (len(text) - len(line)) // self.INDENT
+        if depth == 0:
+            if line.startswith("KTAP version ") and not self.header:
+                self.header = True
+                return
+            m = PLAN.match(line)
+            if m and self.header and self.plan is None:
+                self.plan = int(m.group(1))
+                return
+            m = TAP.match(line)
+            if m and self.header:
+                self._end(m)
+            return  # "# SUITE: pass:.. fail:..", "# Totals: ...", other kernel messages
+        if depth > 1:
+            # A parameterized case's own results: its line one level up counts.
+            if self.suite is not None:
+                self.notes.append(line)
+            return
+        m = self.SUBTEST.match(line)
+        if m:
+            self._start(m.group(1))
+            return
+        if self.suite is None:
+            return
+        m = PLAN.match(line)
+        if m and self.suite_plan is None:
+            self.suite_plan = int(m.group(1))
+            return
+        m = TAP.match(line)
+        if m:
+            self.seen += 1
+            failed = judge(self.r, self.label, f"kunit.{self.suite}", m, sep=".")
+            self.suite_failed += failed
+            if failed:
+                # What the case said before it failed: its assertion.
+                self.r.details += [f"{self.label}: kunit.{self.suite}: {n}" for n in self.notes]
+            self.notes.clear()
+        elif not line.startswith("KTAP version ") and not self.ATTRIBUTE.match(line):
+            self.notes.append(line)
+
+    def _end(self, m):
+        status, rest = m.group(1), m.group(3)
+        d = DIRECTIVE.search(rest)
+        name = (rest[:d.start()] if d else rest).strip()
+        directive = f"{d.group(1)} {d.group(2)}".strip() if d else ""
+        who = f"{self.label}: kunit.{name}"
+        if self.suite != name:
+            self.r.failed.append(f"{who}: a result without a start")
+            self._start(name)
+        self.ended += 1
+        if self.suite_plan is None:
+            self.r.failed.append(f"{who}: printed no plan")
+        elif self.seen < self.suite_plan:
+            self.r.failed.append(f"{who}: {self.suite_plan - self.seen} of {self.suite_plan} planned "
+                                 f"cases never reported")
+        if not self.suite_failed and (status == "not ok" or directive):
+            # a suite's init failed, or every case skipped: none of them is a pass
+            self.r.failed.append(f"{who}: {status}{' # ' + directive if directive else ''}")
+        self.suite = None
+
+    def finish(self):
+        """Judge what the module's KUnit reported against what it carries
+        (called for a run in which the module loaded)."""
+        who = f"{self.label}: kunit"
+        if self.suite is not None:
+            self.r.failed.append(f"{who}.{self.suite}: started and never ended (crash or timeout)")
+        if not self.said:
+            self.r.failed.append(f"{who}: no RPM-KUNIT-EXPECT line: the module's KUnit suites were "
+                                 f"not checked")
+            return
+        if self.expect is None:
+            self.r.failed.append(f"{who}: the guest did not know how many suites the module carries")
+            return
+        if self.expect == 0:
+            if self.plan is not None:
+                self.r.failed.append(f"{who}: KUnit ran {self.plan} suites of a module that carries none")
+            return
+        if self.kernel != "yes":
+            self.r.failed.append(f"{who}: the module carries {self.expect} suites, but the kernel has "
+                                 f"no KUnit (kunit={self.kernel})")
+        elif self.plan is None:
+            self.r.failed.append(f"{who}: none of the module's {self.expect} suites ran (no KTAP in "
+                                 f"the kernel log)")
+        else:
+            if self.plan != self.expect:
+                self.r.failed.append(f"{who}: KUnit planned {self.plan} suites, the module carries "
+                                     f"{self.expect}")
+            if self.ended < self.plan:
+                self.r.failed.append(f"{who}: {self.plan - self.ended} of {self.plan} suites never "
+                                     f"reported")
+
+
+def judge(r, label, binary, m, sep=": "):
+    """File one TAP result line of BINARY, named "LABEL: BINARY{sep}TEST";
+    returns 1 if it is a failure."""
     status, rest = m.group(1), m.group(3)
     d = DIRECTIVE.search(rest)
     name = (rest[:d.start()] if d else rest).strip() or m.group(2)
-    full = f"{label}: {binary}: {name}"
+    full = f"{label}: {binary}{sep}{name}"
     if status == "not ok":
         r.failed.append(full)
         return 1

@@ -3,7 +3,7 @@
 # Usage: build-module.sh KDIR [VAR=VALUE ...] [TARGET]
 #   TARGET: modules (default) or modules_install (into KDIR's release under
 #   INSTALL_MOD_PATH, default /, with depmod)
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 kdir=$1
 shift
 target=modules

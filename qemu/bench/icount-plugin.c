@@ -5,7 +5,7 @@
  * counts of every vCPU to a file each time the guest executes an instruction on
  * the marker page, a page that selftests/bench.c maps at a fixed user address
  * and calls into around the sections it wants counted. `make bench`
- * (qemu/bench.sh) loads it and qemu/bench-report.py pairs the markers.
+ * (qemu/bench/bench.sh) loads it and qemu/bench/bench-report.py pairs the markers.
  *
  * Beside the instructions it counts what explains a time an instruction count
  * does not: per vCPU, the kernel's memory accesses (each load and store QEMU

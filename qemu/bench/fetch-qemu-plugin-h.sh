@@ -8,13 +8,13 @@
 # one is no longer on the mirror: the API, version 1, is the same in all of 7.2).
 # The source is fetched through an apt configuration of its own (deb-src lines
 # made from the machine's own apt sources, own state and cache directories), as
-# fetch-kernel.sh fetches the kernel: the machine's apt setup is not touched.
+# kernel/fetch-kernel.sh fetches the kernel: the machine's apt setup is not touched.
 # Only the header is kept, in the cache; the unpacked source is removed.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 
 APTDIR=$CACHE/apt-qemu-src
 srcver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null || true)
-[ -n "$srcver" ] || die "qemu-system-x86 is not installed (qemu/setup-toolchain.sh installs it)"
+[ -n "$srcver" ] || die "qemu-system-x86 is not installed (qemu/kernel/setup-toolchain.sh installs it)"
 dest=$CACHE/qemu-plugin-api/${srcver//:/_}
 if [ -f "$dest/qemu-plugin.h" ]; then
 	echo "$dest"

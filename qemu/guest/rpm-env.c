@@ -15,7 +15,7 @@
  * clocksource    the current clocksource
  * accel          rpm.accel= from the kernel command line (the host sets it)
  *
- * A value that cannot be read prints as "?". The host (qemu/parse_log.py)
+ * A value that cannot be read prints as "?". The host (qemu/verdict/parse_log.py)
  * decides what a run needs; this program only reports.
  */
 #define _GNU_SOURCE

@@ -12,10 +12,10 @@
 # The programs are built with the host gcc against the test kernel's exported
 # headers, as build-tests.sh builds ours; the sources come from the
 # downloaded kernel tree (read only: every output goes to OUT or a temp dir).
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 kobj=$1 out=$(realpath -m "$2")
 src=$(readlink -f "$kobj/source" 2>/dev/null || true)
-[ -d "$src/tools/testing/selftests/mm" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
+[ -d "$src/tools/testing/selftests/mm" ] || src=$("$QEMU_DIR/kernel/fetch-kernel.sh")
 mm=$src/tools/testing/selftests/mm
 
 # The mm selftests run in make check (guest-others.sh has the list and the
@@ -75,7 +75,7 @@ gcc -O2 -g -Wall -Wextra -Werror -isystem "$kobj/usr/include" \
 gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
 	-I "$src/tools/testing/selftests" -o "$out/others/lib_redirect" \
 	"$TOP/selftests/redirect/lib_redirect.c" || die "lib_redirect does not build"
-cp "$QEMU_DIR/guest-others.sh" "$out/others/guest-others.sh"
+cp "$QEMU_DIR/guest/guest-others.sh" "$out/others/guest-others.sh"
 chmod +x "$out/others/guest-others.sh"
 
 # The dynamic loader and every library the programs load, at the paths ldd

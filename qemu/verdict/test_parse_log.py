@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Host-side tests of parse_log.py on consoles recorded from real guest runs
-(qemu/testdata, trimmed to a few programs; testdata/README says which run
+(qemu/verdict/testdata, trimmed to a few programs; testdata/README says which run
 each comes from). Variants no real run produced on demand (a splat, a leak,
 a skip) are a real console with lines edited or spliced in by the test."""
 import os
@@ -29,10 +29,14 @@ def complete_4level():
     1 GiB hugetlb case killed by the harness timeout under load)."""
     text = load("timeout-1g-4level.log")
     text = text[:text.index("# selftests: rust_pagemap: pagemap_scan_categories")]
+    # A module without KUnit suites, as on a kernel without KUnit (the line came later).
+    text = text.replace("RPM-MODULE loaded (modprobe rust_pagemap)\n",
+                        "RPM-MODULE loaded (modprobe rust_pagemap)\n" + NO_KUNIT + "\n", 1)
     return text.replace("\n1..4\n", "\n1..3\n") + "\n".join(END) + "\n"
 
 
 KINDS_FAILURE = "4level: pagemap_read_kinds: kinds.hugetlb_1g_private"
+NO_KUNIT = "RPM-KUNIT-EXPECT suites=0 kunit=no"
 
 
 def splice(text, after, lines):
@@ -224,7 +228,7 @@ class Variants(unittest.TestCase):
                       self.parse(text).failed)
 
     def test_other_programs_after_the_runner_are_counted(self):
-        # qemu/guest-others.sh's programs (directly and redirected) follow the runner.
+        # qemu/guest/guest-others.sh's programs (directly and redirected) follow the runner.
         others = ["RPM-BEGIN redirect", "1..2", "ok 1 redirect: mkdirty redirected: same result",
                   "not ok 2 redirect: madv_populate redirected: differs", "RPM-END redirect 1"]
         r = self.parse(splice(complete_4level(), "RPM-RUNNER", others))
@@ -274,6 +278,118 @@ class Variants(unittest.TestCase):
     def test_main_exit_status(self):
         self.assertEqual(parse_log.main([f"4level={DATA}/timeout-1g-4level.log"]), 1)
         self.assertEqual(parse_log.main([f"5level={DATA}/does-not-exist.log"]), 1)
+
+
+class KunitResults(unittest.TestCase):
+    """The module's KUnit KTAP, as the guest copies it from the kernel log
+    (RPM-KUNIT lines): a real console of a module with two scratch suites,
+    rpm_scratch_two (also_passes) and rpm_scratch (passes, and fails: a
+    failed assert_eq!), with one selftest program."""
+    PASSES = ["5level: kunit.rpm_scratch_two.also_passes", "5level: kunit.rpm_scratch.passes"]
+    FAILS = "5level: kunit.rpm_scratch.fails"
+
+    def text(self):
+        return load("kunit-scratch-5level.log")
+
+    def parse(self, text):
+        return parse_log.parse("5level", text)
+
+    def edit(self, old, new, text=None):
+        text = self.text() if text is None else text
+        self.assertIn(old, text)
+        return text.replace(old, new, 1)
+
+    def test_each_case_is_a_test(self):
+        r = self.parse(self.text())
+        self.assertEqual(r.failed, [self.FAILS])
+        for name in self.PASSES:
+            self.assertIn(name, r.passed)
+        # 2 cases and the selftest program's 2 tests
+        self.assertEqual(counts(r), (4, 1, 0))
+
+    def test_failing_case_shows_its_assertion(self):
+        said = self.parse(self.text()).details
+        self.assertIn("5level: kunit.rpm_scratch: # fails: ASSERTION FAILED at rust_pagemap.rs:268", said)
+        self.assertIn("5level: kunit.rpm_scratch: Expected two == 3 to be true, but is false", said)
+        self.assertFalse([d for d in said if "speed: normal" in d], said)
+
+    def test_kernels_own_suites_at_boot_are_not_the_modules(self):
+        # rust_kernel_fmt and friends ran at boot, on the console only.
+        r = self.parse(self.text())
+        self.assertFalse([t for t in r.passed + r.failed if "rust_kernel_fmt" in t])
+
+    def test_skip_fails_unless_allowed(self):
+        text = self.edit("RPM-KUNIT     not ok 2 fails", "RPM-KUNIT     ok 2 fails # SKIP not here")
+        self.assertIn(f"{self.FAILS}: SKIP (not here) is not on the allow-list", self.parse(text).failed)
+        text = self.edit("RPM-KUNIT not ok 2 rpm_scratch", "RPM-KUNIT ok 2 rpm_scratch", text)
+        saved = dict(parse_log.ALLOWED_SKIPS)
+        try:
+            parse_log.ALLOWED_SKIPS[("kunit.rpm_scratch", "fails")] = "test reason"
+            r = self.parse(text)
+            self.assertEqual(r.failed, [])
+            self.assertEqual(r.skipped, [self.FAILS])
+        finally:
+            parse_log.ALLOWED_SKIPS.clear()
+            parse_log.ALLOWED_SKIPS.update(saved)
+
+    def test_suite_not_ok_without_a_failed_case_fails(self):
+        # A suite whose init failed reports "not ok" with no case to explain it.
+        text = self.edit("RPM-KUNIT     not ok 2 fails", "RPM-KUNIT     ok 2 fails")
+        self.assertEqual(self.parse(text).failed, ["5level: kunit.rpm_scratch: not ok"])
+
+    def test_fewer_cases_than_planned_fail(self):
+        text = self.edit("RPM-KUNIT     ok 1 passes\n", "")
+        self.assertIn("5level: kunit.rpm_scratch: 1 of 2 planned cases never reported", self.parse(text).failed)
+
+    def test_suite_cut_off_fails(self):
+        text = self.text()
+        cut = text.index("RPM-KUNIT     # fails: ASSERTION")
+        rest = "\n".join(l for l in text[cut:].split("\n") if not l.startswith("RPM-KUNIT"))
+        failed = self.parse(text[:cut] + rest).failed
+        self.assertIn("5level: kunit.rpm_scratch: started and never ended (crash or timeout)", failed)
+        self.assertIn("5level: kunit: 1 of 2 suites never reported", failed)
+
+    def test_no_ktap_from_a_module_with_suites_fails(self):
+        text = "\n".join(l for l in self.text().split("\n") if not l.startswith("RPM-KUNIT "))
+        self.assertEqual(self.parse(text).failed,
+                         ["5level: kunit: none of the module's 2 suites ran (no KTAP in the kernel log)"])
+
+    def test_fewer_suites_than_the_module_carries_fail(self):
+        text = self.edit("RPM-KUNIT-EXPECT suites=2", "RPM-KUNIT-EXPECT suites=3")
+        self.assertIn("5level: kunit: KUnit planned 2 suites, the module carries 3", self.parse(text).failed)
+
+    def test_suites_without_kunit_in_the_kernel_fail(self):
+        text = self.edit("kunit=yes", "kunit=no")
+        self.assertIn("5level: kunit: the module carries 2 suites, but the kernel has no KUnit (kunit=no)",
+                      self.parse(text).failed)
+
+    def test_ktap_from_a_module_without_suites_fails(self):
+        text = self.edit("RPM-KUNIT-EXPECT suites=2", "RPM-KUNIT-EXPECT suites=0")
+        self.assertIn("5level: kunit: KUnit ran 2 suites of a module that carries none", self.parse(text).failed)
+
+    def test_unknown_count_fails(self):
+        text = self.edit("RPM-KUNIT-EXPECT suites=2", "RPM-KUNIT-EXPECT suites=?")
+        self.assertIn("5level: kunit: the guest did not know how many suites the module carries",
+                      self.parse(text).failed)
+
+    def test_no_expectation_line_fails(self):
+        text = complete_4level().replace(NO_KUNIT + "\n", "")
+        self.assertIn("4level: kunit: no RPM-KUNIT-EXPECT line: the module's KUnit suites were not checked",
+                      parse_log.parse("4level", text).failed)
+
+    def test_module_without_suites_needs_no_ktap(self):
+        # The performance kernel's module: no KUnit in the kernel, no suites in the module.
+        self.assertEqual(parse_log.parse("4level-perf", complete_4level()).failed,
+                         [KINDS_FAILURE.replace("4level", "4level-perf")])
+        text = complete_4level().replace(NO_KUNIT, "RPM-KUNIT-EXPECT suites=0 kunit=yes")
+        self.assertEqual(parse_log.parse("4level", text).failed, [KINDS_FAILURE])
+
+    def test_main_exit_status(self):
+        self.assertEqual(parse_log.main([f"5level={DATA}/kunit-scratch-5level.log"]), 1)
+        text = self.edit("RPM-KUNIT     not ok 2 fails", "RPM-KUNIT     ok 2 fails")
+        text = self.edit("RPM-KUNIT not ok 2 rpm_scratch", "RPM-KUNIT ok 2 rpm_scratch", text)
+        r = self.parse(text)
+        self.assertEqual((r.failed, len(r.passed)), ([], 5))
 
 
 if __name__ == "__main__":

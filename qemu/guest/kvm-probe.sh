@@ -2,7 +2,7 @@
 # Print "yes" if a KVM guest boots to the end of the probe run here, else "no".
 # On some hosts /dev/kvm exists but guests hang; the answer is cached per
 # host boot so that the cost (at most ~15 s) is paid once.
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 kernel=$1 initrd=$2
 cache=$CACHE/kvm-probe.$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
 if [ -f "$cache" ]; then

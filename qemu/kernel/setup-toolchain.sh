@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the kernel, the module and the guest need, from Debian's
 # bookworm packages and crates.io only. Idempotent: a second run checks and exits.
-# (rsync: the kselftest lib.mk installs with it.)
-source "$(dirname "$0")/common.sh"
+# (rsync: the kselftest lib.mk installs with it; binutils: mkinitramfs.sh
+# counts the module's KUnit suites with objdump.)
+source "$(dirname "$0")/../common.sh"
 
 PKGS=(rustc-web rust-web-src rust-web-clippy rustfmt-web clang-19 lld-19 llvm-19 libclang-19-dev
 	qemu-system-x86 busybox-static flex bison bc libelf-dev libssl-dev
-	cpio kmod make gcc libc6-dev python3 zstd xz-utils dwarves rsync)
+	cpio kmod make gcc binutils libc6-dev python3 zstd xz-utils dwarves rsync)
 
 # bindgen-cli compiles while apt installs the packages: it builds with the
 # machine's own cargo, rustc and gcc (not $RUSTC, Debian's rustc-web, which apt

@@ -6,10 +6,10 @@
 # OUTDIR/rust_pagemap/<programs>.
 # Usage: build-tests.sh KERNEL_OBJ_DIR OUTDIR [GUEST_BINDIR]
 # GUEST_BINDIR, if given, receives the guest's own tools (rpm-env).
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/../common.sh"
 kobj=$1 out=$(realpath -m "$2") bindir=${3:-}
 src=$(readlink -f "$kobj/source" 2>/dev/null || true)
-[ -d "$src/tools/testing/selftests" ] || src=$("$QEMU_DIR/fetch-kernel.sh")
+[ -d "$src/tools/testing/selftests" ] || src=$("$QEMU_DIR/kernel/fetch-kernel.sh")
 
 if [ ! -f "$kobj/usr/include/linux/fs.h" ]; then
 	make -s -C "$kobj" ARCH=x86_64 LLVM="$LLVM_SUFFIX" headers >&2
@@ -21,6 +21,6 @@ make -s -j"$(nproc)" -C "$TOP/selftests" KDIR="$kobj" KSFT_DIR="$src/tools/testi
 	die "the selftests do not build"
 if [ -n "$bindir" ]; then
 	mkdir -p "$bindir"
-	gcc -static -O2 -Wall -isystem "$kobj/usr/include" -o "$bindir/rpm-env" "$QEMU_DIR/rpm-env.c" ||
+	gcc -static -O2 -Wall -isystem "$kobj/usr/include" -o "$bindir/rpm-env" "$QEMU_DIR/guest/rpm-env.c" ||
 		die "rpm-env does not compile"
 fi

@@ -70,8 +70,23 @@ if [ -e /rust_pagemap.ko ]; then
 else
 	load="modprobe rust_pagemap"
 fi
+# KUnit runs the module's own unit tests (its #[kunit_tests] suites) while it
+# loads, before modprobe returns, and prints their KTAP to the kernel log. The
+# host reads it from there, not from the console, where the guest's own lines
+# can cut into a kernel line: every log line from the first "KTAP version 1"
+# after this marker on, without its time stamp, indentation kept (it nests the
+# cases under their suite), as an RPM-KUNIT line. RPM-KUNIT-EXPECT says how
+# many suites the module carries (counted by mkinitramfs.sh) and whether this
+# kernel has KUnit (/sys/module/kunit: its parameters); the verdict requires
+# every suite the module carries.
+echo "rpm: loading rust_pagemap" >/dev/kmsg
 if $load; then
 	echo "RPM-MODULE loaded ($load)"
+	kunit=no
+	[ -d /sys/module/kunit ] && kunit=yes
+	echo "RPM-KUNIT-EXPECT suites=$(cat /etc/rpm-kunit-suites 2>/dev/null || echo '?') kunit=$kunit"
+	dmesg | sed -n '/^\[[^]]*\] rpm: loading rust_pagemap$/,$p' | sed 's/^\[[^]]*\] //' |
+		sed -n '/^KTAP version 1$/,$p' | sed 's/^/RPM-KUNIT /'
 	# Like /proc/PID/pagemap, what a reader may see is decided per process at
 	# open and attach time, so the node itself can be open to every user.
 	chmod 0444 /dev/rust_pagemap
@@ -95,7 +110,7 @@ echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/cu
 
 case "$mode" in
 bench)
-	# `make bench` (qemu/bench.sh): the benchmark, with the sizes the host chose; with
+	# `make bench` (qemu/bench/bench.sh): the benchmark, with the sizes the host chose; with
 	# BENCH_BASELINE a module built from another revision runs first, in the same boot.
 	# bench.sh's TESTDIR (the benchmark, its arguments, a baseline module) is /kselftest.
 	if [ -f /kselftest/rust_pagemap_baseline.ko ]; then

@@ -29,7 +29,7 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 # The kernel's mm selftests that read pagemap or clear soft-dirty, run from
 # their directory as run_vmtests.sh runs them, with the arguments mm_args
 # gives (none: every test they have). `make check` runs them in its two boots
-# of the performance kernel (qemu/run.sh): under TCG with KASAN, cow and
+# of the performance kernel (qemu/verdict/run.sh): under TCG with KASAN, cow and
 # uffd-wp-mremap take many minutes. Out (README names them with the reason):
 # khugepaged (it never opens pagemap or clear_refs: nothing to redirect) and
 # split_huge_page_test (it splits through debugfs, which the performance

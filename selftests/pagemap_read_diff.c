@@ -39,115 +39,107 @@ static int memfd_with(size_t len)
 	return fd;
 }
 
-TEST_F(diff, anon_private_untouched)
+/*
+ * One mapping of each kind, in a state that takes no more than touching it:
+ * map it (an anonymous one, or a memfd's), touch it as the variant says, check
+ * through /proc that the pages it must have are there, and compare.
+ */
+FIXTURE(mapped)
 {
-	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-
-	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_EQ(0, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, anon_private_written)
-{
-	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, PM_PAGE, true);
-	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, anon_private_partially_written)
-{
-	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE);
-
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, 3 * PM_PAGE, true);
-	EXPECT_EQ((NPAGES + 2) / 3, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, anon_private_read_only_faults_zero_page)
-{
-	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE);
-
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, PM_PAGE, false);
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, anon_shared_written)
-{
-	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
-
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, PM_PAGE, true);
-	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, anon_shared_untouched)
-{
-	char *p = map_anon(LEN, PROT_READ | PROT_WRITE, MAP_SHARED);
-
-	ASSERT_NE(MAP_FAILED, p);
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, tmpfs_private_read)
-{
-	int fd = memfd_with(LEN);
+	int proc, dev;
+	int fd;		/* the memfd of a tmpfs mapping, else -1 */
 	char *p;
+};
 
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(1, pwrite(fd, "x", 1, LEN - 1));
-	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, PM_PAGE, false);
-	EXPECT_SAME(p, LEN);
-	close(fd);
+FIXTURE_VARIANT(mapped)
+{
+	bool tmpfs;		/* a memfd's pages (else anonymous memory) */
+	bool file_tail;		/* the file's last byte written before it is mapped */
+	int prot, flags;	/* of the mapping */
+	size_t read_stride;	/* read every this many bytes of it (0: none) */
+	size_t write_len;	/* then write this much of it, */
+	size_t write_stride;	/* every this many bytes */
+	long present;		/* pages /proc must then show present (-1: not checked) */
+};
+
+FIXTURE_SETUP(mapped)
+{
+	PM_OPEN_BOTH(self);
+	self->fd = -1;
+	if (variant->tmpfs) {
+		self->fd = memfd_with(LEN);
+		ASSERT_GE(self->fd, 0);
+		if (variant->file_tail)
+			ASSERT_EQ(1, pwrite(self->fd, "x", 1, LEN - 1));
+		self->p = mmap(NULL, LEN, variant->prot, variant->flags, self->fd, 0);
+	} else {
+		self->p = map_anon(LEN, variant->prot, variant->flags);
+	}
+	ASSERT_NE(MAP_FAILED, self->p);
 }
 
-TEST_F(diff, tmpfs_private_written_cow)
+FIXTURE_TEARDOWN(mapped)
 {
-	int fd = memfd_with(LEN);
-	char *p;
-
-	ASSERT_GE(fd, 0);
-	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, PM_PAGE, false);
-	pm_touch(p, LEN / 2, PM_PAGE, true);
-	EXPECT_SAME(p, LEN);
-	close(fd);
+	munmap(self->p, LEN);
+	if (self->fd >= 0)
+		close(self->fd);
+	PM_CLOSE_BOTH(self);
 }
 
-TEST_F(diff, tmpfs_shared_written)
+#define RW (PROT_READ | PROT_WRITE)
+
+FIXTURE_VARIANT_ADD(mapped, anon_private_untouched) {
+	.prot = RW, .flags = MAP_PRIVATE, .present = 0,
+};
+FIXTURE_VARIANT_ADD(mapped, anon_private_written) {
+	.prot = RW, .flags = MAP_PRIVATE, .write_len = LEN, .write_stride = PM_PAGE,
+	.present = NPAGES,
+};
+FIXTURE_VARIANT_ADD(mapped, anon_private_partially_written) {
+	.prot = RW, .flags = MAP_PRIVATE, .write_len = LEN, .write_stride = 3 * PM_PAGE,
+	.present = (NPAGES + 2) / 3,
+};
+FIXTURE_VARIANT_ADD(mapped, anon_private_read_only_faults_zero_page) {
+	.prot = RW, .flags = MAP_PRIVATE | MAP_NORESERVE, .read_stride = PM_PAGE, .present = -1,
+};
+FIXTURE_VARIANT_ADD(mapped, anon_shared_written) {
+	.prot = RW, .flags = MAP_SHARED, .write_len = LEN, .write_stride = PM_PAGE,
+	.present = NPAGES,
+};
+FIXTURE_VARIANT_ADD(mapped, anon_shared_untouched) {
+	.prot = RW, .flags = MAP_SHARED, .present = -1,
+};
+FIXTURE_VARIANT_ADD(mapped, prot_none_untouched) {
+	.prot = PROT_NONE, .flags = MAP_PRIVATE, .present = -1,
+};
+FIXTURE_VARIANT_ADD(mapped, tmpfs_private_read) {
+	.tmpfs = true, .file_tail = true, .prot = RW, .flags = MAP_PRIVATE,
+	.read_stride = PM_PAGE, .present = -1,
+};
+FIXTURE_VARIANT_ADD(mapped, tmpfs_private_written_cow) {
+	.tmpfs = true, .prot = RW, .flags = MAP_PRIVATE, .read_stride = PM_PAGE,
+	.write_len = LEN / 2, .write_stride = PM_PAGE, .present = -1,
+};
+FIXTURE_VARIANT_ADD(mapped, tmpfs_shared_written) {
+	.tmpfs = true, .prot = RW, .flags = MAP_SHARED, .write_len = LEN, .write_stride = PM_PAGE,
+	.present = NPAGES,
+};
+FIXTURE_VARIANT_ADD(mapped, tmpfs_shared_read_sparse) {
+	.tmpfs = true, .prot = PROT_READ, .flags = MAP_SHARED, .read_stride = 5 * PM_PAGE,
+	.present = -1,
+};
+
+TEST_F(mapped, reads_same)
 {
-	int fd = memfd_with(LEN);
-	char *p;
+	char *p = self->p;
 
-	ASSERT_GE(fd, 0);
-	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, PM_PAGE, true);
-	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
+	if (variant->read_stride)
+		pm_touch(p, LEN, variant->read_stride, false);
+	if (variant->write_len)
+		pm_touch(p, variant->write_len, variant->write_stride, true);
+	if (variant->present >= 0)
+		EXPECT_EQ(variant->present, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
 	EXPECT_SAME(p, LEN);
-	close(fd);
-}
-
-TEST_F(diff, tmpfs_shared_read_sparse)
-{
-	int fd = memfd_with(LEN);
-	char *p;
-
-	ASSERT_GE(fd, 0);
-	p = mmap(NULL, LEN, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
-	pm_touch(p, LEN, 5 * PM_PAGE, false);
-	EXPECT_SAME(p, LEN);
-	close(fd);
 }
 
 TEST_F(diff, read_only_mapping)
@@ -170,14 +162,6 @@ TEST_F(diff, prot_none_after_write)
 	ASSERT_EQ(0, mprotect(p, LEN, PROT_NONE));
 	/* PROT_NONE PTEs stay "present" and keep their (inverted) frame. */
 	EXPECT_EQ(NPAGES, pm_count_with(self->proc, p, LEN, RPM_PRESENT));
-	EXPECT_SAME(p, LEN);
-}
-
-TEST_F(diff, prot_none_untouched)
-{
-	char *p = map_anon(LEN, PROT_NONE, MAP_PRIVATE);
-
-	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_SAME(p, LEN);
 }
 

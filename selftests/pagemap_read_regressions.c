@@ -8,6 +8,7 @@
 #include <linux/mman.h>
 
 #include "kselftest_harness.h"
+#include "pm_require.h"
 
 #define GIB (1UL << 30)
 
@@ -15,24 +16,7 @@
 #define MAP_HUGE_1GB (30 << MAP_HUGE_SHIFT)
 #endif
 
-FIXTURE(rr)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(rr)
-{
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
-}
-
-FIXTURE_TEARDOWN(rr)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(rr)
 
 /* A hugetlb page made PROT_NONE is still present (pte_present counts PROT_NONE). */
 static void prot_none_hugetlb(struct __test_metadata *_metadata, int proc, int dev, size_t size,

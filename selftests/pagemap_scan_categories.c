@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PAGEMAP_SCAN categories, one behaviour per test: every category on every
+ * PAGEMAP_SCAN categories, one behaviour per case: every category on every
  * kind of entry that can carry it (PTE, THP PMD, hugetlb entry, hole), and its
- * absence where the kernel leaves it out. Each test first proves through
- * /proc/self/pagemap's own scan that the memory is in the state the test
- * names (pm_require.h: a set-up that did not take fails), then runs a family of scans through
- * both files and compares them: everything reported, and each category
- * required, required absent and any-of.
+ * absence where the kernel leaves it out. Each case first proves through
+ * /proc/self/pagemap's own scan that the memory is in the state the case
+ * names (pm_require.h: a set-up that did not take fails), then runs a family
+ * of scans through both files and compares them: everything reported, and
+ * each category required, required absent and any-of.
+ *
+ * A case is a variant of the fixture `cat` (CASE() below: the memory and
+ * userfaultfd its set-up makes, and its body), run by the one test `scan`:
+ * its name is cat.CASE.scan.
  */
 #include "pm_scan.h"
 
@@ -22,8 +26,6 @@
 
 #define NPAGES 32
 #define LEN (NPAGES * PM_PAGE)
-
-PM_BOTH_FIXTURE(cat)
 
 /* The kernel's categories of page `i` of [p, p+len), masked. */
 #define CAT(p, len, i, mask) (pm_cat_at(self->proc, (p), (len), (char *)(p) + (size_t)(i) * PM_PAGE) & (mask))
@@ -108,56 +110,213 @@ static int rw_protect(int uffd, void *p, size_t len)
 	return ioctl(uffd, UFFDIO_RWPROTECT, &r);
 }
 
+/*
+ * The cases: each maps the memory its variant names (and opens the
+ * userfaultfd it names) in the fixture's set-up, which fails the case if the
+ * mapping fails, skips it if the kernel lacks that kind of memory or that
+ * userfaultfd feature, and fails it if a THP mapping is not PMD-mapped; the
+ * case then puts the memory in the state it is named for and checks it.
+ */
+enum mem {
+	ANON,		/* private anonymous memory, untouched */
+	SHARED_ANON,	/* the same, MAP_SHARED */
+	FILE_PRIVATE,	/* a private mapping of a memfd as long, untouched */
+	ALIGNED,	/* private anonymous memory, 2 MiB aligned, untouched */
+	THP,		/* thp_anon(true): a written anonymous THP */
+	THP_ZERO,	/* thp_anon(false): the huge zero page, read */
+	THP_SHMEM,	/* thp_shmem(): a written shmem THP */
+	HUGETLB,	/* private 2 MiB hugetlb pages, untouched */
+	HUGETLB_SHARED,	/* shared 2 MiB hugetlb pages, untouched */
+	HUGETLB_FRESH,	/* hugetlb_fresh(): 2 MiB pages where no page table is */
+	HUGETLB_1G,	/* private 1 GiB hugetlb pages, untouched */
+};
+
+enum uffd {
+	NO_UFFD,
+	UFFD_ASYNC,		/* pm_uffd_async() */
+	UFFD_SHMEM_ASYNC,	/* asynchronous write-protection with WP_HUGETLBFS_SHMEM */
+	UFFD_SYNC_WP,		/* synchronous write-protection (WP_UNPOPULATED only) */
+	UFFD_RWP,		/* uffd_rwp(); the case skips without it */
+	UFFD_POISON,		/* UFFD_FEATURE_POISON; the case skips without it */
+};
+
+FIXTURE(cat)
+{
+	int proc, dev;
+	char *p;	/* the variant's memory, `len` bytes */
+	size_t len;
+	int fd;		/* FILE_PRIVATE's memfd, else -1 */
+	int uffd;	/* -1 when the variant needs none */
+};
+
+FIXTURE_VARIANT(cat)
+{
+	enum mem mem;
+	size_t len;
+	enum uffd uffd;
+	/* The case itself, on the fixture's memory and userfaultfd. */
+	void (*run)(struct __test_metadata *_metadata, FIXTURE_DATA(cat) *self, char *p, int uffd);
+};
+
+static char *map_mem(enum mem mem, size_t len, int *fd)
+{
+	switch (mem) {
+	case ANON:
+		return anon(len);
+	case SHARED_ANON:
+		return shared_anon(len);
+	case FILE_PRIVATE:
+		*fd = memfd_create("rpm-scan-file", 0);
+		if (*fd < 0 || ftruncate(*fd, len))
+			return MAP_FAILED;
+		return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, *fd, 0);
+	case ALIGNED:
+		return pm_map_aligned(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	case THP:
+	case THP_ZERO:
+		return thp_anon(mem == THP);
+	case THP_SHMEM:
+		return thp_shmem();
+	case HUGETLB:
+		return hugetlb(len, MAP_PRIVATE);
+	case HUGETLB_SHARED:
+		return hugetlb(len, MAP_SHARED);
+	case HUGETLB_FRESH:
+		return hugetlb_fresh(len);
+	case HUGETLB_1G:
+		return pm_hugetlb_map(len, PM_GPAGE, MAP_PRIVATE);
+	}
+	return MAP_FAILED;
+}
+
+static int open_uffd(enum uffd uffd)
+{
+	switch (uffd) {
+	case NO_UFFD:
+		break;
+	case UFFD_ASYNC:
+		return pm_uffd_async();
+	case UFFD_SHMEM_ASYNC:
+		return pm_uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
+	case UFFD_SYNC_WP:
+		return pm_uffd_open(UFFD_FEATURE_WP_UNPOPULATED);
+	case UFFD_RWP:
+		return uffd_rwp();
+	case UFFD_POISON:
+		return pm_uffd_open(UFFD_FEATURE_POISON);
+	}
+	return -1;
+}
+
+FIXTURE_SETUP(cat)
+{
+	PM_OPEN_BOTH(self);
+	self->fd = -1;
+	self->len = variant->len;
+	self->p = map_mem(variant->mem, variant->len, &self->fd);
+	self->uffd = open_uffd(variant->uffd);
+	switch (variant->mem) {
+	case HUGETLB:
+	case HUGETLB_SHARED:
+	case HUGETLB_FRESH:
+		PM_REQUIRE_HUGETLB_MAPPED(self->p, PM_HPAGE);
+		break;
+	case HUGETLB_1G:
+		PM_REQUIRE_HUGETLB_MAPPED(self->p, PM_GPAGE);
+		break;
+	case FILE_PRIVATE:
+		ASSERT_GE(self->fd, 0);
+		/* fall through */
+	default:
+		ASSERT_NE(MAP_FAILED, self->p);
+	}
+	switch (variant->uffd) {
+	case NO_UFFD:
+		break;
+	case UFFD_RWP:
+		if (self->uffd < 0)
+			SKIP(return, "UFFD_FEATURE_RWP unavailable");
+		break;
+	case UFFD_POISON:
+		if (self->uffd < 0)
+			SKIP(return, "UFFD_FEATURE_POISON unavailable");
+		break;
+	default:
+		ASSERT_GE(self->uffd, 0);
+	}
+	if (variant->mem == THP || variant->mem == THP_ZERO || variant->mem == THP_SHMEM)
+		PM_REQUIRE_THP(self->proc, self->p, PM_HPAGE);
+}
+
+FIXTURE_TEARDOWN(cat)
+{
+	if (self->uffd >= 0)
+		close(self->uffd);
+	if (self->p != MAP_FAILED)
+		munmap(self->p, self->len);
+	if (self->fd >= 0)
+		close(self->fd);
+	PM_CLOSE_BOTH(self);
+}
+
+/*
+ * CASE(name, mem, len, uffd) { body }: a variant of `cat` named `name`, whose
+ * set-up maps `len` bytes of `mem` and opens a userfaultfd of kind `uffd`,
+ * and whose test runs `body` with them as `p` and `uffd`.
+ */
+#define CASE(name, mem_, len_, uffd_)                                                      \
+	static void name(struct __test_metadata *_metadata, FIXTURE_DATA(cat) *self,       \
+			 char *p, int uffd);                                               \
+	FIXTURE_VARIANT_ADD(cat, name)                                                     \
+	{                                                                                  \
+		.mem = mem_, .len = len_, .uffd = uffd_, .run = name,                      \
+	};                                                                                 \
+	static void name(struct __test_metadata *_metadata, FIXTURE_DATA(cat) *self,       \
+			 char *p, int uffd)
+
+/*
+ * Every case is this one test of its variant. The timeout is for the longest
+ * (a 1 GiB page faulted in, a hugetlb page poisoned).
+ */
+TEST_F_TIMEOUT(cat, scan, 120)
+{
+	variant->run(_metadata, self, self->p, self->uffd);
+}
+
 /* --- PRESENT, SWAPPED, HUGE: the kind of entry ---------------------------- */
 
-TEST_F(cat, present_pte)
+CASE(present_pte, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN / 2, PM_PAGE, true);
 	EXPECT_CAT(p, LEN, 0, KIND, PAGE_IS_PRESENT);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, present_pte_prot_none_stays_present)
+CASE(present_pte_prot_none_stays_present, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, mprotect(p, LEN / 2, PROT_NONE));
 	EXPECT_CAT(p, LEN, 0, KIND, PAGE_IS_PRESENT);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, pte_none_in_populated_table_is_nothing)
+CASE(pte_none_in_populated_table_is_nothing, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	p[0] = 1;
 	EXPECT_CAT(p, LEN, 1, PM_ALL_CATEGORIES & ~PAGE_IS_SOFT_DIRTY, 0);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, swapped_pte)
+CASE(swapped_pte, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	PM_REQUIRE_SWAPPED(self->proc, p, LEN, NPAGES);
 	EXPECT_CAT(p, LEN, 0, KIND, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, swapped_thp_becomes_swapped_ptes)
+CASE(swapped_thp_becomes_swapped_ptes, THP, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(true);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	PM_REQUIRE_SWAPPED(self->proc, p, PM_HPAGE, 512);
 	EXPECT_CAT(p, PM_HPAGE, 0, KIND, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, PM_HPAGE);
@@ -194,114 +353,74 @@ static int poison_from_child(char *p, size_t i)
 		TH_LOG("MADV_HWPOISON left no hwpoison entry");                       \
 	} while (0)
 
-TEST_F(cat, hwpoison_pte_is_swapped)
+CASE(hwpoison_pte_is_swapped, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	POISON(p, LEN, 3);
 	EXPECT_CAT(p, LEN, 3, KIND | PAGE_IS_FILE, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, huge_thp_present)
+CASE(huge_thp_present, THP, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(true);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_CAT(p, PM_HPAGE, 7, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
 
-TEST_F(cat, huge_thp_reported_clipped_when_scan_starts_inside)
+CASE(huge_thp_reported_clipped_when_scan_starts_inside, THP, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(true);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_AGREE(p + 100 * PM_PAGE, 50 * PM_PAGE);
 }
 
-TEST_F(cat, huge_not_on_split_thp)
+CASE(huge_not_on_split_thp, THP, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(true);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	/* Splits the VMA, and with it the PMD, not the folio. */
 	ASSERT_EQ(0, mprotect(p + 10 * PM_PAGE, PM_PAGE, PROT_READ));
 	EXPECT_CAT(p, PM_HPAGE, 7, KIND, PAGE_IS_PRESENT);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
 
-TEST_F(cat, huge_shmem_thp)
+CASE(huge_shmem_thp, THP_SHMEM, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_shmem();
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_CAT(p, PM_HPAGE, 0, KIND | PAGE_IS_FILE,
 		   PAGE_IS_PRESENT | PAGE_IS_HUGE | PAGE_IS_FILE);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
 
-TEST_F(cat, huge_hugetlb_present)
+CASE(huge_hugetlb_present, HUGETLB, 2 * PM_HPAGE, NO_UFFD)
 {
-	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	p[0] = 1;
 	EXPECT_CAT(p, 2 * PM_HPAGE, 5, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
 	EXPECT_AGREE(p + 3 * PM_PAGE, PM_HPAGE);
-	munmap(p, 2 * PM_HPAGE);
 }
 
 /* Faulting in a 1 GiB page zeroes it: seconds under TCG with KASAN, more when the host is busy. */
-TEST_F_TIMEOUT(cat, huge_hugetlb_1g_present, 120)
+CASE(huge_hugetlb_1g_present, HUGETLB_1G, PM_GPAGE, NO_UFFD)
 {
-	size_t g = 1UL << 30;
-	char *p = mmap(NULL, g, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT), -1, 0);
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_GPAGE);
 	p[0] = 1;
-	EXPECT_CAT(p, g, 0, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
-	EXPECT_AGREE(p, g);
+	EXPECT_CAT(p, PM_GPAGE, 0, KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
+	EXPECT_AGREE(p, PM_GPAGE);
 	EXPECT_AGREE(p + (5 * PM_PAGE), 64 * PM_PAGE);
-	munmap(p, g);
 }
 
-TEST_F(cat, huge_hugetlb_none_entry_is_huge_only)
+CASE(huge_hugetlb_none_entry_is_huge_only, HUGETLB, 2 * PM_HPAGE, NO_UFFD)
 {
-	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	/* The first page makes the PMD table; the second stays an empty entry in it. */
 	p[0] = 1;
 	EXPECT_CAT(p, 2 * PM_HPAGE, 512, PM_ALL_CATEGORIES & ~PAGE_IS_SOFT_DIRTY, PAGE_IS_HUGE);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
-	munmap(p, 2 * PM_HPAGE);
 }
 
-TEST_F(cat, hugetlb_hole_without_table_is_not_huge)
+CASE(hugetlb_hole_without_table_is_not_huge, HUGETLB_FRESH, PM_HPAGE, NO_UFFD)
 {
-	char *p = hugetlb_fresh(PM_HPAGE);
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	/* Nothing touched: no page table, a hole; only the VMA's soft-dirty flag. */
 	EXPECT_CAT(p, PM_HPAGE, 0, PM_ALL_CATEGORIES, PAGE_IS_SOFT_DIRTY);
 	EXPECT_AGREE(p, PM_HPAGE);
-	munmap(p, PM_HPAGE);
 }
 
-TEST_F_TIMEOUT(cat, hwpoison_hugetlb_is_huge_swapped, 120)
+CASE(hwpoison_hugetlb_is_huge_swapped, HUGETLB, PM_HPAGE, NO_UFFD)
 {
-	char *p = hugetlb(PM_HPAGE, MAP_PRIVATE);
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	p[0] = 1;
 	POISON(p, PM_HPAGE, 0);
 	EXPECT_CAT(p, PM_HPAGE, 0, KIND, PAGE_IS_HUGE | PAGE_IS_SWAPPED);
@@ -310,76 +429,53 @@ TEST_F_TIMEOUT(cat, hwpoison_hugetlb_is_huge_swapped, 120)
 
 /* --- FILE ----------------------------------------------------------------- */
 
-TEST_F(cat, file_not_on_anon_pte)
+CASE(file_not_on_anon_pte, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_FILE, 0);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, file_on_shared_anon_pte)
+CASE(file_on_shared_anon_pte, SHARED_ANON, LEN, NO_UFFD)
 {
-	char *p = shared_anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_FILE | KIND, PAGE_IS_FILE | PAGE_IS_PRESENT);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, file_on_private_file_page_until_written)
+CASE(file_on_private_file_page_until_written, FILE_PRIVATE, LEN, NO_UFFD)
 {
-	int fd = memfd_create("rpm-scan-file", 0);
-	char *p;
-
-	ASSERT_GE(fd, 0);
-	ASSERT_EQ(0, ftruncate(fd, LEN));
-	p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, false);
 	pm_touch(p, LEN / 2, PM_PAGE, true);
 	EXPECT_CAT(p, LEN, NPAGES - 1, PAGE_IS_FILE, PAGE_IS_FILE);
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_FILE, 0);
 	EXPECT_AGREE(p, LEN);
-	close(fd);
 }
 
-TEST_F(cat, file_not_on_anon_thp)
+CASE(file_not_on_anon_thp, THP, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(true);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_FILE, 0);
 	EXPECT_AGREE(p, PM_HPAGE);
 }
 
-TEST_F(cat, file_on_shared_hugetlb_not_private)
+CASE(file_on_shared_hugetlb_not_private, HUGETLB_SHARED, PM_HPAGE, NO_UFFD)
 {
-	char *s = hugetlb(PM_HPAGE, MAP_SHARED), *q = hugetlb(PM_HPAGE, MAP_PRIVATE);
+	char *q = hugetlb(PM_HPAGE, MAP_PRIVATE);
 
-	PM_REQUIRE_HUGETLB_MAPPED(s, PM_HPAGE);
 	PM_REQUIRE_HUGETLB_MAPPED(q, PM_HPAGE);
-	s[0] = 1;
+	p[0] = 1;
 	q[0] = 1;
-	EXPECT_CAT(s, PM_HPAGE, 0, PAGE_IS_FILE, PAGE_IS_FILE);
+	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_FILE, PAGE_IS_FILE);
 	EXPECT_CAT(q, PM_HPAGE, 0, PAGE_IS_FILE, 0);
-	EXPECT_AGREE(s, PM_HPAGE);
+	EXPECT_AGREE(p, PM_HPAGE);
 	EXPECT_AGREE(q, PM_HPAGE);
-	munmap(s, PM_HPAGE);
 	munmap(q, PM_HPAGE);
 }
 
 /* --- PFNZERO -------------------------------------------------------------- */
 
-TEST_F(cat, pfnzero_on_zero_page_pte)
+CASE(pfnzero_on_zero_page_pte, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, false);
 	p[PM_PAGE] = 1;
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_PFNZERO | KIND, PAGE_IS_PFNZERO | PAGE_IS_PRESENT);
@@ -387,12 +483,8 @@ TEST_F(cat, pfnzero_on_zero_page_pte)
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, pfnzero_on_huge_zero_page)
+CASE(pfnzero_on_huge_zero_page, THP_ZERO, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(false);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(512, pm_count_cat(self->proc, p, PM_HPAGE, PAGE_IS_PFNZERO, 0))
 	TH_LOG("the read fault did not map the huge zero page");
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_PFNZERO | KIND,
@@ -402,20 +494,14 @@ TEST_F(cat, pfnzero_on_huge_zero_page)
 
 /* --- SOFT_DIRTY ----------------------------------------------------------- */
 
-TEST_F(cat, soft_dirty_from_new_vma_covers_holes)
+CASE(soft_dirty_from_new_vma_covers_holes, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	EXPECT_CAT(p, LEN, 0, PM_ALL_CATEGORIES, PAGE_IS_SOFT_DIRTY);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, soft_dirty_pte_only_where_written_after_clear)
+CASE(soft_dirty_pte_only_where_written_after_clear, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_clear_soft_dirty());
 	p[5 * PM_PAGE] = 2;
@@ -424,11 +510,8 @@ TEST_F(cat, soft_dirty_pte_only_where_written_after_clear)
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, soft_dirty_kept_by_swapped_pte)
+CASE(soft_dirty_kept_by_swapped_pte, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_clear_soft_dirty());
 	pm_touch(p, LEN / 2, PM_PAGE, true);
@@ -437,12 +520,8 @@ TEST_F(cat, soft_dirty_kept_by_swapped_pte)
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, soft_dirty_thp)
+CASE(soft_dirty_thp, THP, PM_HPAGE, NO_UFFD)
 {
-	char *p = thp_anon(true);
-
-	ASSERT_NE(MAP_FAILED, p);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, pm_clear_soft_dirty());
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_SOFT_DIRTY | PAGE_IS_HUGE, PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
@@ -453,26 +532,19 @@ TEST_F(cat, soft_dirty_thp)
 	EXPECT_AGREE(p, PM_HPAGE);
 }
 
-TEST_F(cat, soft_dirty_hugetlb_from_entry)
+CASE(soft_dirty_hugetlb_from_entry, HUGETLB, PM_HPAGE, NO_UFFD)
 {
-	char *p = hugetlb(PM_HPAGE, MAP_PRIVATE);
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	/* Soft-dirty clearing leaves hugetlb entries alone but clears the VMA flag. */
 	p[0] = 1;
 	ASSERT_EQ(0, pm_clear_soft_dirty());
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_SOFT_DIRTY, PAGE_IS_SOFT_DIRTY);
 	EXPECT_AGREE(p, PM_HPAGE);
-	munmap(p, PM_HPAGE);
 }
 
 /* --- GUARD ---------------------------------------------------------------- */
 
-TEST_F(cat, guard_marker_is_guard_and_swapped)
+CASE(guard_marker_is_guard_and_swapped, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	if (madvise(p + 4 * PM_PAGE, 4 * PM_PAGE, MADV_GUARD_INSTALL))
 		SKIP(return, "MADV_GUARD_INSTALL unavailable");
@@ -481,11 +553,8 @@ TEST_F(cat, guard_marker_is_guard_and_swapped)
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, guard_marker_on_shmem_is_not_file)
+CASE(guard_marker_on_shmem_is_not_file, SHARED_ANON, LEN, NO_UFFD)
 {
-	char *p = shared_anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, LEN, PM_PAGE, true);
 	if (madvise(p, 2 * PM_PAGE, MADV_GUARD_INSTALL))
 		SKIP(return, "MADV_GUARD_INSTALL on shmem unavailable");
@@ -493,177 +562,108 @@ TEST_F(cat, guard_marker_on_shmem_is_not_file)
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, poison_marker_is_swapped_not_guard)
+CASE(poison_marker_is_swapped_not_guard, ANON, LEN, UFFD_POISON)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_open(UFFD_FEATURE_POISON);
 	struct uffdio_poison poison = {
 		.range = { .start = (uintptr_t)p + 2 * PM_PAGE, .len = PM_PAGE },
 	};
 
-	ASSERT_NE(MAP_FAILED, p);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_POISON unavailable");
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_MISSING));
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_POISON, &poison));
 	EXPECT_CAT(p, LEN, 2, PAGE_IS_GUARD | KIND, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
 /* --- WPALLOWED ------------------------------------------------------------ */
 
-TEST_F(cat, wpallowed_on_async_wp_vma_with_markers)
+CASE(wpallowed_on_async_wp_vma_with_markers, ANON, LEN, UFFD_ASYNC)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	pm_touch(p, LEN / 2, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED);
 	EXPECT_CAT(p, LEN, NPAGES - 1, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, wpallowed_not_for_missing_mode_registration)
+CASE(wpallowed_not_for_missing_mode_registration, ANON, LEN, UFFD_ASYNC)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	pm_touch(p, LEN, PM_PAGE, true);
 	/* An async context, but the VMA is not registered for write-protection. */
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_MISSING));
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WPALLOWED, 0);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, wpallowed_not_for_rwp_registration)
+CASE(wpallowed_not_for_rwp_registration, ANON, LEN, UFFD_RWP)
 {
-	char *p = anon(LEN);
-	int uffd = uffd_rwp();
-
-	ASSERT_NE(MAP_FAILED, p);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_RWP unavailable");
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_RWP));
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WPALLOWED, 0);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, wpallowed_for_shmem)
+CASE(wpallowed_for_shmem, SHARED_ANON, LEN, UFFD_SHMEM_ASYNC)
 {
-	char *p = shared_anon(LEN);
-	int uffd = pm_uffd_open(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_HUGETLBFS_SHMEM);
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, wpallowed_not_for_synchronous_wp)
+CASE(wpallowed_not_for_synchronous_wp, ANON, LEN, UFFD_SYNC_WP)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_open(UFFD_FEATURE_WP_UNPOPULATED);
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WPALLOWED, 0);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
 /* --- WRITTEN -------------------------------------------------------------- */
 
-TEST_F(cat, written_only_after_write_to_protected_pte)
+CASE(written_only_after_write_to_protected_pte, ANON, LEN, UFFD_ASYNC)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_async_wp(uffd, p, LEN));
 	p[6 * PM_PAGE] = 9;
 	EXPECT_CAT(p, LEN, 6, PAGE_IS_WRITTEN | KIND, PAGE_IS_WRITTEN | PAGE_IS_PRESENT);
 	EXPECT_CAT(p, LEN, 7, PAGE_IS_WRITTEN | KIND, PAGE_IS_PRESENT);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, written_not_outside_uffd_wp_vma)
+CASE(written_not_outside_uffd_wp_vma, ANON, LEN, NO_UFFD)
 {
-	char *p = anon(LEN);
-
-	ASSERT_NE(MAP_FAILED, p);
 	p[0] = 1;
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WRITTEN, 0);
 	EXPECT_CAT(p, LEN, 1, PAGE_IS_WRITTEN, 0);
 	EXPECT_AGREE(p, LEN);
 }
 
-TEST_F(cat, written_on_pte_none_in_uffd_wp_vma)
+CASE(written_on_pte_none_in_uffd_wp_vma, ANON, LEN, UFFD_ASYNC)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	p[0] = 1;	/* a PTE table, with page 1 empty in it */
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, LEN, 1, PAGE_IS_WRITTEN | KIND, PAGE_IS_WRITTEN);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, written_on_hole_in_uffd_wp_vma)
+CASE(written_on_hole_in_uffd_wp_vma, ALIGNED, PM_HPAGE, UFFD_ASYNC)
 {
-	char *p = pm_map_aligned(PM_HPAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	/* Never touched: no PTE table at all. */
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, PM_HPAGE, 3, PAGE_IS_WRITTEN | KIND, PAGE_IS_WRITTEN);
 	EXPECT_AGREE(p, PM_HPAGE);
-	close(uffd);
 }
 
-TEST_F(cat, written_not_on_uffd_wp_marker)
+CASE(written_not_on_uffd_wp_marker, ANON, LEN, UFFD_ASYNC)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	p[0] = 1;
 	ASSERT_EQ(0, pm_uffd_async_wp(uffd, p, LEN));
 	/* Page 1 was empty: write-protecting it left a marker. */
 	EXPECT_CAT(p, LEN, 1, PAGE_IS_WRITTEN | KIND, PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, written_on_swapped_pte_unless_protected)
+CASE(written_on_swapped_pte_unless_protected, ANON, LEN, UFFD_ASYNC)
 {
-	char *p = anon(LEN);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_WP));
 	ASSERT_EQ(0, pm_uffd_wp(uffd, p, LEN / 2, true));
@@ -671,17 +671,10 @@ TEST_F(cat, written_on_swapped_pte_unless_protected)
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_WRITTEN | KIND, PAGE_IS_SWAPPED);
 	EXPECT_CAT(p, LEN, NPAGES - 1, PAGE_IS_WRITTEN | KIND, PAGE_IS_WRITTEN | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, written_thp_unless_protected)
+CASE(written_thp_unless_protected, THP, PM_HPAGE, UFFD_ASYNC)
 {
-	char *p = thp_anon(true);
-	int uffd = pm_uffd_async();
-
-	ASSERT_NE(MAP_FAILED, p);
-	ASSERT_GE(uffd, 0);
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_WRITTEN | KIND,
 		   PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_HUGE);
@@ -690,16 +683,10 @@ TEST_F(cat, written_thp_unless_protected)
 	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* protecting must not split it */
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_WRITTEN | KIND, PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
-	close(uffd);
 }
 
-TEST_F(cat, written_hugetlb_unless_protected)
+CASE(written_hugetlb_unless_protected, HUGETLB, 2 * PM_HPAGE, UFFD_ASYNC)
 {
-	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
-	int uffd = pm_uffd_async();
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
-	ASSERT_GE(uffd, 0);
 	p[0] = 1;
 	p[PM_HPAGE] = 1;
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, 2 * PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
@@ -708,64 +695,35 @@ TEST_F(cat, written_hugetlb_unless_protected)
 	EXPECT_CAT(p, 2 * PM_HPAGE, 512, PAGE_IS_WRITTEN | KIND,
 		   PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
-	close(uffd);
-	munmap(p, 2 * PM_HPAGE);
 }
 
-TEST_F(cat, written_not_on_hugetlb_hole)
+CASE(written_not_on_hugetlb_hole, HUGETLB_FRESH, 2 * PM_HPAGE, UFFD_ASYNC)
 {
-	char *p = hugetlb_fresh(2 * PM_HPAGE);
-	int uffd = pm_uffd_async();
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
-	ASSERT_GE(uffd, 0);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, 2 * PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	EXPECT_CAT(p, 2 * PM_HPAGE, 0, PAGE_IS_WRITTEN | KIND, 0);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
-	close(uffd);
-	munmap(p, 2 * PM_HPAGE);
 }
 
-TEST_F(cat, written_not_on_hugetlb_none_entry)
+CASE(written_not_on_hugetlb_none_entry, HUGETLB, 2 * PM_HPAGE, UFFD_ASYNC)
 {
-	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
-	int uffd = pm_uffd_async();
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
-	ASSERT_GE(uffd, 0);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, 2 * PM_HPAGE, UFFDIO_REGISTER_MODE_WP));
 	p[0] = 1;
 	EXPECT_CAT(p, 2 * PM_HPAGE, 512, PAGE_IS_WRITTEN | KIND, PAGE_IS_HUGE);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
-	close(uffd);
-	munmap(p, 2 * PM_HPAGE);
 }
 
-TEST_F(cat, written_not_on_hugetlb_marker)
+CASE(written_not_on_hugetlb_marker, HUGETLB, 2 * PM_HPAGE, UFFD_ASYNC)
 {
-	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
-	int uffd = pm_uffd_async();
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
-	ASSERT_GE(uffd, 0);
 	p[0] = 1;
 	ASSERT_EQ(0, pm_uffd_async_wp(uffd, p, 2 * PM_HPAGE));
 	EXPECT_CAT(p, 2 * PM_HPAGE, 512, PAGE_IS_WRITTEN | KIND, PAGE_IS_HUGE | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
-	close(uffd);
-	munmap(p, 2 * PM_HPAGE);
 }
 
 /* --- ACCESSED ------------------------------------------------------------- */
 
-TEST_F(cat, accessed_only_after_access_to_rw_protected_pte)
+CASE(accessed_only_after_access_to_rw_protected_pte, ANON, LEN, UFFD_RWP)
 {
-	char *p = anon(LEN);
-	int uffd = uffd_rwp();
-
-	ASSERT_NE(MAP_FAILED, p);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_RWP unavailable");
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_RWP));
 	ASSERT_EQ(0, rw_protect(uffd, p, LEN));
@@ -773,33 +731,19 @@ TEST_F(cat, accessed_only_after_access_to_rw_protected_pte)
 	EXPECT_CAT(p, LEN, 3, PAGE_IS_ACCESSED | KIND, PAGE_IS_ACCESSED | PAGE_IS_PRESENT);
 	EXPECT_CAT(p, LEN, 4, PAGE_IS_ACCESSED | KIND, PAGE_IS_PRESENT);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, accessed_never_on_pte_none)
+CASE(accessed_never_on_pte_none, ANON, LEN, UFFD_RWP)
 {
-	char *p = anon(LEN);
-	int uffd = uffd_rwp();
-
-	ASSERT_NE(MAP_FAILED, p);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_RWP unavailable");
 	p[0] = 1;
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_RWP));
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_ACCESSED, PAGE_IS_ACCESSED);
 	EXPECT_CAT(p, LEN, 1, PAGE_IS_ACCESSED, 0);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, accessed_on_swapped_pte_unless_protected)
+CASE(accessed_on_swapped_pte_unless_protected, ANON, LEN, UFFD_RWP)
 {
-	char *p = anon(LEN);
-	int uffd = uffd_rwp();
-
-	ASSERT_NE(MAP_FAILED, p);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_RWP unavailable");
 	pm_touch(p, LEN, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, LEN, UFFDIO_REGISTER_MODE_RWP));
 	ASSERT_EQ(0, rw_protect(uffd, p, LEN / 2));
@@ -807,35 +751,20 @@ TEST_F(cat, accessed_on_swapped_pte_unless_protected)
 	EXPECT_CAT(p, LEN, 0, PAGE_IS_ACCESSED | KIND, PAGE_IS_SWAPPED);
 	EXPECT_CAT(p, LEN, NPAGES - 1, PAGE_IS_ACCESSED | KIND, PAGE_IS_ACCESSED | PAGE_IS_SWAPPED);
 	EXPECT_AGREE(p, LEN);
-	close(uffd);
 }
 
-TEST_F(cat, accessed_thp_unless_protected)
+CASE(accessed_thp_unless_protected, THP, PM_HPAGE, UFFD_RWP)
 {
-	char *p = thp_anon(true);
-	int uffd = uffd_rwp();
-
-	ASSERT_NE(MAP_FAILED, p);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_RWP unavailable");
-	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, PM_HPAGE, UFFDIO_REGISTER_MODE_RWP));
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_ACCESSED | PAGE_IS_HUGE, PAGE_IS_ACCESSED | PAGE_IS_HUGE);
 	ASSERT_EQ(0, rw_protect(uffd, p, PM_HPAGE));
 	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* protecting must not split it */
 	EXPECT_CAT(p, PM_HPAGE, 0, PAGE_IS_ACCESSED | PAGE_IS_HUGE, PAGE_IS_HUGE);
 	EXPECT_AGREE(p, PM_HPAGE);
-	close(uffd);
 }
 
-TEST_F(cat, accessed_hugetlb_unless_protected)
+CASE(accessed_hugetlb_unless_protected, HUGETLB, 2 * PM_HPAGE, UFFD_RWP)
 {
-	char *p = hugetlb(2 * PM_HPAGE, MAP_PRIVATE);
-	int uffd = uffd_rwp();
-
-	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
-	if (uffd < 0)
-		SKIP(return, "UFFD_FEATURE_RWP unavailable");
 	p[0] = 1;
 	p[PM_HPAGE] = 1;
 	ASSERT_EQ(0, pm_uffd_register(uffd, p, 2 * PM_HPAGE, UFFDIO_REGISTER_MODE_RWP));
@@ -844,8 +773,6 @@ TEST_F(cat, accessed_hugetlb_unless_protected)
 	EXPECT_CAT(p, 2 * PM_HPAGE, 512, PAGE_IS_ACCESSED | PAGE_IS_HUGE,
 		   PAGE_IS_ACCESSED | PAGE_IS_HUGE);
 	EXPECT_AGREE(p, 2 * PM_HPAGE);
-	close(uffd);
-	munmap(p, 2 * PM_HPAGE);
 }
 
 TEST_HARNESS_MAIN

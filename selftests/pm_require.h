@@ -18,8 +18,9 @@
  * Retrying a set-up step (MADV_PAGEOUT, a THP fault) is fine: it is the
  * set-up that is retried, never a comparison with the device.
  *
- * Include after kselftest_harness.h; the macros use the harness's ASSERT and
- * SKIP and the fixture's `self->proc` where they say so.
+ * The macros are for test files: they use kselftest_harness.h's FIXTURE,
+ * ASSERT and SKIP, and the fixture's `self->proc` where they say so. The
+ * functions (pm_require.c) need no harness.
  */
 #ifndef PM_REQUIRE_H
 #define PM_REQUIRE_H
@@ -30,10 +31,6 @@
 #include <linux/fs.h>
 #include <sched.h>
 #include <sys/ioctl.h>
-
-#ifndef __KSELFTEST_HARNESS_H
-#error "include kselftest_harness.h before pm_require.h"
-#endif
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
@@ -83,84 +80,22 @@
 /* --- reading the kernel's view ---------------------------------------- */
 
 /* How many entries of [p, p+len) have all of `bits` set, per `fd` (/proc); -1 on error. */
-static inline long pm_count_with(int fd, const void *p, size_t len, uint64_t bits)
-{
-	static uint64_t e[4096];
-	long c = 0;
-
-	for (size_t off = 0; off < len; off += sizeof(e) / 8 * PM_PAGE) {
-		size_t n = (len - off) / PM_PAGE;
-
-		if (n > sizeof(e) / 8)
-			n = sizeof(e) / 8;
-		if (pm_read_entries(fd, (uintptr_t)p + off, n, e))
-			return -1;
-		for (size_t i = 0; i < n; i++)
-			c += (e[i] & bits) == bits;
-	}
-	return c;
-}
+long pm_count_with(int fd, const void *p, size_t len, uint64_t bits);
 
 /*
  * How many pages of [p, p+len) the kernel's PAGEMAP_SCAN on `fd` reports with
  * every category in `cats` (and none of `absent`); -1 on error.
  */
-static inline long pm_count_cat(int fd, const void *p, size_t len, uint64_t cats, uint64_t absent)
-{
-	static struct page_region r[512];
-	uintptr_t at = (uintptr_t)p, end = at + len;
-	long pages = 0;
-
-	while (at < end) {
-		struct pm_scan_arg a = {
-			.size = sizeof(a),
-			.start = at,
-			.end = end,
-			.vec = (uintptr_t)r,
-			.vec_len = 512,
-			.category_inverted = absent,
-			.category_mask = cats | absent,
-			.return_mask = cats | absent | PAGE_IS_PRESENT,
-		};
-		long n = ioctl(fd, PAGEMAP_SCAN, &a);
-
-		if (n < 0)
-			return -1;
-		for (long i = 0; i < n; i++)
-			pages += (r[i].end - r[i].start) / PM_PAGE;
-		if (a.walk_end <= at)
-			return -1;
-		at = a.walk_end;
-	}
-	return pages;
-}
+long pm_count_cat(int fd, const void *p, size_t len, uint64_t cats, uint64_t absent);
 
 /* Whether the kernel has THP at all (a user's kernel may not). */
-static inline bool pm_have_thp(void)
-{
-	return access("/sys/kernel/mm/transparent_hugepage/enabled", F_OK) == 0;
-}
+bool pm_have_thp(void);
 
 /* How many hugetlb pages of `kb` KiB are reserved; 0 if the size does not exist. */
-static inline long pm_hugetlb_reserved(unsigned long kb)
-{
-	char path[96], buf[32] = "";
-	FILE *f;
+long pm_hugetlb_reserved(unsigned long kb);
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", kb);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return strtol(buf, NULL, 10);
-}
-
-static inline long pm_online_cpus(void)
-{
-	return sysconf(_SC_NPROCESSORS_ONLN);
-}
+/* CPUs online now. */
+long pm_online_cpus(void);
 
 /* --- set-up that is proven ------------------------------------------- */
 
@@ -175,37 +110,11 @@ static inline long pm_online_cpus(void)
  * pinned to the next CPU in turn, draining every CPU's batch; the thread's
  * affinity is restored before returning.
  */
-static inline long pm_page_out_until(int proc, void *p, size_t len, uint64_t bits, long want,
-				     bool at_least)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	bool pinned = false;
-	cpu_set_t old, one;
-	long n = 0;
-
-	if (sched_getaffinity(0, sizeof(old), &old))
-		cpus = 1;
-	for (int attempt = 0; attempt < 10; attempt++) {
-		if (attempt > 0 && cpus > 1) {
-			CPU_ZERO(&one);
-			CPU_SET((attempt - 1) % cpus, &one);
-			pinned = !sched_setaffinity(0, sizeof(one), &one) || pinned;
-		}
-		madvise(p, len, MADV_PAGEOUT);
-		n = pm_count_with(proc, p, len, bits);
-		if (at_least ? n >= want : n <= want)
-			break;
-	}
-	if (pinned)
-		sched_setaffinity(0, sizeof(old), &old);
-	return n;
-}
+long pm_page_out_until(int proc, void *p, size_t len, uint64_t bits, long want,
+		       bool at_least);
 
 /* Page [p, p+len) out until /proc reports at least `want` of its pages swapped; returns how many. */
-static inline long pm_page_out(int proc, void *p, size_t len, long want)
-{
-	return pm_page_out_until(proc, p, len, RPM_SWAP, want, true);
-}
+long pm_page_out(int proc, void *p, size_t len, long want);
 
 /* Swap out [p, p+len) and fail unless /proc reports at least `want` of its pages swapped. */
 #define PM_REQUIRE_SWAPPED(proc, p, len, want)                                        \
@@ -229,19 +138,7 @@ static inline long pm_page_out(int proc, void *p, size_t len, long want)
 	} while (0)
 
 /* A 2 MiB aligned anonymous (or, with `fd` >= 0, shared file) mapping of `len`, MADV_HUGEPAGE. */
-static inline char *pm_thp_map(size_t len, int fd)
-{
-	char *p = pm_map_aligned(len, PROT_READ | PROT_WRITE,
-				 fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS, fd);
-
-	if (p == MAP_FAILED)
-		return p;
-	if (madvise(p, len, MADV_HUGEPAGE)) {
-		munmap(p, len);
-		return MAP_FAILED;
-	}
-	return p;
-}
+char *pm_thp_map(size_t len, int fd);
 
 /* Fail unless every page of [p, p+len) is mapped by a huge entry, per /proc's own scan. */
 #define PM_REQUIRE_HUGE(proc, p, len)                                                 \
@@ -261,13 +158,7 @@ static inline char *pm_thp_map(size_t len, int fd)
 	} while (0)
 
 /* A hugetlb mapping of `len` with pages of `psize` (2 MiB or 1 GiB). */
-static inline char *pm_hugetlb_map(size_t len, size_t psize, int flags)
-{
-	int huge = psize == PM_GPAGE ? MAP_HUGE_1GB : MAP_HUGE_2MB;
-
-	return mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    flags | MAP_ANONYMOUS | MAP_HUGETLB | huge, -1, 0);
-}
+char *pm_hugetlb_map(size_t len, size_t psize, int flags);
 
 /*
  * The mapping `p` of hugetlb pages of `psize` must exist: skip when none of

@@ -3,43 +3,19 @@
 #ifndef PM_UFFD_H
 #define PM_UFFD_H
 
+#include "pm_common.h"
+
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 
 /* A userfaultfd with the given features, or -1. */
-static inline int pm_uffd_open(uint64_t features)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = features };
-	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+int pm_uffd_open(uint64_t features);
 
-	if (fd < 0)
-		return -1;
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+/* Register [p, p+len) with `uffd` in `mode` (UFFDIO_REGISTER_MODE_*); the ioctl's value. */
+int pm_uffd_register(int uffd, void *p, size_t len, uint64_t mode);
 
-static inline int pm_uffd_register(int uffd, void *p, size_t len, uint64_t mode)
-{
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)p, .len = len },
-		.mode = mode,
-	};
-
-	return ioctl(uffd, UFFDIO_REGISTER, &reg);
-}
-
-static inline int pm_uffd_wp(int uffd, void *p, size_t len, bool on)
-{
-	struct uffdio_writeprotect wp = {
-		.range = { .start = (uintptr_t)p, .len = len },
-		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
-	};
-
-	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
-}
+/* Write-protect [p, p+len) (`on`) or lift the protection; the ioctl's value. */
+int pm_uffd_wp(int uffd, void *p, size_t len, bool on);
 
 #endif /* PM_UFFD_H */

@@ -21,24 +21,7 @@
 #include "kselftest_harness.h"
 #include "pm_require.h"
 
-FIXTURE(sdc)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(sdc)
-{
-	self->proc = pm_open_proc();
-	self->dev = pm_open_dev();
-	ASSERT_GE(self->proc, 0);
-	ASSERT_GE(self->dev, 0);
-}
-
-FIXTURE_TEARDOWN(sdc)
-{
-	close(self->proc);
-	close(self->dev);
-}
+PM_BOTH_FIXTURE(sdc)
 
 /* /proc's entry for the page at `p`; 0 if the read fails (then nothing reads dirty). */
 static uint64_t proc_entry(int proc, const void *p)

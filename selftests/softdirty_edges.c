@@ -81,20 +81,7 @@ static int dirty_map(int proc, uintptr_t p, size_t n, bool *out)
 	return 0;
 }
 
-FIXTURE(edges)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(edges)
-{
-	PM_OPEN_BOTH(self);
-}
-
-FIXTURE_TEARDOWN(edges)
-{
-	PM_CLOSE_BOTH(self);
-}
+PM_BOTH_FIXTURE(edges)
 
 /* --- VMAs the kernel will not split: [vvar], [vvar_vclock], [vdso] -------- */
 
@@ -206,20 +193,7 @@ TEST_F(edges, get_and_clear_by_one_page_walks_through_vdso_and_vvar)
 	EXPECT_EQ(pm_compare_range(self->proc, self->dev, sp.lo, sp.hi), 0);
 }
 
-FIXTURE(special_range)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(special_range)
-{
-	PM_OPEN_BOTH(self);
-}
-
-FIXTURE_TEARDOWN(special_range)
-{
-	PM_CLOSE_BOTH(self);
-}
+PM_BOTH_FIXTURE(special_range)
 
 enum shape { START_INSIDE, END_INSIDE, BOTH_INSIDE, ACROSS_ALL };
 
@@ -285,20 +259,7 @@ TEST_F(special_range, ranged_clear_with_edge_inside_succeeds)
 
 #define EMPTY_PAGES 16
 
-FIXTURE(empty)
-{
-	int proc, dev;
-};
-
-FIXTURE_SETUP(empty)
-{
-	PM_OPEN_BOTH(self);
-}
-
-FIXTURE_TEARDOWN(empty)
-{
-	PM_CLOSE_BOTH(self);
-}
+PM_BOTH_FIXTURE(empty)
 
 FIXTURE_VARIANT(empty)
 {

@@ -195,7 +195,7 @@ MUTANTS = [
         "file": "walk/pagemap/mod.rs",
         "old": "if page.mapped_exclusively_with(facts.entire) {",
         "new": "if page.mapped_exclusively_with(facts.entire) && false {",
-        "killers": ["pagemap_read_diff:diff.anon_private_written",
+        "killers": ["pagemap_read_diff:mapped.anon_private_written.reads_same",
                     "pagemap_read_diff:diff.after_fork_cow_break_exclusive"],
     },
     {
@@ -208,7 +208,7 @@ MUTANTS = [
         "also": [("walk/walker/mod.rs",
                   "    while addr < end {\n        let leaf = ptes.leaf(addr);",
                   "    while addr + x86::PAGE_SIZE < end {\n        let leaf = ptes.leaf(addr);")],
-        "killers": ["pagemap_read_diff:diff.anon_private_written",
+        "killers": ["pagemap_read_diff:mapped.anon_private_written.reads_same",
                     "pagemap_read_diff:diff.heap"],
     },
 ]

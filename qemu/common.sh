@@ -22,6 +22,13 @@ mkdir -p "$CACHE"
 log() { printf '[qemu] %s\n' "$*" >&2; }
 die() { printf '[qemu] error: %s\n' "$*" >&2; exit 1; }
 
+# Copies the module's sources to DEST, for a build of its own (another kernel, a
+# mutant): what Kbuild needs, without this tree's generated files.
+copy_module_sources() {
+	cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$TOP/uapi" "$1/" &&
+		rm -f "$1/walk/uapi_generated.rs" "$1/walk/.uapi_generated.rs.cmd"
+}
+
 # Make flags every kernel or module build uses.
 kmake_flags() {
 	printf '%s\n' "LLVM=$LLVM_SUFFIX" "RUSTC=$RUSTC" "BINDGEN=$CARGO_ROOT/bin/bindgen" \

@@ -117,7 +117,7 @@ bool pm_read_file(const char *path, char *buf, size_t len);
  * written then: every write of that file wakes khugepaged for a pass at once
  * (mm/khugepaged.c, __sleep_millisecs_store), even a write of the same value,
  * and that pass would run during the test. The test guest puts it to sleep
- * at boot (qemu/guest-init.sh). False if the file cannot be read or written.
+ * at boot (qemu/guest/guest-init.sh). False if the file cannot be read or written.
  */
 bool pm_khugepaged_sleep(char *old, size_t len);
 

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 STAMP = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
-# The marker page's offsets (selftests/bench.c, qemu/bench/icount-plugin.c).
+# The marker page's offsets (selftests/benchmark/bench.c, qemu/bench/icount-plugin.c).
 MARK_SIDE = {0: ("dev", "begin"), 1: ("dev", "end"), 2: ("kern", "begin"), 3: ("kern", "end")}
 MARK_COUNT_ON, MARK_COUNT_OFF, MARK_START, MARK_WORKLOAD = 16, 17, 18, 1024
 

@@ -47,7 +47,7 @@ mkdir -p "$OUT/module" "$OUT/guest"
 # The module is built from a copy of the sources, so that the in-tree build
 # (which make check loads into the debug kernel) is left alone.
 log "building rust_pagemap.ko for that kernel"
-cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$OUT/module/"
+copy_module_sources "$OUT/module"
 if [ "${BENCH_ALIGN:-0}" = 1 ]; then
 	# Time-only experiment: under TCG a hot loop that straddles a guest page runs up to twice
 	# as slow (the jump back is looked up, not chained); with every function on a page of its

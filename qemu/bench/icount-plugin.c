@@ -3,7 +3,7 @@
  * rpm-icount: a QEMU TCG plugin (plugin API version 1, QEMU 7.2) that counts,
  * per vCPU, the guest instructions executed at kernel addresses, and writes the
  * counts of every vCPU to a file each time the guest executes an instruction on
- * the marker page, a page that selftests/bench.c maps at a fixed user address
+ * the marker page, a page that selftests/benchmark/bench.c maps at a fixed user address
  * and calls into around the sections it wants counted. `make bench`
  * (qemu/bench/bench.sh) loads it and qemu/bench/bench-report.py pairs the markers.
  *

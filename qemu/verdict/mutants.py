@@ -424,7 +424,7 @@ def main(argv):
                 shutil.copytree(src, os.path.join(tree, item),
                                 ignore=shutil.ignore_patterns("*.o", "*.cmd", "*.d", "*.rmeta",
                                                               "*.mod", "*.mod.c", "*.ko",
-                                                              "__pycache__"))
+                                                              "__pycache__", "uapi_generated.rs"))
             else:
                 shutil.copy2(src, os.path.join(tree, item))
         err = apply(tree, m["file"], m["old"], m["new"])

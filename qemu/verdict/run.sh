@@ -76,7 +76,7 @@ if [ "$mode" = check ]; then
 	TIMES+=("perf-kernel-wait $(($(now) - t0))s")
 	perf_build() {
 		rm -rf "$BUILD/perf" && mkdir -p "$BUILD/perf/module" &&
-			cp -r "$TOP/Kbuild" "$TOP/rust_pagemap.rs" "$TOP/walk" "$BUILD/perf/module/" &&
+			copy_module_sources "$BUILD/perf/module" &&
 			mapfile -t KF < <(kmake_flags) &&
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" modules >&2 &&
 			make -s -C "$perf_kobj" M="$BUILD/perf/module" ARCH=x86_64 "${KF[@]}" \

@@ -21,7 +21,7 @@
  * COUNT_OPS more times per side, untimed, each between two calls into the
  * marker page (a page of `ret`s at MARK_PAGE), with counting switched on by
  * another marker. Under `make bench` QEMU runs the rpm-icount TCG plugin
- * (qemu/icount-plugin.c), which logs every vCPU's kernel instruction count at
+ * (qemu/bench/icount-plugin.c), which logs every vCPU's kernel instruction count at
  * each marker to a file on the host; elsewhere the markers are plain calls.
  * BENCH-ICOUNT tells the host how to read the sections of count phase SEQ
  * (marker MARK_WORKLOAD + SEQ): SCOPE which vCPUs' instructions (all, self: the
@@ -60,7 +60,7 @@ static const char *group = "read";
 static const char *only; /* comma-separated workload groups to run, NULL: all */
 
 /*
- * The marker page (see the top of the file and qemu/icount-plugin.c, which has
+ * The marker page (see the top of the file and qemu/bench/icount-plugin.c, which has
  * the same address and the meaning of MARK_COUNT_ON/OFF). A marker is a call to
  * an offset of it; the offset is what the plugin logs.
  */

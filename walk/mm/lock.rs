@@ -140,7 +140,7 @@ impl<'a> MmapLocked<'a> {
         // flags; only a pointer to it crosses, as in the generated bindings.
         #[allow(improper_ctypes)]
         extern "C" {
-            // arch/x86/mm/tlb.c, exported to this module by qemu/patches; bindgen does
+            // arch/x86/mm/tlb.c, exported to this module by qemu/kernel/patches; bindgen does
             // not see it (asm/tlbflush.h declares it for built-in code only).
             fn flush_tlb_mm_range(
                 mm: *mut bindings::mm_struct,

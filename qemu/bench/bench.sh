@@ -61,7 +61,7 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
 	# before/after figures that share the guest, the host load and the kernel.
 	log "building rust_pagemap.ko of $BENCH_BASELINE as the baseline"
 	mkdir -p "$OUT/baseline"
-	git -C "$TOP" archive "$BENCH_BASELINE" Kbuild rust_pagemap.rs walk | tar -x -C "$OUT/baseline"
+	git -C "$TOP" archive "$BENCH_BASELINE" Kbuild rust_pagemap.rs walk uapi | tar -x -C "$OUT/baseline"
 	make -s -C "$kobj" M="$OUT/baseline" ARCH=x86_64 "${KF[@]}" modules >&2
 	cp "$OUT/baseline/rust_pagemap.ko" "$OUT/guest/rust_pagemap_baseline.ko"
 fi

@@ -211,6 +211,16 @@ MUTANTS = [
         "killers": ["pagemap_read_diff:mapped.anon_private_written.reads_same",
                     "pagemap_read_diff:diff.heap"],
     },
+    {
+        "name": "wp-leaves-writable",
+        "what": "a PTE a scan write-protects in place gets the uffd bit but stays writable: "
+                "a later write takes no fault and the page keeps reading protected",
+        "file": "walk/mm/x86.rs",
+        "old": "    pte_wrprotect(raw | UFFD)",
+        "new": "    raw | UFFD",
+        "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
+                    f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],
+    },
 ]
 
 COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]

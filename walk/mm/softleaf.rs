@@ -27,6 +27,10 @@ const PTE_MARKER_GUARD: u64 = 1 << 2;
 /// `PTE_MARKER_MASK`: the marker bits of a marker's offset.
 const PTE_MARKER_MASK: u64 = (1 << 3) - 1;
 
+/// Bits of the swap type (`MAX_SWAPFILES_SHIFT`), as the pagemap file packs type and
+/// offset into an entry's frame bits.
+pub(crate) const SWAP_TYPE_BITS: u32 = bindings::MAX_SWAPFILES_SHIFT;
+
 /// `SWP_TYPE_SHIFT`: where the type sits in a `swp_entry_t` (`BITS_PER_XA_VALUE -
 /// MAX_SWAPFILES_SHIFT`, with `BITS_PER_XA_VALUE` = 63 on 64-bit).
 const SWP_TYPE_SHIFT: u32 = 63 - bindings::MAX_SWAPFILES_SHIFT;

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 use kernel::{bindings, mm::Mm, prelude::*, sync::aref::ARef, task::Task};
 
 /// `ptrace_may_access` mode of `/proc/PID/pagemap`: read access, with the opener's fs credentials.
-const PTRACE_MODE_READ_FSCREDS: u32 = 0x01 | 0x08;
+const PTRACE_MODE_READ_FSCREDS: u32 = bindings::PTRACE_MODE_READ | bindings::PTRACE_MODE_FSCREDS;
 
 /// `(uid_t)-1`: an id that has no mapping in a namespace.
 const INVALID_ID: u32 = u32::MAX;

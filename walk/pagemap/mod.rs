@@ -10,7 +10,7 @@ use crate::walk::mm::fillbuf::FillBuf;
 use crate::walk::mm::lock::{task_size, MmapReadGuard};
 use crate::walk::mm::page::{Folio, MemMap, Page};
 use crate::walk::mm::sched::fatal_signal_pending;
-use crate::walk::mm::softleaf::SoftLeaf;
+use crate::walk::mm::softleaf::{self, SoftLeaf};
 use crate::walk::mm::table::PteTableLock;
 use crate::walk::mm::vma::Vma;
 use crate::walk::mm::x86::{PAGE_SHIFT, PAGE_SIZE};
@@ -35,7 +35,7 @@ pub(crate) const PM_SWAP: u64 = pm::SWAP;
 /// Bit 63: present page.
 pub(crate) const PM_PRESENT: u64 = pm::PRESENT;
 /// Bits of the swap type in a non-present frame (`MAX_SWAPFILES_SHIFT`).
-const SWAP_TYPE_BITS: u32 = 5;
+const SWAP_TYPE_BITS: u32 = softleaf::SWAP_TYPE_BITS;
 
 /// Entries one chunk produces at most: a chunk never crosses a 2 MiB boundary.
 pub(crate) const CHUNK_ENTRIES: usize = 512;

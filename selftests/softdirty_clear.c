@@ -219,6 +219,43 @@ TEST_F(sd, thp_partial_clear_is_exact)
 	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, PM_HPAGE, 16));
 }
 
+/*
+ * The top of user space (TASK_SIZE: 2^56 or 2^47 less a page, by the paging mode)
+ * is a valid end: a range ending there clears like any other, and a range from 0
+ * to it leaves every page of the process clean, strictly, as the whole-process
+ * clear does. One page further is EINVAL.
+ */
+TEST_F(sd, range_ending_at_the_top_of_user_space_is_valid)
+{
+	uintptr_t top = (pm_paging_levels() == 5 ? 1UL << 56 : 1UL << 47) - PM_PAGE;
+	char *p = map_written(LEN, MAP_PRIVATE);
+	struct rpm_range r;
+	bool s[NPAGES];
+
+	ASSERT_NE(MAP_FAILED, p);
+	r = (struct rpm_range){ top - LEN, top };
+	EXPECT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY, &r)) TH_LOG("%s", strerror(errno));
+	r = (struct rpm_range){ top - LEN, top + PM_PAGE };
+	EXPECT_EQ(-1, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY, &r));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_TRUE(s[i]) TH_LOG("page %d: cleared by a range far above it", i);
+	}
+	r = (struct rpm_range){ 0, top };
+	ASSERT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY, &r)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_FALSE(s[i]) TH_LOG("page %d after a clear of all of user space", i);
+	}
+	p[5 * PM_PAGE] = 1;
+	ASSERT_EQ(0, soft_dirty_map(self->proc, p, NPAGES, s));
+	for (int i = 0; i < NPAGES; i++) {
+		EXPECT_EQ(i == 5, s[i]) TH_LOG("page %d after one write", i);
+	}
+	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, LEN, 16));
+}
+
 TEST_F(sd, range_argument_errors)
 {
 	struct rpm_range r;

@@ -221,6 +221,14 @@ MUTANTS = [
         "killers": [f"{RACE}:race.anon.wp_scan_reports_exactly_the_writes",
                     f"{RACE}:race.shmem.wp_scan_reports_exactly_the_writes"],
     },
+    {
+        "name": "range-end-at-top-refused",
+        "what": "a ranged clear whose end is the top of user space (TASK_SIZE) gets EINVAL",
+        "file": "rust_pagemap.rs",
+        "old": "end > walk::mm::lock::task_size(&mm)",
+        "new": "end >= walk::mm::lock::task_size(&mm)",
+        "killers": ["softdirty_clear:sd.range_ending_at_the_top_of_user_space_is_valid"],
+    },
 ]
 
 COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]

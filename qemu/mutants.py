@@ -210,6 +210,71 @@ MUTANTS = [
         "killers": ["pagemap_read_diff:diff.anon_private_written",
                     "pagemap_read_diff:diff.heap"],
     },
+    # Where the suite was weakest (issue 24): hugetlb, huge-page frames, swap types,
+    # credentials, undo paths, uffd-wp markers, max_pages cuts, page sizes.
+    {
+        "name": "hugetlb-pfn-shown-to-all",
+        "what": "a hugetlb page's frame is shown to a reader without CAP_SYS_ADMIN (the "
+                "frame step stays 0, so every entry of the page shows its first frame); "
+                "only hugetlb entries change, the PTE and THP paths still hide frames",
+        "file": "walk/pagemap/mod.rs",
+        "old": "frame = shown(self.show_pfn, entry.pfn() + idx);",
+        "new": "frame = shown(true, entry.pfn() + idx);",
+        "killers": ["pagemap_read_huge:huge.unprivileged_reader_sees_no_frame_in_hugetlb"],
+    },
+    {
+        "name": "thp-pfn-steps-shown-to-all",
+        "what": "the frame step of a huge PMD (and of the rare non-present PTEs) is kept when "
+                "frames are hidden: an unprivileged reader of a THP sees frames 0, 1, ... 511 "
+                "(the first entry still reads 0, so a check of one entry misses it)",
+        "file": "walk/pagemap/mod.rs",
+        "old": "(frame | flags, if show_pfn { step } else { 0 })",
+        "new": "(frame | flags, step)",
+        "killers": ["pagemap_read_huge:huge.unprivileged_reader_sees_no_frame_in_thp"],
+    },
+    {
+        "name": "dac-read-search-may-clear",
+        "what": "CAP_DAC_READ_SEARCH is taken to override the owner check for clear_refs "
+                "(mode 0200, written) as it does for pagemap (mode 0400, read): a reader "
+                "with it may clear soft-dirty, which /proc/PID/clear_refs would refuse",
+        "file": "walk/access.rs",
+        "old": "|| (access == Access::Read && caller.ns_capable(bindings::CAP_DAC_READ_SEARCH)))",
+        "new": "|| (matches!(access, Access::Read | Access::Write)\n"
+               "                && caller.ns_capable(bindings::CAP_DAC_READ_SEARCH)))",
+        "killers": ["clear_rights:rights.dac_read_search_to_nondumpable_nobody."
+                    "clears_allowed_iff_proc_clear_refs_opens",
+                    "clear_rights:self_open.nobody_not_dumpable_dac_read_search."
+                    "clears_allowed_iff_proc_self_clear_refs_opens"],
+    },
+    {
+        "name": "consume-enomem-not-undone",
+        "what": "a ranged clear whose split fails with ENOMEM at vm.max_map_count leaves "
+                "VM_SOFTDIRTY consumed on the VMAs before the failing one: a page written "
+                "through a PTE left writable there reads clean after a failed call",
+        "file": "walk/softdirty/vmas.rs",
+        "old": "set_vma_flags(lock, start, from);",
+        "new": "let _ = (start, from);",
+        "killers": ["softdirty_contract:sdc.failed_ranged_clear_changes_nothing"],
+    },
+    {
+        "name": "hugetlb-wp-cut-walk-end-lost",
+        "what": "a write-protecting scan that may protect only part of a hugetlb page backs "
+                "it out but does not set walk_end to it: the caller resumes past the page "
+                "and never protects it",
+        "file": "walk/scan/visit.rs",
+        "old": "            self.out.set_walk_end(start as u64);\n",
+        "new": "",
+        "killers": ["pagemap_scan_flags:scan.wp_part_of_hugetlb_page_is_skipped_with_walk_end_at_it"],
+    },
+    {
+        "name": "hugetlb-hole-written",
+        "what": "a hole of a hugetlb VMA registered for uffd-wp is categorized WRITTEN, as a "
+                "hole of any other uffd-wp VMA is (pagemap_scan_pte_hole leaves hugetlb out)",
+        "file": "walk/scan/category.rs",
+        "old": "if self.uffd_wp && !vma.is_hugetlb() {",
+        "new": "let _ = vma;\n        if self.uffd_wp {",
+        "killers": ["pagemap_scan_categories:cat.written_not_on_hugetlb_hole"],
+    },
 ]
 
 COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]

@@ -247,6 +247,17 @@ MUTANTS = [
                     "clears_allowed_iff_proc_self_clear_refs_opens"],
     },
     {
+        "name": "fsuid-read-as-euid",
+        "what": "the caller's owner check compares its effective uid, not its filesystem "
+                "uid (what generic_permission uses): a root process that set its fsuid to "
+                "nobody still opens its own device as owner, where /proc/self/pagemap "
+                "gives EACCES",
+        "file": "walk/mm/task.rs",
+        "old": "((*(*current).cred).fsuid, (*(*current).cred).user_ns)",
+        "new": "((*(*current).cred).euid, (*(*current).cred).user_ns)",
+        "killers": ["attach_fsuid:global.fsuid_not_owner_opens_self_iff_proc_self_pagemap_opens"],
+    },
+    {
         "name": "consume-enomem-not-undone",
         "what": "a ranged clear whose split fails with ENOMEM at vm.max_map_count leaves "
                 "VM_SOFTDIRTY consumed on the VMAs before the failing one: a page written "
@@ -255,6 +266,15 @@ MUTANTS = [
         "old": "set_vma_flags(lock, start, from);",
         "new": "let _ = (start, from);",
         "killers": ["softdirty_contract:sdc.failed_ranged_clear_changes_nothing"],
+    },
+    {
+        "name": "swap-type-dropped",
+        "what": "a swapped-out PTE's pagemap frame leaves out the swap type (bits 0-4): "
+                "equivalent with one swap device (type 0), wrong on any other",
+        "file": "walk/pagemap/mod.rs",
+        "old": "let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);",
+        "new": "let frame = leaf.swap_offset() << SWAP_TYPE_BITS;",
+        "killers": ["pagemap_read_swap_types:swap2.second_swap_device_reads_like_proc"],
     },
     {
         "name": "hugetlb-wp-cut-walk-end-lost",
@@ -274,6 +294,25 @@ MUTANTS = [
         "old": "if self.uffd_wp && !vma.is_hugetlb() {",
         "new": "let _ = vma;\n        if self.uffd_wp {",
         "killers": ["pagemap_scan_categories:cat.written_not_on_hugetlb_hole"],
+    },
+    {
+        "name": "hugetlb-size-is-pmd",
+        "what": "RPM_SCAN_PAGE_SIZES gives every hugetlb entry the PMD's size (21): right "
+                "for 2 MiB pages, wrong for a present 1 GiB page (30)",
+        "file": "walk/scan/size.rs",
+        "old": "encode(vma.huge_page_shift(), folio)",
+        "new": "{\n        let _ = vma;\n        encode(Level::PMD.shift(), folio)\n    }",
+        "killers": ["pagemap_scan_sizes:sizes.hugetlb_1g_present"],
+    },
+    {
+        "name": "gac-thp-max-pages-not-split",
+        "what": "get-and-clear checks only the range, not the max_pages budget, before "
+                "deciding to split a THP: a THP cut by max_pages is reported as a HUGE "
+                "region of part of it, and left dirty (clear_leaf refuses the part)",
+        "file": "walk/scan/visit.rs",
+        "old": "let budget_end = self.out.budget_end(start, end);",
+        "new": "let budget_end = end;",
+        "killers": ["softdirty_contract:sdc.get_and_clear_cut_by_max_pages_inside_thp_reports_one_region"],
     },
 ]
 

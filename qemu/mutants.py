@@ -296,6 +296,15 @@ MUTANTS = [
         "killers": ["pagemap_scan_categories:cat.written_not_on_hugetlb_hole"],
     },
     {
+        "name": "hugetlb-marker-uffd-wp-lost",
+        "what": "a uffd-wp marker in a hugetlb entry (a write-protected huge page never "
+                "faulted in) reads without PM_UFFD_WP in the pagemap",
+        "file": "walk/pagemap/mod.rs",
+        "old": "if leaf.swp_uffd_any() {",
+        "new": "if leaf.swp_uffd_any() && false {",
+        "killers": ["pagemap_read_huge:huge.hugetlb_uffd_wp_marker_reads_like_proc"],
+    },
+    {
         "name": "hugetlb-size-is-pmd",
         "what": "RPM_SCAN_PAGE_SIZES gives every hugetlb entry the PMD's size (21): right "
                 "for 2 MiB pages, wrong for a present 1 GiB page (30)",
@@ -313,6 +322,24 @@ MUTANTS = [
         "old": "let budget_end = self.out.budget_end(start, end);",
         "new": "let budget_end = end;",
         "killers": ["softdirty_contract:sdc.get_and_clear_cut_by_max_pages_inside_thp_reports_one_region"],
+    },
+    {
+        "name": "scan-walk-end-fault-ignored",
+        "what": "PAGEMAP_SCAN ignores a failure to write walk_end back: it returns the "
+                "regions instead of EFAULT, and the caller cannot know where the walk ended",
+        "file": "walk/scan/mod.rs",
+        "old": "ScanArgs::write_walk_end(uarg, out.walk_end()).map_err(|_| EFAULT)?;",
+        "new": "let _ = ScanArgs::write_walk_end(uarg, out.walk_end());",
+        "killers": ["pagemap_scan_flags:scan.unwritable_walk_end_is_efault_after_the_scan_was_done"],
+    },
+    {
+        "name": "uffd-wp-marker-written",
+        "what": "a non-present PTE's uffd-wp state (swap bit or marker) is not looked at: "
+                "uffd-wp markers and protected swap entries are categorized WRITTEN",
+        "file": "walk/scan/category.rs",
+        "old": "let mut c = SWAPPED | self.unprotected(pte_swp_uffd_any(raw));",
+        "new": "let mut c = SWAPPED | self.unprotected(false);",
+        "killers": ["pagemap_scan_categories:cat.written_not_on_uffd_wp_marker"],
     },
 ]
 

@@ -229,6 +229,137 @@ MUTANTS = [
         "new": "end >= walk::mm::lock::task_size(&mm)",
         "killers": ["softdirty_clear:sd.range_ending_at_the_top_of_user_space_is_valid"],
     },
+    # Where the suite was weakest (issue 24): hugetlb, huge-page frames, swap types,
+    # credentials, undo paths, uffd-wp markers, max_pages cuts, page sizes.
+    {
+        "name": "hugetlb-pfn-shown-to-all",
+        "what": "a hugetlb page's frame is shown to a reader without CAP_SYS_ADMIN (the "
+                "frame step stays 0, so every entry of the page shows its first frame); "
+                "only hugetlb entries change, the PTE and THP paths still hide frames",
+        "file": "walk/pagemap/mod.rs",
+        "old": "frame = shown(self.show_pfn, entry.pfn() + idx);",
+        "new": "frame = shown(true, entry.pfn() + idx);",
+        "killers": ["pagemap_read_huge:huge.unprivileged_reader_sees_no_frame_in_hugetlb"],
+    },
+    {
+        "name": "thp-pfn-steps-shown-to-all",
+        "what": "the frame step of a huge PMD (and of the rare non-present PTEs) is kept when "
+                "frames are hidden: an unprivileged reader of a THP sees frames 0, 1, ... 511 "
+                "(the first entry still reads 0, so a check of one entry misses it)",
+        "file": "walk/pagemap/mod.rs",
+        "old": "(frame | flags, if show_pfn { step } else { 0 })",
+        "new": "(frame | flags, step)",
+        "killers": ["pagemap_read_huge:huge.unprivileged_reader_sees_no_frame_in_thp"],
+    },
+    {
+        "name": "dac-read-search-may-clear",
+        "what": "CAP_DAC_READ_SEARCH is taken to override the owner check for clear_refs "
+                "(mode 0200, written) as it does for pagemap (mode 0400, read): a reader "
+                "with it may clear soft-dirty, which /proc/PID/clear_refs would refuse",
+        "file": "walk/access.rs",
+        "old": "|| (access == Access::Read && caller.ns_capable(bindings::CAP_DAC_READ_SEARCH)))",
+        "new": "|| (matches!(access, Access::Read | Access::Write)\n"
+               "                && caller.ns_capable(bindings::CAP_DAC_READ_SEARCH)))",
+        "killers": ["clear_rights:rights.dac_read_search_to_nondumpable_nobody."
+                    "clears_allowed_iff_proc_clear_refs_opens",
+                    "clear_rights:self_open.nobody_not_dumpable_dac_read_search."
+                    "clears_allowed_iff_proc_self_clear_refs_opens"],
+    },
+    {
+        "name": "fsuid-read-as-euid",
+        "what": "the caller's owner check compares its effective uid, not its filesystem "
+                "uid (what generic_permission uses): a root process that set its fsuid to "
+                "nobody still opens its own device as owner, where /proc/self/pagemap "
+                "gives EACCES",
+        "file": "walk/mm/task.rs",
+        "old": "((*(*current).cred).fsuid, (*(*current).cred).user_ns)",
+        "new": "((*(*current).cred).euid, (*(*current).cred).user_ns)",
+        "killers": ["attach_fsuid:global.fsuid_not_owner_opens_self_iff_proc_self_pagemap_opens"],
+    },
+    {
+        "name": "consume-enomem-not-undone",
+        "what": "a ranged clear whose split fails with ENOMEM at vm.max_map_count leaves "
+                "VM_SOFTDIRTY consumed on the VMAs before the failing one: a page written "
+                "through a PTE left writable there reads clean after a failed call",
+        "file": "walk/softdirty/vmas.rs",
+        "old": "set_vma_flags(lock, start, from);",
+        "new": "let _ = (start, from);",
+        "killers": ["softdirty_contract:sdc.failed_ranged_clear_changes_nothing"],
+    },
+    {
+        "name": "swap-type-dropped",
+        "what": "a swapped-out PTE's pagemap frame leaves out the swap type (bits 0-4): "
+                "equivalent with one swap device (type 0), wrong on any other",
+        "file": "walk/pagemap/mod.rs",
+        "old": "let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);",
+        "new": "let frame = leaf.swap_offset() << SWAP_TYPE_BITS;",
+        "killers": ["pagemap_read_swap_types:swap2.second_swap_device_reads_like_proc"],
+    },
+    {
+        "name": "hugetlb-wp-cut-walk-end-lost",
+        "what": "a write-protecting scan that may protect only part of a hugetlb page backs "
+                "it out but does not set walk_end to it: the caller resumes past the page "
+                "and never protects it",
+        "file": "walk/scan/visit.rs",
+        "old": "            self.out.set_walk_end(start as u64);\n",
+        "new": "",
+        "killers": ["pagemap_scan_flags:scan.wp_part_of_hugetlb_page_is_skipped_with_walk_end_at_it"],
+    },
+    {
+        "name": "hugetlb-hole-written",
+        "what": "a hole of a hugetlb VMA registered for uffd-wp is categorized WRITTEN, as a "
+                "hole of any other uffd-wp VMA is (pagemap_scan_pte_hole leaves hugetlb out)",
+        "file": "walk/scan/category.rs",
+        "old": "if self.uffd_wp && !vma.is_hugetlb() {",
+        "new": "let _ = vma;\n        if self.uffd_wp {",
+        "killers": ["pagemap_scan_categories:cat.written_not_on_hugetlb_hole.scan"],
+    },
+    {
+        "name": "hugetlb-marker-uffd-wp-lost",
+        "what": "a uffd-wp marker in a hugetlb entry (a write-protected huge page never "
+                "faulted in) reads without PM_UFFD_WP in the pagemap",
+        "file": "walk/pagemap/mod.rs",
+        "old": "if leaf.swp_uffd_any() {",
+        "new": "if leaf.swp_uffd_any() && false {",
+        "killers": ["pagemap_read_huge:huge.hugetlb_uffd_wp_marker_reads_like_proc"],
+    },
+    {
+        "name": "hugetlb-size-is-pmd",
+        "what": "RPM_SCAN_PAGE_SIZES gives every hugetlb entry the PMD's size (21): right "
+                "for 2 MiB pages, wrong for a present 1 GiB page (30)",
+        "file": "walk/scan/size.rs",
+        "old": "encode(vma.huge_page_shift(), folio)",
+        "new": "{\n        let _ = vma;\n        encode(Level::PMD.shift(), folio)\n    }",
+        "killers": ["pagemap_scan_sizes:sizes.hugetlb_1g_present"],
+    },
+    {
+        "name": "gac-thp-max-pages-not-split",
+        "what": "get-and-clear checks only the range, not the max_pages budget, before "
+                "deciding to split a THP: a THP cut by max_pages is reported as a HUGE "
+                "region of part of it, and left dirty (clear_leaf refuses the part)",
+        "file": "walk/scan/visit.rs",
+        "old": "let budget_end = self.out.budget_end(start, end);",
+        "new": "let budget_end = end;",
+        "killers": ["softdirty_contract:sdc.get_and_clear_cut_by_max_pages_inside_thp_reports_one_region"],
+    },
+    {
+        "name": "scan-walk-end-fault-ignored",
+        "what": "PAGEMAP_SCAN ignores a failure to write walk_end back: it returns the "
+                "regions instead of EFAULT, and the caller cannot know where the walk ended",
+        "file": "walk/scan/mod.rs",
+        "old": "ScanArgs::write_walk_end(uarg, out.walk_end()).map_err(|_| EFAULT)?;",
+        "new": "let _ = ScanArgs::write_walk_end(uarg, out.walk_end());",
+        "killers": ["pagemap_scan_flags:scan.unwritable_walk_end_is_efault_after_the_scan_was_done"],
+    },
+    {
+        "name": "uffd-wp-marker-written",
+        "what": "a non-present PTE's uffd-wp state (swap bit or marker) is not looked at: "
+                "uffd-wp markers and protected swap entries are categorized WRITTEN",
+        "file": "walk/scan/category.rs",
+        "old": "let mut c = SWAPPED | self.unprotected(pte_swp_uffd_any(raw));",
+        "new": "let mut c = SWAPPED | self.unprotected(false);",
+        "killers": ["pagemap_scan_categories:cat.written_not_on_uffd_wp_marker.scan"],
+    },
 ]
 
 COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]

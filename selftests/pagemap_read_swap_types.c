@@ -14,7 +14,13 @@
 #include "kselftest_harness.h"
 #include "pm_require.h"
 
-#define NPAGES 64
+/*
+ * More pages than two swap clusters (512 entries each): the swap allocator keeps
+ * a cluster of the device it last used cached per CPU and fills it first, whatever
+ * the priorities, so after earlier programs swapped to zram0 up to one cluster per
+ * CPU still goes there; the rest goes to the new device.
+ */
+#define NPAGES 2048
 #define LEN (NPAGES * PM_PAGE)
 #define ZRAM_PAGES 4096 /* 16 MiB */
 #define SWAP_TYPE_MASK 0x1fULL
@@ -117,7 +123,7 @@ TEST_F(swap2, second_swap_device_reads_like_proc)
 	for (int i = 0; i < NPAGES; i++)
 		typed += (e[i] & RPM_SWAP) && (e[i] & SWAP_TYPE_MASK) != 0;
 	/* What the case is for: /proc shows entries of a swap type other than 0. */
-	ASSERT_GE(typed, NPAGES / 2) TH_LOG("only %ld entries of a swap type other than 0", typed);
+	ASSERT_GE(typed, NPAGES / 4) TH_LOG("only %ld entries of a swap type other than 0", typed);
 	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, self->p, LEN, 4));
 }
 

@@ -25,18 +25,6 @@
 #define ZRAM_PAGES 4096 /* 16 MiB */
 #define SWAP_TYPE_MASK 0x1fULL
 
-static bool write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok;
-}
-
 /* A swap area header (version 1, no bad pages) at the start of the device `fd` of `pages`. */
 static bool write_swap_header(int fd, uint32_t pages)
 {
@@ -79,7 +67,7 @@ FIXTURE_SETUP(swap2)
 	ASSERT_GT(n, 0);
 	self->zram = atoi(num);
 	snprintf(self->path, sizeof(self->path), "/sys/block/zram%d/disksize", self->zram);
-	ASSERT_TRUE(write_str(self->path, "16M"));
+	ASSERT_TRUE(pm_write_file(self->path, "16M"));
 	snprintf(self->path, sizeof(self->path), "/dev/zram%d", self->zram);
 	for (int i = 0; i < 100 && (fd = open(self->path, O_RDWR)) < 0; i++)
 		usleep(10000);
@@ -102,7 +90,7 @@ FIXTURE_TEARDOWN(swap2)
 		TH_LOG("swapoff %s: %s", self->path, strerror(errno));
 	if (self->zram >= 0) {
 		snprintf(num, sizeof(num), "%d", self->zram);
-		write_str("/sys/class/zram-control/hot_remove", num);
+		pm_write_file("/sys/class/zram-control/hot_remove", num);
 	}
 	if (self->proc >= 0)
 		close(self->proc);

@@ -25,12 +25,26 @@
  * Anonymous memory, shmem (memfd) and anonymous THP (written at 2 MiB
  * granularity: a write fault on a protected, exclusive huge PMD dirties all
  * of it, and the test checks that it stays PMD-mapped).
+ *
+ * A clear can also go wrong without any stale TLB entry: by leaving the kernel
+ * a way to map a clean page writable. Then the write after it never faults and
+ * the page stays clean for good. Pages the clear itself protected do not show
+ * it; pages mapped again after the clear do. So the refault variants, after
+ * each clear, map a window of pages again the ways the kernel can map a clean
+ * page (a read fault on a new shmem page, a read fault that swaps a page in,
+ * mprotect from read-only back to read-write) and check through /proc that
+ * they are present and clean; the writer writes those first and counts its
+ * page faults, which must be one per such page: the proof that the round
+ * really had a clean page in front of a write. The writer writes its other
+ * pages after that, as in the other variants.
  */
 #include "pm_scan.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "kselftest_harness.h"
@@ -39,8 +53,14 @@
 #define PAGES 512		/* 2 MiB: two PTE tables' worth for 4 KiB memory */
 #define THP_PAGES (4 * 512)	/* 8 MiB: four huge pages */
 #define ROUNDS 48
+#define REFAULT_ROUNDS 16	/* each maps a window again: a page-out is slow */
+#define REFAULT_PAGES 32	/* the window mapped again after each clear */
+#define FEW_PAGES 32		/* under x86's full-flush threshold (33 pages) */
 
 enum kind { ANON, SHMEM, THP };
+
+/* How the refault variants map pages again after a clear (see the top). */
+enum refault { NO_REFAULT, HOLE_READ, SWAP_IN_READ, MPROTECT_RW };
 
 /* What the writer is told; every field is written by main before `cmd` moves. */
 struct control {
@@ -49,6 +69,8 @@ struct control {
 	_Atomic bool quit;
 	char *buf;
 	int n;
+	int n_first;			/* page[0..n_first): count the faults their writes take */
+	long faults_first;		/* set by the writer: faults of those writes */
 	uint32_t page[THP_PAGES];	/* pages to write, each once */
 	uint64_t value[THP_PAGES];
 } __attribute__((aligned(64)));
@@ -66,7 +88,19 @@ static void *writer(void *arg)
 		seen = cmd;
 		if (atomic_load_explicit(&c->quit, memory_order_relaxed))
 			return NULL;
-		for (int i = 0; i < c->n; i++)
+		if (c->n_first) {
+			struct rusage r0, r1;
+
+			/* Two syscalls, no flush: the TLB keeps the buffer's entries. */
+			getrusage(RUSAGE_THREAD, &r0);
+			for (int i = 0; i < c->n_first; i++)
+				*(volatile uint64_t *)(c->buf + (size_t)c->page[i] * PM_PAGE) =
+					c->value[i];
+			getrusage(RUSAGE_THREAD, &r1);
+			c->faults_first = (r1.ru_minflt - r0.ru_minflt) +
+					  (r1.ru_majflt - r0.ru_majflt);
+		}
+		for (int i = c->n_first; i < c->n; i++)
 			*(volatile uint64_t *)(c->buf + (size_t)c->page[i] * PM_PAGE) = c->value[i];
 		atomic_store_explicit(&c->done, cmd, memory_order_release);
 	}
@@ -83,6 +117,11 @@ FIXTURE(race)
 	bool running;
 	uint64_t seed;
 	struct timespec t0;
+	enum refault refault;
+	uint64_t clean_bit;		/* in /proc: set on a page a write must fault on */
+	size_t win0, winn;		/* the writer writes granules [win0, win0 + winn) only */
+	bool candidate[THP_PAGES];	/* present, clean, mapped again since the clear */
+	long candidates, candidate_faults;	/* over the test: written, and their faults */
 	bool model[THP_PAGES];		/* pages that must read dirty / WRITTEN now */
 	uint64_t content[THP_PAGES];	/* what each page must hold */
 };
@@ -90,11 +129,18 @@ FIXTURE(race)
 FIXTURE_VARIANT(race)
 {
 	enum kind kind;
+	enum refault refault;
 };
 
 FIXTURE_VARIANT_ADD(race, anon) { .kind = ANON };
 FIXTURE_VARIANT_ADD(race, shmem) { .kind = SHMEM };
 FIXTURE_VARIANT_ADD(race, thp) { .kind = THP };
+/* A read fault maps a new (clean) shmem folio with the VMA's vm_page_prot. */
+FIXTURE_VARIANT_ADD(race, shmem_hole_read) { .kind = SHMEM, .refault = HOLE_READ };
+/* A read fault swaps an exclusive anonymous page in, writable unless soft-dirty says no. */
+FIXTURE_VARIANT_ADD(race, anon_swap_in_read) { .kind = ANON, .refault = SWAP_IN_READ };
+/* mprotect makes a shared page writable again unless soft-dirty says no. */
+FIXTURE_VARIANT_ADD(race, shmem_mprotect_rw) { .kind = SHMEM, .refault = MPROTECT_RW };
 
 static int pin(pthread_t t, int cpu)
 {
@@ -122,6 +168,10 @@ FIXTURE_SETUP(race)
 	PM_OPEN_BOTH(self);
 	PM_REQUIRE_CPUS(2);
 	self->kind = variant->kind;
+	self->refault = variant->refault;
+	self->clean_bit = RPM_SOFT_DIRTY;
+	if (self->refault == SWAP_IN_READ && !pm_have_swap())
+		SKIP(return, "no swap device active (the guest has zram)");
 	/* The first two CPUs this process may run on: main on one, the writer on the other. */
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
 	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
@@ -133,6 +183,8 @@ FIXTURE_SETUP(race)
 	self->pages = self->kind == THP ? THP_PAGES : PAGES;
 	self->gran = self->kind == THP ? 512 : 1;
 	self->len = self->pages * PM_PAGE;
+	self->win0 = 0;
+	self->winn = self->pages / self->gran;
 	switch (self->kind) {
 	case ANON:
 		self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
@@ -209,15 +261,17 @@ static unsigned int start_batch(FIXTURE_DATA(race) *self, bool all, unsigned int
 	return start_batch_of(self, all ? 1 : 4, round);
 }
 
-/* The same, each granule with probability 1/`per`. */
+/*
+ * The same, each granule of the window with probability 1/`per`. The pages
+ * marked in candidate[] go first, and the writer counts their faults.
+ */
 static unsigned int start_batch_of(FIXTURE_DATA(race) *self, unsigned int per, unsigned int round)
 {
 	struct control *c = self->c;
-	size_t granules = self->pages / self->gran;
 	unsigned int cmd;
 
 	c->n = 0;
-	for (size_t g = 0; g < granules; g++) {
+	for (size_t g = self->win0; g < self->win0 + self->winn; g++) {
 		size_t page;
 
 		if (rnd(&self->seed) % per)
@@ -230,15 +284,42 @@ static unsigned int start_batch_of(FIXTURE_DATA(race) *self, unsigned int per, u
 			self->model[g * self->gran + i] = true;
 		c->n++;
 	}
+	c->n_first = 0;
+	for (int i = 0; i < c->n; i++) {
+		uint32_t page = c->page[i];
+		uint64_t value = c->value[i];
+
+		if (!self->candidate[page])
+			continue;
+		c->page[i] = c->page[c->n_first];
+		c->value[i] = c->value[c->n_first];
+		c->page[c->n_first] = page;
+		c->value[c->n_first] = value;
+		c->n_first++;
+	}
 	cmd = atomic_load(&c->cmd) + 1;
 	atomic_store_explicit(&c->cmd, cmd, memory_order_release);
 	return cmd;
 }
 
+/*
+ * Wait until the writer is done. Every write to a candidate page must have
+ * faulted: one that did not found a writable clean PTE, and the page stays
+ * clean although written.
+ */
 static void wait_batch(FIXTURE_DATA(race) *self, unsigned int cmd)
 {
-	while (atomic_load_explicit(&self->c->done, memory_order_acquire) != cmd)
+	struct control *c = self->c;
+
+	while (atomic_load_explicit(&c->done, memory_order_acquire) != cmd)
 		__builtin_ia32_pause();
+	if (!c->n_first)
+		return;
+	self->candidates += c->n_first;
+	self->candidate_faults += c->faults_first < c->n_first ? c->faults_first : c->n_first;
+	if (c->faults_first < c->n_first)
+		printf("# %d writes to present clean pages took %ld faults: writable-clean PTEs\n",
+		       c->n_first, c->faults_first);
 }
 
 static void write_batch(FIXTURE_DATA(race) *self, bool all, unsigned int round)
@@ -296,7 +377,7 @@ static long diff_content(FIXTURE_DATA(race) *self)
 	return bad;
 }
 
-enum clear { GET_AND_CLEAR, RANGED, WHOLE };
+enum clear { GET_AND_CLEAR, RANGED, RANGED_FEW, WHOLE };
 
 /*
  * One clear through the device; for get-and-clear, the pages it reported go
@@ -339,10 +420,29 @@ static long do_clear(FIXTURE_DATA(race) *self, enum clear how, bool *reported, s
 		range.end = (uintptr_t)self->buf + *to * PM_PAGE;
 		return ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY, &range);
 	}
+	case RANGED_FEW: {
+		/*
+		 * 1 to FEW_PAGES pages (one granule of THP): the flush is of each
+		 * page, not of the whole mm, so a flush of the wrong pages shows.
+		 */
+		size_t n = self->gran == 1 ? 1 + rnd(&self->seed) % FEW_PAGES : self->gran;
+
+		*from = rnd(&self->seed) % ((self->pages - n) / self->gran + 1) * self->gran;
+		*to = *from + n;
+		range.start = (uintptr_t)self->buf + *from * PM_PAGE;
+		range.end = (uintptr_t)self->buf + *to * PM_PAGE;
+		return ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY, &range);
+	}
 	case WHOLE:
 	default:
 		return ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL);
 	}
+}
+
+/* Rounds of a test: fewer when each maps a window again. */
+static unsigned int rounds_of(FIXTURE_DATA(race) *self)
+{
+	return self->refault == NO_REFAULT ? ROUNDS : REFAULT_ROUNDS;
 }
 
 /* Count pages the model says written that `got` misses (lost) and the reverse (false). */
@@ -354,6 +454,77 @@ static void tally(FIXTURE_DATA(race) *self, const bool *got, long *lost, long *f
 	}
 }
 
+/*
+ * After a clear of pages [from, to), the refault variants map a random window
+ * of REFAULT_PAGES pages of it again their way, then mark in candidate[] the pages a write must
+ * fault on, per /proc: present and clean (soft-dirty clear, or with `wp`
+ * uffd-wp set). The model follows what the kernel's own rules do to the
+ * window: a punched hole is a new page, clean unless its VMA is soft-dirty
+ * (and, under write-protection, WRITTEN: it has no uffd-wp bit); mprotect
+ * splits the VMA and merges it back, and a merged VMA is soft-dirty when a
+ * part of it was. /proc says which, since nothing was written meanwhile.
+ */
+static void refault(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self, bool wp,
+		    size_t from, size_t to)
+{
+	static uint64_t e[THP_PAGES];
+	size_t first, n = REFAULT_PAGES;
+	uint64_t bit = wp ? RPM_UFFD_WP : RPM_SOFT_DIRTY;
+	char *p;
+
+	memset(self->candidate, 0, self->pages);
+	if (self->refault == NO_REFAULT)
+		return;
+	/* Inside what the last clear covered, or over all of it when that is smaller. */
+	if (to - from >= n)
+		first = from + rnd(&self->seed) % (to - from - n + 1);
+	else
+		first = from + n > self->pages ? self->pages - n : from;
+	p = self->buf + first * PM_PAGE;
+	switch (self->refault) {
+	case HOLE_READ:
+		ASSERT_EQ(0, fallocate(self->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				       first * PM_PAGE, n * PM_PAGE));
+		for (size_t i = first; i < first + n; i++)
+			self->content[i] = 0;
+		break;
+	case SWAP_IN_READ:
+		ASSERT_EQ((long)n, pm_page_out(self->proc, p, n * PM_PAGE, n))
+		TH_LOG("MADV_PAGEOUT did not swap the window out");
+		break;
+	case MPROTECT_RW:
+		ASSERT_EQ(0, mprotect(p, n * PM_PAGE, PROT_READ));
+		ASSERT_EQ(0, mprotect(p, n * PM_PAGE, PROT_READ | PROT_WRITE));
+		break;
+	case NO_REFAULT:
+		break;
+	}
+	for (size_t i = 0; i < n; i++)
+		(void)*(volatile uint64_t *)(p + i * PM_PAGE);
+	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)self->buf, self->pages, e));
+	for (size_t i = 0; i < self->pages; i++) {
+		bool set = e[i] & bit;
+
+		if (self->refault == HOLE_READ && i >= first && i < first + n)
+			self->model[i] = wp ? !set : set;
+		else if (self->refault == MPROTECT_RW && !wp)
+			self->model[i] |= set;
+	}
+	for (size_t i = first; i < first + n; i++)
+		self->candidate[i] = (e[i] & RPM_PRESENT) && (wp ? (e[i] & bit) : !(e[i] & bit));
+}
+
+/* The refault variants had pages to show: clean, present, written, and every write faulted. */
+static void check_refaults(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self)
+{
+	if (self->refault == NO_REFAULT)
+		return;
+	printf("# %ld writes to present clean pages, %ld of them faulted\n", self->candidates,
+	       self->candidate_faults);
+	EXPECT_LT(0, self->candidates) TH_LOG("no round had a clean page in front of a write");
+	EXPECT_EQ(self->candidates, self->candidate_faults);
+}
+
 static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self,
 			     enum clear how)
 {
@@ -363,8 +534,18 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 	/* The VMA is new: everything reads dirty until the first clear. */
 	for (size_t i = 0; i < self->pages; i++)
 		self->model[i] = true;
+	/*
+	 * Except in the refault variants of the ranged clears: mprotect merges
+	 * the parts it split back into a VMA that is soft-dirty if any part was,
+	 * so a VMA left soft-dirty around a ranged clear leaves no clean page to
+	 * show. They start from a clean VMA.
+	 */
+	if (self->refault != NO_REFAULT && (how == RANGED || how == RANGED_FEW)) {
+		ASSERT_EQ(0, ioctl(self->dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL));
+		memset(self->model, 0, self->pages);
+	}
 	/* A whole-process clear walks every mapping: fewer rounds of it. */
-	unsigned int rounds = how == WHOLE ? ROUNDS / 4 : ROUNDS;
+	unsigned int rounds = how == WHOLE ? rounds_of(self) / 4 : rounds_of(self);
 
 	for (unsigned int round = 0; round < rounds; round++) {
 		size_t from, to;
@@ -387,6 +568,8 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 			PM_REQUIRE_HUGE(self->proc, self->buf, self->len);
 		if (lost || false_dirty || not_cleared)
 			break;
+		/* The refault variants map a window again (see refault()). */
+		refault(_metadata, self, false, from, to);
 		/* 3. The writer writes a random subset, once each (everything in round 0). */
 		write_batch(self, round == 0, round);
 		for (size_t i = 0; i < self->pages; i++)
@@ -398,11 +581,26 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 	EXPECT_EQ(0, false_dirty);
 	EXPECT_EQ(0, not_cleared);
 	EXPECT_EQ(0, diff_content(self));
+	check_refaults(_metadata, self);
 }
 
 /* Atomic get-and-clear (PAGEMAP_SCAN with RPM_SCAN_CLEAR_SOFT_DIRTY), once per round. */
 TEST_F_TIMEOUT(race, get_and_clear_reports_exactly_the_writes, 60)
 {
+	run_clear_rounds(_metadata, self, GET_AND_CLEAR);
+}
+
+/*
+ * The same with the writer kept to one window of FEW_PAGES pages (one huge
+ * page of THP): after the first round a get-and-clear changes at most that
+ * many entries, and x86 flushes them page by page instead of flushing the mm.
+ */
+TEST_F_TIMEOUT(race, get_and_clear_of_few_dirty_pages_reports_exactly_the_writes, 60)
+{
+	size_t granules = self->pages / self->gran;
+
+	self->winn = FEW_PAGES / self->gran ? FEW_PAGES / self->gran : 1;
+	self->win0 = rnd(&self->seed) % (granules - self->winn + 1);
 	run_clear_rounds(_metadata, self, GET_AND_CLEAR);
 }
 
@@ -422,10 +620,11 @@ TEST_F_TIMEOUT(race, get_and_clear_racing_writes_are_all_reported, 60)
 	size_t from, to;
 
 	ASSERT_LE(0, do_clear(self, GET_AND_CLEAR, first, &from, &to));
-	for (unsigned int round = 1; round < ROUNDS; round++) {
+	for (unsigned int round = 1; round < rounds_of(self); round++) {
 		unsigned int cmd;
 
 		memset(self->model, 0, self->pages);
+		refault(_metadata, self, false, 0, self->pages);
 		cmd = start_batch(self, false, round);
 		ASSERT_LE(0, do_clear(self, GET_AND_CLEAR, first, &from, &to))
 		TH_LOG("get-and-clear failed: %s", strerror(errno));
@@ -450,18 +649,25 @@ TEST_F_TIMEOUT(race, get_and_clear_racing_writes_are_all_reported, 60)
 			break;
 	}
 	printf("# %d rounds, %ld pages written; lost %ld, reported twice %ld, "
-	       "reported unwritten %ld, not cleared %ld\n", ROUNDS, written, lost, twice,
+	       "reported unwritten %ld, not cleared %ld\n", rounds_of(self), written, lost, twice,
 	       false_dirty, not_cleared);
 	EXPECT_EQ(0, lost);
 	EXPECT_EQ(0, false_dirty);
 	EXPECT_EQ(0, not_cleared);
 	EXPECT_EQ(0, diff_content(self));
+	check_refaults(_metadata, self);
 }
 
 /* RPM_IOC_CLEAR_SOFT_DIRTY on a random range, once per round. */
 TEST_F_TIMEOUT(race, ranged_clear_loses_no_write, 60)
 {
 	run_clear_rounds(_metadata, self, RANGED);
+}
+
+/* RPM_IOC_CLEAR_SOFT_DIRTY of 1 to FEW_PAGES pages, once per round. */
+TEST_F_TIMEOUT(race, ranged_clear_of_few_pages_loses_no_write, 60)
+{
+	run_clear_rounds(_metadata, self, RANGED_FEW);
 }
 
 /* RPM_IOC_CLEAR_SOFT_DIRTY_ALL, once per round. */
@@ -495,7 +701,7 @@ TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 	/* Registered, not protected: every page reads WRITTEN. */
 	for (size_t i = 0; i < self->pages; i++)
 		self->model[i] = true;
-	for (unsigned int round = 0; round < ROUNDS; round++) {
+	for (unsigned int round = 0; round < rounds_of(self); round++) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
 			.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
@@ -522,8 +728,10 @@ TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 			PM_REQUIRE_HUGE(self->proc, self->buf, self->len);
 		if (lost || false_written || unprotected)
 			break;
+		refault(_metadata, self, true, 0, self->pages);
 		if (round == 0 && self->kind == THP) {
 			self->gran = 1;	/* a write un-protects one page from now on (see above) */
+			self->winn = self->pages;
 			write_batch(self, true, round);
 		} else {
 			/* About 128 pages per round whatever the size: the time is in the faults. */
@@ -533,11 +741,12 @@ TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 			written += self->model[i];
 	}
 	printf("# %d rounds, %ld written pages expected; lost %ld, reported unwritten %ld, "
-	       "left unprotected %ld\n", ROUNDS, written, lost, false_written, unprotected);
+	       "left unprotected %ld\n", rounds_of(self), written, lost, false_written, unprotected);
 	EXPECT_EQ(0, lost);
 	EXPECT_EQ(0, false_written);
 	EXPECT_EQ(0, unprotected);
 	EXPECT_EQ(0, diff_content(self));
+	check_refaults(_metadata, self);
 }
 
 /*

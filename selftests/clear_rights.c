@@ -733,13 +733,21 @@ static int self_redirty(const void *mem)
 	return 0;
 }
 
+/* How a self probe binds the device to its own process. */
+enum self_bind {
+	B_OPEN,		/* opens it after the switch (binds the opener) */
+	B_ATTACH,	/* opened before the switch, attaches by its own pidfd after it */
+};
+
 /*
- * In a child: become the variant, ask /proc about its own files, open the
- * device, and (if it opened and `act` says so) clear a written mapping of its
- * own through it each way, counting soft-dirty pages on its own
- * /proc/self/pagemap, opened before the switch (it works on after it).
+ * In a child: become the variant, ask /proc about its own files, bind the
+ * device to itself `how`, and (if that worked and `act` says so) clear a
+ * written mapping of its own through it each way, counting soft-dirty pages
+ * on its own /proc/self/pagemap, opened before the switch (it works on after
+ * it). An attach asks /proc/PID/..., the files the rule of attaching names.
  */
-static int self_probe(const FIXTURE_VARIANT(self_open) *v, enum action act, struct seen *s)
+static int self_probe(const FIXTURE_VARIANT(self_open) *v, enum self_bind how, enum action act,
+		      struct seen *s)
 {
 	pid_t pid = fork();
 
@@ -748,17 +756,36 @@ static int self_probe(const FIXTURE_VARIANT(self_open) *v, enum action act, stru
 	if (!pid) {
 		char *mem = mmap(NULL, PAGES * PM_PAGE, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		int oracle = pm_open_proc(), proc, dev;
+		int oracle = pm_open_proc(), proc, dev = -1, pidfd;
+		char path[64];
 
-		if (mem == MAP_FAILED || oracle < 0 || pm_become(&v->c) ||
+		if (how == B_ATTACH)
+			dev = pm_open_dev();
+		if (mem == MAP_FAILED || oracle < 0 || (how == B_ATTACH && dev < 0) ||
+		    pm_become(&v->c) ||
 		    (v->dumpable >= 0 && prctl(PR_SET_DUMPABLE, v->dumpable)))
 			_exit(1);
 		s->dumpable = prctl(PR_GET_DUMPABLE);
-		s->clear_refs_err = open_err("/proc/self/clear_refs", O_WRONLY);
-		proc = pm_open_proc();
-		s->pagemap_err = proc < 0 ? errno : 0;
-		dev = pm_open_dev();
-		s->dev_err = dev < 0 ? errno : 0;
+		if (how == B_OPEN) {
+			s->clear_refs_err = open_err("/proc/self/clear_refs", O_WRONLY);
+			proc = pm_open_proc();
+			s->pagemap_err = proc < 0 ? errno : 0;
+			dev = pm_open_dev();
+			s->dev_err = dev < 0 ? errno : 0;
+		} else {
+			proc_path(path, sizeof(path), getpid(), "clear_refs");
+			s->clear_refs_err = open_err(path, O_WRONLY);
+			proc_path(path, sizeof(path), getpid(), "pagemap");
+			s->pagemap_err = open_err(path, O_RDONLY);
+			pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+			if (pidfd < 0)
+				_exit(2);
+			s->dev_err = ioctl(dev, RPM_IOC_ATTACH_PIDFD, pidfd) ? errno : 0;
+			if (s->dev_err) {
+				close(dev);
+				dev = -1;
+			}
+		}
 		if (dev >= 0 && act == A_CLEARS)
 			each_clear(dev, oracle, (uintptr_t)mem, PAGES, self_redirty, mem, s);
 		child_exit(0);
@@ -782,7 +809,19 @@ static void check_self_setup(struct __test_metadata *_metadata,
 /* The device opens for oneself iff /proc/self/pagemap does, with its errno. */
 TEST_F(self_open, device_opens_iff_proc_self_pagemap_opens)
 {
-	ASSERT_EQ(self_probe(variant, A_READ_AND_SCAN, self->s), 0);
+	ASSERT_EQ(self_probe(variant, B_OPEN, A_READ_AND_SCAN, self->s), 0);
+	check_self_setup(_metadata, variant, self->s);
+	EXPECT_EQ(self->s->dev_err, self->s->pagemap_err);
+}
+
+/*
+ * A descriptor opened before the switch attaches to its own process by pidfd
+ * iff /proc/PID/pagemap of that process opens, with its errno: in a user
+ * namespace of its own, after setresuid, not dumpable.
+ */
+TEST_F(self_open, attach_to_itself_allowed_iff_proc_pid_pagemap_opens)
+{
+	ASSERT_EQ(self_probe(variant, B_ATTACH, A_READ_AND_SCAN, self->s), 0);
 	check_self_setup(_metadata, variant, self->s);
 	EXPECT_EQ(self->s->dev_err, self->s->pagemap_err);
 }
@@ -793,10 +832,23 @@ TEST_F(self_open, device_opens_iff_proc_self_pagemap_opens)
  */
 TEST_F(self_open, clears_allowed_iff_proc_self_clear_refs_opens)
 {
-	ASSERT_EQ(self_probe(variant, A_CLEARS, self->s), 0);
+	ASSERT_EQ(self_probe(variant, B_OPEN, A_CLEARS, self->s), 0);
 	check_self_setup(_metadata, variant, self->s);
 	if (self->s->dev_err)
 		return; /* refused as it must be, or not: device_opens_iff_... says */
+	check_each_clear(_metadata, self->s, variant->can_clear);
+}
+
+/*
+ * Attached to itself, each of the three clears is allowed iff
+ * /proc/PID/clear_refs opens for writing (when the attach works at all).
+ */
+TEST_F(self_open, clears_after_attach_to_itself_allowed_iff_proc_pid_clear_refs_opens)
+{
+	ASSERT_EQ(self_probe(variant, B_ATTACH, A_CLEARS, self->s), 0);
+	check_self_setup(_metadata, variant, self->s);
+	if (self->s->dev_err)
+		return; /* refused as it must be, or not: attach_to_itself_... says */
 	check_each_clear(_metadata, self->s, variant->can_clear);
 }
 

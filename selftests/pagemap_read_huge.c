@@ -3,19 +3,24 @@
  * Huge pages read through the pagemap file where the other tests do not
  * look: the frames of THP and hugetlb entries hidden from a reader without
  * CAP_SYS_ADMIN (each entry of a huge page, not only the first, whose frame
- * offset is 0), and a uffd-wp marker in a hugetlb entry. /proc/self/pagemap,
- * opened with the same credentials, is the oracle.
+ * offset is 0), a uffd-wp marker in a hugetlb entry, a poisoned hugetlb page,
+ * and a hugetlb page mapped through a PMD table two processes share.
+ * /proc/self/pagemap, opened with the same credentials, is the oracle.
  */
 #include "pm_common.h"
 
 #include <linux/capability.h>
+#include <linux/memfd.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "pm_require.h"
 #include "pm_uffd.h"
 
 #define MARGIN 4
+#define PM_PUD (1UL << 30)
 
 /*
  * Drop CAP_SYS_ADMIN (and keep every other capability and uid 0, so that the
@@ -117,6 +122,80 @@ TEST_F(huge, hugetlb_uffd_wp_marker_reads_like_proc)
 	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, 2 * PM_HPAGE, MARGIN));
 	close(uffd);
 	munmap(p, 2 * PM_HPAGE);
+}
+
+/*
+ * A poisoned hugetlb page (MADV_HWPOISON from a child that shares it): its
+ * entry becomes a hwpoison entry, which pagemap reads as no page, only the
+ * VMA's soft-dirty flag.
+ */
+TEST_F(huge, hugetlb_hwpoison_entry_reads_like_proc)
+{
+	char *p = pm_hugetlb_map(PM_HPAGE, PM_HPAGE, MAP_PRIVATE);
+	int r;
+
+	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
+	PM_OPEN_BOTH(self);
+	p[0] = 1;
+	PM_REQUIRE_ENTRIES(self->proc, p, PM_HPAGE, RPM_PRESENT, PM_HPAGE / PM_PAGE);
+	r = pm_poison_from_child(p, 0);
+	if (r == 2)
+		SKIP(return, "MADV_HWPOISON unsupported (CONFIG_MEMORY_FAILURE)");
+	ASSERT_EQ(0, r) TH_LOG("MADV_HWPOISON failed");
+	PM_REQUIRE_ENTRIES(self->proc, p, PM_HPAGE, RPM_PRESENT, 0);
+	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, PM_HPAGE, MARGIN));
+}
+
+/*
+ * A shared hugetlb mapping that covers a whole 1 GiB-aligned range shares its
+ * PMD table with another process mapping the same file range
+ * (huge_pmd_share). A page faulted in after the table is shared is mapped
+ * once, through the shared table: pagemap reads it not exclusive
+ * (hugetlb_pmd_shared), though the folio is mapped only once.
+ */
+TEST_F(huge, hugetlb_page_in_a_shared_pmd_table_reads_like_proc)
+{
+	int fd = memfd_create("rpm-pmd-share", MFD_HUGETLB | MFD_HUGE_2MB);
+	char *area, *p, c = 0;
+	int ready[2];
+	uint64_t e = 0;
+	pid_t child;
+
+	if (fd < 0 && pm_hugetlb_reserved(PM_HPAGE >> 10) <= 0)
+		SKIP(return, "no 2048 KiB hugetlb pages reserved (hugepagesz=, hugepages=)");
+	ASSERT_LE(0, fd);
+	/* No reservation: only the pages faulted in are allocated. */
+	ASSERT_EQ(0, ftruncate(fd, PM_PUD));
+	area = mmap(NULL, 2 * PM_PUD, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+		    0);
+	ASSERT_NE(MAP_FAILED, area);
+	p = (char *)(((uintptr_t)area + PM_PUD - 1) & ~(PM_PUD - 1));
+	ASSERT_EQ(p, mmap(p, PM_PUD, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0));
+	p[0] = 1;
+	ASSERT_EQ(0, pipe(ready));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		/* Its fault of the same page finds the parent's table and shares it. */
+		c = *(volatile char *)p;
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	p[PM_HPAGE] = 1;
+	PM_OPEN_BOTH(self);
+	ASSERT_EQ(0, pm_read_entries(self->proc, (uintptr_t)p + PM_HPAGE, 1, &e));
+	ASSERT_TRUE(e & RPM_PRESENT);
+	ASSERT_FALSE(e & RPM_MMAP_EXCLUSIVE)
+	TH_LOG("a page mapped once reads exclusive: the PMD table is not shared, the case would test nothing");
+	EXPECT_EQ(0, pm_compare_around(self->proc, self->dev, p, 2 * PM_HPAGE, MARGIN));
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	munmap(area, 2 * PM_PUD);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

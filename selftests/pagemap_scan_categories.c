@@ -20,10 +20,6 @@
 #include "kselftest_harness.h"
 #include "pm_require.h"
 
-#ifndef MADV_HWPOISON
-#define MADV_HWPOISON 100
-#endif
-
 #define NPAGES 32
 #define LEN (NPAGES * PM_PAGE)
 
@@ -322,30 +318,10 @@ CASE(swapped_thp_becomes_swapped_ptes, THP, PM_HPAGE, NO_UFFD)
 	EXPECT_AGREE(p, PM_HPAGE);
 }
 
-/*
- * Poison page `i` of [p, p+len) from a forked child that shares it: the child,
- * which touches the page, is killed; the parent keeps a hwpoison entry.
- */
-static int poison_from_child(char *p, size_t i)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		if (madvise(p + i * PM_PAGE, PM_PAGE, MADV_HWPOISON))
-			_exit(errno == EINVAL ? 2 : 1);
-		_exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	/* Killed by the poison it touched, or returned: done. */
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-}
-
 /* Poison page `i`: skip if the kernel cannot (no CONFIG_MEMORY_FAILURE), fail if it did not take. */
 #define POISON(p, len, i)                                                             \
 	do {                                                                          \
-		int r_ = poison_from_child((p), (i));                                 \
+		int r_ = pm_poison_from_child((p), (i));                                 \
 		if (r_ == 2)                                                          \
 			SKIP(return, "MADV_HWPOISON unsupported (CONFIG_MEMORY_FAILURE)"); \
 		ASSERT_EQ(0, r_) TH_LOG("MADV_HWPOISON failed");                      \

@@ -2,6 +2,8 @@
 /* What the set-up checks of pm_require.h read of the kernel, and the set-up they check. */
 #include "pm_require.h"
 
+#include <sys/wait.h>
+
 long pm_count_with(int fd, const void *p, size_t len, uint64_t bits)
 {
 	static uint64_t e[4096];
@@ -118,6 +120,22 @@ char *pm_thp_map(size_t len, int fd)
 		return MAP_FAILED;
 	}
 	return p;
+}
+
+int pm_poison_from_child(char *p, size_t i)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (madvise(p + i * PM_PAGE, PM_PAGE, MADV_HWPOISON))
+			_exit(errno == EINVAL ? 2 : 1);
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	/* Killed by the poison it touched, or returned: done. */
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 0;
 }
 
 char *pm_hugetlb_map(size_t len, size_t psize, int flags)

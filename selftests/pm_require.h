@@ -160,6 +160,18 @@ char *pm_thp_map(size_t len, int fd);
 /* A hugetlb mapping of `len` with pages of `psize` (2 MiB or 1 GiB). */
 char *pm_hugetlb_map(size_t len, size_t psize, int flags);
 
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON 100
+#endif
+
+/*
+ * Poison page `i` of [p, p+len) from a forked child that shares it
+ * (MADV_HWPOISON, root only): the child, which touches the page, is killed;
+ * the caller keeps a hwpoison entry. 0 when done, 2 when the kernel cannot
+ * (no CONFIG_MEMORY_FAILURE), -1 or 1 on other failures.
+ */
+int pm_poison_from_child(char *p, size_t i);
+
 /*
  * The mapping `p` of hugetlb pages of `psize` must exist: skip when none of
  * that size are reserved, fail when they are but the mapping failed.

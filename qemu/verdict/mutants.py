@@ -71,6 +71,29 @@ MUTANTS = [
                     f"{RACE}:race.shmem.whole_clear_loses_no_write"],
     },
     {
+        "name": "clear-flushes-first-page-only",
+        "what": "the TLB flush after a clear covers only the first page of what changed",
+        # Invisible when more than 33 pages changed: x86 flushes the whole mm then.
+        "file": "walk/mm/change.rs",
+        "old": "self.lock.flush_tlb_range(start, end);",
+        "new": "let _ = end;\n            self.lock.flush_tlb_range(start, start + 4096);",
+        "killers": [f"{RACE}:race.anon.ranged_clear_of_few_pages_loses_no_write",
+                    f"{RACE}:race.anon.get_and_clear_of_few_dirty_pages_reports_exactly_the_writes"],
+    },
+    {
+        "name": "vm-page-prot-stale",
+        "what": "clearing VM_SOFTDIRTY leaves vm_page_prot as it was: shared pages map writable",
+        # A write to a page mapped after the clear does not fault; only a clean folio
+        # (a new shmem page read in) gets a writable PTE without the dirty bits.
+        "file": "walk/mm/vma.rs",
+        "old": "            bindings::vm_flags_clear(self.as_ptr(), flags::SOFTDIRTY);\n"
+               "            bindings::vma_set_page_prot(self.as_ptr());",
+        "new": "            bindings::vm_flags_clear(self.as_ptr(), flags::SOFTDIRTY);",
+        "killers": [f"{RACE}:race.shmem_hole_read.get_and_clear_reports_exactly_the_writes",
+                    f"{RACE}:race.shmem_hole_read.ranged_clear_loses_no_write",
+                    f"{RACE}:race.shmem_hole_read.whole_clear_loses_no_write"],
+    },
+    {
         "name": "wp-no-mmu-notifier",
         "what": "the MMU_NOTIFY_PROTECTION_VMA range around a write-protecting scan is gone",
         # The change bracket neither starts nor ends the range of this event.
@@ -231,6 +254,14 @@ MUTANTS = [
     },
     # Where the suite was weakest (issue 24): hugetlb, huge-page frames, swap types,
     # credentials, undo paths, uffd-wp markers, max_pages cuts, page sizes.
+    {
+        "name": "hugetlb-pmd-share-ignored",
+        "what": "a hugetlb page mapped through a shared PMD table reads exclusive",
+        "file": "walk/pagemap/mod.rs",
+        "old": "if !page.folio_maybe_mapped_shared() && !leaf.hugetlb_pmd_shared() {",
+        "new": "if !page.folio_maybe_mapped_shared() {",
+        "killers": ["pagemap_read_huge:huge.hugetlb_page_in_a_shared_pmd_table_reads_like_proc"],
+    },
     {
         "name": "hugetlb-pfn-shown-to-all",
         "what": "a hugetlb page's frame is shown to a reader without CAP_SYS_ADMIN (the "

@@ -475,7 +475,16 @@ static void refault(struct __test_metadata *_metadata, FIXTURE_DATA(race) *self,
 	memset(self->candidate, 0, self->pages);
 	if (self->refault == NO_REFAULT)
 		return;
-	/* Inside what the last clear covered, or over all of it when that is smaller. */
+	/* Where the writer writes: inside its window, and what the last clear covered. */
+	if (from < self->win0 * self->gran)
+		from = self->win0 * self->gran;
+	if (to > (self->win0 + self->winn) * self->gran)
+		to = (self->win0 + self->winn) * self->gran;
+	if (from >= to) {
+		from = self->win0 * self->gran;
+		to = (self->win0 + self->winn) * self->gran;
+	}
+	/* Inside that, or over all of it when that is smaller. */
 	if (to - from >= n)
 		first = from + rnd(&self->seed) % (to - from - n + 1);
 	else

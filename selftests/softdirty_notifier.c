@@ -25,22 +25,11 @@
 #include "pm_scan.h"
 
 #include "kselftest_harness.h"
+#include "pm_hmm.h"
 #include "pm_require.h"
 
-#define HMM_DEV "/dev/hmm_dmirror0"
 #define NPAGES 16
 #define LEN (NPAGES * PM_PAGE)
-
-/* The HMM test driver's ABI (lib/test_hmm_uapi.h in the kernel tree). */
-struct hmm_cmd {
-	__u64 addr;	/* in: user address the device accesses */
-	__u64 ptr;	/* in: user buffer the data comes from */
-	__u64 npages;	/* in */
-	__u64 cpages;	/* out: pages copied */
-	__u64 faults;	/* out: device page faults taken */
-};
-#define HMM_WRITE _IOWR('H', 0x01, struct hmm_cmd)
-#define HMM_MIGRATE_TO_DEV _IOWR('H', 0x02, struct hmm_cmd)
 
 FIXTURE(mirror)
 {
@@ -54,11 +43,11 @@ FIXTURE_SETUP(mirror)
 	self->uffd = -1;
 	self->hmm = -1;
 	PM_OPEN_BOTH(self);
-	if (access(HMM_DEV, F_OK))
-		SKIP(return, "no %s: the kernel has no CONFIG_TEST_HMM", HMM_DEV);
+	if (access(PM_HMM_DEV, F_OK))
+		SKIP(return, "no %s: the kernel has no CONFIG_TEST_HMM", PM_HMM_DEV);
 	/* The mirror covers the address space of the process that opens it. */
-	self->hmm = open(HMM_DEV, O_RDWR);
-	ASSERT_GE(self->hmm, 0) TH_LOG("open %s: %s", HMM_DEV, strerror(errno));
+	self->hmm = open(PM_HMM_DEV, O_RDWR);
+	ASSERT_GE(self->hmm, 0) TH_LOG("open %s: %s", PM_HMM_DEV, strerror(errno));
 	self->p = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->p);
 	ASSERT_EQ(0, madvise(self->p, LEN, MADV_NOHUGEPAGE));
@@ -77,7 +66,7 @@ FIXTURE_TEARDOWN(mirror)
 /* The device writes page `i` with `v`; returns the faults it took, -1 on error. */
 static long device_write(FIXTURE_DATA(mirror) *self, int i, uint64_t v)
 {
-	struct hmm_cmd c = {
+	struct pm_hmm_cmd c = {
 		.addr = (uintptr_t)self->p + (size_t)i * PM_PAGE,
 		.ptr = (uintptr_t)self->data,
 		.npages = 1,
@@ -85,7 +74,7 @@ static long device_write(FIXTURE_DATA(mirror) *self, int i, uint64_t v)
 
 	for (size_t k = 0; k < PM_PAGE / 8; k++)
 		self->data[k] = v;
-	if (ioctl(self->hmm, HMM_WRITE, &c) || c.cpages != 1)
+	if (ioctl(self->hmm, PM_HMM_WRITE, &c) || c.cpages != 1)
 		return -1;
 	return (long)c.faults;
 }
@@ -188,14 +177,10 @@ TEST_F(mirror, device_write_after_wp_scan_is_seen)
 /* The device takes page `i` into its private memory; the CPU's entry is then non-present. */
 static bool migrate_to_device(FIXTURE_DATA(mirror) *self, int i)
 {
-	struct hmm_cmd c = {
-		.addr = (uintptr_t)self->p + (size_t)i * PM_PAGE,
-		.ptr = (uintptr_t)self->data,
-		.npages = 1,
-	};
+	char *page = self->p + (size_t)i * PM_PAGE;
 
-	return !ioctl(self->hmm, HMM_MIGRATE_TO_DEV, &c) && c.cpages == 1 &&
-	       pm_count_with(self->proc, self->p + (size_t)i * PM_PAGE, PM_PAGE, RPM_PRESENT) == 0;
+	return pm_hmm_migrate_to_dev(self->hmm, page, 1, self->data) == 1 &&
+	       pm_count_with(self->proc, page, PM_PAGE, RPM_PRESENT) == 0;
 }
 
 /* After the clear, a CPU write to the device-private page brings it back and reads dirty. */

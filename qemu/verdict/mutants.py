@@ -71,12 +71,12 @@ MUTANTS = [
                     f"{RACE}:race.shmem.whole_clear_loses_no_write"],
     },
     {
-        "name": "clear-flushes-first-page-only",
-        "what": "the TLB flush after a clear covers only the first page of what changed",
+        "name": "clear-flush-misses-last-page",
+        "what": "the TLB flush after a clear ends a page early: the last page changed stays cached",
         # Invisible when more than 33 pages changed: x86 flushes the whole mm then.
         "file": "walk/mm/change.rs",
         "old": "self.lock.flush_tlb_range(start, end);",
-        "new": "let _ = end;\n            self.lock.flush_tlb_range(start, start + 4096);",
+        "new": "self.lock.flush_tlb_range(start, end - 4096);",
         "killers": [f"{RACE}:race.anon.ranged_clear_of_few_pages_loses_no_write",
                     f"{RACE}:race.anon.get_and_clear_of_few_dirty_pages_reports_exactly_the_writes"],
     },
@@ -261,6 +261,14 @@ MUTANTS = [
         "old": "if !page.folio_maybe_mapped_shared() && !leaf.hugetlb_pmd_shared() {",
         "new": "if !page.folio_maybe_mapped_shared() {",
         "killers": ["pagemap_read_huge:huge.hugetlb_page_in_a_shared_pmd_table_reads_like_proc"],
+    },
+    {
+        "name": "nonpresent-page-read-exclusive",
+        "what": "a device-private or migration entry reads PM_MMAP_EXCLUSIVE when its page is",
+        "file": "walk/pagemap/mod.rs",
+        "old": "if flags & PM_PRESENT != 0 && page.mapped_exclusively() {",
+        "new": "if page.mapped_exclusively() {",
+        "killers": ["pagemap_read_migration:global.entries_of_migrating_pages_read_right_while_writers_wait"],
     },
     {
         "name": "hugetlb-pfn-shown-to-all",

@@ -22,9 +22,12 @@
  * does not fault, the page stays clean and step 1 of the next round misses it.
  * That is what these tests are for; `make mutants` proves they catch it.
  *
- * Anonymous memory, shmem (memfd) and anonymous THP (written at 2 MiB
+ * Anonymous memory, shmem (memfd), anonymous THP (written at 2 MiB
  * granularity: a write fault on a protected, exclusive huge PMD dirties all
- * of it, and the test checks that it stays PMD-mapped).
+ * of it, and the test checks that it stays PMD-mapped), and 2 MiB hugetlb
+ * pages: write-protection works on them as on THP, and the clears leave them
+ * alone, as clear_refs does (the VMA keeps VM_SOFTDIRTY, the entries their
+ * bits), so for them the model is that every page reads dirty, always.
  *
  * A clear can also go wrong without any stale TLB entry: by leaving the kernel
  * a way to map a clean page writable. Then the write after it never faults and
@@ -57,7 +60,7 @@
 #define REFAULT_PAGES 32	/* the window mapped again after each clear */
 #define FEW_PAGES 32		/* under x86's full-flush threshold (33 pages) */
 
-enum kind { ANON, SHMEM, THP };
+enum kind { ANON, SHMEM, THP, HUGETLB };
 
 /* How the refault variants map pages again after a clear (see the top). */
 enum refault { NO_REFAULT, HOLE_READ, SWAP_IN_READ, MPROTECT_RW };
@@ -118,6 +121,7 @@ FIXTURE(race)
 	uint64_t seed;
 	struct timespec t0;
 	enum refault refault;
+	bool sticky;			/* clears leave every page soft-dirty (hugetlb) */
 	uint64_t clean_bit;		/* in /proc: set on a page a write must fault on */
 	size_t win0, winn;		/* the writer writes granules [win0, win0 + winn) only */
 	bool candidate[THP_PAGES];	/* present, clean, mapped again since the clear */
@@ -135,6 +139,7 @@ FIXTURE_VARIANT(race)
 FIXTURE_VARIANT_ADD(race, anon) { .kind = ANON };
 FIXTURE_VARIANT_ADD(race, shmem) { .kind = SHMEM };
 FIXTURE_VARIANT_ADD(race, thp) { .kind = THP };
+FIXTURE_VARIANT_ADD(race, hugetlb) { .kind = HUGETLB };
 /* A read fault maps a new (clean) shmem folio with the VMA's vm_page_prot. */
 FIXTURE_VARIANT_ADD(race, shmem_hole_read) { .kind = SHMEM, .refault = HOLE_READ };
 /* A read fault swaps an exclusive anonymous page in, writable unless soft-dirty says no. */
@@ -151,6 +156,26 @@ static int pin(pthread_t t, int cpu)
 	return pthread_setaffinity_np(t, sizeof(s), &s);
 }
 
+/*
+ * The first two CPUs this process may run on, in `cpus`, with the calling
+ * thread pinned to the first (the other is for the thread it races with).
+ * 0, or -1 when there are not two.
+ */
+static int pin_first_of_two(int cpus[2])
+{
+	cpu_set_t all;
+	int n = 0;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return -1;
+	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
+		if (CPU_ISSET(i, &all))
+			cpus[n++] = i;
+	if (n < 2)
+		return -1;
+	return pin(pthread_self(), cpus[0]) ? -1 : 0;
+}
+
 static uint64_t rnd(uint64_t *x)
 {
 	*x ^= *x << 13;
@@ -161,8 +186,7 @@ static uint64_t rnd(uint64_t *x)
 
 FIXTURE_SETUP(race)
 {
-	cpu_set_t all;
-	int cpus[2], n = 0;
+	int cpus[2];
 
 	self->uffd = self->memfd = -1;
 	PM_OPEN_BOTH(self);
@@ -172,16 +196,12 @@ FIXTURE_SETUP(race)
 	self->clean_bit = RPM_SOFT_DIRTY;
 	if (self->refault == SWAP_IN_READ && !pm_have_swap())
 		SKIP(return, "no swap device active (the guest has zram)");
-	/* The first two CPUs this process may run on: main on one, the writer on the other. */
-	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
-	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-		if (CPU_ISSET(i, &all))
-			cpus[n++] = i;
-	ASSERT_EQ(2, n) TH_LOG("this process may run on one CPU only");
-	ASSERT_EQ(0, pin(pthread_self(), cpus[0]));
+	/* Main on one CPU, the writer on the other. */
+	ASSERT_EQ(0, pin_first_of_two(cpus)) TH_LOG("this process may run on one CPU only");
 
-	self->pages = self->kind == THP ? THP_PAGES : PAGES;
-	self->gran = self->kind == THP ? 512 : 1;
+	self->sticky = self->kind == HUGETLB;
+	self->pages = self->kind == THP || self->kind == HUGETLB ? THP_PAGES : PAGES;
+	self->gran = self->kind == THP || self->kind == HUGETLB ? 512 : 1;
 	self->len = self->pages * PM_PAGE;
 	self->win0 = 0;
 	self->winn = self->pages / self->gran;
@@ -200,6 +220,10 @@ FIXTURE_SETUP(race)
 		self->buf = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 				 self->memfd, 0);
 		ASSERT_NE(MAP_FAILED, self->buf);
+		break;
+	case HUGETLB:
+		self->buf = pm_hugetlb_map(self->len, PM_HPAGE, MAP_PRIVATE);
+		PM_REQUIRE_HUGETLB_MAPPED(self->buf, PM_HPAGE);
 		break;
 	case THP:
 		if (!pm_have_thp())
@@ -569,7 +593,7 @@ static void run_clear_rounds(struct __test_metadata *_metadata, FIXTURE_DATA(rac
 		if (how == GET_AND_CLEAR && diff_model(self, reported, "get-and-clear", round))
 			tally(self, reported, &lost, &false_dirty);
 		for (size_t i = from; i < to; i++)
-			self->model[i] = false;
+			self->model[i] = self->sticky;
 		/* It took: /proc reads clean wherever the model now says so. */
 		ASSERT_EQ(0, proc_bits(self, RPM_SOFT_DIRTY, got));
 		not_cleared += diff_model(self, got, "after the clear, /proc", round);
@@ -632,7 +656,7 @@ TEST_F_TIMEOUT(race, get_and_clear_racing_writes_are_all_reported, 60)
 	for (unsigned int round = 1; round < rounds_of(self); round++) {
 		unsigned int cmd;
 
-		memset(self->model, 0, self->pages);
+		memset(self->model, self->sticky, self->pages);
 		refault(_metadata, self, false, 0, self->pages);
 		cmd = start_batch(self, false, round);
 		ASSERT_LE(0, do_clear(self, GET_AND_CLEAR, first, &from, &to))
@@ -651,7 +675,7 @@ TEST_F_TIMEOUT(race, get_and_clear_racing_writes_are_all_reported, 60)
 		}
 		ASSERT_EQ(0, proc_bits(self, RPM_SOFT_DIRTY, got));
 		for (size_t i = 0; i < self->pages; i++)
-			not_cleared += got[i];
+			not_cleared += got[i] != self->sticky;
 		if (self->kind == THP)
 			PM_REQUIRE_HUGE(self->proc, self->buf, self->len);
 		if (lost || false_dirty || not_cleared)
@@ -743,8 +767,13 @@ TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 			self->winn = self->pages;
 			write_batch(self, true, round);
 		} else {
-			/* About 128 pages per round whatever the size: the time is in the faults. */
-			wait_batch(self, start_batch_of(self, round == 0 ? 1 : self->pages / 128, round));
+			/*
+			 * About 128 pages per round whatever the size: the time is in the
+			 * faults; half the hugetlb pages (a write unprotects all of one).
+			 */
+			unsigned int per = self->kind == HUGETLB ? 2 : self->pages / 128;
+
+			wait_batch(self, start_batch_of(self, round == 0 ? 1 : per, round));
 		}
 		for (size_t i = 0; i < self->pages; i++)
 			written += self->model[i];
@@ -784,8 +813,11 @@ TEST_F_TIMEOUT(race, wp_scan_reports_exactly_the_writes, 60)
 #define ZAP_CAP_SECONDS 120
 #endif
 
+/* Zaps `count` pieces of `unit` bytes at `p` in turn, each followed by a write of a new value. */
 struct zapper {
 	char *p;
+	size_t unit;
+	int count;
 	_Atomic bool stop;
 	uint64_t want[ZAP_PAGES];
 	long ops;
@@ -797,11 +829,12 @@ static void *zap_loop(void *arg)
 	uint64_t v = 0;
 
 	while (!atomic_load_explicit(&z->stop, memory_order_relaxed)) {
-		int i = v % ZAP_PAGES;
+		int i = v % z->count;
+		char *piece = z->p + (size_t)i * z->unit;
 
-		madvise(z->p + (size_t)i * PM_PAGE, PM_PAGE, MADV_DONTNEED);
+		madvise(piece, z->unit, MADV_DONTNEED);
 		z->want[i] = ++v;
-		*(volatile uint64_t *)(z->p + (size_t)i * PM_PAGE) = v;
+		*(volatile uint64_t *)piece = v;
 		z->ops++;
 	}
 	return NULL;
@@ -816,8 +849,7 @@ TEST(wp_scan_racing_zaps_loses_no_write)
 	long scans = 0, bad = 0;
 	bool reached = false;
 	double took = 0;
-	cpu_set_t all;
-	int cpus[2], n = 0;
+	int cpus[2];
 	pthread_t t;
 
 	PM_REQUIRE_CPUS(2);
@@ -825,18 +857,15 @@ TEST(wp_scan_racing_zaps_loses_no_write)
 	ASSERT_GE(proc, 0);
 	if (uffd < 0)
 		SKIP(return, "userfaultfd with WP_ASYNC unavailable");
-	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
-	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-		if (CPU_ISSET(i, &all))
-			cpus[n++] = i;
-	ASSERT_EQ(2, n);
-	ASSERT_EQ(0, pin(pthread_self(), cpus[0]));
+	ASSERT_EQ(0, pin_first_of_two(cpus)) TH_LOG("this process may run on one CPU only");
 	z.p = mmap(NULL, ZAP_PAGES * PM_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		   -1, 0);
 	ASSERT_NE(MAP_FAILED, z.p);
 	ASSERT_EQ(0, madvise(z.p, ZAP_PAGES * PM_PAGE, MADV_NOHUGEPAGE));
 	pm_touch(z.p, ZAP_PAGES * PM_PAGE, PM_PAGE, true);
 	ASSERT_EQ(0, pm_uffd_register(uffd, z.p, ZAP_PAGES * PM_PAGE, UFFDIO_REGISTER_MODE_WP));
+	z.unit = PM_PAGE;
+	z.count = ZAP_PAGES;
 	ASSERT_EQ(0, pthread_create(&t, NULL, zap_loop, &z));
 	ASSERT_EQ(0, pin(t, cpus[1]));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -882,8 +911,105 @@ TEST(wp_scan_racing_zaps_loses_no_write)
 	close(dev);
 }
 
+/*
+ * The same against huge PMDs: a thread keeps dropping two THPs whole
+ * (MADV_DONTNEED, which clears the PMD and frees the huge page under the PMD
+ * lock) and faulting them in again by a write of a new value, while the main
+ * thread gets-and-clears them (each clear invalidates the huge PMD and writes
+ * it back write-protected). A clear that does so without the PMD lock can
+ * write back a PMD the zap cleared: the huge page is freed and mapped again,
+ * writes go to a page nobody owns, and the debug kernel reports it. Each
+ * huge page must end holding the value last written to it, and read as
+ * present.
+ */
+#define THP_ZAP_PAGES 1024	/* two huge pages */
+#ifndef THP_ZAP_CYCLES
+#define THP_ZAP_CYCLES 200
+#endif
+#ifndef THP_ZAP_CLEARS
+#define THP_ZAP_CLEARS 200
+#endif
+
+TEST(get_and_clear_racing_thp_zaps_loses_no_write)
+{
+	static struct page_region r[THP_ZAP_PAGES];
+	static struct zapper z;
+	int dev = pm_open_dev(), proc = pm_open_proc();
+	long clears = 0, bad = 0, huge = 0;
+	struct timespec t0, t1;
+	bool reached = false;
+	double took = 0;
+	int cpus[2];
+	pthread_t t;
+
+	PM_REQUIRE_CPUS(2);
+	ASSERT_GE(dev, 0);
+	ASSERT_GE(proc, 0);
+	if (!pm_have_thp())
+		SKIP(return, "the kernel has no transparent huge pages");
+	ASSERT_EQ(0, pin_first_of_two(cpus)) TH_LOG("this process may run on one CPU only");
+	z.p = pm_thp_map(2 * PM_HPAGE, -1);
+	ASSERT_NE(MAP_FAILED, z.p);
+	for (int i = 0; i < 2; i++)
+		*(volatile uint64_t *)(z.p + (size_t)i * PM_HPAGE) = 0;
+	PM_REQUIRE_THP(proc, z.p, 2 * PM_HPAGE);
+	z.unit = PM_HPAGE;
+	z.count = 2;
+	ASSERT_EQ(0, pthread_create(&t, NULL, zap_loop, &z));
+	ASSERT_EQ(0, pin(t, cpus[1]));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.flags = RPM_SCAN_CLEAR_SOFT_DIRTY,
+			.start = (uintptr_t)z.p,
+			.end = (uintptr_t)z.p + 2 * PM_HPAGE,
+			.vec = (uintptr_t)r,
+			.vec_len = THP_ZAP_PAGES,
+			.category_mask = PAGE_IS_SOFT_DIRTY,
+			.return_mask = PAGE_IS_SOFT_DIRTY | PAGE_IS_HUGE,
+		};
+		long got = ioctl(dev, PAGEMAP_SCAN, &a);
+
+		if (got < 0) {
+			printf("# get-and-clear failed: %s\n", strerror(errno));
+			bad++;
+			break;
+		}
+		for (long i = 0; i < got; i++)
+			huge += !!(r[i].categories & PAGE_IS_HUGE);
+		clears++;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		reached = clears >= THP_ZAP_CLEARS && *(volatile long *)&z.ops >= THP_ZAP_CYCLES &&
+			  huge >= THP_ZAP_CLEARS / 4;
+	} while (!reached && took < ZAP_CAP_SECONDS);
+	atomic_store(&z.stop, true);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 2; i++) {
+		uint64_t got = *(volatile uint64_t *)(z.p + (size_t)i * PM_HPAGE);
+
+		if (got != z.want[i] && bad++ < 4)
+			printf("# huge page %d holds %llu, last written %llu\n", i,
+			       (unsigned long long)got, (unsigned long long)z.want[i]);
+	}
+	printf("# %ld get-and-clears (%ld huge regions cleared) against %ld zap-and-write cycles "
+	       "in %.1f s\n", clears, huge, z.ops, took);
+	EXPECT_EQ(0, bad);
+	/* The page last written in each (a THP, or a page if none could be had) is there. */
+	for (int i = 0; i < 2; i++)
+		EXPECT_EQ(1, pm_count_with(proc, z.p + (size_t)i * PM_HPAGE, PM_PAGE, RPM_PRESENT));
+	EXPECT_TRUE(reached)
+	TH_LOG("did not reach coverage in %d s: %d get-and-clears (a quarter of them clearing "
+	       "a huge PMD) against %d zap cycles needed", ZAP_CAP_SECONDS, THP_ZAP_CLEARS,
+	       THP_ZAP_CYCLES);
+	close(proc);
+	close(dev);
+}
+
 int main(int argc, char **argv)
 {
 	_wp_scan_racing_zaps_loses_no_write_object.timeout = ZAP_CAP_SECONDS + 60;
+	_get_and_clear_racing_thp_zaps_loses_no_write_object.timeout = ZAP_CAP_SECONDS + 60;
 	return test_harness_run(argc, argv);
 }

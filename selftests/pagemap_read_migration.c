@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Entries read while their pages migrate, with threads waiting on them. The
- * kernel's HMM test driver moves pages into its device-private memory, and a
- * CPU write moves each one back: both ways, while the copy runs, the page's
- * entry is a migration entry, and a thread that touches the page then waits
- * on it (migration_entry_wait) until the move is done. One thread moves the
- * pages to the device in a loop, another writes them in a loop (moving them
- * back, or waiting), and the main thread reads their entries through the
- * device, as root, all the while.
+ * kernel's HMM test driver moves pages into its device-private memory and
+ * back, and a CPU write moves a device-private page back too: while a move
+ * runs, the page's entry is a migration entry, and a thread that touches the
+ * page then waits on it (migration_entry_wait) until the move is done. One
+ * thread moves the pages to the device and back in a loop, another writes
+ * them in a loop (moving them back, or waiting), and the main thread reads
+ * their entries through the device, as root, all the while.
+ *
+ * The writer pauses while the pages move to the device: the driver's move
+ * that way reads the pages back for its own check and is not safe against a
+ * CPU fault at the same time (KASAN reported a slab-out-of-bounds read in
+ * its dmirror_do_read); the move back to system memory is, and that is when
+ * the writer runs.
  *
  * What an entry can be is known: present (with its frame), device-private or
  * migration (non-present, with the type and the frame), never file-backed,
@@ -23,6 +29,7 @@
 #include "pm_common.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -53,22 +60,41 @@ struct movers {
 	char *p;
 	int hmm;
 	_Atomic bool stop;
+	_Atomic bool pause;	/* set by the mover: the writer is to stop writing */
+	_Atomic bool paused;	/* set by the writer while it is stopped */
 	long moved, move_errors, writes;
 	uint64_t buf[LEN / 8];
 };
 
-/* Moves every page of the range that is in RAM into the device's memory, again and again. */
-static void *to_device(void *arg)
+/* Sets the writer's pause to `on` and waits until it has taken it. */
+static void pause_writer(struct movers *m, bool on)
+{
+	atomic_store(&m->pause, on);
+	while (atomic_load(&m->paused) != on && !atomic_load(&m->stop))
+		sched_yield();
+}
+
+/*
+ * Moves every page of the range that is in RAM into the device's memory (the
+ * writer paused), then every one on the device back (the writer running),
+ * again and again.
+ */
+static void *mover(void *arg)
 {
 	struct movers *m = arg;
 
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
-		long n = pm_hmm_migrate_to_dev(m->hmm, m->p, NPAGES, m->buf);
+		long n;
 
+		pause_writer(m, true);
+		n = pm_hmm_migrate_to_dev(m->hmm, m->p, NPAGES, m->buf);
+		pause_writer(m, false);
 		if (n < 0)
 			m->move_errors++;
 		else
 			m->moved += n;
+		if (pm_hmm_migrate_to_sys(m->hmm, m->p, NPAGES, m->buf) < 0)
+			m->move_errors++;
 	}
 	return NULL;
 }
@@ -80,6 +106,13 @@ static void *writer(void *arg)
 	uint64_t v = 0;
 
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
+		if (atomic_load(&m->pause)) {
+			atomic_store(&m->paused, true);
+			while (atomic_load(&m->pause) && !atomic_load(&m->stop))
+				sched_yield();
+			atomic_store(&m->paused, false);
+			continue;
+		}
 		for (int i = 0; i < NPAGES; i++)
 			*(volatile uint64_t *)(m->p + (size_t)i * PM_PAGE) = ++v;
 		m->writes += NPAGES;
@@ -118,7 +151,7 @@ TEST(entries_of_migrating_pages_read_right_while_writers_wait)
 	long seen[KINDS] = {}, proc_migration = 0, bad = 0, reads = 0;
 	struct timespec t0, t1;
 	double took = 0;
-	pthread_t mover, w;
+	pthread_t mv, w;
 	bool reached = false;
 	int dev = pm_open_dev(), proc = pm_open_proc();
 
@@ -134,7 +167,7 @@ TEST(entries_of_migrating_pages_read_right_while_writers_wait)
 	pm_touch(m.p, LEN, PM_PAGE, true);
 	ASSERT_EQ(NPAGES, pm_hmm_migrate_to_dev(m.hmm, m.p, NPAGES, m.buf))
 	TH_LOG("the device did not take the pages");
-	ASSERT_EQ(0, pthread_create(&mover, NULL, to_device, &m));
+	ASSERT_EQ(0, pthread_create(&mv, NULL, mover, &m));
 	ASSERT_EQ(0, pthread_create(&w, NULL, writer, &m));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
@@ -161,7 +194,7 @@ TEST(entries_of_migrating_pages_read_right_while_writers_wait)
 			reached = reached && seen[k] >= READS_OF_EACH;
 	} while (!reached && !bad && took < CAP_SECONDS);
 	atomic_store(&m.stop, true);
-	pthread_join(mover, NULL);
+	pthread_join(mv, NULL);
 	pthread_join(w, NULL);
 	printf("# %.1f s: %ld device reads of %d entries: %ld present, %ld device-private, "
 	       "%ld migration; /proc showed %ld migration entries; %ld pages moved to the "

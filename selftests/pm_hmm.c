@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "pm_hmm.h"
 
-long pm_hmm_migrate_to_dev(int hmm, void *p, size_t npages, void *buf)
+static long pm_hmm_migrate(int hmm, unsigned long cmd, void *p, size_t npages, void *buf)
 {
 	struct pm_hmm_cmd c = {
 		.addr = (uintptr_t)p,
@@ -9,7 +9,17 @@ long pm_hmm_migrate_to_dev(int hmm, void *p, size_t npages, void *buf)
 		.npages = npages,
 	};
 
-	if (ioctl(hmm, PM_HMM_MIGRATE_TO_DEV, &c))
+	if (ioctl(hmm, cmd, &c))
 		return -1;
 	return (long)c.cpages;
+}
+
+long pm_hmm_migrate_to_dev(int hmm, void *p, size_t npages, void *buf)
+{
+	return pm_hmm_migrate(hmm, PM_HMM_MIGRATE_TO_DEV, p, npages, buf);
+}
+
+long pm_hmm_migrate_to_sys(int hmm, void *p, size_t npages, void *buf)
+{
+	return pm_hmm_migrate(hmm, PM_HMM_MIGRATE_TO_SYS, p, npages, buf);
 }

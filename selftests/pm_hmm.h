@@ -25,11 +25,15 @@ struct pm_hmm_cmd {
 };
 #define PM_HMM_WRITE _IOWR('H', 0x01, struct pm_hmm_cmd)
 #define PM_HMM_MIGRATE_TO_DEV _IOWR('H', 0x02, struct pm_hmm_cmd)
+#define PM_HMM_MIGRATE_TO_SYS _IOWR('H', 0x03, struct pm_hmm_cmd)
 
 /*
  * Move the `npages` pages at `p` into the device's memory, through `buf`
  * (npages pages); returns how many moved, or -1 with errno.
  */
 long pm_hmm_migrate_to_dev(int hmm, void *p, size_t npages, void *buf);
+
+/* Move the device's pages among the `npages` at `p` back to system memory; the same returns. */
+long pm_hmm_migrate_to_sys(int hmm, void *p, size_t npages, void *buf);
 
 #endif

@@ -37,17 +37,22 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 # with khugepaged held off).
 MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow uffd-wp-mremap"
 # rpm.others=NAME,NAME on the kernel command line runs only those mm
-# selftests (any built into /others/mm, listed or not), and page-types only
-# if "page-types" is among them: for targeted runs while fixing one program.
-# rpm.others=all runs the whole list and page-types (next to rpm.tests=).
-PAGE_TYPES=yes
+# selftests (any built into /others/mm, listed or not), page-types only if
+# "page-types" is among them, bdwgc's gctest only if "gctest" is: for
+# targeted runs while fixing one program. rpm.others=all runs the whole list,
+# page-types and gctest (next to rpm.tests=).
+PAGE_TYPES=yes GCTEST=yes
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rpm.others=all) ;;
 	rpm.others=*)
-		MM_TESTS= PAGE_TYPES=no
+		MM_TESTS= PAGE_TYPES=no GCTEST=no
 		for t in $(echo "${arg#rpm.others=}" | tr ',' ' '); do
-			if [ "$t" = page-types ]; then PAGE_TYPES=yes; else MM_TESTS="$MM_TESTS $t"; fi
+			case "$t" in
+			page-types) PAGE_TYPES=yes ;;
+			gctest) GCTEST=yes ;;
+			*) MM_TESTS="$MM_TESTS $t" ;;
+			esac
 		done
 		;;
 	esac
@@ -254,6 +259,102 @@ device_absent() {
 		result ok "$name" "passes through with one warning"
 	fi
 }
+
+# bdwgc, Debian's libgc1 (build-others.sh, fetch-bdwgc.sh), and its own test
+# program, gctest: a conservative collector in incremental mode, which on
+# Linux finds the pages written between collections with soft-dirty: at
+# every collection it reads /proc/PID/pagemap over its heap and roots, then
+# writes "4" to /proc/PID/clear_refs. A page read clean that was written is
+# a missed pointer: a live object freed, which gctest's checks of its lists
+# and trees catch. Run once on /proc, once redirected; each run passes when
+#   - gctest exits 0 and prints "Collector appears to work",
+#   - it switched to incremental mode with soft-dirty: gctest's own "Switched
+#     to incremental mode" and "Reading dirty bits from /proc", which it
+#     prints only when GC_incremental_protection_needs() is GC_PROTECTS_NONE,
+#     that is while the library holds the clear_refs file it opened after
+#     seeing a page it wrote read soft-dirty from pagemap; not "Emulating
+#     dirty bits with mprotect/signals", its fallback (GC_PRINT_STATS would
+#     add the library's own "Using soft-dirty bit feature", and double the
+#     run's time: it logs every collection),
+#   - it collected with at least 2 marker threads (2 CPUs),
+#   - redirected: the log shows pagemap opens and clear_refs writes put on
+#     the device, and nothing left on /proc.
+# TAP, in a block of its own:
+#   ok N gctest.incremental_soft_dirty_on_proc
+#   ok N gctest.incremental_soft_dirty_through_device
+GCTEST_LIMIT=300
+
+# gctest_check OUT ERR: prints why a gctest run failed and returns 1, or
+# prints its figures as "# " lines.
+gctest_check() {
+	done_line=$(grep '^Completed [0-9]* collections' "$1" | head -n 1)
+	echo "# $done_line"
+	echo "# $(grep -e '^Switched to incremental mode' -e 'dirty bits' "$1" | paste -sd ';' | sed 's/;/; /g')"
+	markers=$(echo "$done_line" | sed -n 's/.*using \([0-9]*\) marker threads.*/\1/p')
+	if ! grep -q '^Collector appears to work' "$1"; then
+		echo "it did not report 'Collector appears to work'"
+	elif ! grep -q '^Switched to incremental mode$' "$1"; then
+		echo "it did not switch to incremental mode"
+	elif grep -q '^Emulating dirty bits with mprotect/signals' "$1" ||
+		! grep -q '^Reading dirty bits from /proc' "$1"; then
+		echo "it did not use soft-dirty (the mprotect fallback)"
+	elif [ "${markers:-0}" -lt 2 ]; then
+		echo "it marked with ${markers:-?} threads, not 2 or more"
+	else
+		return 0
+	fi
+	return 1
+}
+
+gctest_run() { # NAME direct|redirected TAP_NUMBER
+	name=$1 f=$W/gctest.$2
+	t0=$(date +%s)
+	if [ "$2" = direct ]; then
+		(cd /tmp && timeout "$GCTEST_LIMIT" "$O/gc/gctest" </dev/null >"$f.out" 2>"$f.err")
+	else
+		(cd /tmp && LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 timeout "$GCTEST_LIMIT" "$O/gc/gctest" </dev/null >"$f.out" 2>"$f.err")
+	fi
+	rc=$?
+	t1=$(date +%s)
+	echo "# $name: $2 run: exit $rc in $((t1 - t0))s"
+	why=$(gctest_check "$f.out" "$f.err")
+	ok=$?
+	echo "$why" | grep '^#'
+	why=$(echo "$why" | grep -v '^#')
+	if [ "$2" = redirected ]; then
+		lwhy=$(check_log "$f.err" "$name")
+		lok=$?
+		echo "$lwhy" | grep '^#'
+		lwhy=$(echo "$lwhy" | grep -v '^#')
+		# check_log's counts, again: it ran in a subshell
+		opens=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> /dev/rust_pagemap$' "$f.err")
+		clears=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL$' "$f.err")
+		if [ "$lok" = 0 ] && { [ "$opens" = 0 ] || [ "$clears" = 0 ]; }; then
+			lok=1 lwhy="redirect log shows $opens pagemap opens and $clears clears redirected: wanted both"
+		fi
+	fi
+	if [ "$rc" != 0 ] || [ "$ok" != 0 ]; then
+		[ "$rc" = 0 ] || why="exit $rc${why:+, $why}"
+		[ "$((t1 - t0))" -lt "$GCTEST_LIMIT" ] || why="timed out after ${GCTEST_LIMIT}s, $why"
+		echo "not ok $3 $name - $why"
+		tail -n 8 "$f.out" | sed 's/^/# out: /'
+		grep -v -e '^rpm_redirect\[' "$f.err" | tail -n 8 | sed 's/^/# err: /'
+	elif [ "$2" = redirected ] && [ "$lok" != 0 ]; then
+		echo "not ok $3 $name - $lwhy"
+	else
+		echo "ok $3 $name"
+	fi
+}
+
+if [ "$GCTEST" = yes ]; then
+	echo "RPM-BEGIN bdwgc"
+	echo "TAP version 13"
+	echo "1..2"
+	echo "# bdwgc: $(cat $O/gc/from 2>/dev/null | paste -sd ' '), $(nproc) CPUs"
+	gctest_run gctest.incremental_soft_dirty_on_proc direct 1
+	gctest_run gctest.incremental_soft_dirty_through_device redirected 2
+	echo "RPM-END bdwgc 0"
+fi
 
 # The library's own tests, under it.
 echo "RPM-BEGIN lib_redirect"

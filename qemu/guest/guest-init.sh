@@ -124,7 +124,13 @@ bench)
 	fi
 	echo "RPM-BENCH-MODULE current"
 	/kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
-	echo "RPM-END bench $?"
+	rc=$?
+	# bdwgc's collection time on /proc and through the redirect library
+	# (gc.runs: how many runs each way; guest-others.sh gc-bench).
+	if [ -f /kselftest/gc.runs ]; then
+		/others/guest-others.sh gc-bench "$(cat /kselftest/gc.runs)"
+	fi
+	echo "RPM-END bench $rc"
 	;;
 demo)
 	for t in /kselftest/rust_pagemap/demo*; do

@@ -288,7 +288,7 @@ GCTEST_LIMIT=300
 # prints its figures as "# " lines.
 gctest_check() {
 	done_line=$(grep '^Completed [0-9]* collections' "$1" | head -n 1)
-	echo "# $done_line"
+	[ -z "$done_line" ] || echo "# $done_line"
 	echo "# $(grep -e '^Switched to incremental mode' -e 'dirty bits' "$1" | paste -sd ';' | sed 's/;/; /g')"
 	markers=$(echo "$done_line" | sed -n 's/.*using \([0-9]*\) marker threads.*/\1/p')
 	if ! grep -q '^Collector appears to work' "$1"; then
@@ -345,6 +345,55 @@ gctest_run() { # NAME direct|redirected TAP_NUMBER
 		echo "ok $3 $name"
 	fi
 }
+
+# `make bench` (guest-init.sh's bench mode): guest-others.sh gc-bench RUNS
+# times gctest RUNS times on /proc and RUNS times through the library, pairs
+# interleaved and each pair's order alternating (proc, device; device, proc;
+# ...), without the library's log (a line per clear is not the library's
+# cost). One line per run, for qemu/bench/bench-report.py:
+#   BENCH-GC,proc|device,RUN,COLLECTIONS,MS,CLEARS,CLEAR_NS,READS,READ_NS
+# MS is gctest's own total collection time (GC_get_full_gc_total_time: its
+# full, world-stopped collections, each with a read of the dirty pages and a
+# clear among its marking and sweeping); the rest is what the program's
+# clear_refs writes and pagemap reads cost it, all of them, in and out of
+# those collections, timed by libgc_calls.so (qemu/bench/gc-calls.c,
+# preloaded both ways, before the redirect library). A run that fails or did
+# not use soft-dirty prints BENCH-GC-FAILED.
+gc_bench_one() { # proc|device RUN
+	f=$W/gc-bench.$1
+	if [ "$1" = proc ]; then
+		(cd /tmp && LD_PRELOAD=$O/gc/libgc_calls.so "$O/gc/gctest" </dev/null >"$f.out" 2>"$f.err")
+	else
+		(cd /tmp && LD_PRELOAD="$O/gc/libgc_calls.so $LIB" "$O/gc/gctest" </dev/null \
+			>"$f.out" 2>"$f.err")
+	fi
+	rc=$?
+	why=$(gctest_check "$f.out" "$f.err" | grep -v '^#')
+	calls=$(awk '/^rpm-gc-calls / { for (i = 3; i <= 6; i++) { split($i, kv, "="); s[i] += kv[2] } n++ }
+		END { if (n) printf "%.0f,%.0f,%.0f,%.0f", s[3], s[4], s[5], s[6] }' "$f.err")
+	set -- "$1" "$2" $(sed -n 's/^Completed \([0-9]*\) collections in \([0-9]*\) ms.*/\1 \2/p' "$f.out")
+	if [ "$rc" != 0 ] || [ -n "$why" ] || [ -z "${4:-}" ] || [ -z "$calls" ]; then
+		echo "BENCH-GC-FAILED,$1,$2,exit $rc${why:+, $why}${calls:-, no rpm-gc-calls line}"
+	else
+		echo "BENCH-GC,$1,$2,$3,$4,$calls"
+	fi
+}
+
+if [ "${1:-}" = gc-bench ]; then
+	mkdir -p "$W"
+	i=1
+	while [ "$i" -le "${2:-5}" ]; do
+		if [ $((i % 2)) = 1 ]; then
+			gc_bench_one proc "$i"
+			gc_bench_one device "$i"
+		else
+			gc_bench_one device "$i"
+			gc_bench_one proc "$i"
+		fi
+		i=$((i + 1))
+	done
+	exit 0
+fi
 
 if [ "$GCTEST" = yes ]; then
 	echo "RPM-BEGIN bdwgc"

@@ -7,7 +7,8 @@
 #   OUT/others/        guest-others.sh, librpm_redirect.so, page-types, varied,
 #                      lib_redirect (the library's own tests, selftests/redirect/)
 #   OUT/others/mm/     the mm selftests
-#   OUT/others/gc/     bdwgc's gctest and Debian's libgc.so.1 it loads
+#   OUT/others/gc/     bdwgc's gctest (and gctest-small) and Debian's libgc.so.1
+#                      they load
 #                      (fetch-bdwgc.sh; cached)
 #   OUT/lib*/...       ld-linux-x86-64.so.2, libc.so.6, ... (found with ldd)
 # Usage: build-others.sh KERNEL_OBJ_DIR OUT
@@ -80,7 +81,7 @@ gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
 # bdwgc: Debian's collector and its own test, built once and cached.
 gc=$("$QEMU_DIR/guest/fetch-bdwgc.sh") || die "bdwgc's gctest is not available"
 mkdir -p "$out/others/gc"
-cp "$gc/gctest" "$gc/libgc.so.1" "$gc/from" "$out/others/gc/"
+cp "$gc/gctest" "$gc/gctest-small" "$gc/libgc.so.1" "$gc/from" "$out/others/gc/"
 cp "$QEMU_DIR/guest/guest-others.sh" "$out/others/guest-others.sh"
 chmod +x "$out/others/guest-others.sh"
 

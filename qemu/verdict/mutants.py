@@ -19,9 +19,10 @@ For each, in turn: the tree is copied, the substitution applied (it must
 match exactly `count` times, or the mutant no longer applies and the run
 fails: retarget it), the module rebuilt against the cached debug test kernel,
 and the guest booted (5-level paging) with only the selftest binaries of the
-tests named in `killers`, or with only the blocks of other people's programs
-that qemu/guest/guest-others.sh runs when a killer names one (OTHERS: bdwgc's
-gctest through the redirect library; rpm.tests=none then runs no selftest). The mutant is killed when at least one of those
+tests named in `killers`, and with the blocks of other people's programs that
+qemu/guest/guest-others.sh runs when a killer names one (OTHERS: bdwgc's gctest
+through the redirect library; with no selftest among the killers the guest gets
+rpm.tests=none and runs none). The mutant is killed when at least one of those
 tests reports `not ok`, or the kernel prints a report (WARNING, BUG, KASAN,
 lockdep) while one of those binaries runs; it survives when every one of them
 passed; it is unknown (and the run fails) when one never reported without a

@@ -9,6 +9,14 @@ line. With ICOUNT_LOG (the rpm-icount plugin's file, qemu/bench/icount-plugin.c)
 each workload's `BENCH-ICOUNT,NAME,SEQ,SCOPE,STAT,DEV_DIV,KERN_DIV` line says
 how to read the counted sections of its count phase SEQ: the kernel
 instructions per page (or per call) of each side, and their ratio, `iratio`.
+bdwgc's gctest runs after the benchmark (qemu/guest/guest-others.sh gc-bench):
+one `BENCH-GC,proc|device,RUN,COLLECTIONS,MS,CLEARS,CLEAR_NS,READS,READ_NS`
+line per run, MS its total collection time; they make the row
+`gc_collections`, the median through the device over the median on /proc
+(per run, not per page). The rest, the clear_refs writes and pagemap reads
+of the run and what they cost the program (qemu/bench/gc-calls.c),
+is printed per side beside it: where the two ways differ. A
+`BENCH-GC-FAILED` line fails the report.
 Prints `ratio NAME: X` and `iratio NAME: Y` per workload. Standard library only.
 """
 import math
@@ -62,8 +70,29 @@ def parse(path):
                     info[k] = v
             elif line.startswith("RPM-INFO kernel "):
                 info["kernel"] = line[len("RPM-INFO kernel "):]
+            elif line.startswith("BENCH-GC,"):
+                parts = line.split(",")
+                if len(parts) == 9 and parts[1] in ("proc", "device"):
+                    info.setdefault("gc", {"proc": [], "device": []})[parts[1]].append(
+                        tuple(int(p) for p in parts[3:]))
+            elif line.startswith("BENCH-GC-FAILED,"):
+                info.setdefault("gc_failed", []).append(line)
     info["bench_runs"] = run + 1
+    if info.get("gc") and all(info["gc"].values()):
+        rows.append(gc_row(info["gc"]))
     return rows, baseline, info
+
+
+def gc_row(gc):
+    """The gc_collections row: gctest's total collection time per run, the median of
+    the runs through the device (dev) and on /proc (kern), in ns."""
+    ms = {side: [run[1] for run in runs] for side, runs in gc.items()}
+    return {"name": "gc_collections", "group": "gc", "pages": 1, "run": -1,
+            "dev": median(ms["device"]) * 1e6, "kern": median(ms["proc"]) * 1e6,
+            "note": "bdwgc gctest (Debian libgc1), incremental, soft-dirty: its total collection "
+                    f"time per run (ns per run, not per page), median of {len(ms['device'])} "
+                    f"runs through librpm_redirect.so and {len(ms['proc'])} on /proc, interleaved",
+            "runs": gc}
 
 
 FIELDS = ("insns", "mem", "locked")
@@ -405,6 +434,23 @@ def main(argv):
     if not rows:
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
         return 1
+    for line in info.get("gc_failed", []):
+        print(f"bench-report: a gctest run failed: {line}", file=sys.stderr)
+    gc_lines = []
+    for r in rows:
+        if r["group"] == "gc":
+            for side in ("proc", "device"):
+                runs = r["runs"][side]
+                gc_lines.append(f"gc_collections {side}: " + ", ".join(
+                    f"{run[0]} collections in {run[1]} ms" for run in runs))
+                gc_lines.append(f"gc_calls {side}: median per run: {median([x[2] for x in runs]):.0f} "
+                      f"clears, {median([x[3] for x in runs]) / 1e6:.1f} ms "
+                      f"({median([x[3] / max(x[2], 1) for x in runs]) / 1e3:.1f} us each); "
+                      f"{median([x[4] for x in runs]):.0f} pagemap reads, "
+                      f"{median([x[5] for x in runs]) / 1e6:.1f} ms "
+                      f"({median([x[5] / max(x[4], 1) for x in runs]) / 1e3:.1f} us each)")
+    for line in gc_lines:
+        print(line)
     if icount_log and os.path.exists(icount_log):
         runs, marker, info["outside"] = parse_icount(icount_log)
         if marker is None or info.get("marker") in (None, "0") or \
@@ -429,8 +475,12 @@ def main(argv):
     write_md(rows, baseline, info, accel, versions, os.path.join(outdir, "results.md"), flavour)
     if baseline:
         write_csv(baseline, os.path.join(outdir, "baseline.csv"))
+    if gc_lines:
+        with open(os.path.join(outdir, "results.md"), "a") as f:
+            f.write("\nbdwgc's gctest, each run, and its clear_refs writes and pagemap reads "
+                    "(libgc_calls.so):\n\n" + "".join(f"    {line}\n" for line in gc_lines))
     svg(rows, os.path.join(outdir, "bench.svg"))
-    return 0
+    return 1 if info.get("gc_failed") or (info.get("gc") and not all(info["gc"].values())) else 0
 
 
 if __name__ == "__main__":

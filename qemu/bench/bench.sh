@@ -13,6 +13,10 @@
 # Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/bench/icount-plugin.c), which
 # logs every vCPU's kernel instruction count at bench.c's markers to
 # build/bench/icount.log; bench-report.py pairs them (iratio). BENCH_COUNT=0 boots without it.
+# Then bdwgc's own figure: gctest (qemu/guest/fetch-bdwgc.sh) runs BENCH_GC_RUNS times (default
+# 5) on /proc and as many through librpm_redirect.so, interleaved, in the same boot;
+# `ratio gc_collections` is the median of its total collection time through the device over
+# the median on /proc (BENCH_ONLY runs it only if it names `gc`).
 # BENCH_ALIGN=1 builds the module with every function on a 4 KiB page of its own
 # (-align-all-functions=12): a layout that helps only under TCG (a jump across a guest page
 # is not chained), for a time-only experiment; the results say so. The module users build
@@ -78,15 +82,28 @@ if [ "${BENCH_COUNT:-1}" != 0 ]; then
 	plugin_args=(-plugin "$plugin,outfile=$OUT/icount.log")
 fi
 
+overlay=()
+if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,gc,* ]]; then
+	log "building bdwgc's gctest and the redirect library"
+	"$QEMU_DIR/guest/build-others.sh" "$kobj" "$OUT/others"
+	gcc -shared -fPIC -O2 -g -Wall -Wextra -Werror -fvisibility=hidden \
+		-o "$OUT/others/others/gc/libgc_calls.so" "$TOP/qemu/bench/gc-calls.c" -ldl ||
+		die "libgc_calls.so does not build"
+	overlay=("$OUT/others")
+	echo "${BENCH_GC_RUNS:-5}" >"$OUT/guest/gc.runs"
+fi
+
 kernel=$kobj/arch/x86/boot/bzImage
-"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
+"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin" \
+	"${overlay[@]}"
 accel=TCG
 [ "$("$QEMU_DIR/guest/kvm-probe.sh" "$kernel" "$OUT/initramfs.cpio.gz")" = yes ] && accel=KVM
 if [ -z "${BENCH_ARGS:-}" ]; then
 	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
 fi
 echo "$BENCH_ARGS${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
-"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin"
+"$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin" \
+	"${overlay[@]}"
 
 log "booting the $flavour kernel ($accel, sizes in MiB: $BENCH_ARGS${BENCH_ONLY:+, only $BENCH_ONLY}); the run takes a few minutes"
 if [ "$accel" = KVM ] && [ ${#plugin_args[@]} -gt 0 ]; then
@@ -96,7 +113,7 @@ fi
 RPM_QEMU_ARGS="${plugin_args[*]}" flock /tmp/rpm-qemu.lock "$QEMU_DIR/guest/boot.sh" "$kernel" \
 	"$OUT/initramfs.cpio.gz" bench 4 "$OUT/bench.log" 3600
 # The ratio lines come from bench-report.py below, each with its instruction ratio.
-sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|# )' || true
+sed 's/\r$//' "$OUT/bench.log" | grep -E '^(RPM-INFO|RPM-BENCH-MODULE|BENCH-GC|# )' || true
 # Judged as a 4-level run on the performance kernel (no kmemleak there), without tests.
 python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "4level-perf=$OUT/bench.log" >"$OUT/verdict.txt" || {
 	cat "$OUT/verdict.txt" >&2

@@ -7,6 +7,9 @@
 #   OUT/others/        guest-others.sh, librpm_redirect.so, page-types, varied,
 #                      lib_redirect (the library's own tests, selftests/redirect/)
 #   OUT/others/mm/     the mm selftests
+#   OUT/others/gc/     bdwgc's gctest (and gctest-small) and Debian's libgc.so.1
+#                      they load
+#                      (fetch-bdwgc.sh; cached)
 #   OUT/lib*/...       ld-linux-x86-64.so.2, libc.so.6, ... (found with ldd)
 # Usage: build-others.sh KERNEL_OBJ_DIR OUT
 # The programs are built with the host gcc against the test kernel's exported
@@ -75,11 +78,16 @@ gcc -O2 -g -Wall -Wextra -Werror -isystem "$kobj/usr/include" \
 gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
 	-I "$src/tools/testing/selftests" -o "$out/others/lib_redirect" \
 	"$TOP/selftests/redirect/lib_redirect.c" || die "lib_redirect does not build"
+# bdwgc: Debian's collector and its own test, built once and cached.
+gc=$("$QEMU_DIR/guest/fetch-bdwgc.sh") || die "bdwgc's gctest is not available"
+mkdir -p "$out/others/gc"
+cp "$gc/gctest" "$gc/gctest-small" "$gc/libgc.so.1" "$gc/from" "$out/others/gc/"
 cp "$QEMU_DIR/guest/guest-others.sh" "$out/others/guest-others.sh"
 chmod +x "$out/others/guest-others.sh"
 
 # The dynamic loader and every library the programs load, at the paths ldd
-# names (the loader's built-in search path finds them there).
+# names (the loader's built-in search path finds them there); a library
+# already in OUT (libgc.so.1, found through gctest's $ORIGIN) stays where it is.
 find "$out/others" -type f \( -perm -u+x -o -name '*.so' \) |
 	while read -r f; do
 		# scripts are not dynamic executables: ldd says so and fails
@@ -87,6 +95,7 @@ find "$out/others" -type f \( -perm -u+x -o -name '*.so' \) |
 	done |
 	awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u |
 	while read -r lib; do
+		case "$lib" in "$out"/*) continue ;; esac
 		mkdir -p "$out$(dirname "$lib")"
 		cp -L "$lib" "$out$lib"
 	done

@@ -95,7 +95,9 @@ else
 	echo "RPM-MODULE failed ($load)"
 fi
 
-# rpm.tests=a,b on the command line runs only those programs; rpm.env=NAME=VALUE
+# rpm.tests=a,b on the command line runs only those programs (rpm.tests=none:
+# no selftest program, for a boot of other people's programs alone, with
+# rpm.others=); rpm.env=NAME=VALUE
 # (repeatable) puts NAME in their environment; rpm.timeout=SECONDS overrides the
 # runner's per-program timeout (selftests/settings).
 only= timeout=
@@ -122,7 +124,13 @@ bench)
 	fi
 	echo "RPM-BENCH-MODULE current"
 	/kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
-	echo "RPM-END bench $?"
+	rc=$?
+	# bdwgc's collection time on /proc and through the redirect library
+	# (gc.runs: how many runs each way; guest-others.sh gc-bench).
+	if [ -f /kselftest/gc.runs ]; then
+		/others/guest-others.sh gc-bench "$(cat /kselftest/gc.runs)"
+	fi
+	echo "RPM-END bench $rc"
 	;;
 demo)
 	for t in /kselftest/rust_pagemap/demo*; do
@@ -132,24 +140,28 @@ demo)
 	;;
 check)
 	# The installed kselftest runner, as a user runs it; it prints KTAP.
-	set --
-	[ -z "$timeout" ] || set -- -o "$timeout"
-	for t in $(echo "$only" | tr , ' '); do
-		set -- "$@" -t "rust_pagemap:$t"
-	done
-	# Each program's start and result line is also stamped with the guest's
-	# uptime (RPM-TIME), from which the host prints the seconds each took.
-	{
-		/kselftest/run_kselftest.sh "$@"
-		echo $? >/tmp/runner.rc
-	} | while IFS= read -r line; do
-		case "$line" in
-		"# selftests: "* | "ok "* | "not ok "*)
-			echo "RPM-TIME $(cut -d' ' -f1 /proc/uptime) $line" ;;
-		esac
-		printf '%s\n' "$line"
-	done
-	echo "RPM-RUNNER exit=$(cat /tmp/runner.rc 2>/dev/null || echo none)"
+	if [ "$only" = none ]; then
+		echo "RPM-INFO rpm.tests=none: no selftest program"
+	else
+		set --
+		[ -z "$timeout" ] || set -- -o "$timeout"
+		for t in $(echo "$only" | tr , ' '); do
+			set -- "$@" -t "rust_pagemap:$t"
+		done
+		# Each program's start and result line is also stamped with the guest's
+		# uptime (RPM-TIME), from which the host prints the seconds each took.
+		{
+			/kselftest/run_kselftest.sh "$@"
+			echo $? >/tmp/runner.rc
+		} | while IFS= read -r line; do
+			case "$line" in
+			"# selftests: "* | "ok "* | "not ok "*)
+				echo "RPM-TIME $(cut -d' ' -f1 /proc/uptime) $line" ;;
+			esac
+			printf '%s\n' "$line"
+		done
+		echo "RPM-RUNNER exit=$(cat /tmp/runner.rc 2>/dev/null || echo none)"
+	fi
 	# --- others: other people's programs, directly and through librpm_redirect.so ---
 	# (all of them with the whole suite; with rpm.tests= only when rpm.others=
 	# names some: guest-others.sh reads it)

@@ -37,17 +37,22 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 # with khugepaged held off).
 MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow uffd-wp-mremap"
 # rpm.others=NAME,NAME on the kernel command line runs only those mm
-# selftests (any built into /others/mm, listed or not), and page-types only
-# if "page-types" is among them: for targeted runs while fixing one program.
-# rpm.others=all runs the whole list and page-types (next to rpm.tests=).
-PAGE_TYPES=yes
+# selftests (any built into /others/mm, listed or not), page-types only if
+# "page-types" is among them, bdwgc's gctest only if "gctest" is: for
+# targeted runs while fixing one program. rpm.others=all runs the whole list,
+# page-types and gctest (next to rpm.tests=).
+PAGE_TYPES=yes GCTEST=yes
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rpm.others=all) ;;
 	rpm.others=*)
-		MM_TESTS= PAGE_TYPES=no
+		MM_TESTS= PAGE_TYPES=no GCTEST=no
 		for t in $(echo "${arg#rpm.others=}" | tr ',' ' '); do
-			if [ "$t" = page-types ]; then PAGE_TYPES=yes; else MM_TESTS="$MM_TESTS $t"; fi
+			case "$t" in
+			page-types) PAGE_TYPES=yes ;;
+			gctest) GCTEST=yes ;;
+			*) MM_TESTS="$MM_TESTS $t" ;;
+			esac
 		done
 		;;
 	esac
@@ -254,6 +259,154 @@ device_absent() {
 		result ok "$name" "passes through with one warning"
 	fi
 }
+
+# bdwgc, Debian's libgc1 (build-others.sh, fetch-bdwgc.sh), and its own test
+# program, gctest: a conservative collector in incremental mode, which on
+# Linux finds the pages written between collections with soft-dirty: at
+# every collection it reads /proc/PID/pagemap over its heap and roots, then
+# writes "4" to /proc/PID/clear_refs. A page read clean that was written is
+# a missed pointer: a live object freed, which gctest's checks of its lists
+# and trees catch. make check runs gctest-small (fetch-bdwgc.sh: test.c with
+# one thread beside main instead of five, 5 s a run on the performance
+# kernel instead of 16) once on /proc, once redirected; each run passes when
+#   - gctest exits 0 and prints "Collector appears to work",
+#   - it switched to incremental mode with soft-dirty: gctest's own "Switched
+#     to incremental mode" and "Reading dirty bits from /proc", which it
+#     prints only when GC_incremental_protection_needs() is GC_PROTECTS_NONE,
+#     that is while the library holds the clear_refs file it opened after
+#     seeing a page it wrote read soft-dirty from pagemap; not "Emulating
+#     dirty bits with mprotect/signals", its fallback (GC_PRINT_STATS would
+#     add the library's own "Using soft-dirty bit feature", and double the
+#     run's time: it logs every collection),
+#   - it collected with at least 2 marker threads (2 CPUs),
+#   - redirected: the log shows pagemap opens and clear_refs writes put on
+#     the device, and nothing left on /proc.
+# TAP, in a block of its own:
+#   ok N gctest.incremental_soft_dirty_on_proc
+#   ok N gctest.incremental_soft_dirty_through_device
+GCTEST_LIMIT=300
+
+# gctest_check OUT ERR: prints why a gctest run failed and returns 1, or
+# prints its figures as "# " lines.
+gctest_check() {
+	done_line=$(grep '^Completed [0-9]* collections' "$1" | head -n 1)
+	[ -z "$done_line" ] || echo "# $done_line"
+	echo "# $(grep -e '^Switched to incremental mode' -e 'dirty bits' "$1" | paste -sd ';' | sed 's/;/; /g')"
+	markers=$(echo "$done_line" | sed -n 's/.*using \([0-9]*\) marker threads.*/\1/p')
+	if ! grep -q '^Collector appears to work' "$1"; then
+		echo "it did not report 'Collector appears to work'"
+	elif ! grep -q '^Switched to incremental mode$' "$1"; then
+		echo "it did not switch to incremental mode"
+	elif grep -q '^Emulating dirty bits with mprotect/signals' "$1" ||
+		! grep -q '^Reading dirty bits from /proc' "$1"; then
+		echo "it did not use soft-dirty (the mprotect fallback)"
+	elif [ "${markers:-0}" -lt 2 ]; then
+		echo "it marked with ${markers:-?} threads, not 2 or more"
+	else
+		return 0
+	fi
+	return 1
+}
+
+gctest_run() { # NAME direct|redirected TAP_NUMBER
+	name=$1 f=$W/gctest.$2
+	t0=$(date +%s)
+	if [ "$2" = direct ]; then
+		(cd /tmp && timeout "$GCTEST_LIMIT" "$O/gc/gctest-small" </dev/null >"$f.out" 2>"$f.err")
+	else
+		(cd /tmp && LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 timeout "$GCTEST_LIMIT" "$O/gc/gctest-small" \
+			</dev/null >"$f.out" 2>"$f.err")
+	fi
+	rc=$?
+	t1=$(date +%s)
+	echo "# $name: $2 run: exit $rc in $((t1 - t0))s"
+	why=$(gctest_check "$f.out" "$f.err")
+	ok=$?
+	echo "$why" | grep '^#'
+	why=$(echo "$why" | grep -v '^#')
+	if [ "$2" = redirected ]; then
+		lwhy=$(check_log "$f.err" "$name")
+		lok=$?
+		echo "$lwhy" | grep '^#'
+		lwhy=$(echo "$lwhy" | grep -v '^#')
+		# check_log's counts, again: it ran in a subshell
+		opens=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> /dev/rust_pagemap$' "$f.err")
+		clears=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL$' "$f.err")
+		if [ "$lok" = 0 ] && { [ "$opens" = 0 ] || [ "$clears" = 0 ]; }; then
+			lok=1 lwhy="redirect log shows $opens pagemap opens and $clears clears redirected: wanted both"
+		fi
+	fi
+	if [ "$rc" != 0 ] || [ "$ok" != 0 ]; then
+		[ "$rc" = 0 ] || why="exit $rc${why:+, $why}"
+		[ "$((t1 - t0))" -lt "$GCTEST_LIMIT" ] || why="timed out after ${GCTEST_LIMIT}s, $why"
+		echo "not ok $3 $name - $why"
+		tail -n 8 "$f.out" | sed 's/^/# out: /'
+		grep -v -e '^rpm_redirect\[' "$f.err" | tail -n 8 | sed 's/^/# err: /'
+	elif [ "$2" = redirected ] && [ "$lok" != 0 ]; then
+		echo "not ok $3 $name - $lwhy"
+	else
+		echo "ok $3 $name"
+	fi
+}
+
+# `make bench` (guest-init.sh's bench mode): guest-others.sh gc-bench RUNS
+# times gctest RUNS times on /proc and RUNS times through the library, pairs
+# interleaved and each pair's order alternating (proc, device; device, proc;
+# ...), without the library's log (a line per clear is not the library's
+# cost). One line per run, for qemu/bench/bench-report.py:
+#   BENCH-GC,proc|device,RUN,COLLECTIONS,MS,CLEARS,CLEAR_NS,READS,READ_NS
+# MS is gctest's own total collection time (GC_get_full_gc_total_time: its
+# full, world-stopped collections, each with a read of the dirty pages and a
+# clear among its marking and sweeping); the rest is what the program's
+# clear_refs writes and pagemap reads cost it, all of them, in and out of
+# those collections, timed by libgc_calls.so (qemu/bench/gc-calls.c,
+# preloaded both ways, before the redirect library). A run that fails or did
+# not use soft-dirty prints BENCH-GC-FAILED.
+gc_bench_one() { # proc|device RUN
+	f=$W/gc-bench.$1
+	if [ "$1" = proc ]; then
+		(cd /tmp && LD_PRELOAD=$O/gc/libgc_calls.so "$O/gc/gctest" </dev/null >"$f.out" 2>"$f.err")
+	else
+		(cd /tmp && LD_PRELOAD="$O/gc/libgc_calls.so $LIB" "$O/gc/gctest" </dev/null \
+			>"$f.out" 2>"$f.err")
+	fi
+	rc=$?
+	why=$(gctest_check "$f.out" "$f.err" | grep -v '^#')
+	calls=$(awk '/^rpm-gc-calls / { for (i = 3; i <= 6; i++) { split($i, kv, "="); s[i] += kv[2] } n++ }
+		END { if (n) printf "%.0f,%.0f,%.0f,%.0f", s[3], s[4], s[5], s[6] }' "$f.err")
+	set -- "$1" "$2" $(sed -n 's/^Completed \([0-9]*\) collections in \([0-9]*\) ms.*/\1 \2/p' "$f.out")
+	if [ "$rc" != 0 ] || [ -n "$why" ] || [ -z "${4:-}" ] || [ -z "$calls" ]; then
+		echo "BENCH-GC-FAILED,$1,$2,exit $rc${why:+, $why}${calls:-, no rpm-gc-calls line}"
+	else
+		echo "BENCH-GC,$1,$2,$3,$4,$calls"
+	fi
+}
+
+if [ "${1:-}" = gc-bench ]; then
+	mkdir -p "$W"
+	i=1
+	while [ "$i" -le "${2:-5}" ]; do
+		if [ $((i % 2)) = 1 ]; then
+			gc_bench_one proc "$i"
+			gc_bench_one device "$i"
+		else
+			gc_bench_one device "$i"
+			gc_bench_one proc "$i"
+		fi
+		i=$((i + 1))
+	done
+	exit 0
+fi
+
+if [ "$GCTEST" = yes ]; then
+	echo "RPM-BEGIN bdwgc"
+	echo "TAP version 13"
+	echo "1..2"
+	echo "# bdwgc: $(cat $O/gc/from 2>/dev/null | paste -sd ' '), $(nproc) CPUs"
+	gctest_run gctest.incremental_soft_dirty_on_proc direct 1
+	gctest_run gctest.incremental_soft_dirty_through_device redirected 2
+	echo "RPM-END bdwgc 0"
+fi
 
 # The library's own tests, under it.
 echo "RPM-BEGIN lib_redirect"

@@ -19,7 +19,10 @@ For each, in turn: the tree is copied, the substitution applied (it must
 match exactly `count` times, or the mutant no longer applies and the run
 fails: retarget it), the module rebuilt against the cached debug test kernel,
 and the guest booted (5-level paging) with only the selftest binaries of the
-tests named in `killers`. The mutant is killed when at least one of those
+tests named in `killers`, and with the blocks of other people's programs that
+qemu/guest/guest-others.sh runs when a killer names one (OTHERS: bdwgc's gctest
+through the redirect library; with no selftest among the killers the guest gets
+rpm.tests=none and runs none). The mutant is killed when at least one of those
 tests reports `not ok`, or the kernel prints a report (WARNING, BUG, KASAN,
 lockdep) while one of those binaries runs; it survives when every one of them
 passed; it is unknown (and the run fails) when one never reported without a
@@ -415,7 +418,31 @@ MUTANTS = [
         "new": "let mut c = SWAPPED | self.unprotected(false);",
         "killers": ["pagemap_scan_categories:cat.written_not_on_uffd_wp_marker.scan"],
     },
+    # Other people's programs as killers (OTHERS below): a tracker that depends on the
+    # device, not a test of ours.
+    {
+        "name": "clear-leaves-pte-writable",
+        "what": "a clear cleans a present PTE's soft-dirty bit but leaves the PTE writable: "
+                "the next write to the page takes no fault and the page keeps reading clean",
+        "file": "walk/mm/modify.rs",
+        "old": "        self.update(seen, x86::pte_clean_wrprotect);",
+        "new": "        self.update(seen, |v| v & !(1u64 << 11));",
+        "also": [("walk/mm/modify.rs",
+                  ".update(self.entry.raw(), x86::pte_clean_wrprotect);",
+                  ".update(self.entry.raw(), |v| v & !(1u64 << 11));"),
+                 ("walk/mm/modify.rs",
+                  "let new = bindings::pte_clear_soft_dirty(bindings::pte_wrprotect(old));",
+                  "let new = bindings::pte_clear_soft_dirty(old);")],
+        "killers": ["bdwgc:gctest.incremental_soft_dirty_through_device"],
+    },
 ]
+
+# Killers that are not selftest binaries: a block of qemu/guest/guest-others.sh
+# (RPM-BEGIN NAME ... RPM-END NAME), named "BLOCK:TEST" like a binary's test, and the
+# rpm.others= item that makes the guest run it. Such a boot carries the overlay
+# qemu/guest/build-others.sh builds (the redirect library, the programs, their loader
+# and libc).
+OTHERS = {"bdwgc": "gctest"}
 
 COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]
 
@@ -458,25 +485,26 @@ def results(log_text):
     """{binary: {test: 'ok'|'not ok'|'skip'}} from a guest console: the
     installed kselftest runner's KTAP, each program between
     `# selftests: rust_pagemap: NAME` and its own result line, its TAP
-    nested under a "# " prefix."""
-    out, binary = {}, None
+    nested under a "# " prefix; and the blocks of guest-others.sh, between
+    `RPM-BEGIN NAME` and `RPM-END NAME`, their TAP not nested."""
+    out, binary, block = {}, None, False
     start = re.compile(r"^# selftests: \S+: (\S+)\s*$")
     end = re.compile(r"^(not ok|ok) \d+ selftests: \S+: (\S+)")
     for raw in log_text.replace("\r", "").split("\n"):
         if binary and any(p.search(raw) for _, p in SPLATS):
             out[binary][SPLAT] = raw.strip()[:160]
         line = re.sub(r"^\[\s*\d+\.\d+\]\s?", "", raw.strip())
-        m = start.match(line)
+        m = start.match(line) or re.match(r"^RPM-BEGIN (\S+)", line)
         if m:
-            binary = m.group(1)
+            binary, block = m.group(1), line.startswith("RPM-BEGIN ")
             out.setdefault(binary, {})
             continue
-        if end.match(line):
+        if end.match(line) or line.startswith("RPM-END "):
             binary = None
             continue
-        if not binary or not line.startswith("# "):
+        if not binary or not (block or line.startswith("# ")):
             continue
-        inner = line[2:]
+        inner = line if block else line[2:]
         m = TAP.match(inner)
         if m:
             status = "skip" if re.search(r"#\s*SKIP", inner, re.I) else m.group(1)
@@ -507,18 +535,25 @@ def modes_of(m):
     return ["5", "4"] if files & MODE_DEPENDENT else ["5"]
 
 
-def run_guest(kobj, ko, tests_dir, binaries, tag, paging="5"):
+def run_guest(kobj, ko, tests_dir, binaries, tag, paging="5", others_dir=None):
     """Boot the guest (`paging`-level paging) with `ko` and the installed selftests,
-    running only `binaries` (rpm.tests= selects them for the runner); returns the
+    running only `binaries` (rpm.tests= selects them for the runner; rpm.others= the
+    blocks of guest-others.sh among them, from the overlay `others_dir`); returns the
     parsed results."""
     tag = f"{tag}-{paging}level"
     sub = os.path.join(BUILD, tag, "guest")
     shutil.rmtree(sub, ignore_errors=True)
     os.makedirs(sub)
     initrd = os.path.join(sub, "initramfs.cpio.gz")
-    sh([os.path.join(QEMU_DIR, "guest", "mkinitramfs.sh"), initrd, ko, tests_dir])
+    selftests = sorted(b for b in binaries if b not in OTHERS)
+    others = sorted(OTHERS[b] for b in binaries if b in OTHERS)
+    overlay = ["", others_dir] if others else []
+    sh([os.path.join(QEMU_DIR, "guest", "mkinitramfs.sh"), initrd, ko, tests_dir] + overlay)
     console = os.path.join(sub, "console.log")
-    env = dict(os.environ, RPM_APPEND="rpm.tests=" + ",".join(sorted(binaries)))
+    append = "rpm.tests=" + (",".join(selftests) or "none")
+    if others:
+        append += " rpm.others=" + ",".join(others)
+    env = dict(os.environ, RPM_APPEND=append)
     t0 = time.time()
     sh(["flock", QEMU_LOCK, os.path.join(QEMU_DIR, "guest", "boot.sh"),
         os.path.join(kobj, "arch/x86/boot/bzImage"), initrd, "check", paging, console, "900"],
@@ -566,6 +601,11 @@ def main(argv):
     shutil.rmtree(tests_dir, ignore_errors=True)
     log("building the selftests")
     sh([os.path.join(QEMU_DIR, "guest", "build-tests.sh"), kobj, tests_dir])
+    others_dir = None
+    if any(k.split(":", 1)[0] in OTHERS for m in chosen for k in m["killers"]):
+        others_dir = os.path.join(BUILD, "others")
+        log("building other people's programs and the redirect library")
+        sh([os.path.join(QEMU_DIR, "guest", "build-others.sh"), kobj, others_dir])
 
     def is_set(sym):
         return re.search(rf"^{sym}=[ym]", config, re.M) is not None
@@ -596,7 +636,7 @@ def main(argv):
     elif all_binaries:
         for p in base_modes:
             base[p], _ = run_guest(kobj, os.path.join(TOP, "rust_pagemap.ko"), tests_dir,
-                                   all_binaries, "baseline", p)
+                                   all_binaries, "baseline", p, others_dir)
     bad_base = []
     for p, res in base.items():
         # A kernel report in the baseline means the run cannot tell a mutant's report
@@ -649,7 +689,7 @@ def main(argv):
         failed, missing = [], []
         for p in modes_of(m):
             res, _ = run_guest(kobj, os.path.join(tree, "rust_pagemap.ko"), tests_dir,
-                               set(killers_by_binary(m)), m["name"], p)
+                               set(killers_by_binary(m)), m["name"], p, others_dir)
             for b, tests in killers_by_binary(m).items():
                 for t in tests:
                     st = res.get(b, {}).get(t)

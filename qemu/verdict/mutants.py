@@ -216,22 +216,6 @@ MUTANTS = [
         "killers": [f"{RACE}:global.wp_scan_racing_zaps_loses_no_write"],
     },
     {
-        "name": "pmd-lock-dropped",
-        "what": "a huge PMD is read and changed with its lock released right after it was "
-                "taken (re-taken only to release it at the end)",
-        "file": "walk/mm/table.rs",
-        "old": "        // INVARIANT: `pmd_lock` returns with the lock held.\n        Self { pmd, ptl }",
-        "new": "        unsafe { bindings::spin_unlock(ptl) };\n        Self { pmd, ptl }",
-        "also": [("walk/mm/table.rs",
-                  "impl Drop for PmdLock<'_> {\n    fn drop(&mut self) {\n"
-                  "        // SAFETY: `ptl` is held (type invariant) and released once, here.\n"
-                  "        unsafe { bindings::spin_unlock(self.ptl) };",
-                  "impl Drop for PmdLock<'_> {\n    fn drop(&mut self) {\n"
-                  "        unsafe { bindings::spin_lock(self.ptl) };\n"
-                  "        unsafe { bindings::spin_unlock(self.ptl) };")],
-        "killers": [f"{RACE}:global.get_and_clear_racing_thp_zaps_loses_no_write"],
-    },
-    {
         "name": "exclusive-bit-zero",
         "what": "PM_MMAP_EXCLUSIVE is never set on a PTE",
         "file": "walk/pagemap/mod.rs",

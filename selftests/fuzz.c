@@ -16,6 +16,11 @@
  * this process, of a child, of pid 1, of a kernel thread, of a zombie and of a
  * reaped child, pipes, memfds, closed and absurd numbers).
  *
+ * The device-only calls are also checked against /proc's reading of twin A
+ * right after them (see "clean after a clear" below): a clear's pages must
+ * read clean, every other page as before, and the whole clear must leave
+ * what /proc's own whole clear (clear_refs) leaves.
+ *
  * State: calls that change memory state (write-protecting scans, clears,
  * get-and-clear, buffers inside the arena) run on twin memory, the same
  * layout at two addresses built by the same steps: /proc's call on twin A,
@@ -33,6 +38,7 @@
  * RPM_FUZZ_CAP_SECONDS bounds a run's time: one that has not made its calls
  * by then stops and fails, with the count it reached (defaults below).
  */
+#include "pm_clear.h"
 #include "pm_hostile.h"
 
 #include <setjmp.h>
@@ -86,6 +92,8 @@ struct fuzz {
 	int zombie_pidfd, reaped_pidfd;
 	long calls, mismatches, unstable, device_only, state_changes, twin_checks;
 	bool capped;		/* the run stopped at its time cap, short of its calls */
+	bool hugetlb;		/* slot 5 is hugetlb (else plain anonymous memory) */
+	long clean_checked, unchanged_checked;	/* pages checked after clears */
 	long by_kind[8];
 	double by_time[8];
 };
@@ -226,6 +234,7 @@ static bool build_twin(char *b)
 	/* 5: a 2 MiB hugetlb page (plain anonymous memory if the pool is empty). */
 	s = mmap(b + 5 * PM_HPAGE, PM_HPAGE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT) | MAP_FIXED, -1, 0);
+	F->hugetlb = s != MAP_FAILED;
 	if (s == MAP_FAILED)
 		s = mmap(b + 5 * PM_HPAGE, PM_HPAGE, PROT_READ,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -965,6 +974,192 @@ static void fuzz_scan(struct pm_rng *r)
 		F->state_changes++;
 }
 
+/* --- clean after a clear ---------------------------------------------------- */
+
+/*
+ * The device's clears against /proc's reading of twin A, right after them
+ * (the twin the first of each pair of calls works on; twin B must stay like
+ * it, which the twin checks see). Rules from fs/proc/task_mmu.c and
+ * uapi/rust_pagemap.h:
+ *   - clear_refs (4) write-protects and cleans every PTE and huge PMD (swap
+ *     entries, markers, PROT_NONE and read-only pages included) but pinned
+ *     pages (none here), and clears VM_SOFTDIRTY on every VMA, hugetlb too:
+ *     after it every page of the twins reads clean;
+ *   - the device's whole clear is the same but for hugetlb VMAs, which keep
+ *     their flag (their pages read dirty through it, the read path never
+ *     looks at the huge entry's bit); so /proc's clear right after the
+ *     device's finds nothing left to clean but hugetlb pages;
+ *   - a ranged clear cleans [start, end rounded up to a page), hugetlb aside,
+ *     and an anonymous THP it covers in part is split and cleaned exactly
+ *     (the twins have no shared THP, which would be left alone); the split
+ *     marks every PTE of a dirty huge page soft-dirty (pte_mkdirty() in
+ *     __split_huge_pmd_locked() sets soft-dirty on x86), so the THP's pages
+ *     outside the range may read dirty after it, whatever they read before;
+ *   - a get-and-clear cleans exactly what it reported, hugetlb aside (and the
+ *     THP's pages it did not report may read dirty if it split it), but a
+ *     VMA's own VM_SOFTDIRTY is consumed only for the part reported without a
+ *     gap from the VMA's first page in the range on: a page reported after a
+ *     gap in such a VMA keeps reading dirty, and nothing is required of it;
+ *   - every page a clear did not cover reads as before (nothing maps anything
+ *     between the clear and the reading, so no new VMA reads dirty).
+ */
+enum want { W_UNCHANGED, W_CLEAN, W_ANY };
+static uint64_t twin_pre[TWIN_PAGES], twin_post[TWIN_PAGES];
+static uint8_t twin_want[TWIN_PAGES];
+static struct pm_vma sd_vmas[64];
+static int n_sd_vmas;
+static bool thp_before;		/* twin A's slot 1 was a PMD-mapped THP */
+
+#define SLOT_PAGES (PM_HPAGE / PM_PAGE)
+
+/*
+ * Twin A as /proc reads it before a clear, whether its slot 1 is a THP, and
+ * (for a get-and-clear, `vmas`) its VMAs with VM_SOFTDIRTY.
+ */
+static bool before_clear(bool vmas)
+{
+	static struct pm_scan_result res;
+	uintptr_t a = (uintptr_t)F->twin[0];
+	struct pm_scan_arg q = pm_scan_req(a + PM_HPAGE, a + 2 * PM_HPAGE, 0, 0, PAGE_IS_HUGE, 0,
+					   PAGE_IS_HUGE);
+
+	pm_scan_run(F->proc, &q, 1, &res);
+	thp_before = res.ret > 0 && res.r[0].start == a + PM_HPAGE &&
+		     res.r[0].end == a + 2 * PM_HPAGE;
+	n_sd_vmas = vmas ? pm_soft_dirty_vmas(a, a + TWIN, sd_vmas, 64) : 0;
+	return n_sd_vmas >= 0 && !pm_read_entries(F->proc, a, TWIN_PAGES, twin_pre);
+}
+
+static bool in_hugetlb_slot(size_t i)
+{
+	return F->hugetlb && i >= 5 * SLOT_PAGES;
+}
+
+/* Whether page i of twin A is in slot 1 and it was a THP that [start, end) covers in part. */
+static bool thp_cut(size_t i, uint64_t start, uint64_t end)
+{
+	uintptr_t s1 = (uintptr_t)F->twin[0] + PM_HPAGE;
+
+	return thp_before && i / SLOT_PAGES == 1 && start < s1 + PM_HPAGE && end > s1 &&
+	       (start > s1 || end < s1 + PM_HPAGE);
+}
+
+/* Whether page i of twin A is reported after a page of its soft-dirty VMA that was not. */
+static bool after_a_gap(size_t i, uint64_t start, const uint8_t *reported)
+{
+	uintptr_t a = (uintptr_t)F->twin[0], x = a + i * PM_PAGE;
+
+	for (int v = 0; v < n_sd_vmas; v++) {
+		uintptr_t from = sd_vmas[v].start > start ? sd_vmas[v].start : start;
+
+		if (x < sd_vmas[v].start || x >= sd_vmas[v].end)
+			continue;
+		for (uintptr_t y = from < a ? a : from; y < x; y += PM_PAGE)
+			if (!reported[(y - a) / PM_PAGE])
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/* Twin A reads as twin_want says, per /proc and per the device; false (and reports) if not. */
+static bool check_after_clear(const char *what)
+{
+	static uint64_t dev_post[TWIN_PAGES];
+	uintptr_t a = (uintptr_t)F->twin[0];
+
+	if (pm_read_entries(F->proc, a, TWIN_PAGES, twin_post) ||
+	    pm_read_entries(F->dev, a, TWIN_PAGES, dev_post)) {
+		mismatch("%s: reading twin A failed: %s", what, strerror(errno));
+		return false;
+	}
+	for (size_t i = 0; i < TWIN_PAGES; i++) {
+		bool p = twin_post[i] & RPM_SOFT_DIRTY, d = dev_post[i] & RPM_SOFT_DIRTY;
+		bool was = twin_pre[i] & RPM_SOFT_DIRTY;
+
+		if (twin_want[i] == W_CLEAN) {
+			F->clean_checked++;
+			if (!p && !d)
+				continue;
+		} else if (twin_want[i] == W_UNCHANGED) {
+			F->unchanged_checked++;
+			if (p == was && d == p)
+				continue;
+		} else {
+			continue;
+		}
+		mismatch("%s: twin A page %zu (slot %zu) must read %s: /proc %#018llx dev %#018llx, "
+			 "before %#018llx", what, i, i / (PM_HPAGE / PM_PAGE),
+			 twin_want[i] == W_CLEAN ? "clean" : "as before",
+			 (unsigned long long)twin_post[i], (unsigned long long)dev_post[i],
+			 (unsigned long long)twin_pre[i]);
+		return false;
+	}
+	return true;
+}
+
+/* After a successful whole clear of the device: twin A clean but hugetlb, then /proc's clear. */
+static void whole_clear_as_proc(void)
+{
+	for (size_t i = 0; i < TWIN_PAGES; i++)
+		twin_want[i] = in_hugetlb_slot(i) ? W_UNCHANGED : W_CLEAN;
+	if (!check_after_clear("whole clear"))
+		return;
+	/* /proc's whole clear on the same memory: the only pages it still cleans are hugetlb. */
+	memcpy(twin_pre, twin_post, sizeof(twin_pre));
+	if (pm_clear_soft_dirty()) {
+		mismatch("the device's whole clear succeeded, clear_refs failed: %s", strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < TWIN_PAGES; i++)
+		twin_want[i] = W_CLEAN;
+	check_after_clear("the device's whole clear, then clear_refs");
+}
+
+/* After a successful ranged clear of [start, end) (twin A's call). */
+static void ranged_clear_strict(uint64_t start, uint64_t end)
+{
+	uintptr_t a = (uintptr_t)F->twin[0];
+
+	end = (end + PM_PAGE - 1) & ~(uint64_t)(PM_PAGE - 1);
+	for (size_t i = 0; i < TWIN_PAGES; i++) {
+		uint64_t x = a + i * PM_PAGE;
+
+		if (x >= start && x < end)
+			twin_want[i] = in_hugetlb_slot(i) ? W_UNCHANGED : W_CLEAN;
+		else
+			twin_want[i] = thp_cut(i, start, end) ? W_ANY : W_UNCHANGED;
+	}
+	check_after_clear("ranged clear");
+}
+
+/* After a successful get-and-clear of [start, end) of twin A that returned `n` regions in `v`. */
+static void get_and_clear_strict(uint64_t start, uint64_t end, const struct page_region *v,
+				 long n)
+{
+	static uint8_t reported[TWIN_PAGES];
+	uintptr_t a = (uintptr_t)F->twin[0];
+	bool split = false;
+
+	memset(reported, 0, sizeof(reported));
+	for (long k = 0; k < n; k++)
+		for (uint64_t x = v[k].start; x < v[k].end; x += PM_PAGE)
+			if (x >= a && x < a + TWIN)
+				reported[(x - a) / PM_PAGE] = 1;
+	/* It may have split slot 1's THP: it reported some of it, or its range cuts it. */
+	for (size_t i = SLOT_PAGES; i < 2 * SLOT_PAGES; i++)
+		split |= thp_before && (reported[i] || thp_cut(i, start, end));
+	for (size_t i = 0; i < TWIN_PAGES; i++) {
+		if (!reported[i] && split && i / SLOT_PAGES == 1)
+			twin_want[i] = W_ANY;
+		else if (!reported[i] || in_hugetlb_slot(i))
+			twin_want[i] = W_UNCHANGED;
+		else
+			twin_want[i] = after_a_gap(i, start, reported) ? W_ANY : W_CLEAN;
+	}
+	check_after_clear("get-and-clear");
+}
+
 /* --- calls only the device has -------------------------------------------- */
 
 static void expect_documented(const char *what, long ret, int err)
@@ -979,6 +1174,7 @@ static void fuzz_device_only(struct pm_rng *r)
 {
 	uint64_t which = pm_below(r, 100);
 	struct outcome o[2];
+	bool strict;
 
 	F->by_kind[2]++;
 	if (which < 50) {
@@ -1009,6 +1205,7 @@ static void fuzz_device_only(struct pm_rng *r)
 			 (unsigned long long)c.a.category_inverted,
 			 (unsigned long long)c.a.category_anyof_mask,
 			 (unsigned long long)c.a.return_mask);
+		strict = before_clear(true);
 		for (int t = 0; t < 2; t++) {
 			a[t] = c.a;
 			a[t].vec = c.a.vec_len ? (uintptr_t)v[t] : 0;
@@ -1046,6 +1243,8 @@ static void fuzz_device_only(struct pm_rng *r)
 				mismatch("ill-formed: %s",
 					 pm_scan_violation(&a[1], o[1].ret, v[1], a[1].walk_end));
 		}
+		if (o[0].ret >= 0 && strict && in_a(c.a.start & ~(PM_PAGE - 1)))
+			get_and_clear_strict(c.a.start, c.a.end, v[0], o[0].ret);
 		F->state_changes++;
 	} else if (which < 95) {
 		/* Ranged clear of a random range, applied to both twins. */
@@ -1087,6 +1286,7 @@ static void fuzz_device_only(struct pm_rng *r)
 							      (void *)(F->edge + PM_PAGE - 8);
 		describe("RPM_IOC_CLEAR_SOFT_DIRTY %#llx-%#llx arg %p", (unsigned long long)rg[0].start,
 			 (unsigned long long)rg[0].end, argp[0]);
+		strict = before_clear(false);
 		for (int t = 0; t < 2; t++) {
 			errno = 0;
 			o[t].ret = ioctl(F->dev, RPM_IOC_CLEAR_SOFT_DIRTY, argp[t]);
@@ -1096,14 +1296,19 @@ static void fuzz_device_only(struct pm_rng *r)
 		if (o[0].ret != o[1].ret || o[0].err != o[1].err)
 			mismatch("twin A %ld/%s twin B %ld/%s", o[0].ret, strerror(o[0].err),
 				 o[1].ret, strerror(o[1].err));
+		else if (!o[0].ret && strict && argp[0] == &rg[0] && in_a(rg[0].start))
+			ranged_clear_strict(rg[0].start, rg[0].end);
 		F->state_changes++;
 	} else {
 		describe("RPM_IOC_CLEAR_SOFT_DIRTY_ALL");
+		strict = before_clear(false);
 		errno = 0;
 		o[0].ret = ioctl(F->dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL, pm_rand(r));
 		expect_documented("whole clear", o[0].ret, errno);
 		if (o[0].ret)
 			mismatch("whole clear failed: %s", strerror(errno));
+		else if (strict)
+			whole_clear_as_proc();
 		F->state_changes++;
 	}
 }
@@ -1395,16 +1600,18 @@ static long fuzz_run(struct fuzz *f, long n, double cap)
 	check_twins();
 	printf("# %s: %ld calls in %.1f s (pread %ld in %.1f s, scan %ld in %.1f s, device-only %ld "
 	       "in %.1f s, attach %ld in %.1f s, ioctl %ld in %.1f s, lseek %ld in %.1f s), "
-	       "%ld state changes on twins, %ld twin checks, %ld unstable\n",
+	       "%ld state changes on twins, %ld twin checks, %ld unstable; after clears %ld pages "
+	       "checked clean and %ld as before\n",
 	       f->root ? "root" : "nobody", f->calls, pm_now() - t0, f->by_kind[0], f->by_time[0],
 	       f->by_kind[1], f->by_time[1], f->by_kind[2], f->by_time[2], f->by_kind[3],
 	       f->by_time[3], f->by_kind[4], f->by_time[4], f->by_kind[5], f->by_time[5],
-	       f->state_changes, f->twin_checks, f->unstable);
+	       f->state_changes, f->twin_checks, f->unstable, f->clean_checked,
+	       f->unchanged_checked);
 	return f->mismatches;
 }
 
 struct summary {
-	long calls, mismatches, unstable;
+	long calls, mismatches, unstable, clean_checked;
 	bool ok, capped;
 };
 
@@ -1428,6 +1635,7 @@ static void run_as(bool root, uint64_t seed, long n, double cap, pid_t root_slee
 	out->calls = f.calls;
 	out->mismatches = f.mismatches;
 	out->unstable = f.unstable;
+	out->clean_checked = f.clean_checked;
 	out->capped = f.capped;
 	/* Instability is forgiven, but only as the rare exception. */
 	out->ok = f.unstable * 1000 <= f.calls;
@@ -1478,8 +1686,11 @@ TEST(fuzz_device_against_proc_as_root_and_nobody)
 		EXPECT_FALSE(sum[i].capped)
 		TH_LOG("the %s run did not reach coverage in %.0f s (RPM_FUZZ_CAP_SECONDS): %ld of "
 		       "%ld calls", i ? "nobody" : "root", cap, sum[i].calls, n);
-		if (!sum[i].mismatches && !sum[i].capped)
+		if (!sum[i].mismatches && !sum[i].capped) {
 			EXPECT_EQ(n, sum[i].calls);
+			/* The device's clears were checked against /proc's reading at all. */
+			EXPECT_GT(sum[i].clean_checked, 0);
+		}
 	}
 }
 

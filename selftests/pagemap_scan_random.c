@@ -34,9 +34,21 @@
  * ever mapped or no category was ever reported fails instead of passing.
  *
  * Each test runs a number of worlds and scans, not a length of time, however
- * slow the machine; a time cap per test (below each test's harness timeout)
- * stops one that is too slow, and it fails saying how far it got.
+ * slow the machine, and goes on past that number until its coverage counters
+ * are all reached; a time cap per test (below each test's harness timeout)
+ * stops one that is too slow, and it fails as "did not reach coverage in T s"
+ * with the counts it reached. The numbers are set by the environment:
+ * RPM_RANDOM_SCANS (scans of random.scans_agree, MIN_SCANS),
+ * RPM_RANDOM_TWIN_WORLDS (pairs of twins of random.write_protect_scans_agree,
+ * TWIN_WORLDS), RPM_RANDOM_SIZED_WORLDS (worlds of
+ * random.sized_scans_agree_with_model, SIZED_WORLDS) and
+ * RPM_RANDOM_CAP_SECONDS (each test's cap): make check runs the full numbers
+ * on the performance kernel and a brief run on the debug kernel, for what
+ * only this program reaches (exclusive write-protection over swapped and
+ * empty PTEs, masks mixing written and protected pages) under KASAN and
+ * lockdep.
  */
+#include "pm_hostile.h"
 #include "pm_rng.h"
 #include "pm_sizes.h"
 
@@ -78,6 +90,12 @@
 #define SIZED_CAP_SECONDS 400
 #endif
 #define CAP_MARGIN 60
+
+/* The numbers above, or the environment's (see the top of the file). */
+static long env_count(const char *name, long dflt)
+{
+	return (long)pm_env_u64(name, (uint64_t)dflt);
+}
 
 static double seconds_since(const struct timespec *t0)
 {
@@ -715,6 +733,15 @@ static void check_coverage(struct __test_metadata *_metadata, struct coverage *c
 		TH_LOG("some category never showed up");
 }
 
+/* Whether check_coverage() would pass. */
+static bool coverage_reached(const struct coverage *cov)
+{
+	uint64_t all = PM_ALL_CATEGORIES & ~(have_rwp ? 0 : PAGE_IS_ACCESSED);
+
+	return cov->thp && cov->shmem_thp && cov->hugetlb && cov->swap_entries &&
+	       (cov->categories & all) == all;
+}
+
 #define MTHP_64K "/sys/kernel/mm/transparent_hugepage/hugepages-64kB/enabled"
 
 /* Reads or writes a small sysfs value; false on failure. */
@@ -776,12 +803,17 @@ TEST_F_TIMEOUT(random, scans_agree, SCANS_CAP_SECONDS + CAP_MARGIN)
 	bool capped = false;
 	int wi;
 
+	long min_scans = env_count("RPM_RANDOM_SCANS", MIN_SCANS);
+	long max_worlds = 2 * (min_scans > MIN_SCANS ? min_scans : MIN_SCANS) / SCANS_PER_WORLD;
+	long cap = env_count("RPM_RANDOM_CAP_SECONDS", SCANS_CAP_SECONDS);
+
 	seed(pm_seed(), 0);
-	for (wi = 0; scans < MIN_SCANS && wi < 2 * MIN_SCANS / SCANS_PER_WORLD &&
+	/* The scans asked for, and on until every state and category was met. */
+	for (wi = 0; (scans < min_scans || !coverage_reached(&cov)) && wi < max_worlds &&
 		     failures < MAX_FAILURES; wi++) {
 		struct world w;
 
-		if (seconds_since(&self->t0) > SCANS_CAP_SECONDS) {
+		if (seconds_since(&self->t0) > cap) {
 			capped = true;
 			break;
 		}
@@ -818,10 +850,10 @@ TEST_F_TIMEOUT(random, scans_agree, SCANS_CAP_SECONDS + CAP_MARGIN)
 	printf("# %ld scans, %ld differ\n", scans, failures);
 	EXPECT_EQ(0, failures);
 	EXPECT_FALSE(capped)
-	TH_LOG("did not reach coverage in %d s: %ld of %d scans, in %d worlds", SCANS_CAP_SECONDS,
-	       scans, MIN_SCANS, wi);
+	TH_LOG("did not reach coverage in %ld s: %ld of %ld scans, in %d worlds", cap,
+	       scans, min_scans, wi);
 	if (!failures && !capped) {
-		EXPECT_GE(scans, MIN_SCANS);
+		EXPECT_GE(scans, min_scans);
 		check_coverage(_metadata, &cov);
 	}
 }
@@ -849,16 +881,25 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, WP_CAP_SECONDS + CAP_MARGIN)
 	int proc = self->proc, dev = self->dev;
 	static struct pm_scan_result ra, rb;
 	struct coverage cov = { 0 };
-	long scans = 0, failures = 0, unlike = 0, effective = 0;
+	long scans = 0, failures = 0, unlike = 0, effective = 0, exclusive_empty = 0, mixed = 0;
+	long worlds = env_count("RPM_RANDOM_TWIN_WORLDS", TWIN_WORLDS);
+	long cap = env_count("RPM_RANDOM_CAP_SECONDS", WP_CAP_SECONDS);
 	bool capped = false;
 	int wi;
 
 	seed(pm_seed(), 0x7770);
-	for (wi = 0; wi < TWIN_WORLDS && failures < MAX_FAILURES; wi++) {
+	/*
+	 * The pairs asked for, and on until what only this test reaches was met:
+	 * a THP, a hugetlb page, an exclusive write-protection (no array) over
+	 * swapped or empty PTEs, and a scan with an array over written and
+	 * protected pages at once.
+	 */
+	for (wi = 0; (wi < worlds || !cov.thp || !cov.hugetlb || !exclusive_empty || !mixed) &&
+		     wi < 4 * worlds + TWIN_WORLDS && failures < MAX_FAILURES; wi++) {
 		struct world w;
 		bool built = false;
 
-		if (seconds_since(&self->t0) > WP_CAP_SECONDS) {
+		if (seconds_since(&self->t0) > cap) {
 			capped = true;
 			break;
 		}
@@ -899,6 +940,20 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, WP_CAP_SECONDS + CAP_MARGIN)
 
 				pm_scan_run(proc, &look, 1, &ra);
 				effective += ra.ret > 0;
+				/* What the range holds: swapped, empty, written, protected pages. */
+				look = pm_scan_req(a.start, a.end, 0, 0, 0, 0, PM_ALL_CATEGORIES);
+				pm_scan_run(proc, &look, PM_MAX_REGIONS, &ra);
+				bool away = false, written = false, protected = false;
+
+				for (long k = 0; k < ra.n; k++) {
+					uint64_t c = ra.r[k].categories;
+
+					away |= (c & PAGE_IS_SWAPPED) || !(c & PAGE_IS_PRESENT);
+					written |= (c & PAGE_IS_WPALLOWED) && (c & PAGE_IS_WRITTEN);
+					protected |= (c & PAGE_IS_WPALLOWED) && !(c & PAGE_IS_WRITTEN);
+				}
+				exclusive_empty += !vec_len && away;
+				mixed += vec_len && written && protected;
 			}
 			pm_scan_run(proc, &a, vec_len, &ra);
 			pm_scan_run(dev, &b, vec_len, &rb);
@@ -943,17 +998,22 @@ TEST_F_TIMEOUT(random, write_protect_scans_agree, WP_CAP_SECONDS + CAP_MARGIN)
 		}
 		world_destroy(&w);
 	}
-	printf("# %ld write-protecting scans (%ld over written pages), %ld differ, %ld worlds never alike\n",
-	       scans, effective, failures, unlike);
+	printf("# %ld write-protecting scans (%ld over written pages, %ld without an array over "
+	       "swapped or empty PTEs, %ld with one over written and protected pages), %ld differ, "
+	       "%ld worlds never alike\n",
+	       scans, effective, exclusive_empty, mixed, failures, unlike);
 	EXPECT_EQ(0, failures);
 	EXPECT_FALSE(capped)
-	TH_LOG("did not reach coverage in %d s: %d of %d pairs of twins, %ld scans", WP_CAP_SECONDS,
-	       wi, TWIN_WORLDS, scans);
+	TH_LOG("did not reach coverage in %ld s: %d of %ld pairs of twins, %ld scans", cap,
+	       wi, worlds, scans);
 	if (!failures && !capped) {
-		EXPECT_GE(scans, TWIN_WORLDS * WP_SCANS_PER_TWINS / 2);
+		EXPECT_GE(scans, worlds * WP_SCANS_PER_TWINS / 2);
 		EXPECT_GE(effective, scans / 4) TH_LOG("too few scans had anything to protect");
 		EXPECT_GT(cov.thp, 0);
 		EXPECT_GT(cov.hugetlb, 0);
+		EXPECT_GT(exclusive_empty, 0)
+		TH_LOG("no exclusive write-protection met a swapped or empty PTE");
+		EXPECT_GT(mixed, 0) TH_LOG("no scan met written and protected pages at once");
 	}
 }
 
@@ -1002,6 +1062,12 @@ static void note_sizes(struct world *w, const struct pm_page *pg, struct size_co
 	}
 }
 
+/* Whether every kind of page the sized test requires was seen. */
+static bool sized_coverage_reached(const struct size_coverage *c)
+{
+	return c->pte4k && c->mthp && c->pte_of_thp && c->pmd_thp && c->swapped && c->hugetlb;
+}
+
 /*
  * Slot `s` of a built world made anonymous again and written whole. With
  * `thp`, MADV_HUGEPAGE and, should the fault not have got a THP, collapsed:
@@ -1038,6 +1104,8 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MAR
 	int proc = self->proc, dev = self->dev;
 	struct size_coverage sc = { 0 };
 	long scans = 0, failures = 0;
+	long worlds = env_count("RPM_RANDOM_SIZED_WORLDS", SIZED_WORLDS);
+	long cap = env_count("RPM_RANDOM_CAP_SECONDS", SIZED_CAP_SECONDS);
 	int rebuilds = 0, wi;
 	bool capped = false;
 	char cur[128];
@@ -1052,13 +1120,17 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MAR
 	}
 	ASSERT_TRUE(sysfs_rw(MTHP_64K, "always", 0, true));
 	seed(pm_seed(), 0x5125);
-	/* SIZED_WORLDS random worlds, then one more with 64 KiB mTHP for sure (below). */
-	for (wi = 0; wi <= SIZED_WORLDS && failures < MAX_FAILURES; wi++) {
+	/*
+	 * `worlds` random worlds, then one more with 64 KiB mTHP for sure (below),
+	 * then random ones again until every kind of page was seen.
+	 */
+	for (wi = 0; (wi <= worlds || !sized_coverage_reached(&sc)) &&
+		     wi <= 4 * worlds + SIZED_WORLDS && failures < MAX_FAILURES; wi++) {
 		uintptr_t lo, bad_at = 0;
 		const char *why = NULL;
 		struct world w;
 
-		if (seconds_since(&self->t0) > SIZED_CAP_SECONDS) {
+		if (seconds_since(&self->t0) > cap) {
 			capped = true;
 			break;
 		}
@@ -1066,7 +1138,7 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MAR
 		if (!world_build(&w, 1, true)) {
 			world_destroy(&w);
 			/* The mTHP world (the last) must happen: build it again. */
-			if (wi == SIZED_WORLDS && ++rebuilds < 10)
+			if (wi == worlds && ++rebuilds < 10)
 				wi--;
 			continue;
 		}
@@ -1091,7 +1163,7 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MAR
 		 * or no whole THP (seed 1795970285975273) in any world. It comes after
 		 * the random worlds so that a seed replays those as before.
 		 */
-		if (wi == SIZED_WORLDS && (!anon_slot(&w, 0, false) || !anon_slot(&w, 1, true))) {
+		if (wi == worlds && (!anon_slot(&w, 0, false) || !anon_slot(&w, 1, true))) {
 			failures++;
 			printf("# world %d: cannot map the anonymous slots for mTHP and THP\n", wi);
 			world_destroy(&w);
@@ -1139,10 +1211,10 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MAR
 	       sc.hugetlb, sc.hugetlb_none);
 	EXPECT_EQ(0, failures);
 	EXPECT_FALSE(capped)
-	TH_LOG("did not reach coverage in %d s: %d of %d worlds, %ld scans", SIZED_CAP_SECONDS, wi,
-	       SIZED_WORLDS + 1, scans);
+	TH_LOG("did not reach coverage in %ld s: %d of %ld worlds, %ld scans", cap, wi,
+	       worlds + 1, scans);
 	if (!failures && !capped) {
-		EXPECT_GE(scans, SIZED_WORLDS * SIZED_SCANS_PER_WORLD / 2);
+		EXPECT_GE(scans, worlds * SIZED_SCANS_PER_WORLD / 2);
 		EXPECT_GT(sc.pte4k, 0);
 		EXPECT_GT(sc.mthp, 0) TH_LOG("no 64 KiB mTHP was ever seen");
 		EXPECT_GT(sc.pte_of_thp, 0) TH_LOG("no THP split in part was ever seen");
@@ -1152,4 +1224,15 @@ TEST_F_TIMEOUT(random, sized_scans_agree_with_model, SIZED_CAP_SECONDS + CAP_MAR
 	}
 }
 
-TEST_HARNESS_MAIN
+int main(int argc, char **argv)
+{
+	long cap = env_count("RPM_RANDOM_CAP_SECONDS", 0);
+
+	/* A cap from the environment gets a harness timeout above it: the cap fails first. */
+	if (cap) {
+		_random_scans_agree_object->timeout = cap + CAP_MARGIN;
+		_random_write_protect_scans_agree_object->timeout = cap + CAP_MARGIN;
+		_random_sized_scans_agree_with_model_object->timeout = cap + CAP_MARGIN;
+	}
+	return test_harness_run(argc, argv);
+}

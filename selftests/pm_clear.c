@@ -63,6 +63,37 @@ long pm_soft_dirty_pages(int fd, uintptr_t start, size_t pages)
 	return n;
 }
 
+int pm_soft_dirty_vmas(uintptr_t start, uintptr_t end, struct pm_vma *v, int max)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long s = 0, e = 0;
+	char line[1024];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, b;
+
+		/* A VMA's first line: "start-end perms ..."; its last: "VmFlags: rd wr ... sd". */
+		if (sscanf(line, "%lx-%lx ", &a, &b) == 2) {
+			s = a;
+			e = b;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) || s >= end || e <= start || !strstr(line, " sd"))
+			continue;
+		if (n < max) {
+			v[n].start = s;
+			v[n].end = e;
+			v[n].name[0] = 0;
+		}
+		n++;
+	}
+	fclose(f);
+	return n <= max ? n : max;
+}
+
 int pm_maps_lines(void)
 {
 	static struct pm_vma v[8192];

@@ -36,6 +36,14 @@ int pm_clear_by(int fd, enum pm_clear_kind k, uintptr_t start, uintptr_t end);
 /* Soft-dirty pages of [start, start + pages * 4K) per the pagemap file `fd`; -1 on error. */
 long pm_soft_dirty_pages(int fd, uintptr_t start, size_t pages);
 
+/*
+ * The VMAs of this process that overlap [start, end) and have VM_SOFTDIRTY
+ * (VmFlags "sd" in /proc/self/smaps), in address order, into `v` (at most
+ * `max`); the count, -1 on error. All pages of such a VMA read soft-dirty,
+ * whatever their entries say (pagemap ORs the flag in).
+ */
+int pm_soft_dirty_vmas(uintptr_t start, uintptr_t end, struct pm_vma *v, int max);
+
 /* Lines of /proc/self/maps; -1 on error. */
 int pm_maps_lines(void);
 

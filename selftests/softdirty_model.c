@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Randomized model test of soft-dirty: never a false clean.
+ * Randomized model test of soft-dirty: never a false clean
+ * (model.never_a_false_clean), and clean exactly where a clear cleaned
+ * (model.cleared_pages_read_clean_and_others_unchanged, below "clean after a
+ * clear": a shorter run of the same steps, RPM_MODEL_CLEAN_STEPS of them).
  *
  * A handful of regions of a few MiB each (private anonymous with and without
  * THP, a shared memfd, shared anonymous memory, a tmpfs file, private 2 MiB
@@ -42,14 +45,17 @@
  * /proc just before), up to its walk_end. Right after a whole clear, every
  * page of the private anonymous regions must read clean (clear_refs does that:
  * fs/proc/task_mmu.c clears VM_SOFTDIRTY and every PTE and PMD). Pages are
- * never otherwise required to read clean: the kernel may report more.
+ * never otherwise required to read clean in this test: the kernel may report
+ * more. The second test requires it after every clear, as strictly as this one
+ * requires dirty after a write, with the kernel's own exceptions (see "clean
+ * after a clear" below).
  *
  * The seed is printed; RPM_SEED=<seed> replays a run, RPM_MODEL_STEPS=<n>
  * changes the number of steps (DEFAULT_STEPS). Every step is required, however
  * slow the machine; RPM_MODEL_CAP_SECONDS bounds the time (DEFAULT_CAP_SECONDS):
  * a run that has not made its steps by then stops and fails, with the count.
  */
-#include "pm_scan.h"
+#include "pm_clear.h"
 
 #include <setjmp.h>
 #include <signal.h>
@@ -73,8 +79,16 @@
 #ifndef DEFAULT_STEPS
 #define DEFAULT_STEPS 10000
 #endif
-/* Under the runner's 600 s per program (selftests/settings), with setup and teardown. */
+/* Steps of the test of clean after every clear (RPM_MODEL_CLEAN_STEPS). */
+#ifndef DEFAULT_CLEAN_STEPS
+#define DEFAULT_CLEAN_STEPS 2000
+#endif
+/*
+ * Under the runner's 600 s per program (selftests/settings), with setup and
+ * teardown: both tests' caps together (RPM_MODEL_CLEAN_CAP_SECONDS the second's).
+ */
 #define DEFAULT_CAP_SECONDS 420
+#define DEFAULT_CLEAN_CAP_SECONDS 120
 #define HPAGES 512			/* 4 KiB pages in a 2 MiB page */
 #define GUARD (2 * HPAGES)		/* reserved pages around every slot */
 #define HIST 8				/* ops remembered per page */
@@ -1112,6 +1126,21 @@ static void op_fork(void)
 	ops_ok[OP_FORK]++;
 }
 
+/*
+ * What the last clear step did, for the checks of clean after a clear
+ * (model.cleared_pages_read_clean_and_others_unchanged): whether it succeeded,
+ * the pages of its region it covered (ranged clear) or was asked to cover
+ * (get-and-clear), its range in addresses, and which pages of the region a
+ * get-and-clear reported (gc_pages[i - gc_ps]).
+ */
+static struct {
+	bool ok;
+	long s, e;
+	uintptr_t start, end;
+} last_clear;
+static uint8_t gc_pages[2048 + 128];
+static long gc_ps;
+
 /* A successful clear covered page i of r. */
 static void cleared_by_clear(struct region *r, long i, enum op op)
 {
@@ -1129,6 +1158,10 @@ static void op_clear_range(struct region *r)
 	rr.start = (uintptr_t)page_addr(r, s);
 	rr.end = (uintptr_t)page_addr(r, e);
 	DESCRIBE("RPM_IOC_CLEAR_SOFT_DIRTY %s pages [%ld, %ld)", kind_name[r->kind], s, e);
+	last_clear.s = s;
+	last_clear.e = e;
+	last_clear.start = rr.start;
+	last_clear.end = rr.end;
 	if (ioctl(dev_fd, RPM_IOC_CLEAR_SOFT_DIRTY, &rr)) {
 		printf("# step %ld: RPM_IOC_CLEAR_SOFT_DIRTY of %s [%ld, %ld) failed: %s\n", step,
 		       kind_name[r->kind], s, e, strerror(errno));
@@ -1137,6 +1170,7 @@ static void op_clear_range(struct region *r)
 	}
 	for (long i = s; i < e; i++)
 		cleared_by_clear(r, i, OP_CLEAR_RANGE);
+	last_clear.ok = true;
 	ops_ok[OP_CLEAR_RANGE]++;
 }
 
@@ -1159,6 +1193,7 @@ static bool op_clear_all(bool refs)
 	for (int k = 0; k < NKINDS; k++)
 		for (long i = 0; i < (long)reg[k].len; i++)
 			cleared_by_clear(&reg[k], i, refs ? OP_CLEAR_REFS : OP_CLEAR_ALL);
+	last_clear.ok = true;
 	ops_ok[refs ? OP_CLEAR_REFS : OP_CLEAR_ALL]++;
 	return true;
 }
@@ -1191,7 +1226,7 @@ static void op_get_clear(struct region *r)
 {
 	static struct pm_scan_result res;
 	static int32_t pre[2048 + 128], post[2048 + 128];
-	static uint8_t reported[2048 + 128];
+	uint8_t *reported = gc_pages;
 	struct pm_scan_arg a;
 	uint64_t vec_len, extra;
 	long s, e, ps, pe;
@@ -1301,8 +1336,14 @@ static void op_get_clear(struct region *r)
 		}
 	}
 	ops_ok[OP_GET_CLEAR]++;
+	last_clear.ok = true;
+	last_clear.s = ps;
+	last_clear.e = pe;
+	last_clear.start = a.start;
+	last_clear.end = a.end;
+	gc_ps = ps;
 	gc_regions += res.n;
-	memset(reported, 0, sizeof(reported));
+	memset(gc_pages, 0, sizeof(gc_pages));
 	for (long k = 0; k < res.n; k++) {
 		for (uint64_t x = res.r[k].start; x < res.r[k].end; x += PM_PAGE) {
 			long i = (long)((x - (uintptr_t)r->base) / PM_PAGE);
@@ -1504,6 +1545,254 @@ static void check_all(enum op op, bool strict, const struct region *only)
 	}
 }
 
+/* --- clean after a clear ---------------------------------------------------- */
+
+/*
+ * model.cleared_pages_read_clean_and_others_unchanged: right after a clear
+ * that succeeded, /proc/self/pagemap (and the device, which must read the
+ * same) shows every page the clear covered clean, and every other page as it
+ * was just before -- as strictly as the model requires a written page to read
+ * dirty. The kernel's own rules (fs/proc/task_mmu.c) and the device's
+ * documented ones (uapi/rust_pagemap.h) decide what a page must read:
+ *   - writing 4 to clear_refs clears VM_SOFTDIRTY on every VMA, hugetlb ones
+ *     included, and write-protects and cleans every PTE and huge PMD
+ *     (clear_soft_dirty(), clear_soft_dirty_pmd()) but pinned pages, which
+ *     this test has none of: every page reads clean after it, hugetlb too
+ *     (pagemap_hugetlb_range() takes bit 55 from the VMA flag alone);
+ *   - the device's whole clear is that clear, but hugetlb VMAs keep their
+ *     flag: so its pages read as they did, and every other page clean. The
+ *     state it leaves is /proc's: /proc's clear right after the device's
+ *     changes no page but hugetlb ones, and the device's right after /proc's
+ *     changes none;
+ *   - a ranged clear cleans exactly its range, but hugetlb pages (as above)
+ *     and a file or shmem huge PMD the range covers in part (splitting would
+ *     zap it: left alone, its pages read what its PMD says once the VMA's
+ *     flag is consumed, so nothing is required of them); an anonymous huge
+ *     PMD it covers in part is split, and the split marks every PTE of a
+ *     dirty huge page soft-dirty (__split_huge_pmd_locked(): pte_mkdirty()
+ *     sets soft-dirty on x86), so its pages outside the range may read dirty
+ *     after it, whatever they read before;
+ *   - a get-and-clear cleans exactly the pages it reported, with the same
+ *     exceptions (a shared huge PMD reported in part; the pages it did not
+ *     report of an anonymous one it split), and the VMA flag
+ *     is consumed only for the part of a VMA reported without a gap from its
+ *     first page in the range on: a page reported after a gap in a VMA with
+ *     VM_SOFTDIRTY keeps reading dirty through the flag, so nothing is
+ *     required of it (the prefix before the gap must read clean);
+ *   - a VMA created after the clear would read dirty (VM_SOFTDIRTY of a new
+ *     mapping), but nothing maps between the clear and the reading here.
+ * Pages outside what a clear covered must read exactly as before.
+ */
+static bool strict_clean;
+enum want { W_UNCHANGED, W_CLEAN, W_ANY };
+static uint8_t sd_before[NKINDS][2048];	/* bit 55 per page per /proc, before the clear */
+static uint8_t pmd_before[2048];		/* pages of the cleared region in a huge PMD, before */
+static struct pm_vma sd_vmas[64];		/* VMAs with VM_SOFTDIRTY around it, before it */
+static int n_sd_vmas;
+static long clean_checked[NOPS], unchanged_checked[NOPS], clean_shared, clean_swapped;
+static long not_clean, changed;
+
+static bool read_sd(const struct region *r, uint8_t *sd)
+{
+	if (!read_region(r))
+		return false;
+	for (size_t i = 0; i < r->len; i++)
+		sd[i] = !!(ent_proc[i] & RPM_SOFT_DIRTY);
+	return true;
+}
+
+/* Before a clear of region `r` (or of everything): what every page reads now. */
+static void before_clear(struct region *r)
+{
+	uintptr_t lo = (uintptr_t)r->base - GUARD * PM_PAGE;
+	uintptr_t hi = (uintptr_t)page_addr(r, r->len) + GUARD * PM_PAGE;
+
+	last_clear.ok = false;
+	for (int k = 0; k < NKINDS; k++)
+		read_sd(&reg[k], sd_before[k]);
+	memset(pmd_before, 0, sizeof(pmd_before));
+	if (!is_hugetlb(r)) {
+		static int32_t cat[2048];
+
+		if (categories(r, 0, r->len, cat))
+			for (size_t i = 0; i < r->len; i++)
+				pmd_before[i] = cat[i] >= 0 && (cat[i] & PAGE_IS_HUGE);
+	}
+	n_sd_vmas = pm_soft_dirty_vmas(lo, hi, sd_vmas, 64);
+	if (n_sd_vmas < 0) {
+		errors++;
+		n_sd_vmas = 0;
+	}
+}
+
+/* Whether a huge PMD held page i of `r` before, and [s, e) covers its block in part. */
+static bool pmd_covered_in_part(const struct region *r, long i, long s, long e)
+{
+	uintptr_t blk = (uintptr_t)page_addr(r, i) & ~(PM_HPAGE - 1);
+	uintptr_t a = (uintptr_t)page_addr(r, s), b = (uintptr_t)page_addr(r, e);
+
+	return pmd_before[i] && blk < b && blk + PM_HPAGE > a && (blk < a || blk + PM_HPAGE > b);
+}
+
+/* The first page of the 2 MiB block of page i of `r`. */
+static long block_of(const struct region *r, long i)
+{
+	return i - (long)(((uintptr_t)page_addr(r, i) & (PM_HPAGE - 1)) / PM_PAGE);
+}
+
+/*
+ * Whether the last get-and-clear may have split the anonymous huge PMD that
+ * held page i of `r`: it reported a page of it, or its range cut the block.
+ */
+static bool gc_may_split(const struct region *r, long i)
+{
+	long blk = block_of(r, i);
+
+	if (!pmd_before[i] || is_shared(r))
+		return false;
+	if (pmd_covered_in_part(r, i, last_clear.s, last_clear.e))
+		return true;
+	for (long j = blk; j < blk + HPAGES; j++)
+		if (j >= gc_ps && j < last_clear.e && gc_pages[j - gc_ps])
+			return true;
+	return false;
+}
+
+/*
+ * Whether page i of `r`, reported by the last get-and-clear, lies in a VMA
+ * that had VM_SOFTDIRTY and after a page of that VMA (from its first page in
+ * the range on) that the call did not report: then the flag stays and the
+ * page keeps reading dirty.
+ */
+static bool after_a_gap(const struct region *r, long i)
+{
+	uintptr_t x = (uintptr_t)page_addr(r, i);
+
+	for (int v = 0; v < n_sd_vmas; v++) {
+		uintptr_t from = sd_vmas[v].start > last_clear.start ? sd_vmas[v].start :
+								       last_clear.start;
+
+		if (x < sd_vmas[v].start || x >= sd_vmas[v].end)
+			continue;
+		for (uintptr_t y = from; y < x; y += PM_PAGE) {
+			long j = (long)(((intptr_t)y - (intptr_t)(uintptr_t)r->base) / (intptr_t)PM_PAGE);
+
+			/* Outside the region (its reservation) nothing is mapped: holes, reported alike. */
+			if (j >= 0 && j >= gc_ps && j < last_clear.e && !gc_pages[j - gc_ps])
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+static enum want want_after(enum op op, const struct region *cleared, int k, long i)
+{
+	const struct region *r = &reg[k];
+
+	switch (op) {
+	case OP_CLEAR_REFS:
+		return W_CLEAN;
+	case OP_CLEAR_ALL:
+		return is_hugetlb(r) ? W_UNCHANGED : W_CLEAN;
+	case OP_CLEAR_RANGE:
+		if (r != cleared || is_hugetlb(r))
+			return W_UNCHANGED;
+		if (i < last_clear.s || i >= last_clear.e)
+			return !is_shared(r) && pmd_covered_in_part(r, i, last_clear.s, last_clear.e) ?
+				       W_ANY : W_UNCHANGED;
+		return is_shared(r) && pmd_covered_in_part(r, i, last_clear.s, last_clear.e) ?
+			       W_ANY : W_CLEAN;
+	case OP_GET_CLEAR:
+		if (r != cleared || is_hugetlb(r))
+			return W_UNCHANGED;
+		if (i < last_clear.s || i >= last_clear.e || !gc_pages[i - gc_ps])
+			return gc_may_split(r, i) ? W_ANY : W_UNCHANGED;
+		if (is_shared(r) && pmd_before[i]) {
+			long blk = block_of(r, i);
+
+			for (long j = blk; j < blk + HPAGES; j++)
+				if (j < gc_ps || j >= last_clear.e || !gc_pages[j - gc_ps])
+					return W_ANY;
+		}
+		return after_a_gap(r, i) ? W_ANY : W_CLEAN;
+	default:
+		return W_UNCHANGED;
+	}
+}
+
+/* Every page of every region reads what the clear `op` (of `cleared`) must leave. */
+static void check_after_clear(enum op op, const struct region *cleared, const char *what)
+{
+	for (int k = 0; k < NKINDS; k++) {
+		struct region *r = &reg[k];
+
+		if (!read_region(r))
+			continue;
+		for (size_t i = 0; i < r->len; i++) {
+			bool p = ent_proc[i] & RPM_SOFT_DIRTY, d = ent_dev[i] & RPM_SOFT_DIRTY;
+			enum want w = want_after(op, cleared, k, (long)i);
+			bool bad;
+
+			if (!r->mapped[i] || w == W_ANY)
+				continue;
+			if (w == W_CLEAN) {
+				clean_checked[op]++;
+				clean_shared += is_shared(r);
+				clean_swapped += !!(ent_proc[i] & RPM_SWAP);
+				bad = p || d;
+				not_clean += bad;
+			} else {
+				unchanged_checked[op]++;
+				bad = p != sd_before[k][i] || d != p;
+				changed += bad;
+			}
+			if (!bad || !want_detail())
+				continue;
+			printf("# VIOLATION at step %ld (%s, seed %llu): %s page %zu (%p) must read %s "
+			       "right after %s: /proc %#018llx dev %#018llx (before: %s)\n",
+			       step, op_name[op], (unsigned long long)run_seed, kind_name[r->kind], i,
+			       page_addr(r, i), w == W_CLEAN ? "clean" : "as before", what,
+			       (unsigned long long)ent_proc[i], (unsigned long long)ent_dev[i],
+			       sd_before[k][i] ? "dirty" : "clean");
+			print_hist(r, i);
+		}
+	}
+}
+
+/*
+ * After a clear step of the strict test: the checks above, and the state of
+ * a whole clear compared with /proc's own whole clear on the same memory.
+ */
+static void after_clear(enum op op, struct region *r)
+{
+	if (!last_clear.ok)
+		return;
+	check_after_clear(op, r, op_name[op]);
+	if (op == OP_CLEAR_ALL) {
+		/* /proc's clear after the device's finds nothing left to clean but hugetlb. */
+		before_clear(r);
+		if (pm_clear_soft_dirty()) {
+			printf("# step %ld: clear_refs failed: %s\n", step, strerror(errno));
+			errors++;
+			return;
+		}
+		last_clear.ok = true;
+		check_after_clear(OP_CLEAR_REFS, r, "the device's whole clear, then clear_refs");
+	} else if (op == OP_CLEAR_REFS) {
+		/* The device's whole clear after /proc's changes nothing. */
+		before_clear(r);
+		if (ioctl(dev_fd, RPM_IOC_CLEAR_SOFT_DIRTY_ALL)) {
+			printf("# step %ld: RPM_IOC_CLEAR_SOFT_DIRTY_ALL failed: %s\n", step,
+			       strerror(errno));
+			errors++;
+			return;
+		}
+		last_clear.ok = true;
+		check_after_clear(OP_NONE, r, "clear_refs, then the device's whole clear");
+	}
+}
+
 /* --- the run -------------------------------------------------------------- */
 
 static enum op pick_op(void)
@@ -1536,11 +1825,15 @@ static void do_step(enum op op)
 {
 	struct region *r = &reg[below(NKINDS)];
 	const struct region *only = r;
-	bool strict = false;
+	bool strict = false, clear_step;
 	long before = violations;
 
 	ops_done[op]++;
 	step_desc[0] = 0;
+	clear_step = strict_clean && (op == OP_CLEAR_RANGE || op == OP_CLEAR_ALL ||
+				      op == OP_CLEAR_REFS || op == OP_GET_CLEAR);
+	if (clear_step)
+		before_clear(r);
 	switch (op) {
 	case OP_WRITE:
 		op_write(r);
@@ -1602,6 +1895,8 @@ static void do_step(enum op op)
 	default:
 		break;
 	}
+	if (clear_step)
+		after_clear(op, r);
 	check_all(op, strict, only);
 	if (violations > before && step_reported == step)
 		printf("# step %ld: %ld violations\n", step, violations - before);
@@ -1677,28 +1972,43 @@ FIXTURE_TEARDOWN(model)
 	close(dev_fd);
 }
 
-TEST_F_TIMEOUT(model, never_a_false_clean, DEFAULT_CAP_SECONDS + 180)
+/*
+ * The random run: `*steps` steps (RPM_MODEL_STEPS-like variable `steps_env`
+ * overrides), at most RPM_MODEL_CAP_SECONDS (`*cap`); whether the cap came
+ * first. `seed_mix` gives each test a sequence of its own for the same seed.
+ */
+static bool run_steps(const char *steps_env, const char *cap_env, uint64_t seed_mix, long *steps,
+		      double *cap)
 {
 	const char *env = getenv("RPM_SEED");
-	long steps = DEFAULT_STEPS;
-	double t0, cap = DEFAULT_CAP_SECONDS;
 	bool capped = false;
+	double t0;
 
 	/* The two paging modes explore different sequences unless a seed is given. */
 	run_seed = env && *env ? strtoull(env, NULL, 0) : DEFAULT_SEED + pm_paging_levels();
-	env = getenv("RPM_MODEL_STEPS");
+	env = getenv(steps_env);
 	if (env && *env)
-		steps = strtol(env, NULL, 0);
-	env = getenv("RPM_MODEL_CAP_SECONDS");
+		*steps = strtol(env, NULL, 0);
+	env = getenv(cap_env);
 	if (env && *env)
-		cap = strtod(env, NULL);
-	rng = run_seed ? run_seed : 1;
+		*cap = strtod(env, NULL);
+	rng = (run_seed ^ seed_mix) ? run_seed ^ seed_mix : 1;
 	printf("# seed %llu (replay with RPM_SEED=%llu), %ld steps (at most %.0f s), swap %s\n",
-	       (unsigned long long)run_seed, (unsigned long long)run_seed, steps, cap,
+	       (unsigned long long)run_seed, (unsigned long long)run_seed, *steps, *cap,
 	       have_swap ? "on" : "off");
 	check_all(OP_NONE, false, NULL);
+	if (strict_clean) {
+		/*
+		 * First the device's whole clear, while the huge pages the setup wrote
+		 * whole (anonymous and shmem THP) are still PMD-mapped and soft-dirty:
+		 * random steps alone often split or clean them before any whole clear.
+		 */
+		step = 0;
+		do_step(OP_CLEAR_ALL);
+	}
 	t0 = now();
-	for (step = 1; step <= steps && !run_fatal && violations < MAX_VIOLATIONS; step++) {
+	for (step = 1; step <= *steps && !run_fatal && violations < MAX_VIOLATIONS &&
+		       not_clean + changed < MAX_VIOLATIONS; step++) {
 		enum op op = pick_op();
 		double t = now();
 
@@ -1706,13 +2016,22 @@ TEST_F_TIMEOUT(model, never_a_false_clean, DEFAULT_CAP_SECONDS + 180)
 		op_seconds[op] += now() - t;
 		if (step % 1000 == 0)
 			printf("# %ld steps, %.1f s, %ld violations\n", step, now() - t0, violations);
-		if (now() - t0 > cap && step < steps) {
+		if (now() - t0 > *cap && step < *steps) {
 			capped = true;
 			step++;
 			break;
 		}
 	}
 	step--;
+	return capped;
+}
+
+TEST_F_TIMEOUT(model, never_a_false_clean, DEFAULT_CAP_SECONDS + 180)
+{
+	long steps = DEFAULT_STEPS;
+	double cap = DEFAULT_CAP_SECONDS;
+	bool capped = run_steps("RPM_MODEL_STEPS", "RPM_MODEL_CAP_SECONDS", 0, &steps, &cap);
+
 	printf("# ops (done/ok):");
 	for (int k = OP_WRITE; k < OP_SPLIT_ZAP; k++)
 		printf(" %s %ld/%ld", op_name[k], ops_done[k], ops_ok[k]);
@@ -1765,6 +2084,59 @@ TEST_F_TIMEOUT(model, never_a_false_clean, DEFAULT_CAP_SECONDS + 180)
 	EXPECT_GT(forks_cow, 0);
 }
 
+/*
+ * Clean after every clear, as /proc reads it: the same random run, shorter,
+ * with the checks of "clean after a clear" above after every clear step
+ * (and /proc's whole clear beside the device's); the model's own checks
+ * still run, and must pass too.
+ */
+TEST_F_TIMEOUT(model, cleared_pages_read_clean_and_others_unchanged,
+	       DEFAULT_CLEAN_CAP_SECONDS + 180)
+{
+	long steps = DEFAULT_CLEAN_STEPS;
+	double cap = DEFAULT_CLEAN_CAP_SECONDS;
+	bool capped;
+
+	strict_clean = true;
+	capped = run_steps("RPM_MODEL_CLEAN_STEPS", "RPM_MODEL_CLEAN_CAP_SECONDS", 0xc1ea2ed, &steps,
+			   &cap);
+	printf("# ops (done/ok):");
+	for (int k = OP_WRITE; k < OP_SPLIT_ZAP; k++)
+		printf(" %s %ld/%ld", op_name[k], ops_done[k], ops_ok[k]);
+	printf("\n# pages required clean after a clear: ranged %ld, get-and-clear %ld, whole %ld, "
+	       "clear_refs %ld (%ld of shared memory, %ld swapped out); required unchanged: "
+	       "ranged %ld, get-and-clear %ld, whole %ld, the device's whole after clear_refs %ld\n",
+	       clean_checked[OP_CLEAR_RANGE], clean_checked[OP_GET_CLEAR],
+	       clean_checked[OP_CLEAR_ALL], clean_checked[OP_CLEAR_REFS], clean_shared,
+	       clean_swapped, unchanged_checked[OP_CLEAR_RANGE], unchanged_checked[OP_GET_CLEAR],
+	       unchanged_checked[OP_CLEAR_ALL], unchanged_checked[OP_NONE]);
+	printf("# clean after every clear: %ld pages not clean, %ld changed that a clear did not "
+	       "cover, in %ld steps; %ld violations of never a false clean\n",
+	       not_clean, changed, step, violations);
+	EXPECT_EQ(0, not_clean) TH_LOG("pages a clear covered read dirty right after it");
+	EXPECT_EQ(0, changed) TH_LOG("pages a clear did not cover changed, or the device "
+				     "read them otherwise than /proc");
+	EXPECT_EQ(0, violations) TH_LOG("pages read clean that must read dirty");
+	EXPECT_EQ(0, errors) TH_LOG("calls failed that must not");
+	EXPECT_EQ(0, unexpected_faults);
+	EXPECT_FALSE(run_fatal);
+	if (not_clean || changed || violations || errors || run_fatal)
+		return;
+	ASSERT_FALSE(capped)
+	TH_LOG("did not reach coverage in %.0f s (RPM_MODEL_CAP_SECONDS): %ld of %ld steps", cap,
+	       step, steps);
+	EXPECT_GE(step, steps);
+	/* Each kind of clear was checked, on every kind of memory but hugetlb. */
+	EXPECT_GT(clean_checked[OP_CLEAR_RANGE], 0);
+	EXPECT_GT(clean_checked[OP_GET_CLEAR], 0);
+	EXPECT_GT(clean_checked[OP_CLEAR_ALL], 0);
+	EXPECT_GT(clean_checked[OP_CLEAR_REFS], 0);
+	EXPECT_GT(unchanged_checked[OP_CLEAR_RANGE], 0);
+	EXPECT_GT(unchanged_checked[OP_GET_CLEAR], 0);
+	EXPECT_GT(unchanged_checked[OP_NONE], 0);
+	EXPECT_GT(clean_shared, 0) TH_LOG("no page of shared memory was ever required clean");
+}
+
 int main(int argc, char **argv)
 {
 	const char *cap = getenv("RPM_MODEL_CAP_SECONDS");
@@ -1772,5 +2144,9 @@ int main(int argc, char **argv)
 	/* A longer cap gets a longer harness timeout: the cap fails first, with its count. */
 	if (cap && *cap)
 		_model_never_a_false_clean_object->timeout = (int)strtod(cap, NULL) + 180;
+	cap = getenv("RPM_MODEL_CLEAN_CAP_SECONDS");
+	if (cap && *cap)
+		_model_cleared_pages_read_clean_and_others_unchanged_object->timeout =
+			(int)strtod(cap, NULL) + 180;
 	return test_harness_run(argc, argv);
 }

@@ -19,14 +19,15 @@ For each, in turn: the tree is copied, the substitution applied (it must
 match exactly `count` times, or the mutant no longer applies and the run
 fails: retarget it), the module rebuilt against the cached debug test kernel,
 and the guest booted (5-level paging) with only the selftest binaries of the
-tests named in `killers`, and with the blocks of other people's programs that
-qemu/guest/guest-others.sh runs when a killer names one (OTHERS: bdwgc's gctest
-through the redirect library; with no selftest among the killers the guest gets
-rpm.tests=none and runs none). The mutant is killed when at least one of those
-tests reports `not ok`, or the kernel prints a report (WARNING, BUG, KASAN,
-lockdep) while one of those binaries runs; it survives when every one of them
-passed; it is unknown (and the run fails) when one never reported without a
-kernel report to explain it. A SKIP kills nothing. A mutant of a file whose code
+tests named in `killers`, in the environment make check gives its debug boots
+(the counts of qemu/verdict/run.sh's debug_append), and with the blocks of other
+people's programs that qemu/guest/guest-others.sh runs when a killer names one
+(OTHERS: bdwgc's gctest through the redirect library; with no selftest among the
+killers the guest gets rpm.tests=none and runs none). The mutant is killed when
+at least one of those tests reports `not ok`, or the kernel prints a report
+(WARNING, BUG, KASAN, lockdep) while one of those binaries runs; it survives
+when every one of them passed; it is unknown (and the run fails) when one
+never reported without a kernel report to explain it. A SKIP kills nothing. A mutant of a file whose code
 runs differently under 5- and 4-level paging (MODE_DEPENDENT) boots both modes.
 First the unmutated tree is run the same way with all the named binaries, in
 every mode a mutant needs: a test that already fails cannot kill anything, and a
@@ -58,6 +59,11 @@ TOP = os.path.dirname(QEMU_DIR)
 BUILD = os.path.join(TOP, "build", "mutants")
 
 RACE = "softdirty_race"
+
+# What checks a clear against /proc's reading right after it (issue 24): the fuzz's
+# device-only calls, and the model's test of clean after every clear.
+CLEAR_KILLERS = ["fuzz:global.fuzz_device_against_proc_as_root_and_nobody",
+                 "softdirty_model:model.cleared_pages_read_clean_and_others_unchanged"]
 
 # One guest at a time, machine-wide (as qemu/bench/bench.sh and the guest runs of make check).
 QEMU_LOCK = "/tmp/rpm-qemu.lock"
@@ -419,6 +425,62 @@ MUTANTS = [
                   "let new = bindings::pte_clear_soft_dirty(old);")],
         "killers": ["bdwgc:gctest.incremental_soft_dirty_through_device"],
     },
+    # Clears that clean too little (issue 24): each passed the fuzz and
+    # model.never_a_false_clean while they checked only "written => reads dirty" and twin
+    # against twin; /proc's reading right after the clear (and /proc's own whole clear on
+    # the same memory) shows what was left dirty. None leaves a writable clean entry (that
+    # would be a false clean, which the model always caught): they leave too much dirty.
+    {
+        "name": "clear-keeps-shared-thp",
+        "what": "ranged and whole clears pass over a file or shmem huge PMD even when they "
+                "cover it whole: it keeps reading dirty",
+        "file": "walk/softdirty/clear.rs",
+        "old": "        clear_leaf(self.changes, vma, leaf, start, end)\n",
+        "new": "        if leaf.kind == LeafKind::Thp && !vma.is_anonymous() {\n"
+               "            return Flow::Continue;\n"
+               "        }\n"
+               "        clear_leaf(self.changes, vma, leaf, start, end)\n",
+        "killers": CLEAR_KILLERS,
+    },
+    {
+        "name": "clear-keeps-wrprotected-shared-sd",
+        "what": "ranged and whole clears take a present, write-protected PTE of a file or "
+                "shmem VMA for clean already: its soft-dirty bit stays",
+        "file": "walk/softdirty/clear.rs",
+        "old": "            if x86::pte_clear_is_noop(raw) {\n",
+        "new": "            if x86::pte_clear_is_noop(raw)\n"
+               "                || (x86::pte_present(raw) && !x86::writable(raw) && !vma.is_anonymous())\n"
+               "            {\n",
+        "killers": CLEAR_KILLERS,
+    },
+    {
+        "name": "gac-keeps-sd-of-wrprotected",
+        "what": "get-and-clear cleans only the writable PTEs it reports: a reported "
+                "write-protected page keeps its soft-dirty bit",
+        "file": "walk/scan/visit.rs",
+        "old": "            if clear {\n                if let Some(changes)",
+        "new": "            if clear && leaf.entry.writable() {\n                if let Some(changes)",
+        "killers": CLEAR_KILLERS,
+    },
+    {
+        "name": "ranged-clear-last-page-kept",
+        "what": "a ranged clear walks its range but for the last page, whose entry keeps "
+                "its soft-dirty bit (VM_SOFTDIRTY is consumed for all of the range)",
+        "file": "walk/softdirty/mod.rs",
+        "old": "    walk(&lock, start, end, &mut Clearer::new(&mut changes));",
+        "new": "    let end = if range.is_some() && end > start { end - 4096 } else { end };\n"
+               "    walk(&lock, start, end, &mut Clearer::new(&mut changes));",
+        "killers": CLEAR_KILLERS,
+    },
+    {
+        "name": "gac-cleans-first-page-of-run",
+        "what": "get-and-clear reports a run of PTEs but cleans only the first page of it: "
+                "the others were reported and keep reading dirty",
+        "file": "walk/scan/visit.rs",
+        "old": "            if clear {\n                if let Some(changes)",
+        "new": "            if clear && addr == run.start {\n                if let Some(changes)",
+        "killers": CLEAR_KILLERS,
+    },
 ]
 
 # Killers that are not selftest binaries: a block of qemu/guest/guest-others.sh
@@ -534,7 +596,7 @@ def run_guest(kobj, ko, tests_dir, binaries, tag, paging="5", others_dir=None):
     overlay = ["", others_dir] if others else []
     sh([os.path.join(QEMU_DIR, "guest", "mkinitramfs.sh"), initrd, ko, tests_dir] + overlay)
     console = os.path.join(sub, "console.log")
-    append = "rpm.tests=" + (",".join(selftests) or "none")
+    append = " ".join(["rpm.tests=" + (",".join(selftests) or "none")] + debug_env())
     if others:
         append += " rpm.others=" + ",".join(others)
     env = dict(os.environ, RPM_APPEND=append)
@@ -545,6 +607,22 @@ def run_guest(kobj, ko, tests_dir, binaries, tag, paging="5", others_dir=None):
     text = open(console, errors="replace").read()
     log(f"{tag}: guest ran {time.time() - t0:.0f} s (console: {console})")
     return results(text), text
+
+
+def debug_env():
+    """The rpm.env= settings make check gives its debug boots (qemu/verdict/run.sh: the
+    DEBUG_* counts in its debug_append), so that a mutant's tests run as make check runs
+    them on the same kernel: `rpm.env=NAME=VALUE` each."""
+    text = open(os.path.join(HERE, "run.sh")).read()
+    values = dict(re.findall(r"\b(DEBUG_[A-Z_]+)=(\S+)", text))
+    m = re.search(r'debug_append="(.*?)"', text, re.S)
+    if not m:
+        return []
+    out = []
+    for name, var in re.findall(r"rpm\.env=([A-Z_]+)=\$([A-Z_]+)", m.group(1)):
+        if var in values:
+            out.append(f"rpm.env={name}={values[var]}")
+    return out
 
 
 def killers_by_binary(m):

@@ -56,7 +56,8 @@
 #define PAGES 512		/* 2 MiB: two PTE tables' worth for 4 KiB memory */
 #define THP_PAGES (4 * 512)	/* 8 MiB: four huge pages */
 #define ROUNDS 48
-#define REFAULT_ROUNDS 16	/* each maps a window again: a page-out is slow */
+#define REFAULT_ROUNDS 16	/* each maps a window again */
+#define SWAP_IN_ROUNDS 8	/* each pages a window out first: slow */
 #define REFAULT_PAGES 32	/* the window mapped again after each clear */
 #define FEW_PAGES 32		/* under x86's full-flush threshold (33 pages) */
 
@@ -466,7 +467,14 @@ static long do_clear(FIXTURE_DATA(race) *self, enum clear how, bool *reported, s
 /* Rounds of a test: fewer when each maps a window again. */
 static unsigned int rounds_of(FIXTURE_DATA(race) *self)
 {
-	return self->refault == NO_REFAULT ? ROUNDS : REFAULT_ROUNDS;
+	switch (self->refault) {
+	case NO_REFAULT:
+		return ROUNDS;
+	case SWAP_IN_READ:
+		return SWAP_IN_ROUNDS;
+	default:
+		return REFAULT_ROUNDS;
+	}
 }
 
 /* Count pages the model says written that `got` misses (lost) and the reverse (false). */

@@ -22,6 +22,7 @@
 #include "kselftest_harness.h"
 #include "pm_creds.h"
 #include "pm_require.h"
+#include "pm_share.h"
 
 #define PAGES 8
 
@@ -852,4 +853,4 @@ TEST_F(self_open, clears_after_attach_to_itself_allowed_iff_proc_pid_clear_refs_
 	check_each_clear(_metadata, self->s, variant->can_clear);
 }
 
-TEST_HARNESS_MAIN
+PM_SHARED_HARNESS_MAIN

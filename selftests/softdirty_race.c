@@ -52,6 +52,7 @@
 
 #include "kselftest_harness.h"
 #include "pm_require.h"
+#include "pm_share.h"
 
 #define PAGES 512		/* 2 MiB: two PTE tables' worth for 4 KiB memory */
 #define THP_PAGES (4 * 512)	/* 8 MiB: four huge pages */
@@ -1021,5 +1022,5 @@ int main(int argc, char **argv)
 {
 	_wp_scan_racing_zaps_loses_no_write_object.timeout = ZAP_CAP_SECONDS + 60;
 	_get_and_clear_racing_thp_zaps_loses_no_write_object.timeout = ZAP_CAP_SECONDS + 60;
-	return test_harness_run(argc, argv);
+	return pm_share_run(argc, argv);
 }

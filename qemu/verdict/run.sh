@@ -196,18 +196,25 @@ rpm.env=RPM_STRESS_EACH=$STRESS_EACH \
 rpm.env=RPM_STRESS_CALLS=$STRESS_CALLS rpm.env=RPM_STRESS_TARGETS=$STRESS_TARGETS \
 rpm.timeout=$((2 * FUZZ_CAP + 300))"
 	# Programs whose subject does not depend on the paging mode -- who may
-	# bind, attach and clear (credentials, dump owners), and when a binding
-	# ends -- run in one lane only, split so that the lanes take about as long.
-	# Every page-table path they reach, the other programs reach in both modes.
-	MODE_FREE_5=clear_rights
-	MODE_FREE_4=attach_permission,attach_fsuid,pagemap_attach,lifetimes
+	# bind, attach and clear (credentials, dump owners), when a binding ends,
+	# writers racing clears at the PTE and PMD levels -- run once per make
+	# check, not once per mode. Small ones run in one lane only; the two long
+	# ones, clear_rights and softdirty_race, in both, each lane half of their
+	# tests (RPM_SHARE=K/2, selftests/pm_share.h), so that the lanes take about
+	# as long. Every page-table path they reach, the other programs reach in
+	# both modes.
+	MODE_FREE_5=lifetimes
+	MODE_FREE_4=attach_permission,attach_fsuid,pagemap_attach
 	lane_tests() {
 		local other=$MODE_FREE_5
 		[ "$1" = 5 ] && other=$MODE_FREE_4
 		tr , '\n' <<<"$debug_tests" | grep -vxF -f <(tr , '\n' <<<"$other") | paste -sd,
 	}
 	lane() {
-		RPM_APPEND="rpm.tests=$(lane_tests "$1") $debug_append" boot "$1" "check-$1.log" check
+		local share=0/2
+		[ "$1" = 4 ] && share=1/2
+		RPM_APPEND="rpm.tests=$(lane_tests "$1") $debug_append rpm.env=RPM_SHARE=$share" \
+			boot "$1" "check-$1.log" check
 		BOOT_KERNEL=$perf_kobj/arch/x86/boot/bzImage BOOT_INITRD=$BUILD/perf/initramfs.cpio.gz \
 			RPM_APPEND=$perf_append boot "$1" "perf-$1.log" check
 	}

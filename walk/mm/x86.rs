@@ -112,6 +112,21 @@ pub(crate) fn special(raw: u64) -> bool {
     raw & SPECIAL != 0
 }
 
+/// Whether a PTE maps a normal page the plain way: present to the hardware (not a
+/// PROT_NONE entry, whose frame is stored inverted) and not special. Such a PTE is
+/// [`pte_present`], and its frame is [`present_pfn`].
+#[inline(always)]
+pub(crate) fn pte_plain(raw: u64) -> bool {
+    raw & (PRESENT | SPECIAL) == PRESENT
+}
+
+/// The frame of a PTE that is present to the hardware (`pte_pfn` without the inversion
+/// that only PROT_NONE entries need): [`leaf_pfn`] of such an entry.
+#[inline(always)]
+pub(crate) fn present_pfn(raw: u64) -> u64 {
+    (raw & frame_mask(PAGE_SHIFT)) >> PAGE_SHIFT
+}
+
 /// Soft-dirty bit of a present entry (`pte_soft_dirty`, `pmd_soft_dirty`).
 #[inline]
 pub(crate) fn soft_dirty(raw: u64) -> bool {

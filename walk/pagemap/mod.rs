@@ -47,8 +47,8 @@ pub(crate) const CHUNK_ENTRIES: usize = 512;
 struct FolioFacts {
     folio: Folio,
     anon: bool,
-    /// `folio_entire_mapcount`, `None` for a small folio.
-    entire: Option<i32>,
+    /// `folio_entire_mapcount`.
+    entire: i32,
 }
 
 /// Fills a buffer with pagemap entries for one chunk of address space.
@@ -232,22 +232,43 @@ fn leaf_value(show_pfn: bool, vma: &Vma<'_>, addr: usize, entry: Entry) -> (u64,
 /// `PM_FILE` and `PM_MMAP_EXCLUSIVE` for a present page mapped by a PTE, with the
 /// folio's facts taken once per large folio: `cache` holds those of the last large
 /// folio seen under the current PTE-table lock (see [`PagemapReader`]'s invariant).
-#[inline]
+#[inline(always)]
 fn present_pte_flags(cache: &mut Option<FolioFacts>, page: Page) -> u64 {
-    let folio = page.folio();
+    let (folio, small) = page.folio_small();
+    if small {
+        small_folio_flags(folio, page)
+    } else {
+        large_folio_flags(cache, folio, page)
+    }
+}
+
+/// [`present_pte_flags`] of a page that is a small folio of its own: its mapping's anon
+/// bit and its own mapcount, nothing to remember.
+#[inline(always)]
+fn small_folio_flags(folio: Folio, page: Page) -> u64 {
+    let mut flags = 0;
+    if !folio.is_anon() {
+        flags |= PM_FILE;
+    }
+    if page.mapped_exclusively_with(None) {
+        flags |= PM_MMAP_EXCLUSIVE;
+    }
+    flags
+}
+
+/// [`present_pte_flags`] of a page of the large folio `folio`.
+#[inline]
+fn large_folio_flags(cache: &mut Option<FolioFacts>, folio: Folio, page: Page) -> u64 {
     let facts = match *cache {
         Some(f) if f.folio == folio => f,
         _ => {
             let f = FolioFacts {
                 folio,
                 anon: folio.is_anon(),
-                entire: folio.is_large().then(|| folio.entire_mapcount()),
+                entire: folio.entire_mapcount(),
             };
-            // Only a large folio can show up again at the next PTE.
-            if f.entire.is_some() {
-                // INVARIANT: mapped by a PTE of the table whose lock is held now.
-                *cache = Some(f);
-            }
+            // INVARIANT: mapped by a PTE of the table whose lock is held now.
+            *cache = Some(f);
             f
         }
     };
@@ -255,7 +276,7 @@ fn present_pte_flags(cache: &mut Option<FolioFacts>, page: Page) -> u64 {
     if !facts.anon {
         flags |= PM_FILE;
     }
-    if page.mapped_exclusively_with(facts.entire) {
+    if page.mapped_exclusively_with(Some(facts.entire)) {
         flags |= PM_MMAP_EXCLUSIVE;
     }
     flags
@@ -278,37 +299,37 @@ struct TableRun<'v> {
     ptes: &'v PteTableLock<'v>,
     end: usize,
     show_pfn: bool,
-    /// The VMA's soft-dirty flag as an entry bit.
+    /// The bits every entry of the table has: the VMA's soft-dirty flag as an entry bit.
     vma_sd: u64,
+    /// What of a frame an entry shows: [`PM_PFRAME_MASK`] when frames are shown, else 0.
+    frame_mask: u64,
     memmap: MemMap,
     /// [`PagemapReader::folio`], kept in a local for the loop.
     cache: Option<FolioFacts>,
 }
 
 impl TableRun<'_> {
-    /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`): the present
-    /// and swap cases decoded here, the rare ones (migration, device, hwpoison, markers)
-    /// by [`leaf_value`].
+    /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`). A present PTE
+    /// that maps a normal page the plain way (what a populated mapping holds) is decoded
+    /// here with no call; a swapped-out page and an empty PTE too; the rest by
+    /// [`Self::other_pte_value`].
     #[inline(always)]
     fn pte_value(&mut self, addr: usize, raw: u64) -> u64 {
+        if let Some((pfn, page)) = self.memmap.plain_page(self.vma, addr, raw) {
+            let entry = Entry::new(raw, Level::PTE);
+            let mut flags = PM_PRESENT | self.vma_sd;
+            if entry.soft_dirty() {
+                flags |= PM_SOFT_DIRTY;
+            }
+            if entry.uffd() {
+                flags |= PM_UFFD_WP;
+            }
+            flags |= present_pte_flags(&mut self.cache, page);
+            return (pfn & self.frame_mask) | flags;
+        }
         let entry = Entry::new(raw, Level::PTE);
         match entry.kind() {
-            Kind::Present => {
-                let mut flags = PM_PRESENT | self.vma_sd;
-                if entry.soft_dirty() {
-                    flags |= PM_SOFT_DIRTY;
-                }
-                if entry.uffd() {
-                    flags |= PM_UFFD_WP;
-                }
-                let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
-                    self.ptes.values(addr + PAGE_SIZE, self.end).iter()
-                });
-                if let Some(page) = page {
-                    flags |= present_pte_flags(&mut self.cache, page);
-                }
-                shown(self.show_pfn, entry.pfn()) | flags
-            }
+            Kind::Present => self.other_pte_value(addr, raw),
             Kind::NonPresent => match SoftLeaf::of(entry) {
                 // A swapped-out page: no page to look at, no marker.
                 Some(leaf) if leaf.is_swap() => {
@@ -320,12 +341,39 @@ impl TableRun<'_> {
                         flags |= PM_UFFD_WP;
                     }
                     let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);
-                    shown(self.show_pfn, frame) | flags
+                    (frame & self.frame_mask) | flags
                 }
-                _ => leaf_value(self.show_pfn, self.vma, addr, entry).0,
+                _ => self.other_pte_value(addr, raw),
             },
             Kind::None | Kind::Table => self.vma_sd,
         }
+    }
+
+    /// [`Self::pte_value`] of the PTEs it does not decode itself: present ones that are
+    /// special, PROT_NONE or above the learned memory-map bound, and non-present ones that
+    /// are not swap entries (migration, device, hwpoison, markers).
+    #[inline(never)]
+    fn other_pte_value(&mut self, addr: usize, raw: u64) -> u64 {
+        let entry = Entry::new(raw, Level::PTE);
+        if entry.kind() != Kind::Present {
+            return leaf_value(self.show_pfn, self.vma, addr, entry).0;
+        }
+        let mut flags = PM_PRESENT | self.vma_sd;
+        if entry.soft_dirty() {
+            flags |= PM_SOFT_DIRTY;
+        }
+        if entry.uffd() {
+            flags |= PM_UFFD_WP;
+        }
+        let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
+            self.ptes
+                .values(addr.wrapping_add(PAGE_SIZE), self.end)
+                .iter()
+        });
+        if let Some(page) = page {
+            flags |= present_pte_flags(&mut self.cache, page);
+        }
+        shown(self.show_pfn, entry.pfn()) | flags
     }
 }
 
@@ -372,16 +420,15 @@ impl Visitor for PagemapReader {
             end,
             show_pfn: self.show_pfn,
             vma_sd: if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 },
+            frame_mask: if self.show_pfn { PM_PFRAME_MASK } else { 0 },
             memmap: MemMap::snapshot(),
             cache: self.folio,
         };
-        let mut raw = ptes.values(start, end).iter();
         let mut addr = start;
-        self.buf.extend(count, || {
-            // `raw` yields exactly `count` values.
-            let pte = raw.next().unwrap_or(0);
+        // `count` values, and room for them (above).
+        self.buf.extend_map(ptes.values(start, end).iter(), |pte| {
             let value = run.pte_value(addr, pte);
-            addr += PAGE_SIZE;
+            addr = addr.wrapping_add(PAGE_SIZE);
             value
         });
         // INVARIANT: a folio of this table, whose lock is still held.

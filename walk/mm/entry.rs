@@ -135,6 +135,19 @@ impl Entry {
         }
     }
 
+    /// The soft-dirty and userfaultfd bits of a present entry as bits `SD` and `UF` of
+    /// the result ([`Self::soft_dirty`] and [`Self::uffd`] of a [`Kind::Present`] entry).
+    #[inline(always)]
+    pub(crate) fn present_sd_uffd_at<const SD: u32, const UF: u32>(self) -> u64 {
+        x86::present_sd_uffd_at::<SD, UF>(self.raw)
+    }
+
+    /// The same of a non-present entry ([`Kind::NonPresent`]).
+    #[inline(always)]
+    pub(crate) fn swp_sd_uffd_at<const SD: u32, const UF: u32>(self) -> u64 {
+        x86::swp_sd_uffd_at::<SD, UF>(self.raw)
+    }
+
     /// Whether a present entry is writable.
     #[inline]
     pub(crate) fn writable(self) -> bool {

@@ -127,6 +127,22 @@ pub(crate) fn present_pfn(raw: u64) -> u64 {
     (raw & frame_mask(PAGE_SHIFT)) >> PAGE_SHIFT
 }
 
+/// The soft-dirty and userfaultfd bits of a present entry ([`soft_dirty`], [`uffd`])
+/// moved to bits `SD` and `UF` of the result, all its other bits 0: two flags of an
+/// output format taken with a shift each, without a test.
+#[inline(always)]
+pub(crate) fn present_sd_uffd_at<const SD: u32, const UF: u32>(raw: u64) -> u64 {
+    ((raw & SOFT_DIRTY) << (SD - SOFT_DIRTY.trailing_zeros()))
+        | ((raw & UFFD) << (UF - UFFD.trailing_zeros()))
+}
+
+/// [`present_sd_uffd_at`] of a non-present entry ([`swp_soft_dirty`], [`swp_uffd`]).
+#[inline(always)]
+pub(crate) fn swp_sd_uffd_at<const SD: u32, const UF: u32>(raw: u64) -> u64 {
+    ((raw & SWP_SOFT_DIRTY) << (SD - SWP_SOFT_DIRTY.trailing_zeros()))
+        | ((raw & SWP_UFFD) << (UF - SWP_UFFD.trailing_zeros()))
+}
+
 /// Soft-dirty bit of a present entry (`pte_soft_dirty`, `pmd_soft_dirty`).
 #[inline]
 pub(crate) fn soft_dirty(raw: u64) -> bool {

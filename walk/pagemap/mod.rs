@@ -34,6 +34,9 @@ pub(crate) const PM_FILE: u64 = pm::FILE;
 pub(crate) const PM_SWAP: u64 = pm::SWAP;
 /// Bit 63: present page.
 pub(crate) const PM_PRESENT: u64 = pm::PRESENT;
+/// Bit numbers of [`PM_SOFT_DIRTY`] and [`PM_UFFD_WP`], for entry bits moved there.
+const SOFT_DIRTY_BIT: u32 = PM_SOFT_DIRTY.trailing_zeros();
+const UFFD_WP_BIT: u32 = PM_UFFD_WP.trailing_zeros();
 /// Bits of the swap type in a non-present frame (`MAX_SWAPFILES_SHIFT`).
 const SWAP_TYPE_BITS: u32 = softleaf::SWAP_TYPE_BITS;
 
@@ -303,6 +306,10 @@ struct TableRun<'v> {
     vma_sd: u64,
     /// What of a frame an entry shows: [`PM_PFRAME_MASK`] when frames are shown, else 0.
     frame_mask: u64,
+    /// The flags every present entry of the table has: `PM_PRESENT` and `vma_sd`.
+    present_base: u64,
+    /// The flags every swapped-out entry of the table has: `PM_SWAP` and `vma_sd`.
+    swap_base: u64,
     memmap: MemMap,
     /// [`PagemapReader::folio`], kept in a local for the loop.
     cache: Option<FolioFacts>,
@@ -317,35 +324,21 @@ impl TableRun<'_> {
     fn pte_value(&mut self, addr: usize, raw: u64) -> u64 {
         if let Some((pfn, page)) = self.memmap.plain_page(self.vma, addr, raw) {
             let entry = Entry::new(raw, Level::PTE);
-            let mut flags = PM_PRESENT | self.vma_sd;
-            if entry.soft_dirty() {
-                flags |= PM_SOFT_DIRTY;
-            }
-            if entry.uffd() {
-                flags |= PM_UFFD_WP;
-            }
-            flags |= present_pte_flags(&mut self.cache, page);
+            let flags = self.present_base
+                | entry.present_sd_uffd_at::<SOFT_DIRTY_BIT, UFFD_WP_BIT>()
+                | present_pte_flags(&mut self.cache, page);
             return (pfn & self.frame_mask) | flags;
         }
-        let entry = Entry::new(raw, Level::PTE);
-        match entry.kind() {
-            Kind::Present => self.other_pte_value(addr, raw),
-            Kind::NonPresent => match SoftLeaf::of(entry) {
-                // A swapped-out page: no page to look at, no marker.
-                Some(leaf) if leaf.is_swap() => {
-                    let mut flags = PM_SWAP | self.vma_sd;
-                    if entry.soft_dirty() {
-                        flags |= PM_SOFT_DIRTY;
-                    }
-                    if entry.uffd() {
-                        flags |= PM_UFFD_WP;
-                    }
-                    let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);
-                    (frame & self.frame_mask) | flags
-                }
-                _ => self.other_pte_value(addr, raw),
-            },
+        // A swapped-out page: no page to look at, no marker.
+        if let Some((ty, offset)) = SoftLeaf::pte_swap(raw) {
+            let entry = Entry::new(raw, Level::PTE);
+            let flags = self.swap_base | entry.swp_sd_uffd_at::<SOFT_DIRTY_BIT, UFFD_WP_BIT>();
+            let frame = ty | (offset << SWAP_TYPE_BITS);
+            return (frame & self.frame_mask) | flags;
+        }
+        match Entry::new(raw, Level::PTE).kind() {
             Kind::None | Kind::Table => self.vma_sd,
+            Kind::Present | Kind::NonPresent => self.other_pte_value(addr, raw),
         }
     }
 
@@ -414,13 +407,16 @@ impl Visitor for PagemapReader {
             // at the right entry if it happens.
             return walk_ptes(vma, ptes, start, end, self);
         }
+        let vma_sd = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
         let mut run = TableRun {
             vma,
             ptes,
             end,
             show_pfn: self.show_pfn,
-            vma_sd: if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 },
+            vma_sd,
             frame_mask: if self.show_pfn { PM_PFRAME_MASK } else { 0 },
+            present_base: PM_PRESENT | vma_sd,
+            swap_base: PM_SWAP | vma_sd,
             memmap: MemMap::snapshot(),
             cache: self.folio,
         };

@@ -3,7 +3,7 @@
 //! One page-table entry's value, which knows the level it was read from.
 
 use super::level::Level;
-use super::x86;
+use super::x86::{self, SdUffd};
 
 /// A snapshot of one page-table entry at a known level.
 ///
@@ -135,17 +135,11 @@ impl Entry {
         }
     }
 
-    /// The soft-dirty and userfaultfd bits of a present entry as bits `SD` and `UF` of
-    /// the result ([`Self::soft_dirty`] and [`Self::uffd`] of a [`Kind::Present`] entry).
+    /// The soft-dirty and userfaultfd bits of the entry, read as `format` says, as an
+    /// index below 4 (see [`SdUffd`]).
     #[inline(always)]
-    pub(crate) fn present_sd_uffd_at<const SD: u32, const UF: u32>(self) -> u64 {
-        x86::present_sd_uffd_at::<SD, UF>(self.raw)
-    }
-
-    /// The same of a non-present entry ([`Kind::NonPresent`]).
-    #[inline(always)]
-    pub(crate) fn swp_sd_uffd_at<const SD: u32, const UF: u32>(self) -> u64 {
-        x86::swp_sd_uffd_at::<SD, UF>(self.raw)
+    pub(crate) fn sd_uffd_index(self, format: SdUffd) -> usize {
+        format.index(self.raw)
     }
 
     /// Whether a present entry is writable.

@@ -13,7 +13,7 @@ use crate::walk::mm::sched::fatal_signal_pending;
 use crate::walk::mm::softleaf::{self, SoftLeaf};
 use crate::walk::mm::table::PteTableLock;
 use crate::walk::mm::vma::Vma;
-use crate::walk::mm::x86::{PAGE_SHIFT, PAGE_SIZE};
+use crate::walk::mm::x86::{SdUffd, PAGE_SHIFT, PAGE_SIZE};
 use crate::walk::mm::{Entry, Kind, Leaf, LeafKind, Level};
 use crate::walk::uapi::pm;
 use crate::walk::walker::{walk, walk_ptes, Flow, Visitor, VmaAction};
@@ -34,9 +34,6 @@ pub(crate) const PM_FILE: u64 = pm::FILE;
 pub(crate) const PM_SWAP: u64 = pm::SWAP;
 /// Bit 63: present page.
 pub(crate) const PM_PRESENT: u64 = pm::PRESENT;
-/// Bit numbers of [`PM_SOFT_DIRTY`] and [`PM_UFFD_WP`], for entry bits moved there.
-const SOFT_DIRTY_BIT: u32 = PM_SOFT_DIRTY.trailing_zeros();
-const UFFD_WP_BIT: u32 = PM_UFFD_WP.trailing_zeros();
 /// Bits of the swap type in a non-present frame (`MAX_SWAPFILES_SHIFT`).
 const SWAP_TYPE_BITS: u32 = softleaf::SWAP_TYPE_BITS;
 
@@ -295,6 +292,22 @@ fn shown(show_pfn: bool, frame: u64) -> u64 {
     }
 }
 
+/// The flags of an entry in `format` by its soft-dirty and uffd bits' index, each with
+/// `base`.
+fn sd_uffd_flags(format: SdUffd, base: u64) -> [u64; 4] {
+    core::array::from_fn(|index| {
+        let (sd, uffd) = format.sd_uffd(index);
+        let mut flags = base;
+        if sd {
+            flags |= PM_SOFT_DIRTY;
+        }
+        if uffd {
+            flags |= PM_UFFD_WP;
+        }
+        flags
+    })
+}
+
 /// What the entries of one PTE table share, for [`TableRun::pte_value`].
 struct TableRun<'v> {
     vma: &'v Vma<'v>,
@@ -306,10 +319,11 @@ struct TableRun<'v> {
     vma_sd: u64,
     /// What of a frame an entry shows: [`PM_PFRAME_MASK`] when frames are shown, else 0.
     frame_mask: u64,
-    /// The flags every present entry of the table has: `PM_PRESENT` and `vma_sd`.
-    present_base: u64,
-    /// The flags every swapped-out entry of the table has: `PM_SWAP` and `vma_sd`.
-    swap_base: u64,
+    /// The flags of a present entry of the table by its soft-dirty and uffd bits
+    /// ([`Entry::sd_uffd_index`]): `PM_PRESENT`, `vma_sd` and what the bits say.
+    present_flags: [u64; 4],
+    /// The same for a swapped-out entry, with `PM_SWAP`.
+    swap_flags: [u64; 4],
     memmap: MemMap,
     /// [`PagemapReader::folio`], kept in a local for the loop.
     cache: Option<FolioFacts>,
@@ -324,15 +338,14 @@ impl TableRun<'_> {
     fn pte_value(&mut self, addr: usize, raw: u64) -> u64 {
         if let Some((pfn, page)) = self.memmap.plain_page(self.vma, addr, raw) {
             let entry = Entry::new(raw, Level::PTE);
-            let flags = self.present_base
-                | entry.present_sd_uffd_at::<SOFT_DIRTY_BIT, UFFD_WP_BIT>()
+            let flags = self.present_flags[entry.sd_uffd_index(SdUffd::Present)]
                 | present_pte_flags(&mut self.cache, page);
             return (pfn & self.frame_mask) | flags;
         }
         // A swapped-out page: no page to look at, no marker.
         if let Some((ty, offset)) = SoftLeaf::pte_swap(raw) {
             let entry = Entry::new(raw, Level::PTE);
-            let flags = self.swap_base | entry.swp_sd_uffd_at::<SOFT_DIRTY_BIT, UFFD_WP_BIT>();
+            let flags = self.swap_flags[entry.sd_uffd_index(SdUffd::Swap)];
             let frame = ty | (offset << SWAP_TYPE_BITS);
             return (frame & self.frame_mask) | flags;
         }
@@ -415,8 +428,8 @@ impl Visitor for PagemapReader {
             show_pfn: self.show_pfn,
             vma_sd,
             frame_mask: if self.show_pfn { PM_PFRAME_MASK } else { 0 },
-            present_base: PM_PRESENT | vma_sd,
-            swap_base: PM_SWAP | vma_sd,
+            present_flags: sd_uffd_flags(SdUffd::Present, PM_PRESENT | vma_sd),
+            swap_flags: sd_uffd_flags(SdUffd::Swap, PM_SWAP | vma_sd),
             memmap: MemMap::snapshot(),
             cache: self.folio,
         };

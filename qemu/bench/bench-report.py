@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the console log of a `make bench` run into results.csv, results.md and bench.svg.
 
-Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR [ICOUNT_LOG [SYSTEM_MAP MODULE_KO]]]
+Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR [ICOUNT_LOG [SYSTEM_MAP MODULE_KO [BASELINE_KO]]]]
 
 The guest prints one `BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE` line per
 workload (nanoseconds per operation; PAGES per operation) and a `BENCH-INFO`
@@ -24,7 +24,8 @@ whose `.text` address the guest prints as `RPM-BENCH-TEXT current .text=ADDR
 _text=ADDR`), the plugin's blocks (`tb PC INSNS` lines after each end marker) are
 mapped to symbols and symbols.md lists per counted workload the symbols that
 executed the most kernel instructions per page on each side (objdump reads the
-module's symbol table).
+module's symbol table); with BASELINE_KO, symbols-baseline.md the same for the
+baseline module (`RPM-BENCH-TEXT baseline`).
 """
 import bisect
 import math
@@ -420,17 +421,18 @@ def module_symbols(ko, text_addr, label="rust_pagemap"):
 TOP_SYMBOLS = 12
 
 
-def write_symbols(rows, info, system_map, module_ko, path):
+def write_symbols(rows, info, system_map, module_ko, path, which="current"):
     """symbols.md: per counted workload, the symbols that executed the most kernel
     instructions per page on each side, from the plugin's blocks of the same sections as
-    the row's figure. Returns whether it was written."""
-    text = info.get("text", {}).get("current", {})
+    the row's figure. `which`: the module the rows are of (`current`, or `baseline` for
+    symbols-baseline.md). Returns whether it was written."""
+    text = info.get("text", {}).get(which, {})
     try:
         mod_text = int(text.get(".text", ""), 16)
         guest_text = int(text.get("_text", ""), 16)
     except ValueError:
-        print("bench-report: no RPM-BENCH-TEXT line with the module's .text: no symbols.md",
-              file=sys.stderr)
+        print(f"bench-report: no RPM-BENCH-TEXT line with the {which} module's .text: "
+              f"no {os.path.basename(path)}", file=sys.stderr)
         return False
     kern = None
     with open(system_map) as f:
@@ -450,7 +452,8 @@ def write_symbols(rows, info, system_map, module_ko, path):
         return msyms.lookup(pc) or ksyms.lookup(pc) or f"?{pc:x}"
 
     with open(path, "w") as f:
-        f.write("# Where the kernel instructions go, by symbol\n\n")
+        f.write("# Where the kernel instructions go, by symbol"
+                f"{' (the baseline module)' if which == 'baseline' else ''}\n\n")
         f.write("Per workload and side, the symbols whose code executed the most kernel "
                 "instructions per page (per call for the per-call rows), from the rpm-icount "
                 "plugin's per-block counts of the section the row's figure comes from (the "
@@ -608,6 +611,7 @@ def main(argv):
     icount_log = argv[5] if len(argv) > 5 else None
     system_map = argv[6] if len(argv) > 6 else None
     module_ko = argv[7] if len(argv) > 7 else None
+    baseline_ko = argv[8] if len(argv) > 8 else None
     rows, baseline, info = parse(log)
     if not rows:
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
@@ -661,6 +665,10 @@ def main(argv):
     if system_map and module_ko and any(r.get("tbs") for r in rows):
         if write_symbols(rows, info, system_map, module_ko, os.path.join(outdir, "symbols.md")):
             print(f"symbols: {os.path.join(outdir, 'symbols.md')}")
+    if system_map and baseline_ko and any(r.get("tbs") for r in baseline):
+        out = os.path.join(outdir, "symbols-baseline.md")
+        if write_symbols(baseline, info, system_map, baseline_ko, out, "baseline"):
+            print(f"symbols of the baseline: {out}")
     return 1 if info.get("gc_failed") or (info.get("gc") and not all(info["gc"].values())) else 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turn the console log of a `make bench` run into results.csv, results.md and bench.svg.
 
-Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR [ICOUNT_LOG]]
+Usage: bench-report.py LOG OUTDIR ACCEL VERSIONS_FILE [FLAVOUR [ICOUNT_LOG [SYSTEM_MAP MODULE_KO [BASELINE_KO]]]]
 
 The guest prints one `BENCH-CSV,NAME,GROUP,PAGES,DEV_NS,KERN_NS,NOTE` line per
 workload (nanoseconds per operation; PAGES per operation) and a `BENCH-INFO`
@@ -18,10 +18,20 @@ of the run and what they cost the program (qemu/bench/gc-calls.c),
 is printed per side beside it: where the two ways differ. A
 `BENCH-GC-FAILED` line fails the report.
 Prints `ratio NAME: X` and `iratio NAME: Y` per workload. Standard library only.
+
+With SYSTEM_MAP and MODULE_KO (the kernel's System.map and the module the guest ran,
+whose `.text` address the guest prints as `RPM-BENCH-TEXT current .text=ADDR
+_text=ADDR`), the plugin's blocks (`tb PC INSNS` lines after each end marker) are
+mapped to symbols and symbols.md lists per counted workload the symbols that
+executed the most kernel instructions per page on each side (objdump reads the
+module's symbol table); with BASELINE_KO, symbols-baseline.md the same for the
+baseline module (`RPM-BENCH-TEXT baseline`).
 """
+import bisect
 import math
 import os
 import re
+import subprocess
 import sys
 from xml.sax.saxutils import escape
 
@@ -68,6 +78,10 @@ def parse(path):
                 for kv in line.split()[1:]:
                     k, _, v = kv.partition("=")
                     info[k] = v
+            elif line.startswith("RPM-BENCH-TEXT "):
+                parts = line.split()
+                kv = dict(p.partition("=")[::2] for p in parts[2:])
+                info.setdefault("text", {})[parts[1]] = kv
             elif line.startswith("RPM-INFO kernel "):
                 info["kernel"] = line[len("RPM-INFO kernel "):]
             elif line.startswith("BENCH-GC,"):
@@ -109,14 +123,20 @@ def parse_icount(path):
     0 unless the plugin's instrumentation outlived a phase."""
     runs, phase, begun = [], None, {}
     off_insns, outside = None, 0
+    last = None  # the section the next `tb` lines belong to
     with open(path) as f:
         head = f.readline().split()
-        if head[:2] != ["rpm-icount", "2"]:
+        if head[:1] != ["rpm-icount"] or head[1:2] not in (["2"], ["3"]):
             return [], None, 0
         kv = dict(kv.partition("=")[::2] for kv in head[2:])
         marker, nvcpus = kv.get("marker"), int(kv.get("vcpus", "0"))
         for line in f:
             parts = line.split()
+            if parts[:1] == ["tb"]:
+                if last is not None and len(parts) == 3 and parts[2].isdigit():
+                    last["tbs"][int(parts[1], 16)] = int(parts[2])
+                continue
+            last = None
             if len(parts) != 3 + len(FIELDS) * nvcpus or not all(p.isdigit() for p in parts):
                 continue  # a last line cut short by the guest's end
             off, vcpu, lines = int(parts[0]), int(parts[1]), int(parts[2])
@@ -144,7 +164,8 @@ def parse_icount(path):
                 elif side in begun:
                     v0, c0 = begun.pop(side)
                     delta = [b - a for a, b in zip(c0, counts)]
-                    sec = {"moved": v0 != vcpu, "lines": lines}
+                    sec = {"moved": v0 != vcpu, "lines": lines, "tbs": {}}
+                    last = sec
                     for i, field in enumerate(FIELDS):
                         per_vcpu = delta[i::len(FIELDS)]
                         total = sum(per_vcpu)
@@ -173,7 +194,7 @@ def attach_counts(rows, runs, nruns):
         if not ic or not 0 <= k < len(runs) or ic["seq"] not in runs[k]:
             continue
         phase = runs[k][ic["seq"]]
-        val, more = {}, {}
+        val, more, tbs = {}, {}, {}
         scope = ic["scope"]
         for side in ("dev", "kern"):
             secs = phase[side]
@@ -189,14 +210,21 @@ def attach_counts(rows, runs, nruns):
                 val[side] = median([s["insns"][scope] for s in secs]) / div
                 more[side] = {"mem": mid["mem"][scope] / div, "locked": mid["locked"][scope] / div,
                               "lines": mid["lines"] / div}
+                tbs[side] = {pc: n / div for pc, n in mid["tbs"].items()}
             else:
                 val[side] = sum(s["insns"][scope] for s in secs) / div
                 more[side] = {f: sum(s[f][scope] for s in secs) / div for f in ("mem", "locked")}
                 more[side]["lines"] = sum(s["lines"] for s in secs) / div
+                tbs[side] = {}
+                for s in secs:
+                    for pc, n in s["tbs"].items():
+                        tbs[side][pc] = tbs[side].get(pc, 0) + n / div
         if len(val) == 2:
             r["idev"], r["ikern"] = val["dev"], val["kern"]
             r["iscope"] = scope
             r["more"] = more
+            if tbs["dev"] or tbs["kern"]:
+                r["tbs"] = tbs
 
 
 def iratio(r):
@@ -316,6 +344,157 @@ def write_more(f, rows):
                 f"{ratio(m, 'lines')} |\n")
 
 
+class Symbols:
+    """Address-sorted symbols; `lookup` gives the one an address falls into."""
+
+    def __init__(self):
+        self.syms = []  # (start, end or None, name)
+
+    def add(self, start, name, size=None):
+        self.syms.append((start, start + size if size else None, name))
+
+    def finish(self):
+        self.syms.sort()
+        self.starts = [s[0] for s in self.syms]
+
+    def lookup(self, pc):
+        i = bisect.bisect_right(self.starts, pc) - 1
+        if i < 0:
+            return None
+        start, end, name = self.syms[i]
+        if end is not None and pc >= end:
+            return None
+        return name
+
+
+def kernel_symbols(system_map, slide):
+    """The kernel's text symbols from System.map, moved by `slide` (KASLR; 0 without)."""
+    syms = Symbols()
+    with open(system_map) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[1] in "tTwW":
+                syms.add(int(parts[0], 16) + slide, parts[2])
+    syms.finish()
+    return syms
+
+
+def short_rust(name):
+    """A demangled Rust name without the crate's path prefixes and generic arguments."""
+    name = name.replace("rust_pagemap::walk::", "").replace("rust_pagemap::", "")
+    out, depth = [], 0
+    for i, c in enumerate(name):
+        # Generic arguments `::<...>` and `<T as Trait>` are kept to their first level only.
+        if c == "<":
+            depth += 1
+            if depth == 2:
+                out.append("..")
+        elif c == ">" and depth and not name[i - 1] == "-":
+            depth -= 1
+            if depth == 1:
+                continue
+        if depth < 2:
+            out.append(c)
+    return "".join(out)
+
+
+def module_symbols(ko, text_addr, label="rust_pagemap"):
+    """The module's function symbols in .text (objdump's table, demangled), at the
+    address the guest loaded its .text at."""
+    syms = Symbols()
+    try:
+        out = subprocess.run(["objdump", "-t", "-C", "-j", ".text", ko], check=True,
+                             capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"bench-report: objdump -t {ko}: {e}", file=sys.stderr)
+        return None
+    sym = re.compile(r"^([0-9a-f]{16}) (.{7}) \.text\s+([0-9a-f]+) (.*)$")
+    for line in out.splitlines():
+        m = sym.match(line)
+        if m and "F" in m.group(2):
+            syms.add(text_addr + int(m.group(1), 16), f"[{label}] {short_rust(m.group(4))}",
+                     int(m.group(3), 16) or None)
+    syms.finish()
+    return syms
+
+
+TOP_SYMBOLS = 12
+
+
+def write_symbols(rows, info, system_map, module_ko, path, which="current"):
+    """symbols.md: per counted workload, the symbols that executed the most kernel
+    instructions per page on each side, from the plugin's blocks of the same sections as
+    the row's figure. `which`: the module the rows are of (`current`, or `baseline` for
+    symbols-baseline.md). Returns whether it was written."""
+    text = info.get("text", {}).get(which, {})
+    try:
+        mod_text = int(text.get(".text", ""), 16)
+        guest_text = int(text.get("_text", ""), 16)
+    except ValueError:
+        print(f"bench-report: no RPM-BENCH-TEXT line with the {which} module's .text: "
+              f"no {os.path.basename(path)}", file=sys.stderr)
+        return False
+    kern = None
+    with open(system_map) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "_text":
+                kern = int(parts[0], 16)
+                break
+    if kern is None:
+        return False
+    ksyms = kernel_symbols(system_map, guest_text - kern)
+    msyms = module_symbols(module_ko, mod_text)
+    if msyms is None:
+        return False
+
+    def name(pc):
+        return msyms.lookup(pc) or ksyms.lookup(pc) or f"?{pc:x}"
+
+    with open(path, "w") as f:
+        f.write("# Where the kernel instructions go, by symbol"
+                f"{' (the baseline module)' if which == 'baseline' else ''}\n\n")
+        f.write("Per workload and side, the symbols whose code executed the most kernel "
+                "instructions per page (per call for the per-call rows), from the rpm-icount "
+                "plugin's per-block counts of the section the row's figure comes from (the "
+                "median one; all of them, summed, for the writer rows), on both vCPUs. "
+                "`[rust_pagemap]` marks the module's functions (generic arguments shortened); "
+                "the rest is the kernel's, by System.map. `share`: of the side's total. "
+                "A block is counted for the symbol it starts in.\n")
+        for r in rows:
+            tbs = r.get("tbs")
+            if not tbs:
+                continue
+            f.write(f"\n## {r['name']}\n\n")
+            f.write(f"kernel instructions per page: device {fmt(r['idev'])}, kernel "
+                    f"{fmt(r['ikern'])}, iratio {iratio(r):.2f}\n\n")
+            cols = []
+            for side in ("dev", "kern"):
+                by = {}
+                for pc, n in tbs.get(side, {}).items():
+                    k = name(pc)
+                    by[k] = by.get(k, 0) + n
+                total = sum(by.values()) or 1
+                top = sorted(by.items(), key=lambda kv: -kv[1])[:TOP_SYMBOLS]
+                rest = total - sum(n for _, n in top)
+                cells = [(k, n, n / total) for k, n in top]
+                if rest > 0:
+                    cells.append((f"({len(by) - len(top)} more)", rest, rest / total))
+                cols.append(cells)
+            f.write("| device: symbol | insns/page | share | kernel: symbol | insns/page | share |\n")
+            f.write("| --- | ---: | ---: | --- | ---: | ---: |\n")
+            for i in range(max(len(c) for c in cols)):
+                cells = []
+                for c in cols:
+                    if i < len(c):
+                        k, n, sh = c[i]
+                        cells += [f"`{k}`", fmt(n), f"{100 * sh:.0f}%"]
+                    else:
+                        cells += ["", "", ""]
+                f.write("| " + " | ".join(cells) + " |\n")
+    return True
+
+
 def bar_panel(out, rows, top, w, left, values, title, unit):
     """Two log-scale bars per row (device blue, kernel orange) and their ratio at the right.
 
@@ -430,6 +609,9 @@ def main(argv):
     log, outdir, accel, versions_file = argv[:4]
     flavour = argv[4] if len(argv) > 4 else "perf"
     icount_log = argv[5] if len(argv) > 5 else None
+    system_map = argv[6] if len(argv) > 6 else None
+    module_ko = argv[7] if len(argv) > 7 else None
+    baseline_ko = argv[8] if len(argv) > 8 else None
     rows, baseline, info = parse(log)
     if not rows:
         print("bench-report: no BENCH-CSV lines in the log", file=sys.stderr)
@@ -480,6 +662,13 @@ def main(argv):
             f.write("\nbdwgc's gctest, each run, and its clear_refs writes and pagemap reads "
                     "(libgc_calls.so):\n\n" + "".join(f"    {line}\n" for line in gc_lines))
     svg(rows, os.path.join(outdir, "bench.svg"))
+    if system_map and module_ko and any(r.get("tbs") for r in rows):
+        if write_symbols(rows, info, system_map, module_ko, os.path.join(outdir, "symbols.md")):
+            print(f"symbols: {os.path.join(outdir, 'symbols.md')}")
+    if system_map and baseline_ko and any(r.get("tbs") for r in baseline):
+        out = os.path.join(outdir, "symbols-baseline.md")
+        if write_symbols(baseline, info, system_map, baseline_ko, out, "baseline"):
+            print(f"symbols of the baseline: {out}")
     return 1 if info.get("gc_failed") or (info.get("gc") and not all(info["gc"].values())) else 0
 
 

@@ -120,6 +120,10 @@ python3 "$QEMU_DIR/verdict/parse_log.py" --no-tests "4level-perf=$OUT/bench.log"
 	die "the bench run failed (console: $OUT/bench.log)"
 }
 grep -q '^RPM-END bench 0' <(sed 's/\r$//' "$OUT/bench.log") || die "the benchmark did not finish (console: $OUT/bench.log)"
+# With the kernel's System.map and the module's symbols, the plugin's per-block counts
+# become symbols.md: per workload, where each side's kernel instructions go.
+baseline_ko=()
+[ -n "${BENCH_BASELINE:-}" ] && baseline_ko=("$OUT/baseline/rust_pagemap.ko")
 python3 "$QEMU_DIR/bench/bench-report.py" "$OUT/bench.log" "$OUT" "$accel" "$TOP/build/bench-versions.txt" \
-	"$flavour" "$OUT/icount.log"
-echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg"
+	"$flavour" "$OUT/icount.log" "$kobj/System.map" "$OUT/module/rust_pagemap.ko" "${baseline_ko[@]}"
+echo "results: $OUT/results.md $OUT/results.csv $OUT/bench.svg${plugin_args:+ $OUT/symbols.md}"

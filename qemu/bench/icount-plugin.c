@@ -30,8 +30,16 @@
  * VCPU is the vCPU that executed the marker; INSNS_i, MEM_i and LOCKED_i are
  * what vCPU i has executed at kernel addresses while counting was on, since
  * QEMU started; LINES, on an end marker, the distinct lines the kernel accessed
- * since the last begin marker (0 on other markers). The first line is a header:
- * `rpm-icount 2 marker=0x... vcpus=N`.
+ * since the last begin marker (0 on other markers). After an end marker's line
+ * come the section's kernel translation blocks, one line each, heaviest first:
+ *
+ *   tb PC INSNS
+ *
+ * PC (hex, no 0x) is the guest virtual address where a block starts, INSNS the
+ * instructions its executions counted between the begin and the end marker, on
+ * any vCPU: a listing of where the section's instructions went, by block, which
+ * bench-report.py maps to symbols. The first line is a header:
+ * `rpm-icount 3 marker=0x... vcpus=N`.
  *
  * Counting costs a call per kernel translation block executed (the callback
  * that adds the block's instruction count to its vCPU's counter), which slows
@@ -87,6 +95,21 @@ static GHashTable *lines;
 static GMutex lines_lock;
 static int in_section;
 
+/*
+ * A kernel translation block's count in the current section, by start address:
+ * one record per address, whatever retranslations the flushes make, kept for the
+ * plugin's lifetime (the kernel's blocks number a few tens of thousands).
+ */
+struct tb_stat {
+	uint64_t pc;
+	uint64_t insns; /* executed in the current section, on any vCPU */
+	uint32_t n;	/* instructions of the block as last translated */
+	uint32_t locked;
+};
+
+static GHashTable *tb_stats; /* pc -> struct tb_stat *, under tb_lock */
+static GMutex tb_lock;
+
 static void register_callbacks(qemu_plugin_id_t id);
 
 /* A counter that only its own vCPU's thread adds to; the marker callback reads it from others. */
@@ -95,30 +118,102 @@ static inline void add(uint64_t *c, uint64_t n)
 	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
 }
 
-/*
- * Runs at the start of every counted kernel block: its instruction count in
- * the low 32 bits of udata, its locked instructions in the high ones.
- */
+/* Runs at the start of every counted kernel block (udata: its tb_stat). */
 static void kernel_block(unsigned int vcpu, void *udata)
 {
-	uint64_t n = (uintptr_t)udata;
+	struct tb_stat *t = udata;
 
 	if (vcpu >= (unsigned int)nr_vcpus)
 		return;
-	add(&counts[vcpu].insns, n & 0xffffffff);
-	add(&counts[vcpu].locked, n >> 32);
+	add(&counts[vcpu].insns, t->n);
+	add(&counts[vcpu].locked, t->locked);
 	counts[vcpu].last_rep = 0;
+	if (__atomic_load_n(&in_section, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&t->insns, t->n, __ATOMIC_RELAXED);
 }
 
-/* A block of one rep string instruction (udata: its address): counted unless it loops to itself. */
+/* A block of one rep string instruction (udata: its tb_stat): counted unless it loops to itself. */
 static void rep_block(unsigned int vcpu, void *udata)
 {
-	uint64_t pc = (uintptr_t)udata;
+	struct tb_stat *t = udata;
 
-	if (vcpu >= (unsigned int)nr_vcpus || counts[vcpu].last_rep == pc)
+	if (vcpu >= (unsigned int)nr_vcpus || counts[vcpu].last_rep == t->pc)
 		return;
 	add(&counts[vcpu].insns, 1);
-	counts[vcpu].last_rep = pc;
+	counts[vcpu].last_rep = t->pc;
+	if (__atomic_load_n(&in_section, __ATOMIC_RELAXED))
+		__atomic_fetch_add(&t->insns, 1, __ATOMIC_RELAXED);
+}
+
+/* The record of the block at `pc`, made on its first translation. */
+static struct tb_stat *tb_stat_of(uint64_t pc, uint32_t n, uint32_t locked)
+{
+	struct tb_stat *t;
+
+	g_mutex_lock(&tb_lock);
+	t = g_hash_table_lookup(tb_stats, &pc);
+	if (!t) {
+		t = g_new0(struct tb_stat, 1);
+		t->pc = pc;
+		g_hash_table_insert(tb_stats, &t->pc, t);
+	}
+	t->n = n;
+	t->locked = locked;
+	g_mutex_unlock(&tb_lock);
+	return t;
+}
+
+static gint by_insns_desc(gconstpointer a, gconstpointer b)
+{
+	const struct tb_stat *x = *(struct tb_stat *const *)a, *y = *(struct tb_stat *const *)b;
+
+	return x->insns < y->insns ? 1 : x->insns > y->insns ? -1 : 0;
+}
+
+/* Writes the blocks the section executed, heaviest first, and zeroes their counts (under out_lock). */
+static void dump_section_blocks(void)
+{
+	GPtrArray *seen = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_mutex_lock(&tb_lock);
+	g_hash_table_iter_init(&it, tb_stats);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		struct tb_stat *t = value;
+		uint64_t insns = __atomic_exchange_n(&t->insns, 0, __ATOMIC_RELAXED);
+
+		if (insns) {
+			/* The count moves to a snapshot: a late add lands in the next section. */
+			struct tb_stat *snap = g_new(struct tb_stat, 1);
+
+			*snap = *t;
+			snap->insns = insns;
+			g_ptr_array_add(seen, snap);
+		}
+	}
+	g_mutex_unlock(&tb_lock);
+	g_ptr_array_sort(seen, by_insns_desc);
+	for (guint i = 0; i < seen->len; i++) {
+		struct tb_stat *t = g_ptr_array_index(seen, i);
+
+		fprintf(out, "tb %" PRIx64 " %" PRIu64 "\n", t->pc, t->insns);
+		g_free(t);
+	}
+	g_ptr_array_free(seen, TRUE);
+}
+
+/* Zeroes every block's count: a begin marker starts the section's listing afresh. */
+static void clear_section_blocks(void)
+{
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_mutex_lock(&tb_lock);
+	g_hash_table_iter_init(&it, tb_stats);
+	while (g_hash_table_iter_next(&it, &key, &value))
+		__atomic_store_n(&((struct tb_stat *)value)->insns, 0, __ATOMIC_RELAXED);
+	g_mutex_unlock(&tb_lock);
 }
 
 static void kernel_access(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr,
@@ -157,6 +252,8 @@ static void marker_hit(unsigned int vcpu, void *udata)
 		return;
 	}
 	if (offset < MARK_COUNT_ON) {
+		if (!(offset & 1))
+			clear_section_blocks();
 		g_mutex_lock(&lines_lock);
 		if (offset & 1)
 			nlines = g_hash_table_size(lines);
@@ -171,6 +268,8 @@ static void marker_hit(unsigned int vcpu, void *udata)
 			__atomic_load_n(&counts[i].mem, __ATOMIC_RELAXED),
 			__atomic_load_n(&counts[i].locked, __ATOMIC_RELAXED));
 	fputc('\n', out);
+	if (offset < MARK_COUNT_ON && (offset & 1))
+		dump_section_blocks();
 	if (offset == MARK_COUNT_ON || offset == MARK_COUNT_OFF) {
 		int want = offset == MARK_COUNT_ON;
 
@@ -275,10 +374,10 @@ static void translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 		}
 		if (n == 1 && (first & REP_STRING))
 			qemu_plugin_register_vcpu_tb_exec_cb(tb, rep_block, QEMU_PLUGIN_CB_NO_REGS,
-							     (void *)(uintptr_t)pc);
+							     tb_stat_of(pc, 1, 0));
 		else
 			qemu_plugin_register_vcpu_tb_exec_cb(tb, kernel_block, QEMU_PLUGIN_CB_NO_REGS,
-							     (void *)(uintptr_t)(n | locked << 32));
+							     tb_stat_of(pc, n, locked));
 	} else if (pc - marker < PAGE_SIZE) {
 		qemu_plugin_register_vcpu_tb_exec_cb(tb, marker_hit, QEMU_PLUGIN_CB_NO_REGS,
 						     (void *)(uintptr_t)(pc - marker));
@@ -332,8 +431,9 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
 	nr_vcpus = info->system.max_vcpus;
 	counts = g_new0(struct vcpu_count, nr_vcpus);
 	lines = g_hash_table_new(g_direct_hash, g_direct_equal);
+	tb_stats = g_hash_table_new(g_int64_hash, g_int64_equal);
 	plugin_id = id;
-	fprintf(out, "rpm-icount 2 marker=0x%" PRIx64 " vcpus=%d\n", marker, nr_vcpus);
+	fprintf(out, "rpm-icount 3 marker=0x%" PRIx64 " vcpus=%d\n", marker, nr_vcpus);
 	fflush(out);
 	register_callbacks(id);
 	return 0;

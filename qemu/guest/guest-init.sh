@@ -110,6 +110,14 @@ for arg in $(cat /proc/cmdline); do
 done
 echo "RPM-INFO clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null), $(grep -c ^processor /proc/cpuinfo) CPUs"
 
+# Where the module's code and the kernel's are in this boot, for the per-symbol listing of
+# `make bench` (bench-report.py maps the plugin's block addresses with the module's own
+# symbol table and the kernel's System.map): `RPM-BENCH-TEXT MODULE .text=ADDR _text=ADDR`.
+bench_text() {
+	echo "RPM-BENCH-TEXT $1 .text=$(cat /sys/module/rust_pagemap/sections/.text 2>/dev/null)" \
+		"_text=0x$(awk '$3 == "_text" { print $1; exit }' /proc/kallsyms)"
+}
+
 case "$mode" in
 bench)
 	# `make bench` (qemu/bench/bench.sh): the benchmark, with the sizes the host chose; with
@@ -117,11 +125,13 @@ bench)
 	# bench.sh's TESTDIR (the benchmark, its arguments, a baseline module) is /kselftest.
 	if [ -f /kselftest/rust_pagemap_baseline.ko ]; then
 		rmmod rust_pagemap && insmod /kselftest/rust_pagemap_baseline.ko && chmod 0444 /dev/rust_pagemap &&
-			echo "RPM-BENCH-MODULE baseline" && /kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
+			bench_text baseline && echo "RPM-BENCH-MODULE baseline" &&
+			/kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
 		echo "RPM-END bench-baseline $?"
 		rmmod rust_pagemap
 		insmod /rust_pagemap.ko && chmod 0444 /dev/rust_pagemap
 	fi
+	bench_text current
 	echo "RPM-BENCH-MODULE current"
 	/kselftest/bench $(cat /kselftest/bench.args 2>/dev/null)
 	rc=$?

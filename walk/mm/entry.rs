@@ -3,7 +3,7 @@
 //! One page-table entry's value, which knows the level it was read from.
 
 use super::level::Level;
-use super::x86;
+use super::x86::{self, SdUffd};
 
 /// A snapshot of one page-table entry at a known level.
 ///
@@ -133,6 +133,13 @@ impl Entry {
             Kind::NonPresent => x86::swp_uffd(self.raw),
             _ => false,
         }
+    }
+
+    /// The soft-dirty and userfaultfd bits of the entry, read as `format` says, as an
+    /// index below 4 (see [`SdUffd`]).
+    #[inline(always)]
+    pub(crate) fn sd_uffd_index(self, format: SdUffd) -> usize {
+        format.index(self.raw)
     }
 
     /// Whether a present entry is writable.

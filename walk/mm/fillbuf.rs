@@ -63,6 +63,25 @@ impl<const N: usize> FillBuf<N> {
         n
     }
 
+    /// Appends `f(item)` for each of `items` while there is room; returns how many were
+    /// appended. One loop over the items and the free words together: a consumer's
+    /// per-entry loop with one bound, the shorter of the two.
+    #[inline]
+    pub(crate) fn extend_map<T>(
+        &mut self,
+        items: impl Iterator<Item = T>,
+        mut f: impl FnMut(T) -> u64,
+    ) -> usize {
+        let mut n = 0;
+        for (slot, item) in self.buf[self.len..].iter_mut().zip(items) {
+            slot.write(f(item));
+            n += 1;
+        }
+        // INVARIANT: the `n` words after the old `len` were just written (`n <= N - len`).
+        self.len += n;
+        n
+    }
+
     /// The words written since the buffer was last empty.
     #[inline]
     pub(crate) fn as_slice(&self) -> &[u64] {
@@ -100,6 +119,17 @@ mod tests {
         assert_eq!(n, 3);
         assert_eq!(buf.as_slice(), &[7, 11, 12, 13]);
         assert_eq!(buf.extend(2, || 99), 0);
+    }
+
+    #[test]
+    fn extend_map_appends_what_fits_of_the_items() {
+        let mut buf = FillBuf::<4>::new();
+        assert!(buf.push(1));
+        assert_eq!(buf.extend_map([2u64, 3].into_iter(), |v| v * 10), 2);
+        assert_eq!(buf.as_slice(), &[1, 20, 30]);
+        assert_eq!(buf.extend_map([4u64, 5, 6].into_iter(), |v| v + 100), 1);
+        assert_eq!(buf.as_slice(), &[1, 20, 30, 104]);
+        assert_eq!(buf.extend_map([7u64].into_iter(), |v| v), 0);
     }
 
     #[test]

@@ -140,6 +140,46 @@ impl MemMap {
         }
     }
 
+    /// The frame and page of a PTE that [`x86::pte_plain`] accepts (present to the
+    /// hardware, not special) when its frame is below the learned bound: what
+    /// [`Self::normal_pte`] answers for it, without a call and without that function's
+    /// other cases, for the loop of a dense read. `None` for any other PTE, which the
+    /// caller sends to [`Self::normal_pte_ahead`].
+    #[inline(always)]
+    pub(crate) fn plain_page(&self, vma: &Vma<'_>, addr: usize, raw: u64) -> Option<(u64, Page)> {
+        if !x86::pte_plain(raw) {
+            return None;
+        }
+        let pfn = x86::present_pfn(raw);
+        if pfn >= self.known_end {
+            return None;
+        }
+        // `pfn_to_page` with `CONFIG_SPARSEMEM_VMEMMAP`, as in `Self::normal_pte`.
+        let ptr = self.base.wrapping_add(pfn as usize);
+        // INVARIANT: the frame is below a frame `vm_normal_page` returned a page for (the
+        // learned bound), so it has a `struct page` in the memory map, and the PTE is not
+        // special: `vm_normal_page` returns exactly this page (see `Page::normal_pte`).
+        let page = Page {
+            // SAFETY: `base` is the virtual memory map's base, a kernel address far above
+            // the `pfn * size_of::<page>()` (below 2^46) added to it: the sum is not NULL.
+            ptr: unsafe { NonNull::new_unchecked(ptr) },
+        };
+        #[cfg(CONFIG_DEBUG_VM)]
+        {
+            let kernel = Page::kernel_normal_pte(vma, addr, Entry::new(raw, Level::PTE));
+            if kernel.map(|p| p.ptr) != Some(page.ptr) {
+                pr_err!(
+                    "BUG: rust_pagemap: the plain page of PTE {:#x} differs from vm_normal_page\n",
+                    raw
+                );
+                return None;
+            }
+        }
+        #[cfg(not(CONFIG_DEBUG_VM))]
+        let _ = (vma, addr);
+        Some((pfn, page))
+    }
+
     /// [`Page::normal_pte`] with this snapshot.
     #[inline]
     pub(crate) fn normal_pte(&self, vma: &Vma<'_>, addr: usize, entry: Entry) -> Option<Page> {
@@ -249,6 +289,12 @@ impl Page {
                 (*page).__bindgen_anon_1.__bindgen_anon_3.compound_info
             ))
         } as usize;
+        Self::head(page, info)
+    }
+
+    /// The folio of `page`, from its `compound_info` word `info` (`_compound_head`).
+    #[inline(always)]
+    fn head(page: *mut bindings::page, info: usize) -> Folio {
         let head = if !COMPOUND_INFO_HAS_MASK {
             // Bit 0 marks a tail page; the rest points to the head.
             if info & 1 != 0 {
@@ -260,11 +306,36 @@ impl Page {
             // Non-tail: all ones; tail: the mask that rounds the page down to its head.
             ((info & 1).wrapping_sub(1) | info) & page as usize
         };
-        // INVARIANT: a valid page's head is a valid page, which is its folio.
+        // INVARIANT: callers pass a valid page and the `compound_info` just read from it; a
+        // valid page's head is a valid page, which is its folio.
         Folio {
             // SAFETY: the head of a valid page is a valid page, never NULL.
             ptr: unsafe { NonNull::new_unchecked(head as *mut bindings::folio) },
         }
+    }
+
+    /// The folio the page belongs to, and whether that folio is this page alone (the page
+    /// is neither a tail page nor the head of a large folio: `!folio_test_large`), with
+    /// the loads `page_folio` and `folio_test_large` make, in that order.
+    #[inline(always)]
+    pub(crate) fn folio_small(self) -> (Folio, bool) {
+        let page = self.ptr.as_ptr();
+        // SAFETY: as in `Self::folio`.
+        let info = unsafe {
+            read_volatile(addr_of!(
+                (*page).__bindgen_anon_1.__bindgen_anon_3.compound_info
+            ))
+        } as usize;
+        if info & 1 != 0 {
+            // A tail page: its folio is large.
+            return (Self::head(page, info), false);
+        }
+        // INVARIANT: a page that is not a tail page is the head of its folio.
+        let folio = Folio {
+            // SAFETY: `page` is a valid page, never NULL.
+            ptr: unsafe { NonNull::new_unchecked(page.cast::<bindings::folio>()) },
+        };
+        (folio, !folio.is_large())
     }
 
     /// Whether the page belongs to an anonymous folio (else: file, shmem, shared anon).

@@ -119,6 +119,29 @@ impl SoftLeaf {
         }
     }
 
+    /// The swap type and offset of a PTE that is a swap entry (`softleaf_from_pte` then
+    /// `softleaf_is_swap`, `swp_type`, `swp_offset`), `None` for any other PTE: the steps
+    /// of [`Self::from_pte`] and [`Self::is_swap`] for the one kind a swapped-out range is
+    /// made of, with the type tested before the entry is put together (checked against
+    /// the kernel's decoding at load, [`check_decoding`]).
+    #[inline(always)]
+    pub(crate) fn pte_swap(raw: u64) -> Option<(u64, u64)> {
+        if x86::pte_present(raw) || x86::is_none(raw) {
+            return None;
+        }
+        let arch = x86::pte_swp_clear_flags(raw);
+        let ty = x86::arch_swp_type(arch);
+        if ty >= MAX_SWAPFILES {
+            return None;
+        }
+        let offset = x86::arch_swp_offset(arch) & SWP_OFFSET_MASK;
+        // A value of 0 (type 0, offset 0) is `SOFTLEAF_NONE`, not a swap entry.
+        if ty | offset == 0 {
+            return None;
+        }
+        Some((ty, offset))
+    }
+
     /// Decodes a PMD value (`softleaf_from_pmd`).
     #[inline]
     pub(crate) fn from_pmd(raw: u64) -> Self {
@@ -356,6 +379,9 @@ pub(crate) fn check_decoding() -> Result<(), &'static str> {
         // Every type number has a kind, so a swap entry is what is none of the others.
         if ours.is_swap() != (theirs.val != 0 && !has_pfn && !marker) {
             return Err("softleaf_is_swap");
+        }
+        if SoftLeaf::pte_swap(raw) != ours.is_swap().then_some((ty, offset)) {
+            return Err("the swap-entry decoding of a read");
         }
     }
     Ok(())

@@ -112,6 +112,61 @@ pub(crate) fn special(raw: u64) -> bool {
     raw & SPECIAL != 0
 }
 
+/// Whether a PTE maps a normal page the plain way: present to the hardware (not a
+/// PROT_NONE entry, whose frame is stored inverted) and not special. Such a PTE is
+/// [`pte_present`], and its frame is [`present_pfn`].
+#[inline(always)]
+pub(crate) fn pte_plain(raw: u64) -> bool {
+    raw & (PRESENT | SPECIAL) == PRESENT
+}
+
+/// The frame of a PTE that is present to the hardware (`pte_pfn` without the inversion
+/// that only PROT_NONE entries need): [`leaf_pfn`] of such an entry.
+#[inline(always)]
+pub(crate) fn present_pfn(raw: u64) -> u64 {
+    (raw & frame_mask(PAGE_SHIFT)) >> PAGE_SHIFT
+}
+
+/// The soft-dirty and userfaultfd bits of an entry, present ones ([`soft_dirty`],
+/// [`uffd`]) or non-present ones ([`swp_soft_dirty`], [`swp_uffd`]), as an index from 0 to
+/// 3 into a table of what each combination gives ([`SdUffd::sd_uffd`] tells): one shift
+/// and one mask per entry where testing the two bits takes a branch or a shift each.
+#[derive(Copy, Clone)]
+pub(crate) enum SdUffd {
+    /// A present entry's bits.
+    Present,
+    /// A non-present (swap-format) entry's bits.
+    Swap,
+}
+
+/// Where each format keeps the two bits: adjacent in both, so one shift brings both down.
+const _: () = assert!(UFFD << 1 == SOFT_DIRTY && SWP_SOFT_DIRTY << 1 == SWP_UFFD);
+
+impl SdUffd {
+    /// The index of `raw`'s soft-dirty and uffd bits, below 4.
+    #[inline(always)]
+    pub(crate) fn index(self, raw: u64) -> usize {
+        let low = match self {
+            Self::Present => UFFD,
+            Self::Swap => SWP_SOFT_DIRTY,
+        };
+        ((raw >> low.trailing_zeros()) & 3) as usize
+    }
+
+    /// Whether an entry whose [`Self::index`] is `index` is soft-dirty, and whether it is
+    /// uffd-protected.
+    pub(crate) fn sd_uffd(self, index: usize) -> (bool, bool) {
+        let raw = match self {
+            Self::Present => (index as u64) << UFFD.trailing_zeros(),
+            Self::Swap => (index as u64) << SWP_SOFT_DIRTY.trailing_zeros(),
+        };
+        match self {
+            Self::Present => (soft_dirty(raw), uffd(raw)),
+            Self::Swap => (swp_soft_dirty(raw), swp_uffd(raw)),
+        }
+    }
+}
+
 /// Soft-dirty bit of a present entry (`pte_soft_dirty`, `pmd_soft_dirty`).
 #[inline]
 pub(crate) fn soft_dirty(raw: u64) -> bool {
@@ -312,4 +367,36 @@ pub(crate) fn swp_with_type(raw: u64, ty: u64) -> u64 {
 #[inline]
 pub(crate) fn arch_swp_offset(raw: u64) -> u64 {
     (!raw << SWP_TYPE_BITS) >> SWP_OFFSET_SHIFT
+}
+
+#[kernel::prelude::kunit_tests(rust_pagemap_x86)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sd_uffd_index_tells_both_bits_of_either_format() {
+        let bits = [SOFT_DIRTY, UFFD, SWP_SOFT_DIRTY, SWP_UFFD];
+        for pattern in [0, 0x1234_5067, 0x07ff_ffff_ffff_e000, !0] {
+            // Every combination of the four bits on the pattern's other bits.
+            for mask in 0..1usize << bits.len() {
+                let mut raw = pattern & !(SOFT_DIRTY | UFFD | SWP_SOFT_DIRTY | SWP_UFFD);
+                for (i, bit) in bits.iter().enumerate() {
+                    if mask & (1 << i) != 0 {
+                        raw |= bit;
+                    }
+                }
+                let present = SdUffd::Present.index(raw);
+                let swap = SdUffd::Swap.index(raw);
+                assert!(present < 4 && swap < 4);
+                assert_eq!(
+                    SdUffd::Present.sd_uffd(present),
+                    (soft_dirty(raw), uffd(raw))
+                );
+                assert_eq!(
+                    SdUffd::Swap.sd_uffd(swap),
+                    (swp_soft_dirty(raw), swp_uffd(raw))
+                );
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ use crate::walk::mm::sched::fatal_signal_pending;
 use crate::walk::mm::softleaf::{self, SoftLeaf};
 use crate::walk::mm::table::PteTableLock;
 use crate::walk::mm::vma::Vma;
-use crate::walk::mm::x86::{PAGE_SHIFT, PAGE_SIZE};
+use crate::walk::mm::x86::{SdUffd, PAGE_SHIFT, PAGE_SIZE};
 use crate::walk::mm::{Entry, Kind, Leaf, LeafKind, Level};
 use crate::walk::uapi::pm;
 use crate::walk::walker::{walk, walk_ptes, Flow, Visitor, VmaAction};
@@ -47,8 +47,8 @@ pub(crate) const CHUNK_ENTRIES: usize = 512;
 struct FolioFacts {
     folio: Folio,
     anon: bool,
-    /// `folio_entire_mapcount`, `None` for a small folio.
-    entire: Option<i32>,
+    /// `folio_entire_mapcount`.
+    entire: i32,
 }
 
 /// Fills a buffer with pagemap entries for one chunk of address space.
@@ -232,22 +232,43 @@ fn leaf_value(show_pfn: bool, vma: &Vma<'_>, addr: usize, entry: Entry) -> (u64,
 /// `PM_FILE` and `PM_MMAP_EXCLUSIVE` for a present page mapped by a PTE, with the
 /// folio's facts taken once per large folio: `cache` holds those of the last large
 /// folio seen under the current PTE-table lock (see [`PagemapReader`]'s invariant).
-#[inline]
+#[inline(always)]
 fn present_pte_flags(cache: &mut Option<FolioFacts>, page: Page) -> u64 {
-    let folio = page.folio();
+    let (folio, small) = page.folio_small();
+    if small {
+        small_folio_flags(folio, page)
+    } else {
+        large_folio_flags(cache, folio, page)
+    }
+}
+
+/// [`present_pte_flags`] of a page that is a small folio of its own: its mapping's anon
+/// bit and its own mapcount, nothing to remember.
+#[inline(always)]
+fn small_folio_flags(folio: Folio, page: Page) -> u64 {
+    let mut flags = 0;
+    if !folio.is_anon() {
+        flags |= PM_FILE;
+    }
+    if page.mapped_exclusively_with(None) {
+        flags |= PM_MMAP_EXCLUSIVE;
+    }
+    flags
+}
+
+/// [`present_pte_flags`] of a page of the large folio `folio`.
+#[inline]
+fn large_folio_flags(cache: &mut Option<FolioFacts>, folio: Folio, page: Page) -> u64 {
     let facts = match *cache {
         Some(f) if f.folio == folio => f,
         _ => {
             let f = FolioFacts {
                 folio,
                 anon: folio.is_anon(),
-                entire: folio.is_large().then(|| folio.entire_mapcount()),
+                entire: folio.entire_mapcount(),
             };
-            // Only a large folio can show up again at the next PTE.
-            if f.entire.is_some() {
-                // INVARIANT: mapped by a PTE of the table whose lock is held now.
-                *cache = Some(f);
-            }
+            // INVARIANT: mapped by a PTE of the table whose lock is held now.
+            *cache = Some(f);
             f
         }
     };
@@ -255,7 +276,7 @@ fn present_pte_flags(cache: &mut Option<FolioFacts>, page: Page) -> u64 {
     if !facts.anon {
         flags |= PM_FILE;
     }
-    if page.mapped_exclusively_with(facts.entire) {
+    if page.mapped_exclusively_with(Some(facts.entire)) {
         flags |= PM_MMAP_EXCLUSIVE;
     }
     flags
@@ -271,6 +292,22 @@ fn shown(show_pfn: bool, frame: u64) -> u64 {
     }
 }
 
+/// The flags of an entry in `format` by its soft-dirty and uffd bits' index, each with
+/// `base`.
+fn sd_uffd_flags(format: SdUffd, base: u64) -> [u64; 4] {
+    core::array::from_fn(|index| {
+        let (sd, uffd) = format.sd_uffd(index);
+        let mut flags = base;
+        if sd {
+            flags |= PM_SOFT_DIRTY;
+        }
+        if uffd {
+            flags |= PM_UFFD_WP;
+        }
+        flags
+    })
+}
+
 /// What the entries of one PTE table share, for [`TableRun::pte_value`].
 struct TableRun<'v> {
     vma: &'v Vma<'v>,
@@ -278,54 +315,71 @@ struct TableRun<'v> {
     ptes: &'v PteTableLock<'v>,
     end: usize,
     show_pfn: bool,
-    /// The VMA's soft-dirty flag as an entry bit.
+    /// The bits every entry of the table has: the VMA's soft-dirty flag as an entry bit.
     vma_sd: u64,
+    /// What of a frame an entry shows: [`PM_PFRAME_MASK`] when frames are shown, else 0.
+    frame_mask: u64,
+    /// The flags of a present entry of the table by its soft-dirty and uffd bits
+    /// ([`Entry::sd_uffd_index`]): `PM_PRESENT`, `vma_sd` and what the bits say.
+    present_flags: [u64; 4],
+    /// The same for a swapped-out entry, with `PM_SWAP`.
+    swap_flags: [u64; 4],
     memmap: MemMap,
     /// [`PagemapReader::folio`], kept in a local for the loop.
     cache: Option<FolioFacts>,
 }
 
 impl TableRun<'_> {
-    /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`): the present
-    /// and swap cases decoded here, the rare ones (migration, device, hwpoison, markers)
-    /// by [`leaf_value`].
+    /// The entry of the 4 KiB PTE `raw` at `addr` (`pte_to_pagemap_entry`). A present PTE
+    /// that maps a normal page the plain way (what a populated mapping holds) is decoded
+    /// here with no call; a swapped-out page and an empty PTE too; the rest by
+    /// [`Self::other_pte_value`].
     #[inline(always)]
     fn pte_value(&mut self, addr: usize, raw: u64) -> u64 {
-        let entry = Entry::new(raw, Level::PTE);
-        match entry.kind() {
-            Kind::Present => {
-                let mut flags = PM_PRESENT | self.vma_sd;
-                if entry.soft_dirty() {
-                    flags |= PM_SOFT_DIRTY;
-                }
-                if entry.uffd() {
-                    flags |= PM_UFFD_WP;
-                }
-                let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
-                    self.ptes.values(addr + PAGE_SIZE, self.end).iter()
-                });
-                if let Some(page) = page {
-                    flags |= present_pte_flags(&mut self.cache, page);
-                }
-                shown(self.show_pfn, entry.pfn()) | flags
-            }
-            Kind::NonPresent => match SoftLeaf::of(entry) {
-                // A swapped-out page: no page to look at, no marker.
-                Some(leaf) if leaf.is_swap() => {
-                    let mut flags = PM_SWAP | self.vma_sd;
-                    if entry.soft_dirty() {
-                        flags |= PM_SOFT_DIRTY;
-                    }
-                    if entry.uffd() {
-                        flags |= PM_UFFD_WP;
-                    }
-                    let frame = leaf.swap_type() | (leaf.swap_offset() << SWAP_TYPE_BITS);
-                    shown(self.show_pfn, frame) | flags
-                }
-                _ => leaf_value(self.show_pfn, self.vma, addr, entry).0,
-            },
-            Kind::None | Kind::Table => self.vma_sd,
+        if let Some((pfn, page)) = self.memmap.plain_page(self.vma, addr, raw) {
+            let entry = Entry::new(raw, Level::PTE);
+            let flags = self.present_flags[entry.sd_uffd_index(SdUffd::Present)]
+                | present_pte_flags(&mut self.cache, page);
+            return (pfn & self.frame_mask) | flags;
         }
+        // A swapped-out page: no page to look at, no marker.
+        if let Some((ty, offset)) = SoftLeaf::pte_swap(raw) {
+            let entry = Entry::new(raw, Level::PTE);
+            let flags = self.swap_flags[entry.sd_uffd_index(SdUffd::Swap)];
+            let frame = ty | (offset << SWAP_TYPE_BITS);
+            return (frame & self.frame_mask) | flags;
+        }
+        match Entry::new(raw, Level::PTE).kind() {
+            Kind::None | Kind::Table => self.vma_sd,
+            Kind::Present | Kind::NonPresent => self.other_pte_value(addr, raw),
+        }
+    }
+
+    /// [`Self::pte_value`] of the PTEs it does not decode itself: present ones that are
+    /// special, PROT_NONE or above the learned memory-map bound, and non-present ones that
+    /// are not swap entries (migration, device, hwpoison, markers).
+    #[inline(never)]
+    fn other_pte_value(&mut self, addr: usize, raw: u64) -> u64 {
+        let entry = Entry::new(raw, Level::PTE);
+        if entry.kind() != Kind::Present {
+            return leaf_value(self.show_pfn, self.vma, addr, entry).0;
+        }
+        let mut flags = PM_PRESENT | self.vma_sd;
+        if entry.soft_dirty() {
+            flags |= PM_SOFT_DIRTY;
+        }
+        if entry.uffd() {
+            flags |= PM_UFFD_WP;
+        }
+        let page = self.memmap.normal_pte_ahead(self.vma, addr, entry, || {
+            self.ptes
+                .values(addr.wrapping_add(PAGE_SIZE), self.end)
+                .iter()
+        });
+        if let Some(page) = page {
+            flags |= present_pte_flags(&mut self.cache, page);
+        }
+        shown(self.show_pfn, entry.pfn()) | flags
     }
 }
 
@@ -366,22 +420,24 @@ impl Visitor for PagemapReader {
             // at the right entry if it happens.
             return walk_ptes(vma, ptes, start, end, self);
         }
+        let vma_sd = if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
         let mut run = TableRun {
             vma,
             ptes,
             end,
             show_pfn: self.show_pfn,
-            vma_sd: if vma.soft_dirty() { PM_SOFT_DIRTY } else { 0 },
+            vma_sd,
+            frame_mask: if self.show_pfn { PM_PFRAME_MASK } else { 0 },
+            present_flags: sd_uffd_flags(SdUffd::Present, PM_PRESENT | vma_sd),
+            swap_flags: sd_uffd_flags(SdUffd::Swap, PM_SWAP | vma_sd),
             memmap: MemMap::snapshot(),
             cache: self.folio,
         };
-        let mut raw = ptes.values(start, end).iter();
         let mut addr = start;
-        self.buf.extend(count, || {
-            // `raw` yields exactly `count` values.
-            let pte = raw.next().unwrap_or(0);
+        // `count` values, and room for them (above).
+        self.buf.extend_map(ptes.values(start, end).iter(), |pte| {
             let value = run.pte_value(addr, pte);
-            addr += PAGE_SIZE;
+            addr = addr.wrapping_add(PAGE_SIZE);
             value
         });
         // INVARIANT: a folio of this table, whose lock is still held.

@@ -751,6 +751,40 @@ static void scenario_exec_image(const char *num)
 	CHECK(device_clears_of(getpid()) == 2);
 }
 
+/*
+ * The library keeps one device descriptor for the clears of its process.
+ * When the program closes it (not knowing it is there, as a program that
+ * closes every descriptor does) and puts its own descriptor of the device,
+ * attached to another process, on that number, the library must neither
+ * clear that process nor close the program's descriptor.
+ */
+static void scenario_own_descriptor_reused(void)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), kept, theirs, pidfd;
+	char *p = written_page();
+	struct waiting_child child = start_child();
+
+	clear_through(fd);
+	clear_through(fd);
+	CHECK(device_descriptors(&kept) == 1);
+	syscall(SYS_close, kept);
+	theirs = raw_open(RUST_PAGEMAP_DEV, O_RDONLY);
+	pidfd = syscall(SYS_pidfd_open, child.pid, 0);
+	CHECK(theirs >= 0 && pidfd >= 0);
+	CHECK(!ioctl(theirs, RPM_IOC_ATTACH_PIDFD, pidfd));
+	close(pidfd);
+	if (theirs != kept) {
+		CHECK(syscall(SYS_dup3, theirs, kept, 0) == kept);
+		close(theirs);
+	}
+	p[0] = 2;
+	clear_through(fd);
+	CHECK(!soft_dirty(p));
+	CHECK(child_page_dirty(&child));
+	CHECK(fcntl(kept, F_GETFD) == 0);
+	CHECK(device_clears_of(getpid()) == 3);
+}
+
 static int scenario_main(int argc, char **argv)
 {
 	const char *arg = argc > 1 ? argv[1] : "";
@@ -770,6 +804,8 @@ static int scenario_main(int argc, char **argv)
 		scenario_exec();
 	else if (!strcmp(argv[0], "exec_image"))
 		scenario_exec_image(arg);
+	else if (!strcmp(argv[0], "own_descriptor_reused"))
+		scenario_own_descriptor_reused();
 	else
 		CHECK(!"a scenario of that name");
 	return 0;
@@ -859,6 +895,11 @@ TEST(inherited_clear_refs_clears_the_parent)
 TEST(clear_refs_inherited_across_exec)
 {
 	scenario(_metadata, "exec", "");
+}
+
+TEST(own_device_descriptor_closed_and_number_reused)
+{
+	scenario(_metadata, "own_descriptor_reused", "");
 }
 
 int main(int argc, char **argv)

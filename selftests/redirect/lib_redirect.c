@@ -841,29 +841,30 @@ static void scenario(struct __test_metadata *_metadata, const char *name, const 
 	close(log);
 }
 
-FIXTURE(clear_refs_duplicate) {};
-FIXTURE_VARIANT(clear_refs_duplicate) { const char *how; };
+/* A fixture whose variants only say how a scenario goes (its argument). */
+#define HOW_FIXTURE(name)                        \
+	FIXTURE(name) {};                        \
+	FIXTURE_VARIANT(name) { const char *how; }; \
+	FIXTURE_SETUP(name) {}                   \
+	FIXTURE_TEARDOWN(name) {}
+
+HOW_FIXTURE(clear_refs_duplicate);
 FIXTURE_VARIANT_ADD(clear_refs_duplicate, dup) { .how = "dup" };
 FIXTURE_VARIANT_ADD(clear_refs_duplicate, dup2) { .how = "dup2" };
 FIXTURE_VARIANT_ADD(clear_refs_duplicate, dup3) { .how = "dup3" };
 FIXTURE_VARIANT_ADD(clear_refs_duplicate, fcntl_dupfd) { .how = "fcntl_dupfd" };
 FIXTURE_VARIANT_ADD(clear_refs_duplicate, fcntl_dupfd_cloexec) { .how = "fcntl_dupfd_cloexec" };
-FIXTURE_SETUP(clear_refs_duplicate) {}
-FIXTURE_TEARDOWN(clear_refs_duplicate) {}
 
 TEST_F(clear_refs_duplicate, clears_through_device)
 {
 	scenario(_metadata, "duplicate", variant->how);
 }
 
-FIXTURE(clear_refs_number_reused) {};
-FIXTURE_VARIANT(clear_refs_number_reused) { const char *how; };
+HOW_FIXTURE(clear_refs_number_reused);
 FIXTURE_VARIANT_ADD(clear_refs_number_reused, close) { .how = "close" };
 FIXTURE_VARIANT_ADD(clear_refs_number_reused, raw_close) { .how = "raw_close" };
 FIXTURE_VARIANT_ADD(clear_refs_number_reused, close_range) { .how = "close_range" };
 FIXTURE_VARIANT_ADD(clear_refs_number_reused, dup2_over_it) { .how = "dup2_over_it" };
-FIXTURE_SETUP(clear_refs_number_reused) {}
-FIXTURE_TEARDOWN(clear_refs_number_reused) {}
 
 TEST_F(clear_refs_number_reused, is_the_new_file)
 {
@@ -875,12 +876,9 @@ TEST(clear_refs_number_reused_by_other_pid_clears_that_pid)
 	scenario(_metadata, "number_reused_by_other_pid", "");
 }
 
-FIXTURE(forked_child) {};
-FIXTURE_VARIANT(forked_child) { const char *how; };
+HOW_FIXTURE(forked_child);
 FIXTURE_VARIANT_ADD(forked_child, fork) { .how = "fork" };
 FIXTURE_VARIANT_ADD(forked_child, _Fork) { .how = "_Fork" };
-FIXTURE_SETUP(forked_child) {}
-FIXTURE_TEARDOWN(forked_child) {}
 
 TEST_F(forked_child, clears_its_own_mm)
 {

@@ -291,6 +291,44 @@ TEST_F(sdc, get_and_clear_cut_by_max_pages_inside_thp_reports_one_region)
 	munmap(p, 2 * PM_HPAGE);
 }
 
+/*
+ * A get-and-clear that covers a whole written THP reports it as one huge region
+ * and cleans it as one, without splitting it: afterwards /proc reads all its
+ * pages clean (the other THP, outside the range, stays dirty), the PMD still
+ * maps the huge page, and the next write reads dirty and is reported again.
+ */
+TEST_F(sdc, get_and_clear_of_whole_thp_reports_and_cleans_it)
+{
+	static struct pm_scan_result res;
+	char *p = two_dirty_thps(_metadata, self->proc, self->dev);
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)p, (uintptr_t)p + PM_HPAGE,
+					   RPM_SCAN_CLEAR_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY, 0,
+					   PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT | PAGE_IS_HUGE);
+	const size_t n = PM_HPAGE / PM_PAGE;
+
+	ASSERT_NE(p, MAP_FAILED);
+	PM_REQUIRE_THP(self->proc, p, 2 * PM_HPAGE);
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1) TH_LOG("regions: [%#llx, %#llx) %#llx", res.r[0].start,
+				     res.r[0].end, res.r[0].categories);
+	EXPECT_EQ(res.r[0].start, (uintptr_t)p);
+	EXPECT_EQ(res.r[0].end, (uintptr_t)p + PM_HPAGE);
+	EXPECT_EQ(res.r[0].categories, PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT | PAGE_IS_HUGE);
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* cleaned whole, not split */
+	EXPECT_EQ(clean_pages(self->proc, p, n), n);
+	EXPECT_EQ(clean_pages(self->proc, p + PM_HPAGE, n), 0);
+	EXPECT_EQ(pm_compare_around(self->proc, self->dev, p, 2 * PM_HPAGE, 16), 0);
+
+	p[100 * PM_PAGE] = 2;
+	EXPECT_TRUE(dirty(self->proc, p + 100 * PM_PAGE));
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	ASSERT_GE(res.ret, 1);
+	EXPECT_LE(res.r[0].start, (uintptr_t)p + 100 * PM_PAGE);
+	EXPECT_GT(res.r[0].end, (uintptr_t)p + 100 * PM_PAGE);
+	EXPECT_EQ(clean_pages(self->proc, p, n), n);
+	munmap(p, 2 * PM_HPAGE);
+}
+
 /* A written anonymous THP keeps its other pages dirty when a ranged clear splits it. */
 TEST_F(sdc, ranged_clear_inside_anon_thp_keeps_rest_dirty)
 {

@@ -391,6 +391,15 @@ MUTANTS = [
         "killers": ["softdirty_contract:sdc.get_and_clear_cut_by_max_pages_inside_thp_reports_one_region"],
     },
     {
+        "name": "gac-thp-left-dirty",
+        "what": "get-and-clear reports a huge PMD it covers whole and leaves it dirty: "
+                "the next call reports its 512 pages again, unwritten",
+        "file": "walk/scan/visit.rs",
+        "old": "                softdirty::clear_leaf(changes, vma, leaf, start, end);",
+        "new": "                let _ = (changes, vma, leaf);",
+        "killers": ["softdirty_contract:sdc.get_and_clear_of_whole_thp_reports_and_cleans_it"],
+    },
+    {
         "name": "scan-walk-end-fault-ignored",
         "what": "PAGEMAP_SCAN ignores a failure to write walk_end back: it returns the "
                 "regions instead of EFAULT, and the caller cannot know where the walk ended",

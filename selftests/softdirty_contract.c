@@ -530,6 +530,99 @@ TEST_F(sdc, get_and_clear_with_unwritable_arg_changes_nothing)
 }
 
 /*
+ * The output array turns read-only while a get-and-clear runs (another thread
+ * mprotects it; a shared mapping, which never merges with the private area's
+ * VMA): the array was faulted in writable before the walk, the walk
+ * cleaned the pages it reported, and copying the regions out fails. The call
+ * then returns EFAULT, and the contract is that nothing is lost: every written
+ * page must still read dirty, the cleaned ones through VM_SOFTDIRTY put back on
+ * their VMA. A page of the area is never touched: with VM_SOFTDIRTY consumed it
+ * reads clean, and it reads dirty only once the flag is back, which tells a
+ * copy-out that failed after the walk (the undo) from an array that was already
+ * read-only when the call faulted it in (nothing changed). The test runs until
+ * COPY_OUT_FAILURES calls failed after the walk; a cap fails it with the counts.
+ */
+#define COPY_OUT_PAGES 64
+#define COPY_OUT_FAILURES 5
+#define COPY_OUT_CAP_SECONDS 120
+
+struct flipper {
+	char *page;
+	volatile int stop;
+	unsigned long flips;
+};
+
+static void *flip_read_only(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!f->stop) {
+		mprotect(f->page, PM_PAGE, PROT_READ);
+		mprotect(f->page, PM_PAGE, PROT_READ | PROT_WRITE);
+		f->flips++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sdc, get_and_clear_whose_array_turns_read_only_loses_no_write,
+	       COPY_OUT_CAP_SECONDS + 60)
+{
+	const size_t n = COPY_OUT_PAGES;
+	char *p = map_anon((n + 1) * PM_PAGE);
+	char *untouched = p + n * PM_PAGE;
+	struct flipper f = { 0 };
+	static struct pm_scan_arg a;
+	long ok = 0, early = 0, late = 0, lost = 0, calls = 0;
+	time_t t0 = time(NULL);
+	pthread_t t;
+
+	ASSERT_GE(pm_online_cpus(), 2);
+	ASSERT_NE(p, NULL);
+	/* Shared: a private array's VMA could merge with the area's, VM_SOFTDIRTY and all. */
+	f.page = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(f.page, MAP_FAILED);
+	ASSERT_EQ(pthread_create(&t, NULL, flip_read_only, &f), 0);
+	while (late < COPY_OUT_FAILURES && time(NULL) - t0 < COPY_OUT_CAP_SECONDS) {
+		int ret;
+
+		/* VM_SOFTDIRTY consumed, every page but one written since. */
+		ASSERT_EQ(clear_range(self->dev, p, (n + 1) * PM_PAGE), 0);
+		ASSERT_FALSE(dirty(self->proc, untouched));
+		pm_touch(p, n * PM_PAGE, PM_PAGE, true);
+		a = pm_scan_req((uintptr_t)p, (uintptr_t)p + (n + 1) * PM_PAGE,
+				RPM_SCAN_CLEAR_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY, 0,
+				PAGE_IS_SOFT_DIRTY);
+		a.vec = (uintptr_t)f.page;
+		a.vec_len = PM_PAGE / sizeof(struct page_region);
+		ret = ioctl(self->dev, PAGEMAP_SCAN, &a);
+		calls++;
+		if (ret >= 0) {
+			ok++;
+			continue;
+		}
+		ASSERT_EQ(errno, EFAULT);
+		lost = clean_pages(self->proc, p, n);
+		if (lost)
+			break;
+		if (dirty(self->proc, untouched))
+			late++;
+		else
+			early++;
+	}
+	f.stop = 1;
+	pthread_join(t, NULL);
+	TH_LOG("%ld calls in %lds: %ld succeeded, %ld EFAULT before the walk, %ld after it; "
+	       "%lu flips of the array", calls, (long)(time(NULL) - t0), ok, early, late, f.flips);
+	EXPECT_EQ(lost, 0) TH_LOG("a call that failed with EFAULT left %ld written pages clean",
+				  lost);
+	EXPECT_GE(late, COPY_OUT_FAILURES)
+	TH_LOG("did not reach coverage in %d s: %ld copy-outs failed after the walk",
+	       COPY_OUT_CAP_SECONDS, late);
+	munmap(p, (n + 1) * PM_PAGE);
+	munmap(f.page, PM_PAGE);
+}
+
+/*
  * Races with faults: while one thread faults pages in (by reading, or by
  * swapping them back in), the main thread clears or gets-and-clears. The
  * region has two halves: the first one is not mapped (a dropped memfd

@@ -441,6 +441,16 @@ MUTANTS = [
         "killers": ["softdirty_contract:sdc.get_and_clear_of_whole_thp_reports_and_cleans_it"],
     },
     {
+        "name": "gac-copy-out-failure-not-redirtied",
+        "what": "a get-and-clear whose copy-out of regions fails after the walk (the array "
+                "turned read-only meanwhile) returns EFAULT without putting VM_SOFTDIRTY "
+                "back: the pages it cleaned and never reported read clean",
+        "file": "walk/scan/get_and_clear.rs",
+        "old": "                softdirty::redirty(mm, walk_start, args.end);\n",
+        "new": "",
+        "killers": ["softdirty_contract:sdc.get_and_clear_whose_array_turns_read_only_loses_no_write"],
+    },
+    {
         "name": "scan-walk-end-fault-ignored",
         "what": "PAGEMAP_SCAN ignores a failure to write walk_end back: it returns the "
                 "regions instead of EFAULT, and the caller cannot know where the walk ended",

@@ -451,6 +451,17 @@ MUTANTS = [
         "killers": ["softdirty_contract:sdc.get_and_clear_whose_array_turns_read_only_loses_no_write"],
     },
     {
+        "name": "ksm-folio-read-as-file",
+        "what": "a folio is taken for anonymous only when its mapping's low bits are "
+                "exactly FOLIO_MAPPING_ANON (anonymous and not KSM): a KSM page reads "
+                "PM_FILE and PAGE_IS_FILE",
+        "file": "walk/mm/page.rs",
+        "old": "mapping as usize & FOLIO_MAPPING_ANON != 0",
+        "new": "mapping as usize & 0x3 == FOLIO_MAPPING_ANON",
+        "killers": ["pagemap_read_ksm:ksm.ksm_page.entries_read_same_as_proc",
+                    "pagemap_read_ksm:ksm.ksm_page.scan_categories_same_as_proc"],
+    },
+    {
         "name": "scan-walk-end-fault-ignored",
         "what": "PAGEMAP_SCAN ignores a failure to write walk_end back: it returns the "
                 "regions instead of EFAULT, and the caller cannot know where the walk ended",

@@ -196,10 +196,10 @@ rpm.env=RPM_STRESS_EACH=$STRESS_EACH \
 rpm.env=RPM_STRESS_CALLS=$STRESS_CALLS rpm.env=RPM_STRESS_TARGETS=$STRESS_TARGETS \
 rpm.timeout=$((2 * FUZZ_CAP + 300))"
 	# Programs whose subject does not depend on the paging mode -- who may
-	# bind, attach and clear (credentials, dump owners), and when a binding
-	# ends -- run in one lane only, split so that the lanes take about as long.
+	# bind, attach and clear (credentials, dump owners), when a binding ends,
+	# pages merged by KSM (in PTEs, like any 4 KiB page) -- run in one lane only, split so that the lanes take about as long.
 	# Every page-table path they reach, the other programs reach in both modes.
-	MODE_FREE_5=clear_rights
+	MODE_FREE_5=clear_rights,pagemap_read_ksm
 	MODE_FREE_4=attach_permission,attach_fsuid,pagemap_attach,lifetimes
 	lane_tests() {
 		local other=$MODE_FREE_5

@@ -291,6 +291,44 @@ TEST_F(sdc, get_and_clear_cut_by_max_pages_inside_thp_reports_one_region)
 	munmap(p, 2 * PM_HPAGE);
 }
 
+/*
+ * A get-and-clear that covers a whole written THP reports it as one huge region
+ * and cleans it as one, without splitting it: afterwards /proc reads all its
+ * pages clean (the other THP, outside the range, stays dirty), the PMD still
+ * maps the huge page, and the next write reads dirty and is reported again.
+ */
+TEST_F(sdc, get_and_clear_of_whole_thp_reports_and_cleans_it)
+{
+	static struct pm_scan_result res;
+	char *p = two_dirty_thps(_metadata, self->proc, self->dev);
+	struct pm_scan_arg a = pm_scan_req((uintptr_t)p, (uintptr_t)p + PM_HPAGE,
+					   RPM_SCAN_CLEAR_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY, 0,
+					   PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT | PAGE_IS_HUGE);
+	const size_t n = PM_HPAGE / PM_PAGE;
+
+	ASSERT_NE(p, MAP_FAILED);
+	PM_REQUIRE_THP(self->proc, p, 2 * PM_HPAGE);
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	ASSERT_EQ(res.ret, 1) TH_LOG("regions: [%#llx, %#llx) %#llx", res.r[0].start,
+				     res.r[0].end, res.r[0].categories);
+	EXPECT_EQ(res.r[0].start, (uintptr_t)p);
+	EXPECT_EQ(res.r[0].end, (uintptr_t)p + PM_HPAGE);
+	EXPECT_EQ(res.r[0].categories, PAGE_IS_SOFT_DIRTY | PAGE_IS_PRESENT | PAGE_IS_HUGE);
+	PM_REQUIRE_HUGE(self->proc, p, PM_HPAGE); /* cleaned whole, not split */
+	EXPECT_EQ(clean_pages(self->proc, p, n), n);
+	EXPECT_EQ(clean_pages(self->proc, p + PM_HPAGE, n), 0);
+	EXPECT_EQ(pm_compare_around(self->proc, self->dev, p, 2 * PM_HPAGE, 16), 0);
+
+	p[100 * PM_PAGE] = 2;
+	EXPECT_TRUE(dirty(self->proc, p + 100 * PM_PAGE));
+	pm_scan_run(self->dev, &a, PM_MAX_REGIONS, &res);
+	ASSERT_GE(res.ret, 1);
+	EXPECT_LE(res.r[0].start, (uintptr_t)p + 100 * PM_PAGE);
+	EXPECT_GT(res.r[0].end, (uintptr_t)p + 100 * PM_PAGE);
+	EXPECT_EQ(clean_pages(self->proc, p, n), n);
+	munmap(p, 2 * PM_HPAGE);
+}
+
 /* A written anonymous THP keeps its other pages dirty when a ranged clear splits it. */
 TEST_F(sdc, ranged_clear_inside_anon_thp_keeps_rest_dirty)
 {
@@ -489,6 +527,99 @@ TEST_F(sdc, get_and_clear_with_unwritable_arg_changes_nothing)
 	EXPECT_EQ(clean_pages(self->proc, p, 4), 0);
 	munmap(p, 4 * PM_PAGE);
 	munmap(a, PM_PAGE);
+}
+
+/*
+ * The output array turns read-only while a get-and-clear runs (another thread
+ * mprotects it; a shared mapping, which never merges with the private area's
+ * VMA): the array was faulted in writable before the walk, the walk
+ * cleaned the pages it reported, and copying the regions out fails. The call
+ * then returns EFAULT, and the contract is that nothing is lost: every written
+ * page must still read dirty, the cleaned ones through VM_SOFTDIRTY put back on
+ * their VMA. A page of the area is never touched: with VM_SOFTDIRTY consumed it
+ * reads clean, and it reads dirty only once the flag is back, which tells a
+ * copy-out that failed after the walk (the undo) from an array that was already
+ * read-only when the call faulted it in (nothing changed). The test runs until
+ * COPY_OUT_FAILURES calls failed after the walk; a cap fails it with the counts.
+ */
+#define COPY_OUT_PAGES 64
+#define COPY_OUT_FAILURES 5
+#define COPY_OUT_CAP_SECONDS 120
+
+struct flipper {
+	char *page;
+	volatile int stop;
+	unsigned long flips;
+};
+
+static void *flip_read_only(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!f->stop) {
+		mprotect(f->page, PM_PAGE, PROT_READ);
+		mprotect(f->page, PM_PAGE, PROT_READ | PROT_WRITE);
+		f->flips++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(sdc, get_and_clear_whose_array_turns_read_only_loses_no_write,
+	       COPY_OUT_CAP_SECONDS + 60)
+{
+	const size_t n = COPY_OUT_PAGES;
+	char *p = map_anon((n + 1) * PM_PAGE);
+	char *untouched = p + n * PM_PAGE;
+	struct flipper f = { 0 };
+	static struct pm_scan_arg a;
+	long ok = 0, early = 0, late = 0, lost = 0, calls = 0;
+	time_t t0 = time(NULL);
+	pthread_t t;
+
+	ASSERT_GE(pm_online_cpus(), 2);
+	ASSERT_NE(p, NULL);
+	/* Shared: a private array's VMA could merge with the area's, VM_SOFTDIRTY and all. */
+	f.page = mmap(NULL, PM_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(f.page, MAP_FAILED);
+	ASSERT_EQ(pthread_create(&t, NULL, flip_read_only, &f), 0);
+	while (late < COPY_OUT_FAILURES && time(NULL) - t0 < COPY_OUT_CAP_SECONDS) {
+		int ret;
+
+		/* VM_SOFTDIRTY consumed, every page but one written since. */
+		ASSERT_EQ(clear_range(self->dev, p, (n + 1) * PM_PAGE), 0);
+		ASSERT_FALSE(dirty(self->proc, untouched));
+		pm_touch(p, n * PM_PAGE, PM_PAGE, true);
+		a = pm_scan_req((uintptr_t)p, (uintptr_t)p + (n + 1) * PM_PAGE,
+				RPM_SCAN_CLEAR_SOFT_DIRTY, 0, PAGE_IS_SOFT_DIRTY, 0,
+				PAGE_IS_SOFT_DIRTY);
+		a.vec = (uintptr_t)f.page;
+		a.vec_len = PM_PAGE / sizeof(struct page_region);
+		ret = ioctl(self->dev, PAGEMAP_SCAN, &a);
+		calls++;
+		if (ret >= 0) {
+			ok++;
+			continue;
+		}
+		ASSERT_EQ(errno, EFAULT);
+		lost = clean_pages(self->proc, p, n);
+		if (lost)
+			break;
+		if (dirty(self->proc, untouched))
+			late++;
+		else
+			early++;
+	}
+	f.stop = 1;
+	pthread_join(t, NULL);
+	TH_LOG("%ld calls in %lds: %ld succeeded, %ld EFAULT before the walk, %ld after it; "
+	       "%lu flips of the array", calls, (long)(time(NULL) - t0), ok, early, late, f.flips);
+	EXPECT_EQ(lost, 0) TH_LOG("a call that failed with EFAULT left %ld written pages clean",
+				  lost);
+	EXPECT_GE(late, COPY_OUT_FAILURES)
+	TH_LOG("did not reach coverage in %d s: %ld copy-outs failed after the walk",
+	       COPY_OUT_CAP_SECONDS, late);
+	munmap(p, (n + 1) * PM_PAGE);
+	munmap(f.page, PM_PAGE);
 }
 
 /*

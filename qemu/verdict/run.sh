@@ -197,13 +197,14 @@ rpm.env=RPM_STRESS_CALLS=$STRESS_CALLS rpm.env=RPM_STRESS_TARGETS=$STRESS_TARGET
 rpm.timeout=$((2 * FUZZ_CAP + 300))"
 	# Programs whose subject does not depend on the paging mode -- who may
 	# bind, attach and clear (credentials, dump owners), when a binding ends,
-	# writers racing clears at the PTE and PMD levels -- run once per make
-	# check, not once per mode. Small ones run in one lane only; the two long
-	# ones, clear_rights and softdirty_race, in both, each lane half of their
-	# tests (RPM_SHARE=K/2, selftests/pm_share.h), so that the lanes take about
-	# as long. Every page-table path they reach, the other programs reach in
-	# both modes.
-	MODE_FREE_5=lifetimes
+	# writers racing clears at the PTE and PMD levels, pages merged by KSM (in
+	# PTEs, like any 4 KiB page) -- run once per make check, not once per
+	# mode. Small ones run in one lane only; the two long ones, clear_rights
+	# and softdirty_race, in both, each lane half of their tests
+	# (RPM_SHARE=K/2, selftests/pm_share.h), so that the lanes take about as
+	# long. Every page-table path they reach, the other programs reach in both
+	# modes.
+	MODE_FREE_5=lifetimes,pagemap_read_ksm
 	MODE_FREE_4=attach_permission,attach_fsuid,pagemap_attach
 	lane_tests() {
 		local other=$MODE_FREE_5

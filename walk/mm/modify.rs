@@ -18,7 +18,7 @@ use kernel::bindings;
 use super::entry::{Entry, Kind};
 use super::level::Level;
 use super::softleaf::{self, SoftLeaf};
-use super::table::{PteCell, Slot};
+use super::table::{HeldLock, PteCell, Slot};
 use super::vma::Vma;
 use super::x86;
 use super::{Leaf, LeafKind};
@@ -41,6 +41,7 @@ impl Leaf<'_> {
     #[inline]
     pub(crate) fn pte_clear_soft_dirty(&self, vma: &Vma<'_>, addr: usize) -> bool {
         debug_assert_eq!(self.kind, LeafKind::Pte);
+        self.held.assert_held();
         match self.entry.kind() {
             // Already clean and write-protected: the next write faults and marks it anyway,
             // and an unchanged entry needs no TLB flush.
@@ -54,7 +55,7 @@ impl Leaf<'_> {
                 true
             }
             // The leaf by value: nothing of it needs to live in memory on the fast path.
-            _ => Self::pte_clear_soft_dirty_other(self.slot, self.entry, vma, addr),
+            _ => Self::pte_clear_soft_dirty_other(self.slot, self.entry, self.held, vma, addr),
         }
     }
 
@@ -65,6 +66,7 @@ impl Leaf<'_> {
     fn pte_clear_soft_dirty_other(
         slot: Slot<'_>,
         entry: Entry,
+        held: HeldLock,
         vma: &Vma<'_>,
         addr: usize,
     ) -> bool {
@@ -73,6 +75,7 @@ impl Leaf<'_> {
             slot,
             entry,
             kind: LeafKind::Pte,
+            held,
         };
         this.pte_clear_soft_dirty_slow(vma, addr)
     }
@@ -124,6 +127,7 @@ impl Leaf<'_> {
     /// write-protected and clean, keeping the accessed and dirty bits it had.
     pub(crate) fn pmd_clear_soft_dirty(&self, vma: &Vma<'_>, addr: usize) {
         debug_assert_eq!(self.kind, LeafKind::Thp);
+        self.held.assert_held();
         let pmdp = self.slot.as_pmd_ptr();
         match self.entry.kind() {
             Kind::Present => {
@@ -164,6 +168,7 @@ impl Leaf<'_> {
     #[inline]
     pub(crate) fn pte_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
         debug_assert_eq!(self.kind, LeafKind::Pte);
+        self.held.assert_held();
         if x86::IN_PLACE_PTE_UPDATES && self.entry.kind() == Kind::Present {
             // The common case, inline in the caller's loop.
             // The configuration allows in-place updates; the caller flushes the TLB for
@@ -209,6 +214,7 @@ impl Leaf<'_> {
     /// lock is dropped.
     pub(crate) fn pmd_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
         debug_assert_eq!(self.kind, LeafKind::Thp);
+        self.held.assert_held();
         let pmdp = self.slot.as_pmd_ptr();
         let entry = self.slot.read();
         match entry.kind() {
@@ -240,6 +246,7 @@ impl Leaf<'_> {
     /// caller flushes the TLB before the huge-PTE lock is dropped.
     pub(crate) fn huge_pte_make_uffd_wp(&self, vma: &Vma<'_>, addr: usize) {
         debug_assert_eq!(self.kind, LeafKind::Hugetlb);
+        self.held.assert_held();
         let ptep = self.slot.as_pte_ptr();
         let raw = self.entry.raw();
         // hugetlb code reads huge entries with the `pte_*` helpers.
@@ -290,6 +297,7 @@ impl Leaf<'_> {
     /// sets it.
     pub(crate) fn pte_keep_soft_dirty(&self, vma: &Vma<'_>, addr: usize) {
         debug_assert_eq!(self.kind, LeafKind::Pte);
+        self.held.assert_held();
         if self.entry.kind() != Kind::Present || self.entry.soft_dirty() {
             return;
         }

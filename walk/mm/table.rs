@@ -35,6 +35,49 @@ pub(crate) enum LeafKind {
     Hugetlb,
 }
 
+/// The page-table lock a leaf or a run of PTEs was read under, kept only for
+/// lockdep to check before an entry is changed (`lockdep_assert_held`): on a kernel
+/// without `CONFIG_LOCKDEP` it is empty and its check is nothing.
+///
+/// # Invariants
+///
+/// With lockdep, `ptl` is the page-table lock (PTE table, PMD or huge PTE) of the
+/// entries it was made for, a lock that stays allocated while they are borrowed.
+#[derive(Copy, Clone)]
+pub(crate) struct HeldLock {
+    #[cfg(CONFIG_LOCKDEP)]
+    ptl: *mut bindings::spinlock_t,
+}
+
+impl HeldLock {
+    /// The lock `ptl`, which the caller holds and which protects the entries it is kept for.
+    #[inline(always)]
+    fn new(ptl: *mut bindings::spinlock_t) -> Self {
+        #[cfg(not(CONFIG_LOCKDEP))]
+        let _ = ptl;
+        // INVARIANT: the caller's lock, of the entries this is made for.
+        Self {
+            #[cfg(CONFIG_LOCKDEP)]
+            ptl,
+        }
+    }
+
+    /// Warns (a lockdep `WARNING`, with the backtrace) unless the current task holds the
+    /// lock: an entry about to change must be under its page-table lock, and a bug that
+    /// released it early shows here at once, not only when another CPU happens to
+    /// change the entry in between.
+    #[inline(always)]
+    pub(crate) fn assert_held(&self) {
+        // SAFETY: `ptl` is an initialised spinlock that stays allocated while the entries
+        // it protects are borrowed (type invariant); the check only reads lockdep's record
+        // of the locks the current task holds.
+        #[cfg(CONFIG_LOCKDEP)]
+        unsafe {
+            bindings::spin_assert_is_held(self.ptl)
+        };
+    }
+}
+
 /// A leaf entry, read under the page-table lock that keeps it current.
 ///
 /// # Invariants
@@ -48,6 +91,8 @@ pub(crate) struct Leaf<'s> {
     pub(crate) entry: Entry,
     /// How it was reached.
     pub(crate) kind: LeafKind,
+    /// The lock it was read under, for lockdep.
+    pub(crate) held: HeldLock,
 }
 
 impl Leaf<'_> {
@@ -253,6 +298,7 @@ impl<'a> PteTableLock<'a> {
             slot,
             entry: slot.read(),
             kind: LeafKind::Pte,
+            held: HeldLock::new(self.ptl),
         }
     }
 
@@ -266,6 +312,7 @@ impl<'a> PteTableLock<'a> {
             slot: self.slot(addr),
             entry: Entry::new(raw, Level::PTE),
             kind: LeafKind::Pte,
+            held: HeldLock::new(self.ptl),
         }
     }
 }
@@ -316,6 +363,7 @@ impl<'a> PmdLock<'a> {
             slot: self.pmd,
             entry,
             kind: LeafKind::Thp,
+            held: HeldLock::new(self.ptl),
         })
     }
 }
@@ -386,6 +434,7 @@ impl<'a> HugePteLock<'a> {
             slot: self.slot,
             entry: Entry::new(raw as u64, self.slot.level),
             kind: LeafKind::Hugetlb,
+            held: HeldLock::new(self.ptl),
         }
     }
 }
@@ -439,6 +488,7 @@ pub(crate) const GROUP: usize = 8;
 #[derive(Copy, Clone)]
 pub(crate) struct PteValues<'a> {
     entries: &'a [AtomicU64],
+    held: HeldLock,
 }
 
 impl PteTableLock<'_> {
@@ -455,7 +505,10 @@ impl PteTableLock<'_> {
         // of its accessed and dirty bits, so they may be seen as atomics.
         let entries = unsafe { core::slice::from_raw_parts(first.cast::<AtomicU64>(), count) };
         // INVARIANT: entries of the table whose lock `self` holds, borrowed from `self`.
-        PteValues { entries }
+        PteValues {
+            entries,
+            held: HeldLock::new(self.ptl),
+        }
     }
 }
 
@@ -488,6 +541,7 @@ impl<'a> PteValues<'a> {
     /// (through `modify.rs`).
     #[inline]
     pub(crate) fn cells(&self) -> impl Iterator<Item = PteCell<'_>> + '_ {
+        self.held.assert_held();
         // INVARIANT: entries of the locked table, borrowed from `self`, which borrows the lock.
         self.entries.iter().map(|entry| PteCell { entry })
     }
@@ -570,6 +624,7 @@ impl Leaf<'_> {
     /// The leaf's entry as an atomic cell, for a change in place ([`PteCell::update`]).
     #[inline(always)]
     pub(crate) fn cell(&self) -> PteCell<'_> {
+        self.held.assert_held();
         // SAFETY: `ptr` is a live, 8-byte aligned entry (`Slot`'s invariant) whose table's
         // lock is held while the leaf is borrowed (the leaf's invariant); every other
         // access to it is a single load or store of the whole word, or the hardware's

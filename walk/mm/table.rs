@@ -484,12 +484,20 @@ impl<'a> PteValues<'a> {
         )
     }
 
-    /// The entries in order, for a loop that reads each once and changes some in place
-    /// (through `modify.rs`).
-    #[inline]
-    pub(crate) fn cells(&self) -> impl Iterator<Item = PteCell<'_>> + '_ {
-        // INVARIANT: entries of the locked table, borrowed from `self`, which borrows the lock.
-        self.entries.iter().map(|entry| PteCell { entry })
+    /// How many entries there are.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entry `i` (below [`Self::len`]) as a cell, for an indexed loop that reads each once
+    /// and changes some in place (through `modify.rs`).
+    #[inline(always)]
+    pub(crate) fn cell(&self, i: usize) -> PteCell<'a> {
+        // INVARIANT: an entry of the locked table, borrowed for as long as `self`'s borrow.
+        PteCell {
+            entry: &self.entries[i],
+        }
     }
 }
 

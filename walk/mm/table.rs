@@ -484,6 +484,14 @@ impl<'a> PteValues<'a> {
         )
     }
 
+    /// The index of the first entry of `group`, one of [`Self::groups`]: made from its
+    /// place, so that a loop over the groups needs no counter of its own.
+    #[inline(always)]
+    pub(crate) fn index_of(&self, group: &PteGroup<'_>) -> usize {
+        let offset = (group.entries.as_ptr() as usize).wrapping_sub(self.entries.as_ptr() as usize);
+        offset / core::mem::size_of::<AtomicU64>()
+    }
+
     /// How many entries there are.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {

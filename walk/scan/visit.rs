@@ -46,6 +46,9 @@ struct PteTable {
     first_wp: Option<usize>,
     /// Where the loop over its PTEs stopped early, if it did.
     stopped_at: Option<usize>,
+    /// Whether a page that get-and-clear must leave writable (pinned, in a COW mapping)
+    /// may be among its PTEs ([`softdirty::clear_pte_leaf_of_table`]).
+    pins: bool,
 }
 
 /// Necessary conditions for a PTE to be selected that one bit test of its value decides:
@@ -329,20 +332,35 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
             return self.end_run(vma, ptes, run);
         };
         let (groups, rest) = values.groups();
+        // A page the group test passes over on its own value (a group of one) is not
+        // selected: it is passed over as a group is, before the selection's call.
+        macro_rules! page_of_group {
+            ($raw:expr) => {{
+                let raw = $raw;
+                if skip_group(raw, raw) {
+                    next = next.wrapping_add(PAGE_SIZE);
+                } else {
+                    page!(raw);
+                }
+            }};
+        }
+        // The group's address is made from its index where a group is looked into, so
+        // that the loop over the groups passed over keeps no address of its own.
         for group in groups {
             let (all, any) = group.and_or();
             if skip_group(all, any) {
                 // No page of the group is selected: the run cannot go on past it.
-                next = next.wrapping_add(GROUP * PAGE_SIZE);
                 continue;
             }
+            next = start.wrapping_add(values.index_of(&group) << x86::PAGE_SHIFT);
             // Each value read again: the test above only said that one may be selected.
             for raw in group.iter() {
-                page!(raw);
+                page_of_group!(raw);
             }
         }
+        next = start.wrapping_add((values.len() / GROUP * GROUP) << x86::PAGE_SHIFT);
         for raw in rest {
-            page!(raw);
+            page_of_group!(raw);
         }
         self.end_run(vma, ptes, run)
     }
@@ -376,10 +394,13 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
 
     /// Write-protects (what is `WRITTEN`, for `PM_SCAN_WP_MATCHING`) or cleans
     /// (`RPM_SCAN_CLEAR_SOFT_DIRTY`) the pages of `run` up to `next`, where its output ended.
-    #[inline]
+    /// Inline in the table's loop: a get-and-clear's runs are mostly of one page, for
+    /// which a call's saving and setting up of registers cost as much as the cleaning.
+    #[inline(always)]
     fn change_run(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, run: Run, next: usize) {
         let protect = self.args.wp() && run.categories & WRITTEN != 0;
         let clear = self.args.clear_soft_dirty();
+        let pins = self.table.pins;
         let mut addr = run.start;
         while addr < next {
             let leaf = ptes.leaf(addr);
@@ -388,7 +409,8 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
             }
             if clear {
                 if let Some(changes) = self.changes.as_deref_mut() {
-                    softdirty::clear_pte_leaf(changes, vma, &leaf, addr, addr + PAGE_SIZE);
+                    let end = addr + PAGE_SIZE;
+                    softdirty::clear_pte_leaf_of_table(changes, vma, &leaf, addr, end, pins);
                 }
             }
             addr += PAGE_SIZE;
@@ -520,8 +542,11 @@ impl Visitor for ScanVisitor<'_, '_> {
         }
     }
 
-    fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
-        self.table = PteTable::default();
+    fn pte_table_start(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) {
+        self.table = PteTable {
+            pins: self.args.clear_soft_dirty() && softdirty::may_pin(vma),
+            ..PteTable::default()
+        };
     }
 
     /// One loop over the table's PTE values (`pagemap_scan_pmd_entry`), with the kernel's

@@ -61,10 +61,10 @@ pub(crate) fn splits(vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -
         && vma.is_anonymous()
 }
 
-/// [`clear_leaf`] of a PTE leaf over `[start, end)`, inline. A pinned page of a COW
+/// [`clear_leaf`] of a PTE leaf over `[start, end)`. A pinned page of a COW
 /// mapping stays writable, as `clear_refs` leaves it, and is marked soft-dirty instead
 /// ([`Leaf::pte_keep_soft_dirty`]): it cannot be tracked.
-#[inline]
+#[inline(never)]
 pub(crate) fn clear_pte_leaf(
     changes: &mut PteChanges<'_>,
     vma: &Vma<'_>,
@@ -85,8 +85,29 @@ pub(crate) fn clear_pte_leaf(
 /// the mmap lock, and a pin that sets `MMF_HAS_PINNED` after this read races with the
 /// clear as it would after a read per PTE (GUP-fast sees the PTE changed under its pin
 /// and drops it, `gup_fast_pte_range`).
-fn may_pin(vma: &Vma<'_>) -> bool {
+pub(crate) fn may_pin(vma: &Vma<'_>) -> bool {
     vma.is_cow_mapping() && vma.mm_has_pinned()
+}
+
+/// [`clear_pte_leaf`] of a PTE leaf of a table where [`may_pin`] said `pins`: without
+/// pins, a present PTE is cleaned in place, inline, with no test of its page.
+#[inline(always)]
+pub(crate) fn clear_pte_leaf_of_table(
+    changes: &mut PteChanges<'_>,
+    vma: &Vma<'_>,
+    leaf: &Leaf<'_>,
+    start: usize,
+    end: usize,
+    pins: bool,
+) {
+    let raw = leaf.entry.raw();
+    if !pins && x86::IN_PLACE_PTE_UPDATES && x86::pte_present(raw) {
+        if !x86::pte_clear_is_noop(raw) && leaf.cell().clean_present_in_place(raw) {
+            changes.changed(start, end);
+        }
+        return;
+    }
+    clear_pte_leaf(changes, vma, leaf, start, end);
 }
 
 /// Clears soft-dirty on every page of a walk, inside the bracket `changes`.

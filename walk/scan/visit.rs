@@ -44,8 +44,8 @@ pub(crate) fn walk_once(
 struct PteTable {
     /// First PTE write-protected in it, if any.
     first_wp: Option<usize>,
-    /// Where the loop over its PTEs stopped early, if it did.
-    stopped_at: Option<usize>,
+    /// The end of the last PTE write-protected in it (meaningful with `first_wp`).
+    last_wp: usize,
     /// Whether a page that get-and-clear must leave writable (pinned, in a COW mapping)
     /// may be among its PTEs ([`softdirty::clear_pte_leaf_of_table`]).
     pins: bool,
@@ -200,7 +200,6 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
         let ret = self.out.output(categories, addr, &mut next);
         if next == addr {
             // Nothing fits any more; the result is `ENOSPC`.
-            self.table.stopped_at = Some(addr);
             return self.finish(ret);
         }
         if self.args.wp() && categories & WRITTEN != 0 {
@@ -245,6 +244,7 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
     fn wp_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
         leaf.pte_make_uffd_wp(vma, addr);
         self.table.first_wp.get_or_insert(addr);
+        self.table.last_wp = addr + PAGE_SIZE;
     }
 
     /// Whether the kernel's fast path for `WRITTEN`-only scans applies to the current VMA:
@@ -385,10 +385,7 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
         if self.args.wp() || self.args.clear_soft_dirty() {
             self.change_run(vma, ptes, run, next);
         }
-        if next != run.end {
-            // Nothing fits from `next` on; the result is `ENOSPC`.
-            self.table.stopped_at = Some(next);
-        }
+        // Where nothing fits from `next` on, the result is `ENOSPC`, and the walk stops.
         self.finish(ret)
     }
 
@@ -638,16 +635,18 @@ impl Visitor for ScanVisitor<'_, '_> {
         self.args.wp() || self.args.clear_soft_dirty()
     }
 
-    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, end: usize) {
-        // What was protected in the table, from the first protected PTE to where the loop
-        // ended, is flushed with the rest once the walk is done, as the clears flush
+    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
+        // What was protected in the table, from the first protected PTE to the end of the
+        // last (not to where the loop ended, as the kernel's scan flushes: a PTE that was
+        // not changed has no stale translation), is flushed with the rest once the walk
+        // is done, as the clears flush
         // (`clear_refs`, mprotect): under the mmap lock, inside the notifier range and
         // with the flush announced as pending (the caller's [`PteChanges`]),
         // before the ioctl returns. The kernel's scan flushes each table before its lock
         // is dropped; a write through a stale entry meanwhile happens before the call
         // returns either way, so the pages are copied after it.
         if let Some(first) = self.table.first_wp {
-            let exit = self.table.stopped_at.unwrap_or(end);
+            let exit = self.table.last_wp;
             if let Some(changes) = self.changes.as_deref_mut() {
                 changes.changed(first, exit);
             }

@@ -29,10 +29,12 @@
  * sections of a side (median of the sections, or total of them), and the
  * divisor per side that makes it instructions per page (or per call).
  *
- * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]] [only=NAME,NAME...]
+ * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]] [range_mib=MIB]
+ *              [only=NAME,NAME...]
  * only= runs just the named workload groups (the bench_* function names without
- * the prefix: read_dense, read_thp, ..., scan_written, clears, get_and_clear,
- * read_sweep), to time again what a change touched.
+ * the prefix: read_dense, read_thp, ..., scan_written, clears, clear_range_big,
+ * get_and_clear, read_sweep), to time again what a change touched. range_mib= is
+ * what clear_range_big populates (default 1024) around its 2 MiB ranged clear.
  */
 #include "pm_scan.h"
 
@@ -56,6 +58,7 @@
 static int fd_dev = -1, fd_proc = -1;
 static size_t dense_bytes = 256 * MIB, sweep_max = 1024 * MIB, clear_bytes = 256 * MIB;
 static size_t sparse_gib = 64;
+static size_t range_populated = 1024 * MIB; /* what bench_clear_range_big populates */
 static const char *group = "read";
 static const char *only; /* comma-separated workload groups to run, NULL: all */
 
@@ -784,6 +787,29 @@ static void bench_clears(void)
 	munmap(p, big);
 }
 
+/*
+ * The ranged clear where it is meant to win: 2 MiB in the middle of a process with
+ * range_mib= populated (1 GiB by default), against clear_refs of all of it. A group
+ * of its own: under TCG populating 1 GiB takes a while.
+ */
+static void bench_clear_range_big(void)
+{
+	size_t big = range_populated;
+	char *p = map_anon(big, MADV_NOHUGEPAGE);
+	struct clear_ctx x = { p, big, 1, (uintptr_t)p + big / 2,
+			       (uintptr_t)p + big / 2 + 2 * MIB };
+	struct bench_op b = { clear_op, clear_prep, &x };
+	char note[128];
+
+	if (big < 4 * MIB)
+		die("range_mib= below 4");
+	touch(p, big, 1);
+	snprintf(note, sizeof(note), "2 MiB ranged clear vs clear_refs, with %zu MiB populated",
+		 big / MIB);
+	run("clear_range_2m_big", 2 * MIB / PM_PAGE, &b, note);
+	munmap(p, big);
+}
+
 /* ---- get-and-clear ---- */
 
 /* GetWriteWatch with reset: the device's atomic soft-dirty get-and-clear, or the uffd way. */
@@ -850,15 +876,31 @@ static void *fault_writer(void *arg)
 }
 
 /*
- * Pages per second a writer gets while get-and-clear runs in a loop for `ns`;
- * `pages`, if set, gets the pages it wrote. With `marked`, the window is
- * between a begin and an end marker.
+ * Waits until now_ns() reaches `t`, spinning in user space: no kernel instruction
+ * is counted for it, and a sleep would wake a timer tick late (the perf kernel's
+ * timers: a pass rate asked of 221 per second got 94 and 13).
  */
-static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, int marked, long *pages)
+static void spin_until(uint64_t t)
+{
+	while (now_ns() < t)
+		;
+}
+
+/*
+ * Pages per second a writer gets while get-and-clear runs in a loop for `ns`;
+ * `pages`, if set, gets the pages it wrote, `passes` the get-and-clears made.
+ * With `period` (ns), pass k starts no earlier than k periods after the start
+ * (the thread spins in user space in between): both ways then make the same
+ * passes per second, as long as each keeps up. With `marked`, the window is between a
+ * begin and an end marker.
+ */
+static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, uint64_t period,
+				int marked, long *pages, long *passes)
 {
 	struct fault_writer w = { side ? g->wp : g->sd, g->len, 0 };
 	pthread_t t;
 	uint64_t t0;
+	long n = 0;
 
 	if (marked)
 		marker(side ? MARK_KERN_BEGIN : MARK_DEV_BEGIN);
@@ -866,15 +908,74 @@ static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, int ma
 	if (pthread_create(&t, NULL, fault_writer, &w))
 		die("pthread_create");
 	t0 = now_ns();
-	while (now_ns() - t0 < ns)
+	while (now_ns() - t0 < ns) {
+		if (period)
+			spin_until(t0 + (uint64_t)n * period);
 		gww_op(g, side);
+		n++;
+	}
 	atomic_store(&writer_stop, 1);
 	pthread_join(t, NULL);
 	if (marked)
 		marker(side ? MARK_KERN_END : MARK_DEV_END);
 	if (pages)
 		*pages = w.pages;
+	if (passes)
+		*passes = n;
 	return (double)w.pages * 1e9 / (double)(now_ns() - t0);
+}
+
+/*
+ * The writer again, with both ways paced to the same get-and-clears per second:
+ * half of what the slower way made unpaced (`slower_passes` in RUNS
+ * windows of 200 ms), so that each keeps up. Unpaced, the faster way makes more
+ * passes, each of which makes the writer fault on every page it writes again and
+ * ends in a flush of the pages it cleaned (an IPI to the writer's CPU): per
+ * second, the faster get-and-clear costs the writer more. Paced, each way is
+ * charged for the same passes.
+ */
+static void writer_paced(struct gww_ctx *g, long slower_passes)
+{
+	double rate = 0.5 * (double)slower_passes / (RUNS * 0.2);
+	uint64_t period = rate > 0 ? (uint64_t)(1e9 / rate) : 0;
+	double dev[RUNS], kern[RUNS];
+	long passes[2] = { 0, 0 }, written[2] = { 0, 0 };
+
+	if (!period) {
+		printf("# writer at equal passes: no pass made, not run\n");
+		return;
+	}
+	for (int i = 0; i < RUNS; i++) {
+		long n[2];
+
+		dev[i] = writer_throughput(g, 0, 200000000ULL, period, 0, NULL, &n[0]);
+		kern[i] = writer_throughput(g, 1, 200000000ULL, period, 0, NULL, &n[1]);
+		passes[0] += n[0];
+		passes[1] += n[1];
+	}
+	/* Counted as writer_during_get_and_clear is: the writer's vCPU per page it wrote. */
+	count_begin();
+	for (int i = 0; i < 2; i++) {
+		for (int j = 0; j < 2; j++) {
+			int side = j ^ i;
+			long n;
+
+			writer_throughput(g, side, 200000000ULL, period, 1, &n, NULL);
+			written[side] += n;
+		}
+	}
+	count_end();
+	count_scope = "others";
+	count_stat = "total";
+	qsort(dev, RUNS, sizeof(dev[0]), cmp_double);
+	qsort(kern, RUNS, sizeof(kern[0]), cmp_double);
+	printf("# writer at equal passes: %.0f passes/s asked, device way %.0f made, /proc way %.0f\n",
+	       rate, passes[0] / (RUNS * 0.2), passes[1] / (RUNS * 0.2));
+	printf("# writer at equal passes: device way %.0f pages/s, /proc way %.0f pages/s\n",
+	       dev[RUNS / 2], kern[RUNS / 2]);
+	report("writer_at_equal_passes", 1, 1e9 / dev[RUNS / 2], 1e9 / kern[RUNS / 2],
+	       "writer_during_get_and_clear with both ways paced to the same get-and-clears per second");
+	report_count("writer_at_equal_passes", written[0], written[1]);
 }
 
 static void bench_get_and_clear(void)
@@ -902,9 +1003,15 @@ static void bench_get_and_clear(void)
 	    "device soft-dirty get-and-clear vs PM_SCAN_WP_MATCHING on /proc (uffd async WP), 1% written");
 
 	/* Writer throughput: pages/s on CPU 1 while the other CPU loops over get-and-clear. */
+	long passes[2] = { 0, 0 };
+
 	for (int i = 0; i < RUNS; i++) {
-		dev[i] = writer_throughput(&g, 0, 200000000ULL, 0, NULL);
-		kern[i] = writer_throughput(&g, 1, 200000000ULL, 0, NULL);
+		long n[2];
+
+		dev[i] = writer_throughput(&g, 0, 200000000ULL, 0, 0, NULL, &n[0]);
+		kern[i] = writer_throughput(&g, 1, 200000000ULL, 0, 0, NULL, &n[1]);
+		passes[0] += n[0];
+		passes[1] += n[1];
 	}
 	/*
 	 * Counted: the kernel instructions of the writer's vCPU (faults, flush
@@ -919,7 +1026,7 @@ static void bench_get_and_clear(void)
 			int side = j ^ i;
 			long n;
 
-			writer_throughput(&g, side, 200000000ULL, 1, &n);
+			writer_throughput(&g, side, 200000000ULL, 0, 1, &n, NULL);
 			written[side] += n;
 		}
 	}
@@ -934,6 +1041,10 @@ static void bench_get_and_clear(void)
 	report("writer_during_get_and_clear", 1, 1e9 / dev[RUNS / 2], 1e9 / kern[RUNS / 2],
 	       "ns per page a faulting writer on the other CPU needs while get-and-clear loops");
 	report_count("writer_during_get_and_clear", written[0], written[1]);
+	printf("# writer during get-and-clear: device way %.0f passes/s, /proc way %.0f passes/s\n",
+	       passes[0] / (RUNS * 0.2), passes[1] / (RUNS * 0.2));
+
+	writer_paced(&g, passes[0] < passes[1] ? passes[0] : passes[1]);
 	free(g.vec);
 	munmap(g.sd, len);
 	munmap(g.wp, len);
@@ -952,9 +1063,9 @@ static void info(void)
 		buf[strcspn(buf, "\n")] = 0;
 		close(fd);
 	}
-	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu runs=%d min_run_ms=%llu marker=%#lx count_ops=%d\n",
+	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu range_mib=%zu runs=%d min_run_ms=%llu marker=%#lx count_ops=%d\n",
 	       buf, sysconf(_SC_NPROCESSORS_ONLN), dense_bytes / MIB, sweep_max / MIB,
-	       clear_bytes / MIB, sparse_gib, RUNS, MIN_RUN_NS / 1000000,
+	       clear_bytes / MIB, sparse_gib, range_populated / MIB, RUNS, MIN_RUN_NS / 1000000,
 	       mark_page ? MARK_PAGE : 0UL, COUNT_OPS);
 }
 
@@ -976,8 +1087,14 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ns();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 1 && !strncmp(argv[argc - 1], "only=", 5))
-		only = argv[--argc] + 5;
+	for (;;) {
+		if (argc > 1 && !strncmp(argv[argc - 1], "only=", 5))
+			only = argv[--argc] + 5;
+		else if (argc > 1 && !strncmp(argv[argc - 1], "range_mib=", 10))
+			range_populated = strtoul(argv[--argc] + 10, NULL, 0) * MIB;
+		else
+			break;
+	}
 	if (argc > 1)
 		dense_bytes = strtoul(argv[1], NULL, 0) * MIB;
 	if (argc > 2)
@@ -1010,6 +1127,7 @@ int main(int argc, char **argv)
 	RUN(scan_thp);
 	group = "clear";
 	RUN(clears);
+	RUN(clear_range_big);
 	RUN(get_and_clear);
 	RUN(read_sweep);
 	printf("BENCH-DONE %.1f s\n", (double)(now_ns() - t0) / 1e9);

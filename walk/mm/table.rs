@@ -528,6 +528,38 @@ impl PteGroup<'_> {
         })
     }
 
+    /// The OR of the values, each read once (`READ_ONCE`: one aligned 8-byte load),
+    /// with one instruction per entry: a load, then ORs from memory. The compiler does
+    /// not fold an atomic load into the OR that uses it, which made two per entry, and
+    /// where a group test needs only the OR (get-and-clear's soft-dirty selection) this
+    /// loop over the groups is most of what a scan costs per page.
+    #[inline(always)]
+    pub(crate) fn or(&self) -> u64 {
+        const _: () = assert!(GROUP == 8);
+        let any: u64;
+        // SAFETY: `entries` are 8 aligned, live PTEs of a table whose lock is held (type
+        // invariant), readable for the group's 64 bytes; the block only reads them, each
+        // with one 8-byte load, as every other reader does (the hardware and other CPUs
+        // update them with whole-word or atomic writes), and writes only its output
+        // register and the flags.
+        unsafe {
+            core::arch::asm!(
+                "mov {any}, qword ptr [{p}]",
+                "or {any}, qword ptr [{p} + 8]",
+                "or {any}, qword ptr [{p} + 16]",
+                "or {any}, qword ptr [{p} + 24]",
+                "or {any}, qword ptr [{p} + 32]",
+                "or {any}, qword ptr [{p} + 40]",
+                "or {any}, qword ptr [{p} + 48]",
+                "or {any}, qword ptr [{p} + 56]",
+                p = in(reg) self.entries.as_ptr(),
+                any = out(reg) any,
+                options(nostack, readonly),
+            );
+        }
+        any
+    }
+
     /// The values in order, each read (again, after [`Self::and_or`]) as the iterator
     /// reaches it.
     #[inline(always)]

@@ -277,13 +277,16 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
     /// (`WRITTEN`-only scans), says from the AND and the OR of a group of values that none
     /// of them is selected (passed over on one test per group instead of one per page;
     /// measured, the groups cost more than they save on a soft-dirty scan of every other
-    /// page, and save nothing on one of 1%). Selected pages are
+    /// page, and save nothing on one of 1%); with `OR_ONLY`, `skip_group` looks at the OR
+    /// alone, which is read with one instruction per entry
+    /// ([`crate::walk::mm::table::PteGroup::or`]), and its
+    /// AND argument is all ones, not computed. Selected pages are
     /// output in runs ([`Run`]), then write-protected or cleaned as the scan asks, as each
     /// page would be on its own.
     // A function per selection (never inlined into `pte_table`, which would hold all of
     // them): each fits a page of its own (see `Kbuild`), its loop never straddles two.
     #[inline(never)]
-    fn select_ptes(
+    fn select_ptes<const OR_ONLY: bool>(
         &mut self,
         vma: &Vma<'_>,
         ptes: &PteTableLock<'_>,
@@ -347,7 +350,11 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
         // The group's address is made from its index where a group is looked into, so
         // that the loop over the groups passed over keeps no address of its own.
         for group in groups {
-            let (all, any) = group.and_or();
+            let (all, any) = if OR_ONLY {
+                (u64::MAX, group.or())
+            } else {
+                group.and_or()
+            };
             if skip_group(all, any) {
                 // No page of the group is selected: the run cannot go on past it.
                 continue;
@@ -568,7 +575,7 @@ impl Visitor for ScanVisitor<'_, '_> {
             let categories = self.vma_category | WRITTEN;
             // A group of present, protected PTEs (the common case) is passed over whole.
             let protected = |all, _| x86::all_present_uffd(all);
-            return self.select_ptes(vma, ptes, start, end, Some(protected), |_, raw| {
+            return self.select_ptes::<false>(vma, ptes, start, end, Some(protected), |_, raw| {
                 // The common case first: present and protected.
                 if x86::pte_present(raw) && x86::uffd(raw) {
                     return None;
@@ -595,14 +602,14 @@ impl Visitor for ScanVisitor<'_, '_> {
                     // Get-and-clear: a tracker's steady state, few pages written since
                     // the last call, passed over a group at a time.
                     let clean = |_, any| !x86::pte_maybe_soft_dirty(any);
-                    self.select_ptes(vma, ptes, start, end, Some(clean), |addr, raw| {
+                    self.select_ptes::<true>(vma, ptes, start, end, Some(clean), |addr, raw| {
                         if !x86::pte_maybe_soft_dirty(raw) {
                             return None;
                         }
                         categories(addr, raw)
                     })
                 } else {
-                    self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
+                    self.select_ptes::<false>(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                         if !x86::pte_maybe_soft_dirty(raw) {
                             return None;
                         }
@@ -614,13 +621,13 @@ impl Visitor for ScanVisitor<'_, '_> {
                 soft_dirty: false,
                 unprotected: false,
                 present: true,
-            } => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
+            } => self.select_ptes::<false>(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if !x86::pte_present(raw) {
                     return None;
                 }
                 categories(addr, raw)
             }),
-            _ => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
+            _ => self.select_ptes::<false>(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if filter.rejects(raw) {
                     return None;
                 }

@@ -10,6 +10,8 @@
 # boot; results.md then shows both.
 # BENCH_ONLY=GROUP,GROUP runs only those workload groups (bench.c's bench_* names without
 # the prefix, e.g. read_dense,clears), to time again what a change touched.
+# BENCH_RANGE_MIB=N: what the clear_range_big group populates around its 2 MiB ranged
+# clear (default 1024).
 # Instruction counts: QEMU runs the rpm-icount TCG plugin (qemu/bench/icount-plugin.c), which
 # logs every vCPU's kernel instruction count at bench.c's markers to
 # build/bench/icount.log; bench-report.py pairs them (iratio). BENCH_COUNT=0 boots without it.
@@ -101,7 +103,7 @@ accel=TCG
 if [ -z "${BENCH_ARGS:-}" ]; then
 	if [ "$accel" = KVM ]; then BENCH_ARGS="1024 4096 1024"; else BENCH_ARGS="256 1024 256"; fi
 fi
-echo "$BENCH_ARGS${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
+echo "$BENCH_ARGS${BENCH_RANGE_MIB:+ range_mib=$BENCH_RANGE_MIB}${BENCH_ONLY:+ only=$BENCH_ONLY}" >"$OUT/guest/bench.args"
 "$QEMU_DIR/guest/mkinitramfs.sh" "$OUT/initramfs.cpio.gz" "$OUT/module/rust_pagemap.ko" "$OUT/guest" "$OUT/bin" \
 	"${overlay[@]}"
 

@@ -29,10 +29,12 @@
  * sections of a side (median of the sections, or total of them), and the
  * divisor per side that makes it instructions per page (or per call).
  *
- * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]] [only=NAME,NAME...]
+ * Usage: bench [DENSE_MIB [SWEEP_MAX_MIB [CLEAR_MIB [SPARSE_GIB]]]] [range_mib=MIB]
+ *              [only=NAME,NAME...]
  * only= runs just the named workload groups (the bench_* function names without
- * the prefix: read_dense, read_thp, ..., scan_written, clears, get_and_clear,
- * read_sweep), to time again what a change touched.
+ * the prefix: read_dense, read_thp, ..., scan_written, clears, clear_range_big,
+ * get_and_clear, read_sweep), to time again what a change touched. range_mib= is
+ * what clear_range_big populates (default 1024) around its 2 MiB ranged clear.
  */
 #include "pm_scan.h"
 
@@ -56,6 +58,7 @@
 static int fd_dev = -1, fd_proc = -1;
 static size_t dense_bytes = 256 * MIB, sweep_max = 1024 * MIB, clear_bytes = 256 * MIB;
 static size_t sparse_gib = 64;
+static size_t range_populated = 1024 * MIB; /* what bench_clear_range_big populates */
 static const char *group = "read";
 static const char *only; /* comma-separated workload groups to run, NULL: all */
 
@@ -784,6 +787,29 @@ static void bench_clears(void)
 	munmap(p, big);
 }
 
+/*
+ * The ranged clear where it is meant to win: 2 MiB in the middle of a process with
+ * range_mib= populated (1 GiB by default), against clear_refs of all of it. A group
+ * of its own: under TCG populating 1 GiB takes a while.
+ */
+static void bench_clear_range_big(void)
+{
+	size_t big = range_populated;
+	char *p = map_anon(big, MADV_NOHUGEPAGE);
+	struct clear_ctx x = { p, big, 1, (uintptr_t)p + big / 2,
+			       (uintptr_t)p + big / 2 + 2 * MIB };
+	struct bench_op b = { clear_op, clear_prep, &x };
+	char note[128];
+
+	if (big < 4 * MIB)
+		die("range_mib= below 4");
+	touch(p, big, 1);
+	snprintf(note, sizeof(note), "2 MiB ranged clear vs clear_refs, with %zu MiB populated",
+		 big / MIB);
+	run("clear_range_2m_big", 2 * MIB / PM_PAGE, &b, note);
+	munmap(p, big);
+}
+
 /* ---- get-and-clear ---- */
 
 /* GetWriteWatch with reset: the device's atomic soft-dirty get-and-clear, or the uffd way. */
@@ -829,6 +855,7 @@ struct fault_writer {
 	char *p;
 	size_t len;
 	long pages;
+	atomic_long progress; /* pages written so far, published every 64 */
 };
 
 static void *fault_writer(void *arg)
@@ -841,7 +868,10 @@ static void *fault_writer(void *arg)
 		for (size_t off = 0; off < w->len; off += PM_PAGE) {
 			((volatile char *)w->p)[off]++;
 			n++;
-			if ((n & 63) == 0 && atomic_load_explicit(&writer_stop, memory_order_relaxed))
+			if ((n & 63) != 0)
+				continue;
+			atomic_store_explicit(&w->progress, n, memory_order_relaxed);
+			if (atomic_load_explicit(&writer_stop, memory_order_relaxed))
 				break;
 		}
 	}
@@ -850,15 +880,35 @@ static void *fault_writer(void *arg)
 }
 
 /*
- * Pages per second a writer gets while get-and-clear runs in a loop for `ns`;
- * `pages`, if set, gets the pages it wrote. With `marked`, the window is
- * between a begin and an end marker.
+ * Waits, spinning in user space (no kernel instruction is counted for it), until
+ * the writer has written `target` pages or the window of `ns` from `t0` is over.
+ * The clock is read once per 4096 turns: a clock read in every turn, if the
+ * guest's clocksource is not the TSC (an emulated HPET's register), would hold
+ * up both vCPUs.
  */
-static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, int marked, long *pages)
+static void spin_until_written(struct fault_writer *w, long target, uint64_t t0, uint64_t ns)
 {
-	struct fault_writer w = { side ? g->wp : g->sd, g->len, 0 };
+	for (unsigned int i = 1; atomic_load_explicit(&w->progress, memory_order_relaxed) < target;
+	     i++)
+		if ((i & 4095) == 0 && now_ns() - t0 >= ns)
+			break;
+}
+
+/*
+ * Pages per second a writer gets while get-and-clear runs in a loop for `ns`;
+ * `pages`, if set, gets the pages it wrote, `passes` the get-and-clears made.
+ * With `every` (pages), pass k starts once the writer has written k * `every`
+ * pages (the thread spins in user space in between): both ways then make one
+ * pass per `every` pages written, as long as each keeps up. With `marked`, the
+ * window is between a begin and an end marker.
+ */
+static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, long every,
+				int marked, long *pages, long *passes)
+{
+	struct fault_writer w = { side ? g->wp : g->sd, g->len, 0, 0 };
 	pthread_t t;
 	uint64_t t0;
+	long n = 0;
 
 	if (marked)
 		marker(side ? MARK_KERN_BEGIN : MARK_DEV_BEGIN);
@@ -866,15 +916,96 @@ static double writer_throughput(struct gww_ctx *g, int side, uint64_t ns, int ma
 	if (pthread_create(&t, NULL, fault_writer, &w))
 		die("pthread_create");
 	t0 = now_ns();
-	while (now_ns() - t0 < ns)
+	while (now_ns() - t0 < ns) {
+		if (every) {
+			spin_until_written(&w, n * every, t0, ns);
+			if (now_ns() - t0 >= ns)
+				break;
+		}
 		gww_op(g, side);
+		n++;
+	}
 	atomic_store(&writer_stop, 1);
 	pthread_join(t, NULL);
 	if (marked)
 		marker(side ? MARK_KERN_END : MARK_DEV_END);
 	if (pages)
 		*pages = w.pages;
+	if (passes)
+		*passes = n;
 	return (double)w.pages * 1e9 / (double)(now_ns() - t0);
+}
+
+/*
+ * The writer again, with both ways paced to the same passes per page the writer
+ * writes: one get-and-clear per `every` pages written, twice the pages per pass
+ * of the way that wrote the most per pass unpaced (`ppp`: each way's pages per
+ * pass, unpaced), so that each keeps up. Unpaced, the faster way makes more
+ * passes per lap of the writer, each of which makes the writer fault again on
+ * every page it writes and ends in a flush of the pages it cleaned (an IPI to
+ * the writer's CPU): the faster get-and-clear costs the writer more per page.
+ * Paced, each way is charged for the same passes. (Paced by time instead, the
+ * thread sleeping or spinning on the clock between passes, both ways made far
+ * fewer passes than asked on the perf kernel under TCG: 183 and 38 of 536 per
+ * second; and the pass rate is not what the writer's count per page depends on.)
+ */
+static void writer_paced(struct gww_ctx *g, const double ppp[2])
+{
+	long every = (long)(2 * (ppp[0] > ppp[1] ? ppp[0] : ppp[1]));
+	double dev[RUNS], kern[RUNS];
+	long passes[2] = { 0, 0 }, written[2] = { 0, 0 }, pages[2] = { 0, 0 };
+
+	every = (every + 63) / 64 * 64;
+	if (every <= 0 || every > (long)(g->len / PM_PAGE)) {
+		printf("# writer at equal passes: %ld pages per pass, not run\n", every);
+		return;
+	}
+	for (int i = 0; i < RUNS; i++) {
+		long n[2], p[2];
+
+		dev[i] = writer_throughput(g, 0, 200000000ULL, every, 0, &p[0], &n[0]);
+		kern[i] = writer_throughput(g, 1, 200000000ULL, every, 0, &p[1], &n[1]);
+		for (int s = 0; s < 2; s++) {
+			passes[s] += n[s];
+			pages[s] += p[s];
+		}
+	}
+	/* Counted as writer_during_get_and_clear is: the writer's vCPU per page it wrote. */
+	count_begin();
+	for (int i = 0; i < 2; i++) {
+		for (int j = 0; j < 2; j++) {
+			int side = j ^ i;
+			long n;
+
+			writer_throughput(g, side, 200000000ULL, every, 1, &n, NULL);
+			written[side] += n;
+		}
+	}
+	count_end();
+	count_scope = "others";
+	count_stat = "total";
+	qsort(dev, RUNS, sizeof(dev[0]), cmp_double);
+	qsort(kern, RUNS, sizeof(kern[0]), cmp_double);
+	printf("# writer at equal passes: one pass per %ld pages asked; made: device way %.0f pages per pass (%.0f passes/s), /proc way %.0f (%.0f passes/s)\n",
+	       every, passes[0] ? (double)pages[0] / passes[0] : 0, passes[0] / (RUNS * 0.2),
+	       passes[1] ? (double)pages[1] / passes[1] : 0, passes[1] / (RUNS * 0.2));
+	printf("# writer at equal passes: device way %.0f pages/s, /proc way %.0f pages/s\n",
+	       dev[RUNS / 2], kern[RUNS / 2]);
+	/*
+	 * A way whose passes take longer than the writer needs for `every` pages falls
+	 * behind, and then finds more pages per pass, which makes its passes longer
+	 * still: the row is then not at equal passes, and says so.
+	 */
+	int behind = 0;
+
+	for (int s = 0; s < 2; s++)
+		behind |= passes[s] && (double)pages[s] / passes[s] > 1.25 * every;
+	if (behind)
+		printf("# writer at equal passes: a way fell behind (more than 1.25 times the pages per pass asked): not at equal passes\n");
+	report("writer_at_equal_passes", 1, 1e9 / dev[RUNS / 2], 1e9 / kern[RUNS / 2],
+	       behind ? "NOT at equal passes in this run: a way fell behind the pages per pass asked (see the log)"
+		      : "writer_during_get_and_clear with both ways paced to one get-and-clear per as many pages written");
+	report_count("writer_at_equal_passes", written[0], written[1]);
 }
 
 static void bench_get_and_clear(void)
@@ -902,9 +1033,17 @@ static void bench_get_and_clear(void)
 	    "device soft-dirty get-and-clear vs PM_SCAN_WP_MATCHING on /proc (uffd async WP), 1% written");
 
 	/* Writer throughput: pages/s on CPU 1 while the other CPU loops over get-and-clear. */
+	long passes[2] = { 0, 0 }, pages_written[2] = { 0, 0 };
+
 	for (int i = 0; i < RUNS; i++) {
-		dev[i] = writer_throughput(&g, 0, 200000000ULL, 0, NULL);
-		kern[i] = writer_throughput(&g, 1, 200000000ULL, 0, NULL);
+		long n[2], p[2];
+
+		dev[i] = writer_throughput(&g, 0, 200000000ULL, 0, 0, &p[0], &n[0]);
+		kern[i] = writer_throughput(&g, 1, 200000000ULL, 0, 0, &p[1], &n[1]);
+		for (int s = 0; s < 2; s++) {
+			passes[s] += n[s];
+			pages_written[s] += p[s];
+		}
 	}
 	/*
 	 * Counted: the kernel instructions of the writer's vCPU (faults, flush
@@ -919,7 +1058,7 @@ static void bench_get_and_clear(void)
 			int side = j ^ i;
 			long n;
 
-			writer_throughput(&g, side, 200000000ULL, 1, &n);
+			writer_throughput(&g, side, 200000000ULL, 0, 1, &n, NULL);
 			written[side] += n;
 		}
 	}
@@ -934,6 +1073,14 @@ static void bench_get_and_clear(void)
 	report("writer_during_get_and_clear", 1, 1e9 / dev[RUNS / 2], 1e9 / kern[RUNS / 2],
 	       "ns per page a faulting writer on the other CPU needs while get-and-clear loops");
 	report_count("writer_during_get_and_clear", written[0], written[1]);
+	printf("# writer during get-and-clear: device way %.0f passes/s, /proc way %.0f passes/s\n",
+	       passes[0] / (RUNS * 0.2), passes[1] / (RUNS * 0.2));
+
+	double ppp[2];
+
+	for (int s = 0; s < 2; s++)
+		ppp[s] = passes[s] ? (double)pages_written[s] / passes[s] : 0;
+	writer_paced(&g, ppp);
 	free(g.vec);
 	munmap(g.sd, len);
 	munmap(g.wp, len);
@@ -952,9 +1099,9 @@ static void info(void)
 		buf[strcspn(buf, "\n")] = 0;
 		close(fd);
 	}
-	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu runs=%d min_run_ms=%llu marker=%#lx count_ops=%d\n",
+	printf("BENCH-INFO clocksource=%s cpus=%ld dense_mib=%zu sweep_max_mib=%zu clear_mib=%zu sparse_gib=%zu range_mib=%zu runs=%d min_run_ms=%llu marker=%#lx count_ops=%d\n",
 	       buf, sysconf(_SC_NPROCESSORS_ONLN), dense_bytes / MIB, sweep_max / MIB,
-	       clear_bytes / MIB, sparse_gib, RUNS, MIN_RUN_NS / 1000000,
+	       clear_bytes / MIB, sparse_gib, range_populated / MIB, RUNS, MIN_RUN_NS / 1000000,
 	       mark_page ? MARK_PAGE : 0UL, COUNT_OPS);
 }
 
@@ -976,8 +1123,14 @@ int main(int argc, char **argv)
 	uint64_t t0 = now_ns();
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc > 1 && !strncmp(argv[argc - 1], "only=", 5))
-		only = argv[--argc] + 5;
+	for (;;) {
+		if (argc > 1 && !strncmp(argv[argc - 1], "only=", 5))
+			only = argv[--argc] + 5;
+		else if (argc > 1 && !strncmp(argv[argc - 1], "range_mib=", 10))
+			range_populated = strtoul(argv[--argc] + 10, NULL, 0) * MIB;
+		else
+			break;
+	}
 	if (argc > 1)
 		dense_bytes = strtoul(argv[1], NULL, 0) * MIB;
 	if (argc > 2)
@@ -1010,6 +1163,7 @@ int main(int argc, char **argv)
 	RUN(scan_thp);
 	group = "clear";
 	RUN(clears);
+	RUN(clear_range_big);
 	RUN(get_and_clear);
 	RUN(read_sweep);
 	printf("BENCH-DONE %.1f s\n", (double)(now_ns() - t0) / 1e9);

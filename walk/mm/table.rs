@@ -537,13 +537,29 @@ impl<'a> PteValues<'a> {
         )
     }
 
-    /// The entries in order, for a loop that reads each once and changes some in place
-    /// (through `modify.rs`).
-    #[inline]
-    pub(crate) fn cells(&self) -> impl Iterator<Item = PteCell<'_>> + '_ {
+    /// The index of the first entry of `group`, one of [`Self::groups`]: made from its
+    /// place, so that a loop over the groups needs no counter of its own.
+    #[inline(always)]
+    pub(crate) fn index_of(&self, group: &PteGroup<'_>) -> usize {
+        let offset = (group.entries.as_ptr() as usize).wrapping_sub(self.entries.as_ptr() as usize);
+        offset / core::mem::size_of::<AtomicU64>()
+    }
+
+    /// How many entries there are.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Entry `i` (below [`Self::len`]) as a cell, for an indexed loop that reads each once
+    /// and changes some in place (through `modify.rs`).
+    #[inline(always)]
+    pub(crate) fn cell(&self, i: usize) -> PteCell<'a> {
         self.held.assert_held();
-        // INVARIANT: entries of the locked table, borrowed from `self`, which borrows the lock.
-        self.entries.iter().map(|entry| PteCell { entry })
+        // INVARIANT: an entry of the locked table, borrowed for as long as `self`'s borrow.
+        PteCell {
+            entry: &self.entries[i],
+        }
     }
 }
 
@@ -564,6 +580,38 @@ impl PteGroup<'_> {
             let raw = e.load(Ordering::Relaxed);
             (all & raw, any | raw)
         })
+    }
+
+    /// The OR of the values, each read once (`READ_ONCE`: one aligned 8-byte load),
+    /// with one instruction per entry: a load, then ORs from memory. The compiler does
+    /// not fold an atomic load into the OR that uses it, which made two per entry, and
+    /// where a group test needs only the OR (get-and-clear's soft-dirty selection) this
+    /// loop over the groups is most of what a scan costs per page.
+    #[inline(always)]
+    pub(crate) fn or(&self) -> u64 {
+        const _: () = assert!(GROUP == 8);
+        let any: u64;
+        // SAFETY: `entries` are 8 aligned, live PTEs of a table whose lock is held (type
+        // invariant), readable for the group's 64 bytes; the block only reads them, each
+        // with one 8-byte load, as every other reader does (the hardware and other CPUs
+        // update them with whole-word or atomic writes), and writes only its output
+        // register and the flags.
+        unsafe {
+            core::arch::asm!(
+                "mov {any}, qword ptr [{p}]",
+                "or {any}, qword ptr [{p} + 8]",
+                "or {any}, qword ptr [{p} + 16]",
+                "or {any}, qword ptr [{p} + 24]",
+                "or {any}, qword ptr [{p} + 32]",
+                "or {any}, qword ptr [{p} + 40]",
+                "or {any}, qword ptr [{p} + 48]",
+                "or {any}, qword ptr [{p} + 56]",
+                p = in(reg) self.entries.as_ptr(),
+                any = out(reg) any,
+                options(nostack, readonly),
+            );
+        }
+        any
     }
 
     /// The values in order, each read (again, after [`Self::and_or`]) as the iterator

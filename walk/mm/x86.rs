@@ -249,10 +249,14 @@ fn pte_wrprotect(raw: u64) -> u64 {
     }
 }
 
-/// A present PTE write-protected and soft-clean (`pte_clear_soft_dirty(pte_wrprotect(pte))`).
-#[inline]
+/// A present PTE write-protected and soft-clean (`pte_clear_soft_dirty(pte_wrprotect(pte))`),
+/// without a branch: RW, DIRTY and SOFT_DIRTY cleared, DIRTY moved to SAVED_DIRTY (the
+/// kernel's `mksaveddirty_shift` once RW is clear). Computed inside the clear's
+/// compare-and-exchange loop, once per page.
+#[inline(always)]
 pub(crate) fn pte_clean_wrprotect(raw: u64) -> u64 {
-    pte_wrprotect(raw) & !SOFT_DIRTY
+    const SHIFT: u32 = SAVED_DIRTY.trailing_zeros() - DIRTY.trailing_zeros();
+    (raw & !(RW | DIRTY | SOFT_DIRTY)) | ((raw & DIRTY) << SHIFT)
 }
 
 /// A present PTE marked soft-dirty (`pte_mksoft_dirty`), its protection unchanged.

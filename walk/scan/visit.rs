@@ -44,8 +44,11 @@ pub(crate) fn walk_once(
 struct PteTable {
     /// First PTE write-protected in it, if any.
     first_wp: Option<usize>,
-    /// Where the loop over its PTEs stopped early, if it did.
-    stopped_at: Option<usize>,
+    /// The end of the last PTE write-protected in it (meaningful with `first_wp`).
+    last_wp: usize,
+    /// Whether a page that get-and-clear must leave writable (pinned, in a COW mapping)
+    /// may be among its PTEs ([`softdirty::clear_pte_leaf_of_table`]).
+    pins: bool,
 }
 
 /// Necessary conditions for a PTE to be selected that one bit test of its value decides:
@@ -197,7 +200,6 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
         let ret = self.out.output(categories, addr, &mut next);
         if next == addr {
             // Nothing fits any more; the result is `ENOSPC`.
-            self.table.stopped_at = Some(addr);
             return self.finish(ret);
         }
         if self.args.wp() && categories & WRITTEN != 0 {
@@ -242,6 +244,7 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
     fn wp_pte(&mut self, vma: &Vma<'_>, leaf: &Leaf<'_>, addr: usize) {
         leaf.pte_make_uffd_wp(vma, addr);
         self.table.first_wp.get_or_insert(addr);
+        self.table.last_wp = addr + PAGE_SIZE;
     }
 
     /// Whether the kernel's fast path for `WRITTEN`-only scans applies to the current VMA:
@@ -274,13 +277,16 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
     /// (`WRITTEN`-only scans), says from the AND and the OR of a group of values that none
     /// of them is selected (passed over on one test per group instead of one per page;
     /// measured, the groups cost more than they save on a soft-dirty scan of every other
-    /// page, and save nothing on one of 1%). Selected pages are
+    /// page, and save nothing on one of 1%); with `OR_ONLY`, `skip_group` looks at the OR
+    /// alone, which is read with one instruction per entry
+    /// ([`crate::walk::mm::table::PteGroup::or`]), and its
+    /// AND argument is all ones, not computed. Selected pages are
     /// output in runs ([`Run`]), then write-protected or cleaned as the scan asks, as each
     /// page would be on its own.
     // A function per selection (never inlined into `pte_table`, which would hold all of
     // them): each fits a page of its own (see `Kbuild`), its loop never straddles two.
     #[inline(never)]
-    fn select_ptes(
+    fn select_ptes<const OR_ONLY: bool>(
         &mut self,
         vma: &Vma<'_>,
         ptes: &PteTableLock<'_>,
@@ -329,20 +335,39 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
             return self.end_run(vma, ptes, run);
         };
         let (groups, rest) = values.groups();
+        // A page the group test passes over on its own value (a group of one) is not
+        // selected: it is passed over as a group is, before the selection's call.
+        macro_rules! page_of_group {
+            ($raw:expr) => {{
+                let raw = $raw;
+                if skip_group(raw, raw) {
+                    next = next.wrapping_add(PAGE_SIZE);
+                } else {
+                    page!(raw);
+                }
+            }};
+        }
+        // The group's address is made from its index where a group is looked into, so
+        // that the loop over the groups passed over keeps no address of its own.
         for group in groups {
-            let (all, any) = group.and_or();
+            let (all, any) = if OR_ONLY {
+                (u64::MAX, group.or())
+            } else {
+                group.and_or()
+            };
             if skip_group(all, any) {
                 // No page of the group is selected: the run cannot go on past it.
-                next = next.wrapping_add(GROUP * PAGE_SIZE);
                 continue;
             }
+            next = start.wrapping_add(values.index_of(&group) << x86::PAGE_SHIFT);
             // Each value read again: the test above only said that one may be selected.
             for raw in group.iter() {
-                page!(raw);
+                page_of_group!(raw);
             }
         }
+        next = start.wrapping_add((values.len() / GROUP * GROUP) << x86::PAGE_SHIFT);
         for raw in rest {
-            page!(raw);
+            page_of_group!(raw);
         }
         self.end_run(vma, ptes, run)
     }
@@ -367,19 +392,19 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
         if self.args.wp() || self.args.clear_soft_dirty() {
             self.change_run(vma, ptes, run, next);
         }
-        if next != run.end {
-            // Nothing fits from `next` on; the result is `ENOSPC`.
-            self.table.stopped_at = Some(next);
-        }
+        // Where nothing fits from `next` on, the result is `ENOSPC`, and the walk stops.
         self.finish(ret)
     }
 
     /// Write-protects (what is `WRITTEN`, for `PM_SCAN_WP_MATCHING`) or cleans
     /// (`RPM_SCAN_CLEAR_SOFT_DIRTY`) the pages of `run` up to `next`, where its output ended.
-    #[inline]
+    /// Inline in the table's loop: a get-and-clear's runs are mostly of one page, for
+    /// which a call's saving and setting up of registers cost as much as the cleaning.
+    #[inline(always)]
     fn change_run(&mut self, vma: &Vma<'_>, ptes: &PteTableLock<'_>, run: Run, next: usize) {
         let protect = self.args.wp() && run.categories & WRITTEN != 0;
         let clear = self.args.clear_soft_dirty();
+        let pins = self.table.pins;
         let mut addr = run.start;
         while addr < next {
             let leaf = ptes.leaf(addr);
@@ -388,7 +413,8 @@ impl<'a, 'c> ScanVisitor<'a, 'c> {
             }
             if clear {
                 if let Some(changes) = self.changes.as_deref_mut() {
-                    softdirty::clear_pte_leaf(changes, vma, &leaf, addr, addr + PAGE_SIZE);
+                    let end = addr + PAGE_SIZE;
+                    softdirty::clear_pte_leaf_of_table(changes, vma, &leaf, addr, end, pins);
                 }
             }
             addr += PAGE_SIZE;
@@ -520,8 +546,11 @@ impl Visitor for ScanVisitor<'_, '_> {
         }
     }
 
-    fn pte_table_start(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
-        self.table = PteTable::default();
+    fn pte_table_start(&mut self, vma: &Vma<'_>, _start: usize, _end: usize) {
+        self.table = PteTable {
+            pins: self.args.clear_soft_dirty() && softdirty::may_pin(vma),
+            ..PteTable::default()
+        };
     }
 
     /// One loop over the table's PTE values (`pagemap_scan_pmd_entry`), with the kernel's
@@ -546,7 +575,7 @@ impl Visitor for ScanVisitor<'_, '_> {
             let categories = self.vma_category | WRITTEN;
             // A group of present, protected PTEs (the common case) is passed over whole.
             let protected = |all, _| x86::all_present_uffd(all);
-            return self.select_ptes(vma, ptes, start, end, Some(protected), |_, raw| {
+            return self.select_ptes::<false>(vma, ptes, start, end, Some(protected), |_, raw| {
                 // The common case first: present and protected.
                 if x86::pte_present(raw) && x86::uffd(raw) {
                     return None;
@@ -573,14 +602,14 @@ impl Visitor for ScanVisitor<'_, '_> {
                     // Get-and-clear: a tracker's steady state, few pages written since
                     // the last call, passed over a group at a time.
                     let clean = |_, any| !x86::pte_maybe_soft_dirty(any);
-                    self.select_ptes(vma, ptes, start, end, Some(clean), |addr, raw| {
+                    self.select_ptes::<true>(vma, ptes, start, end, Some(clean), |addr, raw| {
                         if !x86::pte_maybe_soft_dirty(raw) {
                             return None;
                         }
                         categories(addr, raw)
                     })
                 } else {
-                    self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
+                    self.select_ptes::<false>(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                         if !x86::pte_maybe_soft_dirty(raw) {
                             return None;
                         }
@@ -592,13 +621,13 @@ impl Visitor for ScanVisitor<'_, '_> {
                 soft_dirty: false,
                 unprotected: false,
                 present: true,
-            } => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
+            } => self.select_ptes::<false>(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if !x86::pte_present(raw) {
                     return None;
                 }
                 categories(addr, raw)
             }),
-            _ => self.select_ptes(vma, ptes, start, end, None::<Skip>, |addr, raw| {
+            _ => self.select_ptes::<false>(vma, ptes, start, end, None::<Skip>, |addr, raw| {
                 if filter.rejects(raw) {
                     return None;
                 }
@@ -613,16 +642,18 @@ impl Visitor for ScanVisitor<'_, '_> {
         self.args.wp() || self.args.clear_soft_dirty()
     }
 
-    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, end: usize) {
-        // What was protected in the table, from the first protected PTE to where the loop
-        // ended, is flushed with the rest once the walk is done, as the clears flush
+    fn pte_table_done(&mut self, _vma: &Vma<'_>, _start: usize, _end: usize) {
+        // What was protected in the table, from the first protected PTE to the end of the
+        // last (not to where the loop ended, as the kernel's scan flushes: a PTE that was
+        // not changed has no stale translation), is flushed with the rest once the walk
+        // is done, as the clears flush
         // (`clear_refs`, mprotect): under the mmap lock, inside the notifier range and
         // with the flush announced as pending (the caller's [`PteChanges`]),
         // before the ioctl returns. The kernel's scan flushes each table before its lock
         // is dropped; a write through a stale entry meanwhile happens before the call
         // returns either way, so the pages are copied after it.
         if let Some(first) = self.table.first_wp {
-            let exit = self.table.stopped_at.unwrap_or(end);
+            let exit = self.table.last_wp;
             if let Some(changes) = self.changes.as_deref_mut() {
                 changes.changed(first, exit);
             }

@@ -61,10 +61,10 @@ pub(crate) fn splits(vma: &Vma<'_>, leaf: &Leaf<'_>, start: usize, end: usize) -
         && vma.is_anonymous()
 }
 
-/// [`clear_leaf`] of a PTE leaf over `[start, end)`, inline. A pinned page of a COW
+/// [`clear_leaf`] of a PTE leaf over `[start, end)`. A pinned page of a COW
 /// mapping stays writable, as `clear_refs` leaves it, and is marked soft-dirty instead
 /// ([`Leaf::pte_keep_soft_dirty`]): it cannot be tracked.
-#[inline]
+#[inline(never)]
 pub(crate) fn clear_pte_leaf(
     changes: &mut PteChanges<'_>,
     vma: &Vma<'_>,
@@ -77,6 +77,37 @@ pub(crate) fn clear_pte_leaf(
     } else if leaf.pte_clear_soft_dirty(vma, start) {
         changes.changed(start, end);
     }
+}
+
+/// Whether a PTE of `vma` may map a page that a clear must leave writable (a page pinned
+/// for DMA in a COW mapping, [`Leaf::is_pinned_cow_page`]): only in a COW mapping of an mm
+/// that ever pinned a page. Read once per PTE table: the VMA's flags do not change under
+/// the mmap lock, and a pin that sets `MMF_HAS_PINNED` after this read races with the
+/// clear as it would after a read per PTE (GUP-fast sees the PTE changed under its pin
+/// and drops it, `gup_fast_pte_range`).
+pub(crate) fn may_pin(vma: &Vma<'_>) -> bool {
+    vma.is_cow_mapping() && vma.mm_has_pinned()
+}
+
+/// [`clear_pte_leaf`] of a PTE leaf of a table where [`may_pin`] said `pins`: without
+/// pins, a present PTE is cleaned in place, inline, with no test of its page.
+#[inline(always)]
+pub(crate) fn clear_pte_leaf_of_table(
+    changes: &mut PteChanges<'_>,
+    vma: &Vma<'_>,
+    leaf: &Leaf<'_>,
+    start: usize,
+    end: usize,
+    pins: bool,
+) {
+    let raw = leaf.entry.raw();
+    if !pins && x86::IN_PLACE_PTE_UPDATES && x86::pte_present(raw) {
+        if !x86::pte_clear_is_noop(raw) && leaf.cell().clean_present_in_place(raw) {
+            changes.changed(start, end);
+        }
+        return;
+    }
+    clear_pte_leaf(changes, vma, leaf, start, end);
 }
 
 /// Clears soft-dirty on every page of a walk, inside the bracket `changes`.
@@ -111,7 +142,8 @@ impl Visitor for Clearer<'_, '_> {
 
     /// One pass over the table's PTE values: a PTE that the clear would leave as it is
     /// (empty, or clean and write-protected already: the steady state) is passed over
-    /// on a bit test of its value; the others are cleaned as leaves.
+    /// on a bit test of its value; a present one to clean is cleaned in place when no
+    /// pinned page can be among them ([`clean_table`]); the others are cleaned as leaves.
     fn pte_table(
         &mut self,
         vma: &Vma<'_>,
@@ -119,39 +151,114 @@ impl Visitor for Clearer<'_, '_> {
         start: usize,
         end: usize,
     ) -> Flow {
-        // The span changed in this table, kept here and added to the bracket's once.
-        let (mut lo, mut hi) = (usize::MAX, 0);
         // Only a writable PTE of a COW mapping of an mm that ever pinned a page can be a
-        // pinned page `clear_refs` leaves alone. The VMA's flags do not change under the
-        // mmap lock; `MMF_HAS_PINNED` is read once per table, not per PTE: a pin that
-        // sets it after this read races with the clear as it would after a read per PTE,
-        // and GUP-fast sees the PTE changed under its pin and drops it (`gup_fast_pte_range`).
-        let pins = vma.is_cow_mapping() && vma.mm_has_pinned();
-        let mut next = start;
-        for cell in ptes.values(start, end).cells() {
-            let raw = cell.value();
-            let addr = next;
-            next = next.wrapping_add(PAGE_SIZE);
-            if x86::pte_clear_is_noop(raw) {
-                continue;
-            }
-            // The common case, with the fewest tests: present, and no pinned page possible.
-            if !pins && cell.clean_present_in_place(raw) {
-                lo = lo.min(addr);
-                hi = next;
-                continue;
-            }
-            let leaf = ptes.leaf_of(addr, raw);
-            if pins && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry) {
-                leaf.pte_keep_soft_dirty(vma, addr);
-            } else if leaf.pte_clear_soft_dirty(vma, addr) {
-                lo = lo.min(addr);
-                hi = next;
-            }
-        }
-        if lo < hi {
+        // pinned page `clear_refs` leaves alone (read once per table).
+        let pins = may_pin(vma);
+        let changed = if pins || !x86::IN_PLACE_PTE_UPDATES {
+            clean_table_by_leaf(vma, ptes, start, end, pins)
+        } else {
+            clean_table(vma, ptes, start, end)
+        };
+        if let Some((lo, hi)) = changed {
             self.changes.changed(lo, hi);
         }
         Flow::Continue
     }
+}
+
+/// Cleans the PTEs of `[start, end)` of a locked table, where no pinned page can be
+/// (`pins` false in [`Clearer::pte_table`]) and present entries change in place; returns
+/// the span of those whose TLB entries are to be flushed, `None` if none changed.
+///
+/// The loop is the clear's cost per page, so it does as little as a page needs: one load,
+/// two bit tests for a page the clear leaves as it is, and for a present page to clean
+/// the atomic update and one store of its index. The first change ends a first loop and
+/// the second only notes the last, so no page pays for keeping the span's start; the
+/// index is the loop's only counter, and the addresses are made from it once, at the end.
+/// Anything else (a swap or migration entry; a PROT_NONE one counts as present) goes
+/// through the leaf.
+#[inline(never)]
+fn clean_table(
+    vma: &Vma<'_>,
+    ptes: &PteTableLock<'_>,
+    start: usize,
+    end: usize,
+) -> Option<(usize, usize)> {
+    let values = ptes.values(start, end);
+    let n = values.len();
+    let addr = |i: usize| start.wrapping_add(i << x86::PAGE_SHIFT);
+    // One page: whether its TLB entry is now to be flushed.
+    let page = |i: usize| -> bool {
+        let cell = values.cell(i);
+        let raw = cell.value();
+        if x86::pte_present(raw) {
+            if x86::pte_clear_is_noop(raw) {
+                return false;
+            }
+            return cell.clean_present_in_place(raw);
+        }
+        if x86::is_none(raw) {
+            return false;
+        }
+        clean_leaf(vma, ptes, addr(i), raw, false)
+    };
+    let mut i = 0;
+    let first = loop {
+        if i == n {
+            return None;
+        }
+        let changed = page(i);
+        i += 1;
+        if changed {
+            break i - 1;
+        }
+    };
+    let mut last = first;
+    while i < n {
+        if page(i) {
+            last = i;
+        }
+        i += 1;
+    }
+    Some((addr(first), addr(last + 1)))
+}
+
+/// [`clean_table`] one leaf at a time: where a pinned page may be among the PTEs
+/// (`pins`), or where present entries are not changed in place.
+#[inline(never)]
+fn clean_table_by_leaf(
+    vma: &Vma<'_>,
+    ptes: &PteTableLock<'_>,
+    start: usize,
+    end: usize,
+    pins: bool,
+) -> Option<(usize, usize)> {
+    // The span changed in this table.
+    let (mut lo, mut hi) = (usize::MAX, 0);
+    let mut next = start;
+    for raw in ptes.values(start, end).iter() {
+        let addr = next;
+        next = next.wrapping_add(PAGE_SIZE);
+        if x86::pte_clear_is_noop(raw) {
+            continue;
+        }
+        if clean_leaf(vma, ptes, addr, raw, pins) {
+            lo = lo.min(addr);
+            hi = next;
+        }
+    }
+    (lo < hi).then_some((lo, hi))
+}
+
+/// Cleans the PTE of `addr`, whose value `raw` was just read under the table's lock, as
+/// a leaf; `pins`: whether it may map a pinned page (kept writable and dirty then).
+/// Returns whether its TLB entry is to be flushed.
+#[inline(never)]
+fn clean_leaf(vma: &Vma<'_>, ptes: &PteTableLock<'_>, addr: usize, raw: u64, pins: bool) -> bool {
+    let leaf = ptes.leaf_of(addr, raw);
+    if pins && x86::writable(raw) && leaf.is_pinned_cow_page(vma, addr, leaf.entry) {
+        leaf.pte_keep_soft_dirty(vma, addr);
+        return false;
+    }
+    leaf.pte_clear_soft_dirty(vma, addr)
 }

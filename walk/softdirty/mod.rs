@@ -46,7 +46,7 @@ use crate::walk::walker::walk;
 mod clear;
 mod vmas;
 
-pub(crate) use clear::{clear_leaf, clear_pte_leaf, splits, Clearer};
+pub(crate) use clear::{clear_leaf, clear_pte_leaf_of_table, may_pin, splits, Clearer};
 pub(crate) use vmas::consume_part;
 
 /// Write-locks every VMA that `[start, end)` of the write-locked mm reaches (as the

@@ -23,7 +23,11 @@
  * Which file a descriptor is, is decided after the real open from the
  * descriptor itself (fstatfs says procfs, /proc/self/fd/N names the file),
  * never from the path the program passed, so every spelling is caught and
- * nothing else is.
+ * nothing else is. What that found is remembered per file, by the identity
+ * fstat gives, not per descriptor number: a write of "4" costs one fstat to
+ * be told from clear_refs, whatever the program did with its descriptors
+ * since (copies, closes, numbers reused, fork, exec). The clears of the
+ * process's own address space go through one device descriptor it keeps.
  *
  * Intercepted: open, open64, openat, openat64, __open_2, __open64_2,
  * __openat_2, __openat64_2 (the _FORTIFY_SOURCE entry points), fopen, fopen64,
@@ -46,6 +50,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -234,6 +239,112 @@ static enum kind classify_fd(int fd, pid_t *pid)
 	return parse_proc_path(path, pid);
 }
 
+/*
+ * What a file is, remembered by its identity: the device and inode number
+ * fstat gives, and the inode's change time. procfs makes the inode of
+ * /proc/PID/clear_refs or /proc/PID/pagemap with a fresh number
+ * (get_next_ino) and the time of its making, and it names one process for
+ * its whole life; a file of another filesystem has another device. So one
+ * identity is one file with one meaning, under whatever descriptor number:
+ * a copy (dup, dup2, dup3, F_DUPFD), a descriptor inherited across fork or
+ * exec, the same file opened again. A number the program closed, by a call
+ * the library sees or not, and gave to another file has another identity.
+ * The table is a cache, a seqlock per entry: an entry being written, or
+ * taken by another file, is a miss, never a wait (write(2) may be called
+ * from a signal handler).
+ */
+struct identity {
+	unsigned long dev, ino, ctime_ns;
+};
+
+struct known_file {
+	atomic_uint seq; /* odd while being written */
+	atomic_ulong dev, ino, ctime_ns;
+	atomic_int kind, pid;
+};
+
+#define KNOWN_FILES 64
+static struct known_file known[KNOWN_FILES];
+
+static bool identity_of(int fd, struct identity *id)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st))
+		return false;
+	id->dev = st.st_dev;
+	id->ino = st.st_ino;
+	id->ctime_ns = st.st_ctim.tv_sec * 1000000000UL + st.st_ctim.tv_nsec;
+	return true;
+}
+
+static bool same_identity(const struct identity *a, const struct identity *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->ctime_ns == b->ctime_ns;
+}
+
+static struct known_file *known_slot(const struct identity *id)
+{
+	return &known[(id->ino ^ id->dev * 31) % KNOWN_FILES];
+}
+
+static bool recall(const struct identity *id, enum kind *kind, pid_t *pid)
+{
+	struct known_file *k = known_slot(id);
+	unsigned int seq = atomic_load_explicit(&k->seq, memory_order_acquire);
+	struct identity was = {
+		atomic_load_explicit(&k->dev, memory_order_relaxed),
+		atomic_load_explicit(&k->ino, memory_order_relaxed),
+		atomic_load_explicit(&k->ctime_ns, memory_order_relaxed),
+	};
+
+	*kind = atomic_load_explicit(&k->kind, memory_order_relaxed);
+	*pid = atomic_load_explicit(&k->pid, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	return !(seq & 1) && seq && same_identity(&was, id) &&
+	       atomic_load_explicit(&k->seq, memory_order_relaxed) == seq;
+}
+
+static void remember(const struct identity *id, enum kind kind, pid_t pid)
+{
+	struct known_file *k = known_slot(id);
+	unsigned int seq = atomic_load_explicit(&k->seq, memory_order_relaxed);
+
+	if ((seq & 1) || !atomic_compare_exchange_strong_explicit(&k->seq, &seq, seq + 1,
+								 memory_order_relaxed,
+								 memory_order_relaxed))
+		return; /* another thread writes it: a cache may miss */
+	atomic_thread_fence(memory_order_release);
+	atomic_store_explicit(&k->dev, id->dev, memory_order_relaxed);
+	atomic_store_explicit(&k->ino, id->ino, memory_order_relaxed);
+	atomic_store_explicit(&k->ctime_ns, id->ctime_ns, memory_order_relaxed);
+	atomic_store_explicit(&k->kind, kind, memory_order_relaxed);
+	atomic_store_explicit(&k->pid, pid, memory_order_relaxed);
+	atomic_store_explicit(&k->seq, seq + 2, memory_order_release);
+}
+
+/*
+ * What procfs file FD is (classify_fd), found out once per file. What is
+ * remembered is checked to be still FD's file afterwards: another thread
+ * may have closed FD and opened another file in its place meanwhile.
+ */
+static enum kind identify(int fd, pid_t *pid)
+{
+	struct identity id, again;
+	enum kind k;
+
+	if (!identity_of(fd, &id))
+		return OTHER;
+	if (recall(&id, &k, pid))
+		return k;
+	k = classify_fd(fd, pid);
+	if (k == OTHER)
+		*pid = 0;
+	if (identity_of(fd, &again) && same_identity(&id, &again))
+		remember(&id, k, *pid);
+	return k;
+}
+
 /* Cheap filter before any syscall: could PATH name one of our files? */
 static bool maybe_ours(const char *path)
 {
@@ -289,6 +400,69 @@ static int device_for(pid_t pid, int accmode, int cloexec)
 }
 
 /*
+ * The device descriptor the process clears its own address space through:
+ * opened at its first clear, kept (O_CLOEXEC) for the next ones. It is kept
+ * in one word with the pid of the process that opened it. A child of fork
+ * has a copy of both, bound to its parent's address space: the fork handler
+ * closes it in the child at once; a child of _Fork or of a raw clone, which
+ * run no fork handlers, is told by the pid and opens its own (the copy stays
+ * open, unknown, until it execs). The descriptor's file position is a tag,
+ * set to OWN_TAG when it is opened and read back (lseek) before every use:
+ * a number the program closed without knowing it was the library's (a
+ * close_range, a raw close, a loop closing every descriptor) and gave to a
+ * file of its own, even a descriptor of the device bound to another
+ * process, is then never taken for it, and never closed by the library.
+ */
+#define OWN_TAG ((off_t)0x52504d5f53454c46) /* "RPM_SELF" */
+static _Atomic unsigned long own_device; /* pid << 32 | (fd + 1); 0: none */
+
+static int own_fd(unsigned long word)
+{
+	return (int)(unsigned int)word - 1;
+}
+
+static bool own_tagged(int fd)
+{
+	return lseek(fd, 0, SEEK_CUR) == OWN_TAG;
+}
+
+/*
+ * A device descriptor bound to the caller (SELF), to clear it: the kept one,
+ * or one opened now and kept. *KEPT false: the caller closes it after use
+ * (another thread kept one meanwhile). -1 with errno on failure.
+ */
+static int own_device_for(pid_t self, bool *kept)
+{
+	unsigned long word = atomic_load(&own_device);
+	int fd;
+
+	if (word && (pid_t)(word >> 32) == self && own_tagged(own_fd(word))) {
+		*kept = true;
+		return own_fd(word);
+	}
+	fd = device_for(self, O_RDONLY, O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	*kept = lseek(fd, OWN_TAG, SEEK_SET) == OWN_TAG &&
+		atomic_compare_exchange_strong(&own_device, &word,
+					       (unsigned long)self << 32 | (unsigned int)(fd + 1));
+	return fd;
+}
+
+static void own_device_forget_in_child(void)
+{
+	unsigned long word = atomic_exchange(&own_device, 0);
+
+	if (word && own_tagged(own_fd(word)))
+		close(own_fd(word));
+}
+
+__attribute__((constructor)) static void redirect_init(void)
+{
+	pthread_atfork(NULL, NULL, own_device_forget_in_child);
+}
+
+/*
  * Called with the result of a real open. If it is a pagemap file, put a
  * device descriptor bound to the same process into its slot. Returns FD in
  * every case; errno is left as the real open left it.
@@ -299,7 +473,7 @@ static int redirect_pagemap(int fd, int flags, const char *call, const char *pat
 	pid_t pid;
 
 	/* O_PATH opens no file: nothing to read, nothing to redirect */
-	if (fd < 0 || (flags & O_PATH) || classify_fd(fd, &pid) != PAGEMAP) {
+	if (fd < 0 || (flags & O_PATH) || identify(fd, &pid) != PAGEMAP) {
 		errno = saved;
 		return fd;
 	}
@@ -360,39 +534,44 @@ static bool parse_clear_refs(const void *buf, size_t count, int *value)
 static bool clear_refs_write(int fd, const void *buf, size_t count, ssize_t *ret,
 			     const char *call)
 {
-	int value, dev, flags, saved = errno;
-	pid_t pid;
+	int value, dev, flags, err = 0, saved = errno;
+	bool kept = false;
+	pid_t pid, self;
 
-	if (!buf || !count || count > 4096 || !parse_clear_refs(buf, count, &value) || value != 4)
-		return false;
-	/*
-	 * Only a descriptor open for writing: on any other the real write
-	 * fails (EBADF), and so must ours.
-	 */
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY || (flags & O_PATH) ||
-	    classify_fd(fd, &pid) != CLEAR_REFS) {
+	if (!buf || !count || count > 4096 || !parse_clear_refs(buf, count, &value) || value != 4 ||
+	    identify(fd, &pid) != CLEAR_REFS) {
 		errno = saved;
 		return false;
 	}
-	dev = device_for(pid, O_RDONLY, O_CLOEXEC);
+	/*
+	 * Only a descriptor open for writing: on any other the real write
+	 * fails (EBADF), and so must ours. The access mode is the open file
+	 * description's, not the file's: asked every time.
+	 */
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY || (flags & O_PATH)) {
+		errno = saved;
+		return false;
+	}
+	self = getpid();
+	dev = pid == self ? own_device_for(self, &kept) : device_for(pid, O_RDONLY, O_CLOEXEC);
 	if (dev < 0) {
 		LOG("%s(clear_refs of pid %d, 4): stays on /proc: %s", call, (int)pid,
 		    strerror(errno));
 		errno = saved;
 		return false;
 	}
-	if (ioctl(dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL)) {
-		int err = errno;
-
+	if (ioctl(dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL))
+		err = errno;
+	if (!kept)
 		close(dev);
+	if (err) {
 		LOG("%s(clear_refs of pid %d, 4) -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL failed: %s", call,
 		    (int)pid, strerror(err));
 		errno = err;
 		*ret = -1;
 		return true;
 	}
-	close(dev);
 	LOG("%s(clear_refs of pid %d, 4) -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL", call, (int)pid);
 	errno = saved;
 	*ret = (ssize_t)count; /* clear_refs consumes the whole write */
@@ -512,7 +691,7 @@ static FILE *stdio_redirect(FILE *f, const char *path, const char *mode, const c
 		return f;
 	fd = fileno(f);
 	flags = stdio_flags(mode);
-	k = classify_fd(fd, &pid);
+	k = identify(fd, &pid);
 	if (k == PAGEMAP) {
 		redirect_pagemap(fd, flags, call, path);
 	} else if (k == CLEAR_REFS && (flags & O_ACCMODE) != O_RDONLY) {

@@ -8,10 +8,10 @@
  *
  * Listed first, it sees each call before librpm_redirect.so does, so what it
  * times is what the call costs the program either way: a write of "4" to a
- * clear_refs file (on /proc one write(2); redirected, the library's checks,
- * the device's open, its RPM_IOC_CLEAR_SOFT_DIRTY_ALL and close) and a read(2)
- * of a pagemap file (its descriptor keeps its slot when the library puts the
- * device there). Files are told by the path they were opened with, which is
+ * clear_refs file (on /proc one write(2); redirected, the library's checks of
+ * the descriptor and of its kept device descriptor, and the
+ * RPM_IOC_CLEAR_SOFT_DIRTY_ALL) and a read(2) of a pagemap file (its
+ * descriptor keeps its slot when the library puts the device there). Files are told by the path they were opened with, which is
  * enough for bdwgc: "/proc/PID/clear_refs" and "/proc/PID/pagemap", opened with
  * open(2) or, in Debian's _FORTIFY_SOURCE build, its entry point __open_2.
  *
@@ -56,6 +56,26 @@ static void *next(const char *name)
 	return p;
 }
 
+/* real_NAME(): the next definition of NAME (libc's, or the redirect library's). */
+#define REAL(type, name)                                        \
+	static type real_##name(void)                           \
+	{                                                       \
+		static _Atomic(type) fn;                        \
+		type f = atomic_load(&fn);                      \
+		if (!f) {                                       \
+			f = (type)next(#name);                  \
+			atomic_store(&fn, f);                   \
+		}                                               \
+		return f;                                       \
+	}
+REAL(open_fn, open)
+REAL(open_fn, open64)
+REAL(open2_fn, __open_2)
+REAL(open2_fn, __open64_2)
+REAL(write_fn, write)
+REAL(read_fn, read)
+REAL(close_fn, close)
+
 static unsigned long now_ns(void)
 {
 	struct timespec ts;
@@ -84,96 +104,52 @@ static int note(int fd, const char *path)
 	return fd;
 }
 
-static int open_with(const char *name, const char *path, int flags, va_list ap)
+static enum kind kind_at(int fd)
 {
-	static _Atomic(open_fn) real[2];
-	int i = !strcmp(name, "open64");
-	open_fn f = atomic_load(&real[i]);
-	mode_t mode = 0;
+	return fd >= 0 && fd < MAX_FD ? atomic_load(&kinds[fd]) : OTHER;
+}
 
-	if (!f) {
-		f = (open_fn)next(name);
-		atomic_store(&real[i], f);
+/* open and open64: the mode is there only with O_CREAT or O_TMPFILE. */
+#define OPEN_WRAPPER(name)                                                        \
+	EXPORT int name(const char *path, int flags, ...)                         \
+	{                                                                         \
+		mode_t mode = 0;                                                  \
+		va_list ap;                                                       \
+		if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {      \
+			va_start(ap, flags);                                      \
+			mode = va_arg(ap, mode_t);                                \
+			va_end(ap);                                               \
+		}                                                                 \
+		return note(real_##name()(path, flags, mode), path);              \
 	}
-	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
-		mode = va_arg(ap, mode_t);
-	return note(f(path, flags, mode), path);
-}
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
 
-EXPORT int open(const char *path, int flags, ...)
-{
-	va_list ap;
-	int fd;
-
-	va_start(ap, flags);
-	fd = open_with("open", path, flags, ap);
-	va_end(ap);
-	return fd;
-}
-
-EXPORT int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	int fd;
-
-	va_start(ap, flags);
-	fd = open_with("open64", path, flags, ap);
-	va_end(ap);
-	return fd;
-}
-
-static int open2_with(int i, const char *path, int flags)
-{
-	static _Atomic(open2_fn) real[2];
-	open2_fn f = atomic_load(&real[i]);
-
-	if (!f) {
-		f = (open2_fn)next(i ? "__open64_2" : "__open_2");
-		atomic_store(&real[i], f);
+/* The _FORTIFY_SOURCE entry points Debian's libgc calls. */
+#define OPEN2_WRAPPER(name)                                                       \
+	EXPORT int name(const char *path, int flags)                              \
+	{                                                                         \
+		return note(real_##name()(path, flags), path);                    \
 	}
-	return note(f(path, flags), path);
-}
-
-EXPORT int __open_2(const char *path, int flags)
-{
-	return open2_with(0, path, flags);
-}
-
-EXPORT int __open64_2(const char *path, int flags)
-{
-	return open2_with(1, path, flags);
-}
+OPEN2_WRAPPER(__open_2)
+OPEN2_WRAPPER(__open64_2)
 
 EXPORT int close(int fd)
 {
-	static _Atomic(close_fn) real;
-	close_fn f = atomic_load(&real);
-
-	if (!f) {
-		f = (close_fn)next("close");
-		atomic_store(&real, f);
-	}
 	if (fd >= 0 && fd < MAX_FD)
 		atomic_store(&kinds[fd], OTHER);
-	return f(fd);
+	return real_close()(fd);
 }
 
 EXPORT ssize_t write(int fd, const void *buf, size_t count)
 {
-	static _Atomic(write_fn) real;
-	write_fn f = atomic_load(&real);
 	unsigned long t0;
 	ssize_t ret;
 
-	if (!f) {
-		f = (write_fn)next("write");
-		atomic_store(&real, f);
-	}
-	if (fd < 0 || fd >= MAX_FD || atomic_load(&kinds[fd]) != CLEAR_REFS || !count ||
-	    ((const char *)buf)[0] != '4')
-		return f(fd, buf, count);
+	if (kind_at(fd) != CLEAR_REFS || !count || ((const char *)buf)[0] != '4')
+		return real_write()(fd, buf, count);
 	t0 = now_ns();
-	ret = f(fd, buf, count);
+	ret = real_write()(fd, buf, count);
 	atomic_fetch_add(&clear_ns, now_ns() - t0);
 	atomic_fetch_add(&clears, 1);
 	return ret;
@@ -181,19 +157,13 @@ EXPORT ssize_t write(int fd, const void *buf, size_t count)
 
 EXPORT ssize_t read(int fd, void *buf, size_t count)
 {
-	static _Atomic(read_fn) real;
-	read_fn f = atomic_load(&real);
 	unsigned long t0;
 	ssize_t ret;
 
-	if (!f) {
-		f = (read_fn)next("read");
-		atomic_store(&real, f);
-	}
-	if (fd < 0 || fd >= MAX_FD || atomic_load(&kinds[fd]) != PAGEMAP)
-		return f(fd, buf, count);
+	if (kind_at(fd) != PAGEMAP)
+		return real_read()(fd, buf, count);
 	t0 = now_ns();
-	ret = f(fd, buf, count);
+	ret = real_read()(fd, buf, count);
 	atomic_fetch_add(&read_ns, now_ns() - t0);
 	atomic_fetch_add(&reads, 1);
 	if (ret > 0)

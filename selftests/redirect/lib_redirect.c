@@ -448,4 +448,463 @@ TEST(clear_refs_other_pid)
 	}
 }
 
-TEST_HARNESS_MAIN
+/*
+ * What the library remembers about descriptors, seen from a program that
+ * copies, closes and reuses them, forks and execs. Each of these tests runs
+ * a scenario in a fresh process: this program again (exec, so under the
+ * same LD_PRELOAD), as `lib_redirect --scenario NAME`, with
+ * RPM_REDIRECT_LOG=1 and its stderr in a memfd, so that the scenario can read
+ * the library's log of its own calls (pread on fd 2) and check which clears
+ * went to the device and for which process. The scenario checks everything
+ * itself and exits 0, or prints what failed ("# ..." on stdout) and exits 1.
+ */
+static const char *scenario_name;
+
+#define CHECK(cond)                                                                  \
+	do {                                                                         \
+		if (!(cond)) {                                                       \
+			printf("# scenario %s, line %d: failed: %s\n", scenario_name, \
+			       __LINE__, #cond);                                      \
+			fflush(stdout);                                              \
+			_exit(1);                                                    \
+		}                                                                    \
+	} while (0)
+
+/* Soft-dirty of ADDR in /proc/self/pagemap, read without the library. */
+static int soft_dirty(const void *addr)
+{
+	int proc = raw_open("/proc/self/pagemap", O_RDONLY);
+	uint64_t e = read_entry(proc, addr);
+
+	close(proc);
+	CHECK(e != ~0ULL && (e & RPM_PRESENT));
+	return !!(e & RPM_SOFT_DIRTY);
+}
+
+/* Clears of PID the library's log says it put on the device, so far. */
+static int device_clears_of(pid_t pid)
+{
+	static char log[1 << 16];
+	char want[96];
+	ssize_t n = pread(2, log, sizeof(log) - 1, 0);
+	int count = 0;
+
+	CHECK(n >= 0 && n < (ssize_t)sizeof(log) - 1);
+	log[n] = 0;
+	CHECK(!strstr(log, "stays on /proc"));
+	snprintf(want, sizeof(want), "(clear_refs of pid %d, 4) -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL\n",
+		 (int)pid);
+	for (char *p = strstr(log, want); p; p = strstr(p + 1, want))
+		count++;
+	return count;
+}
+
+/* Descriptors of the device this process has open, and the last one's number. */
+static int device_descriptors(int *last)
+{
+	char link[64], target[64];
+	int count = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (!strcmp(target, RUST_PAGEMAP_DEV)) {
+			count++;
+			*last = fd;
+		}
+	}
+	return count;
+}
+
+static int open_clear_refs(const char *path, int flags)
+{
+	int fd = open(path, O_WRONLY | flags);
+
+	CHECK(fd >= 0);
+	return fd;
+}
+
+/* A clear through FD that the library must put on the device. */
+static void clear_through(int fd)
+{
+	CHECK(write(fd, "4", 1) == 1);
+}
+
+/* A child that writes a page of its own, then waits for a byte on GO. */
+struct waiting_child {
+	pid_t pid;
+	int go, done;
+	char *page;
+};
+
+static struct waiting_child start_child(void)
+{
+	struct waiting_child c;
+	int go[2], done[2];
+	char x;
+
+	CHECK(!pipe(go) && !pipe(done));
+	c.page = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(c.page != MAP_FAILED);
+	c.pid = fork();
+	CHECK(c.pid >= 0);
+	if (!c.pid) {
+		c.page[0] = 1;
+		if (write(done[1], "x", 1) != 1 || read(go[0], &x, 1) != 1)
+			_exit(2);
+		/* exit status: what the parent's last call left of the page */
+		_exit(soft_dirty(c.page) ? 10 : 11);
+	}
+	CHECK(read(done[0], &x, 1) == 1);
+	c.go = go[1];
+	c.done = done[0];
+	return c;
+}
+
+/* Ends the child; true if its page was still soft-dirty. */
+static int child_page_dirty(struct waiting_child *c)
+{
+	int status;
+
+	CHECK(write(c->go, "x", 1) == 1);
+	CHECK(waitpid(c->pid, &status, 0) == c->pid && WIFEXITED(status));
+	CHECK(WEXITSTATUS(status) == 10 || WEXITSTATUS(status) == 11);
+	return WEXITSTATUS(status) == 10;
+}
+
+/* How a scenario copies a descriptor (clear_refs_duplicate). */
+static int duplicate(const char *how, int fd)
+{
+	if (!strcmp(how, "dup"))
+		return dup(fd);
+	if (!strcmp(how, "dup2"))
+		return dup2(fd, 100);
+	if (!strcmp(how, "dup3"))
+		return dup3(fd, 101, O_CLOEXEC);
+	if (!strcmp(how, "fcntl_dupfd"))
+		return fcntl(fd, F_DUPFD, 50);
+	if (!strcmp(how, "fcntl_dupfd_cloexec"))
+		return fcntl(fd, F_DUPFD_CLOEXEC, 60);
+	return -1;
+}
+
+/*
+ * A copy of a clear_refs descriptor clears through the device like the
+ * original, after the original is closed too.
+ */
+static void scenario_duplicate(const char *how)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), copy;
+	char *p = written_page();
+
+	clear_through(fd);
+	copy = duplicate(how, fd);
+	CHECK(copy >= 0 && copy != fd);
+	close(fd);
+	p[0] = 2;
+	CHECK(soft_dirty(p));
+	clear_through(copy);
+	CHECK(!soft_dirty(p));
+	CHECK(device_clears_of(getpid()) == 2);
+}
+
+/*
+ * The number of a clear_refs descriptor, once the program closed it (by any
+ * way, seen by the library or not) and the number went to another file, is
+ * that file: a write of "4" writes it, and clears nothing.
+ */
+static void scenario_number_reused(const char *how)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), other;
+	char *p = written_page(), got[4] = "";
+
+	clear_through(fd);
+	p[0] = 2;
+	if (!strcmp(how, "close")) {
+		close(fd);
+		other = memfd_create("other", 0);
+	} else if (!strcmp(how, "raw_close")) {
+		syscall(SYS_close, fd);
+		other = memfd_create("other", 0);
+	} else if (!strcmp(how, "close_range")) {
+		syscall(SYS_close_range, fd, fd, 0);
+		other = memfd_create("other", 0);
+	} else {
+		int m = memfd_create("other", 0);
+
+		/* dup2 over it */
+		CHECK(m >= 0);
+		other = dup2(m, fd);
+		close(m);
+	}
+	CHECK(other == fd);
+	CHECK(write(other, "4", 1) == 1);
+	CHECK(pread(other, got, sizeof(got), 0) == 1 && got[0] == '4');
+	CHECK(soft_dirty(p));
+	CHECK(device_clears_of(getpid()) == 1);
+}
+
+/* ... and when the number goes to clear_refs of another process, that one. */
+static void scenario_number_reused_by_other_pid(void)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), other;
+	char *p = written_page(), path[64];
+	struct waiting_child child = start_child();
+
+	clear_through(fd);
+	p[0] = 2;
+	close(fd);
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", child.pid);
+	other = open_clear_refs(path, 0);
+	CHECK(other == fd);
+	clear_through(other);
+	CHECK(!child_page_dirty(&child));
+	CHECK(soft_dirty(p));
+	CHECK(device_clears_of(getpid()) == 1);
+	CHECK(device_clears_of(child.pid) == 1);
+}
+
+/*
+ * A child (of fork, or of _Fork, which runs no fork handlers) that opens its
+ * own clear_refs clears its own address space, not its parent's, though its
+ * parent cleared through the device before.
+ */
+static void scenario_child_clears_own(const char *how)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), status;
+	char *p = written_page();
+	pid_t child;
+
+	clear_through(fd);
+	p[0] = 2;
+	child = strcmp(how, "_Fork") ? fork() : _Fork();
+	CHECK(child >= 0);
+	if (!child) {
+		int own = open_clear_refs("/proc/self/clear_refs", 0);
+
+		p[0] = 3; /* the child's own copy */
+		clear_through(own);
+		_exit(soft_dirty(p) ? 1 : 0);
+	}
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status));
+	CHECK(WEXITSTATUS(status) == 0);
+	CHECK(soft_dirty(p));
+	CHECK(device_clears_of(getpid()) == 1);
+	CHECK(device_clears_of(child) == 1);
+}
+
+/*
+ * A child that writes to the clear_refs descriptor it inherited clears the
+ * process that descriptor names, its parent, as the kernel's file does.
+ */
+static void scenario_inherited_clears_parent(void)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), status;
+	char *p = written_page();
+	pid_t child;
+
+	clear_through(fd);
+	p[0] = 2;
+	child = fork();
+	CHECK(child >= 0);
+	if (!child) {
+		char *mine = written_page();
+
+		clear_through(fd);
+		_exit(soft_dirty(mine) ? 0 : 1);
+	}
+	CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status));
+	CHECK(WEXITSTATUS(status) == 0);
+	CHECK(!soft_dirty(p));
+	CHECK(device_clears_of(getpid()) == 2);
+	CHECK(device_clears_of(child) == 0);
+}
+
+/*
+ * A clear_refs descriptor inherited across exec clears through the device
+ * in the new program, and the library's own descriptors do not cross exec.
+ */
+static void scenario_exec(void)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0);
+	char num[16];
+
+	clear_through(fd);
+	snprintf(num, sizeof(num), "%d", fd);
+	execl("/proc/self/exe", "lib_redirect", "--scenario", "exec_image", num, (char *)NULL);
+	CHECK(!"execl");
+}
+
+static void scenario_exec_image(const char *num)
+{
+	int fd = atoi(num), last;
+	char *p = written_page();
+
+	CHECK(device_descriptors(&last) == 0);
+	clear_through(fd);
+	CHECK(!soft_dirty(p));
+	CHECK(device_clears_of(getpid()) == 2);
+}
+
+/*
+ * The library keeps one device descriptor for the clears of its process.
+ * When the program closes it (not knowing it is there, as a program that
+ * closes every descriptor does) and puts its own descriptor of the device,
+ * attached to another process, on that number, the library must neither
+ * clear that process nor close the program's descriptor.
+ */
+static void scenario_own_descriptor_reused(void)
+{
+	int fd = open_clear_refs("/proc/self/clear_refs", 0), kept, theirs, pidfd;
+	char *p = written_page();
+	struct waiting_child child = start_child();
+
+	clear_through(fd);
+	clear_through(fd);
+	CHECK(device_descriptors(&kept) == 1);
+	syscall(SYS_close, kept);
+	theirs = raw_open(RUST_PAGEMAP_DEV, O_RDONLY);
+	pidfd = syscall(SYS_pidfd_open, child.pid, 0);
+	CHECK(theirs >= 0 && pidfd >= 0);
+	CHECK(!ioctl(theirs, RPM_IOC_ATTACH_PIDFD, pidfd));
+	close(pidfd);
+	if (theirs != kept) {
+		CHECK(syscall(SYS_dup3, theirs, kept, 0) == kept);
+		close(theirs);
+	}
+	p[0] = 2;
+	clear_through(fd);
+	CHECK(!soft_dirty(p));
+	CHECK(child_page_dirty(&child));
+	CHECK(fcntl(kept, F_GETFD) == 0);
+	CHECK(device_clears_of(getpid()) == 3);
+}
+
+static int scenario_main(int argc, char **argv)
+{
+	const char *arg = argc > 1 ? argv[1] : "";
+
+	scenario_name = argv[0];
+	if (!strcmp(argv[0], "duplicate"))
+		scenario_duplicate(arg);
+	else if (!strcmp(argv[0], "number_reused"))
+		scenario_number_reused(arg);
+	else if (!strcmp(argv[0], "number_reused_by_other_pid"))
+		scenario_number_reused_by_other_pid();
+	else if (!strcmp(argv[0], "child_clears_own"))
+		scenario_child_clears_own(arg);
+	else if (!strcmp(argv[0], "inherited_clears_parent"))
+		scenario_inherited_clears_parent();
+	else if (!strcmp(argv[0], "exec"))
+		scenario_exec();
+	else if (!strcmp(argv[0], "exec_image"))
+		scenario_exec_image(arg);
+	else if (!strcmp(argv[0], "own_descriptor_reused"))
+		scenario_own_descriptor_reused();
+	else
+		CHECK(!"a scenario of that name");
+	return 0;
+}
+
+/* Runs scenario NAME (with ARG) as described above; its log on failure. */
+static void scenario(struct __test_metadata *_metadata, const char *name, const char *arg)
+{
+	int log = memfd_create("rpm-redirect-log", MFD_CLOEXEC), status;
+	char text[4096];
+	ssize_t n;
+	pid_t pid;
+
+	ASSERT_GE(log, 0);
+	fflush(stdout);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (!pid) {
+		if (dup2(log, 2) != 2 || setenv("RPM_REDIRECT_LOG", "1", 1))
+			_exit(126);
+		execl("/proc/self/exe", "lib_redirect", "--scenario", name, arg, (char *)NULL);
+		_exit(127);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	if (WEXITSTATUS(status)) {
+		n = pread(log, text, sizeof(text) - 1, 0);
+		text[n > 0 ? n : 0] = 0;
+		TH_LOG("scenario %s %s: exit %d; its stderr:\n%s", name, arg, WEXITSTATUS(status),
+		       text);
+	}
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(log);
+}
+
+FIXTURE(clear_refs_duplicate) {};
+FIXTURE_VARIANT(clear_refs_duplicate) { const char *how; };
+FIXTURE_VARIANT_ADD(clear_refs_duplicate, dup) { .how = "dup" };
+FIXTURE_VARIANT_ADD(clear_refs_duplicate, dup2) { .how = "dup2" };
+FIXTURE_VARIANT_ADD(clear_refs_duplicate, dup3) { .how = "dup3" };
+FIXTURE_VARIANT_ADD(clear_refs_duplicate, fcntl_dupfd) { .how = "fcntl_dupfd" };
+FIXTURE_VARIANT_ADD(clear_refs_duplicate, fcntl_dupfd_cloexec) { .how = "fcntl_dupfd_cloexec" };
+FIXTURE_SETUP(clear_refs_duplicate) {}
+FIXTURE_TEARDOWN(clear_refs_duplicate) {}
+
+TEST_F(clear_refs_duplicate, clears_through_device)
+{
+	scenario(_metadata, "duplicate", variant->how);
+}
+
+FIXTURE(clear_refs_number_reused) {};
+FIXTURE_VARIANT(clear_refs_number_reused) { const char *how; };
+FIXTURE_VARIANT_ADD(clear_refs_number_reused, close) { .how = "close" };
+FIXTURE_VARIANT_ADD(clear_refs_number_reused, raw_close) { .how = "raw_close" };
+FIXTURE_VARIANT_ADD(clear_refs_number_reused, close_range) { .how = "close_range" };
+FIXTURE_VARIANT_ADD(clear_refs_number_reused, dup2_over_it) { .how = "dup2_over_it" };
+FIXTURE_SETUP(clear_refs_number_reused) {}
+FIXTURE_TEARDOWN(clear_refs_number_reused) {}
+
+TEST_F(clear_refs_number_reused, is_the_new_file)
+{
+	scenario(_metadata, "number_reused", variant->how);
+}
+
+TEST(clear_refs_number_reused_by_other_pid_clears_that_pid)
+{
+	scenario(_metadata, "number_reused_by_other_pid", "");
+}
+
+FIXTURE(forked_child) {};
+FIXTURE_VARIANT(forked_child) { const char *how; };
+FIXTURE_VARIANT_ADD(forked_child, fork) { .how = "fork" };
+FIXTURE_VARIANT_ADD(forked_child, _Fork) { .how = "_Fork" };
+FIXTURE_SETUP(forked_child) {}
+FIXTURE_TEARDOWN(forked_child) {}
+
+TEST_F(forked_child, clears_its_own_mm)
+{
+	scenario(_metadata, "child_clears_own", variant->how);
+}
+
+TEST(inherited_clear_refs_clears_the_parent)
+{
+	scenario(_metadata, "inherited_clears_parent", "");
+}
+
+TEST(clear_refs_inherited_across_exec)
+{
+	scenario(_metadata, "exec", "");
+}
+
+TEST(own_device_descriptor_closed_and_number_reused)
+{
+	scenario(_metadata, "own_descriptor_reused", "");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 2 && !strcmp(argv[1], "--scenario"))
+		return scenario_main(argc - 2, argv + 2);
+	return test_harness_run(argc, argv);
+}

@@ -6,11 +6,13 @@
 # qemu-plugin.h; there is no qemu-dev package), so it comes from Debian's `qemu`
 # source package, the version of the installed qemu-system-x86 (any 7.2 if that
 # one is no longer on the mirror: the API, version 1, is the same in all of 7.2).
-# The source is fetched through an apt configuration of its own (deb-src lines
-# made from the machine's own apt sources, own state and cache directories), as
-# kernel/fetch-kernel.sh fetches the kernel: the machine's apt setup is not touched.
+# The source is fetched through an apt configuration of its own (qemu/apt.sh:
+# deb-src lines for the machine's mirror, its suite and the suite's updates,
+# own state and cache directories), as the kernel is fetched: the machine's apt
+# setup is not touched.
 # Only the header is kept, in the cache; the unpacked source is removed.
 source "$(dirname "$0")/../common.sh"
+source "$QEMU_DIR/apt.sh"
 
 APTDIR=$CACHE/apt-qemu-src
 srcver=$(dpkg-query -W -f='${source:Version}' qemu-system-x86 2>/dev/null || true)
@@ -20,38 +22,11 @@ if [ -f "$dest/qemu-plugin.h" ]; then
 	echo "$dest"
 	exit 0
 fi
-if ! command -v dpkg-source >/dev/null; then
-	log "installing dpkg-dev (dpkg-source)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2 || {
-		apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2
-	}
-fi
-
-# deb-src twins of the machine's own sources: deb822 stanzas and one-line lists.
-mkdir -p "$APTDIR"/{etc/sources.list.d,etc/preferences.d,etc/empty.d,state/lists/partial,cache/archives/partial,src}
-rm -f "$APTDIR"/etc/sources.list.d/*
-for f in /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] || continue
-	sed -E 's/^Types:.*/Types: deb-src/I' "$f" >"$APTDIR/etc/sources.list.d/$(basename "$f")"
-done
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-	[ -f "$f" ] || continue
-	sed -nE 's/^deb[[:space:]]/deb-src /p' "$f" >"$APTDIR/etc/sources.list.d/$(basename "$f").list"
-done
-: >"$APTDIR/etc/sources.list"
-APT_OPTS=(-o "Dir::Etc::SourceList=$APTDIR/etc/sources.list"
-	-o "Dir::Etc::SourceParts=$APTDIR/etc/sources.list.d"
-	-o "Dir::Etc::Preferences=$APTDIR/etc/preferences"
-	-o "Dir::Etc::PreferencesParts=$APTDIR/etc/preferences.d"
-	-o "Dir::State=$APTDIR/state"
-	-o "Dir::State::status=$APTDIR/state/status"
-	-o "Dir::Cache=$APTDIR/cache"
-	-o "Acquire::Languages=none" -o "APT::Sandbox::User=root")
-: >"$APTDIR/state/status"
+apt_need_dpkg_source
 log "fetching Debian's qemu source package ($srcver) for qemu-plugin.h"
-apt-get "${APT_OPTS[@]}" update -qq >&2
-
+suite=$(apt_machine_suite)
+apt_isolated "$APTDIR" "$suite $suite-updates" deb-src
+mkdir -p "$APTDIR/src"
 work=$APTDIR/src
 rm -rf "${work:?}"/*
 if ! (cd "$work" && apt-get "${APT_OPTS[@]}" source --download-only "qemu=$srcver" >&2); then

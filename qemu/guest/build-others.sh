@@ -10,6 +10,8 @@
 #   OUT/others/gc/     bdwgc's gctest (and gctest-small) and Debian's libgc.so.1
 #                      they load
 #                      (fetch-bdwgc.sh; cached)
+#   OUT/others/criu/   Debian's criu with its own loader and libraries
+#                      (fetch-criu.sh; cached)
 #   OUT/lib*/...       ld-linux-x86-64.so.2, libc.so.6, ... (found with ldd)
 # Usage: build-others.sh KERNEL_OBJ_DIR OUT
 # The programs are built with the host gcc against the test kernel's exported
@@ -75,6 +77,8 @@ gcc -shared -fPIC -O2 -g -Wall -Wextra -Werror -fvisibility=hidden -isystem "$ko
 	die "librpm_redirect.so does not build"
 gcc -O2 -g -Wall -Wextra -Werror -isystem "$kobj/usr/include" \
 	-o "$out/others/varied" "$TOP/selftests/redirect/varied.c" || die "varied does not build"
+gcc -O2 -g -Wall -Wextra -Werror -pthread -o "$out/others/criu_tree" \
+	"$TOP/selftests/redirect/criu_tree.c" || die "criu_tree does not build"
 gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
 	-I "$src/tools/testing/selftests" -o "$out/others/lib_redirect" \
 	"$TOP/selftests/redirect/lib_redirect.c" || die "lib_redirect does not build"
@@ -82,13 +86,18 @@ gcc -O2 -g -Wall -Werror -Wno-unused-function -isystem "$kobj/usr/include" \
 gc=$("$QEMU_DIR/guest/fetch-bdwgc.sh") || die "bdwgc's gctest is not available"
 mkdir -p "$out/others/gc"
 cp "$gc/gctest" "$gc/gctest-small" "$gc/libgc.so.1" "$gc/from" "$out/others/gc/"
+# CRIU: Debian's, with the libraries it loads, fetched once and cached.
+criu=$("$QEMU_DIR/guest/fetch-criu.sh") || die "Debian's criu is not available"
+mkdir -p "$out/others/criu"
+cp -r "$criu/criu" "$criu/lib" "$criu/from" "$out/others/criu/"
 cp "$QEMU_DIR/guest/guest-others.sh" "$out/others/guest-others.sh"
 chmod +x "$out/others/guest-others.sh"
 
 # The dynamic loader and every library the programs load, at the paths ldd
 # names (the loader's built-in search path finds them there); a library
 # already in OUT (libgc.so.1, found through gctest's $ORIGIN) stays where it is.
-find "$out/others" -type f \( -perm -u+x -o -name '*.so' \) |
+# CRIU brings its own loader and libraries (fetch-criu.sh): not the host's.
+find "$out/others" -path "$out/others/criu" -prune -o -type f \( -perm -u+x -o -name '*.so' \) -print |
 	while read -r f; do
 		# scripts are not dynamic executables: ldd says so and fails
 		! head -c 4 "$f" | grep -q ELF || ldd "$f"

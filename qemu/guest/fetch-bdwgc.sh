@@ -15,12 +15,13 @@
 #   from         the package versions
 # Both packages are the version BDWGC_VERSION names, from the machine's own
 # Debian suite (bookworm: 1:8.2.2-3), fetched through an apt configuration of
-# its own (one deb and one deb-src line for the machine's mirror and suite, own
-# state and cache directories), as kernel/fetch-kernel.sh fetches the kernel:
+# its own (qemu/apt.sh: one deb and one deb-src line for the machine's mirror
+# and suite, own state and cache directories), as the kernel is fetched:
 # nothing is installed and the machine's apt setup is not touched. Only the
 # three files are kept, in the cache; the unpacked source is removed.
 # Usage: fetch-bdwgc.sh
 source "$(dirname "$0")/../common.sh"
+source "$QEMU_DIR/apt.sh"
 
 BDWGC_VERSION=1:8.2.2-3
 APTDIR=$CACHE/apt-libgc
@@ -29,51 +30,10 @@ if [ -x "$dest/gctest" ] && [ -x "$dest/gctest-small" ] && [ -f "$dest/libgc.so.
 	echo "$dest"
 	exit 0
 fi
-if ! command -v dpkg-source >/dev/null; then
-	log "installing dpkg-dev (dpkg-source)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2 || {
-		apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpkg-dev >&2
-	}
-fi
-
-# The mirror and suite the machine itself uses for Debian's main archive.
-mirror_uri() {
-	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
-		awk 'BEGIN{IGNORECASE=1}
-		     /^URIs:/ {u=$2} /^Suites:/ {s=$0}
-		     /^$/ { if (u ~ /debian/ && s !~ /security/) {print u; exit} u=""; s="" }
-		     END { if (u ~ /debian/ && s !~ /security/) print u }' "$f" | head -n1
-	done
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -f "$f" ] || continue
-		awk '$1 == "deb" && $0 ~ /debian/ && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { print $i; exit } }' "$f"
-	done
-}
-uri=$(mirror_uri | grep -v '^$' | head -n1)
-[ -n "$uri" ] || die "no Debian mirror found in the machine's apt sources"
-suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-[ -n "$suite" ] || die "no VERSION_CODENAME in /etc/os-release"
-
-mkdir -p "$APTDIR"/{etc/preferences.d,etc/empty.d,state/lists/partial,cache/archives/partial,work}
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-printf 'deb [signed-by=%s] %s %s main\ndeb-src [signed-by=%s] %s %s main\n' \
-	"$keyring" "$uri" "$suite" "$keyring" "$uri" "$suite" >"$APTDIR/etc/sources.list"
-APT_OPTS=(-o "Dir::Etc::SourceList=$APTDIR/etc/sources.list"
-	-o "Dir::Etc::SourceParts=$APTDIR/etc/empty.d"
-	-o "Dir::Etc::Preferences=$APTDIR/etc/preferences"
-	-o "Dir::Etc::PreferencesParts=$APTDIR/etc/preferences.d"
-	-o "Dir::State=$APTDIR/state"
-	-o "Dir::State::status=$APTDIR/state/status"
-	-o "Dir::Cache=$APTDIR/cache"
-	-o "APT::Architecture=amd64"
-	-o "Acquire::Languages=none" -o "APT::Sandbox::User=root")
-: >"$APTDIR/state/status"
-log "fetching Debian's libgc $BDWGC_VERSION (source and libgc1) from $uri $suite"
-apt-get "${APT_OPTS[@]}" update -qq >&2
-
+apt_need_dpkg_source
+log "fetching Debian's libgc $BDWGC_VERSION (source and libgc1)"
+apt_isolated "$APTDIR" "$(apt_machine_suite)" "deb deb-src"
+mkdir -p "$APTDIR/work"
 work=$APTDIR/work
 rm -rf "${work:?}"/*
 # apt checks every file against the hashes of the archive's signed indexes;
@@ -81,7 +41,7 @@ rm -rf "${work:?}"/*
 # patches.
 (cd "$work" && apt-get "${APT_OPTS[@]}" source --download-only "libgc=$BDWGC_VERSION" >&2 &&
 	apt-get "${APT_OPTS[@]}" download "libgc1=$BDWGC_VERSION" >&2) ||
-	die "libgc $BDWGC_VERSION is not on $uri $suite"
+	die "libgc $BDWGC_VERSION is not on the machine's mirror"
 dsc=$(ls "$work"/libgc_*.dsc | head -n1)
 deb=$(ls "$work"/libgc1_*.deb | head -n1)
 [ -f "$dsc" ] && [ -f "$deb" ] || die "apt fetched no libgc .dsc or libgc1 .deb"

@@ -38,19 +38,21 @@ grep -q ' /sys/kernel/debug ' /proc/mounts || mount -t debugfs none /sys/kernel/
 MM_TESTS="madv_populate mkdirty pagemap_ioctl guard-regions soft-dirty cow uffd-wp-mremap"
 # rpm.others=NAME,NAME on the kernel command line runs only those mm
 # selftests (any built into /others/mm, listed or not), page-types only if
-# "page-types" is among them, bdwgc's gctest only if "gctest" is: for
-# targeted runs while fixing one program. rpm.others=all runs the whole list,
-# page-types and gctest (next to rpm.tests=).
-PAGE_TYPES=yes GCTEST=yes
+# "page-types" is among them, bdwgc's gctest only if "gctest" is, CRIU's
+# block only if "criu" is: for targeted runs while fixing one program.
+# rpm.others=all runs the whole list, page-types, gctest and CRIU (next to
+# rpm.tests=).
+PAGE_TYPES=yes GCTEST=yes CRIU=yes
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	rpm.others=all) ;;
 	rpm.others=*)
-		MM_TESTS= PAGE_TYPES=no GCTEST=no
+		MM_TESTS= PAGE_TYPES=no GCTEST=no CRIU=no
 		for t in $(echo "${arg#rpm.others=}" | tr ',' ' '); do
 			case "$t" in
 			page-types) PAGE_TYPES=yes ;;
 			gctest) GCTEST=yes ;;
+			criu) CRIU=yes ;;
 			*) MM_TESTS="$MM_TESTS $t" ;;
 			esac
 		done
@@ -406,6 +408,226 @@ if [ "$GCTEST" = yes ]; then
 	gctest_run gctest.incremental_soft_dirty_on_proc direct 1
 	gctest_run gctest.incremental_soft_dirty_through_device redirected 2
 	echo "RPM-END bdwgc 0"
+fi
+
+# CRIU, Debian's (build-others.sh, fetch-criu.sh), checkpoints a process tree
+# that keeps writing and restores it, once on /proc and once with criu under
+# the library. Its memory dump reads /proc/PID/pagemap of every task, and
+# --track-mem clears soft-dirty through /proc/PID/clear_refs after each dump,
+# so that the next one writes only the pages written since and takes the rest
+# from the previous images (--prev-images-dir). A written page read clean is
+# a page restored from an older image. The tree (criu_tree run, from
+# selftests/redirect/criu_tree.c): a parent and a child, two writer threads
+# each, on anonymous, shared anonymous, file-backed (tmpfs) and THP memory,
+# each page's generation recorded in a shared file mapping, which CRIU leaves
+# in the file. The scenario, each way:
+#   criu pre-dump --track-mem                    (images 1)
+#   criu pre-dump --track-mem, parent 1          (images 2)
+#   criu_tree mark: what is written from now on must be in the final dump
+#   criu dump --track-mem, parent 2              (images 3; the tree is killed)
+#   criu restore -d from images 3; SIGUSR1: the tree stops writing, and every
+#   process checks every page it writes against the record
+# It passes when every criu command exits 0, both processes verify every page
+# (verdict.parent, verdict.child: 0 wrong, the child exited 0), the final
+# dump wrote at least the pages written since the mark (private pages in
+# pages_written, shared anonymous ones in shpages_written: CRIU_TRACK_SHMEM=1
+# makes CRIU track those with soft-dirty too, which it does not by default),
+# and, through the device, the library's log shows the pagemap opens of both
+# tasks in every dump, as many clear_refs writes redirected as CRIU logged
+# resets of dirty tracking ("Reset PID's dirty tracking", -v3), and none left
+# on /proc. CRIU's kerndat cache (/run/criu.kdat) is removed before every
+# command, so that each probes soft-dirty itself, the same way it then dumps.
+# TAP, in a block of its own:
+#   ok N criu.check_mem_dirty_track_through_device
+#   ok N criu.restored_and_verified_on_proc
+#   ok N criu.restored_and_verified_through_device
+CRIU_LIMIT=180   # seconds for one criu command
+CRIU_WAIT=120    # seconds for the tree to be ready, to write, to verify
+CRIU_PRIVATE_MIN=32 CRIU_SHARED_MIN=8 # pages written after the mark, at least
+CR=$O/criu
+
+criu_run() { # proc|device NAME ARGS...: runs criu, output in $CD/NAME.{out,err,log}
+	way=$1 cname=$2
+	shift 2
+	rm -f /run/criu.kdat
+	# trixie's criu, with trixie's loader and libraries (fetch-criu.sh)
+	if [ "$way" = device ]; then
+		LD_PRELOAD=$LIB RPM_REDIRECT_LOG=1 CRIU_TRACK_SHMEM=1 timeout "$CRIU_LIMIT" \
+			"$CR/lib/ld-linux-x86-64.so.2" --library-path "$CR/lib" "$CR/criu" "$@" \
+			-v3 -o "$CD/$cname.log" </dev/null >"$CD/$cname.out" 2>"$CD/$cname.err"
+	else
+		CRIU_TRACK_SHMEM=1 timeout "$CRIU_LIMIT" \
+			"$CR/lib/ld-linux-x86-64.so.2" --library-path "$CR/lib" "$CR/criu" "$@" \
+			-v3 -o "$CD/$cname.log" </dev/null >"$CD/$cname.out" 2>"$CD/$cname.err"
+	fi
+	crc=$?
+	echo "# criu $1 ($cname): exit $crc in $(($(date +%s) - ${ct0:-0}))s"
+	return $crc
+}
+
+criu_fail() { # NAME: CRIU's own errors and its last words, for the record
+	grep -h -e 'Error' -e 'error' -e 'Warn' "$CD/$1.log" "$CD/$1.err" 2>/dev/null |
+		grep -v '^rpm_redirect\[' | head -n 20 | sed 's/^/#   /'
+	tail -n 12 "$CD/$1.log" 2>/dev/null | sed 's/^/#   log: /'
+	grep -v '^rpm_redirect\[' "$CD/$1.err" 2>/dev/null | tail -n 5 | sed 's/^/#   err: /'
+}
+
+# criu_check_run TAP_NUMBER: criu check on /proc (printed, not a test), then
+# the soft-dirty feature through the library.
+criu_check_run() {
+	CD=$W/criu.check
+	rm -rf "$CD" && mkdir -p "$CD"
+	ct0=$(date +%s)
+	criu_run proc check check
+	# for the record only: the performance kernel lacks what some of its
+	# category 1 checks want (SO_BINDTODEVICE: "Can't get socket bound dev")
+	echo "# criu check on /proc: exit $crc: $(grep -h -e 'Looks good' -e 'Does not look good' -e 'Error' "$CD/check.out" "$CD/check.log" | head -n 3 | paste -sd ';')"
+	ct0=$(date +%s)
+	criu_run device feature check --feature mem_dirty_track
+	opens=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> /dev/rust_pagemap$' "$CD/feature.err")
+	clears=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL$' "$CD/feature.err")
+	stayed=$(grep '^rpm_redirect\[[0-9]*\]: ' "$CD/feature.err" | grep -c -e 'stays on /proc' -e 'failed:' -e 'is absent')
+	echo "# criu.check_mem_dirty_track_through_device: $(head -n 1 "$CD/feature.out"); redirect log: $opens pagemap opens, $clears clear_refs writes redirected, $stayed left on /proc"
+	if [ "$crc" != 0 ] || ! grep -q '^mem_dirty_track is supported' "$CD/feature.out"; then
+		echo "not ok $1 criu.check_mem_dirty_track_through_device - exit $crc"
+		criu_fail feature
+	elif [ "$opens" = 0 ] || [ "$clears" = 0 ] || [ "$stayed" != 0 ]; then
+		echo "not ok $1 criu.check_mem_dirty_track_through_device - the redirect log shows $opens opens, $clears clears, $stayed left on /proc"
+	else
+		echo "ok $1 criu.check_mem_dirty_track_through_device"
+	fi
+}
+
+criu_wait_for() { # SECONDS COMMAND...: polls COMMAND every 0.2 s
+	cw=$(($(date +%s) + $1))
+	shift
+	while ! "$@"; do
+		[ "$(date +%s)" -lt "$cw" ] || return 1
+		sleep 0.2
+	done
+}
+criu_ready() { grep -q '^ready ' "$CD/tree.out" 2>/dev/null || ! kill -0 "$tpid" 2>/dev/null; }
+criu_written() {
+	set -- $("$O/criu_tree" count "$CD")
+	[ "${2:-0}" -ge "$CRIU_PRIVATE_MIN" ] && [ "${4:-0}" -ge "$CRIU_SHARED_MIN" ]
+}
+criu_gone() { [ ! -d "/proc/$tpid" ] && [ ! -d "/proc/$tchild" ]; }
+criu_verdict() { [ -f "$CD/verdict.parent" ]; }
+
+criu_scenario() { # proc|device TAP_NUMBER
+	way=$1 tn=$2 name=criu.restored_and_verified_$([ "$1" = proc ] && echo on_proc || echo through_device)
+	CD=$W/criu.$way
+	rm -rf "$CD" && mkdir -p "$CD/img/1" "$CD/img/2" "$CD/img/3"
+	ct0=$(date +%s)
+	"$O/criu_tree" run "$CD" </dev/null >"$CD/tree.out" 2>"$CD/tree.err" &
+	tpid=$!
+	why=
+	if ! criu_wait_for "$CRIU_WAIT" criu_ready || ! grep -q '^ready ' "$CD/tree.out"; then
+		why="the tree did not get ready: $(cat "$CD/tree.err")"
+	fi
+	tchild=$(awk '/^ready/ { print $4 }' "$CD/tree.out")
+	[ -n "$why" ] || echo "# $name: $(head -n 1 "$CD/tree.out") after $(($(date +%s) - ct0))s"
+	stats=
+	for step in pre1 pre2 dump; do
+		[ -z "$why" ] || break
+		ct0=$(date +%s)
+		case $step in
+		pre1) criu_run "$way" pre1 pre-dump -t "$tpid" -D "$CD/img/1" --track-mem ;;
+		pre2) criu_run "$way" pre2 pre-dump -t "$tpid" -D "$CD/img/2" --prev-images-dir ../1 --track-mem ;;
+		dump)
+			"$O/criu_tree" mark "$CD"
+			if ! criu_wait_for "$CRIU_WAIT" criu_written; then
+				why="the tree did not write $CRIU_PRIVATE_MIN private and $CRIU_SHARED_MIN shared pages in ${CRIU_WAIT}s after the mark: $("$O/criu_tree" count "$CD")"
+				break
+			fi
+			criu_run "$way" dump dump -t "$tpid" -D "$CD/img/3" --prev-images-dir ../2 --track-mem
+			;;
+		esac
+		if [ "$crc" != 0 ]; then
+			why="criu ($step) exited $crc"
+			criu_fail "$step"
+			break
+		fi
+		n=${step#pre}
+		[ "$step" = dump ] && n=3
+		s=$("$O/criu_tree" stats "$CD/img/$n/stats-dump")
+		echo "# $name: $step: $s"
+		[ "$step" = dump ] && stats=$s
+	done
+	if [ -z "$why" ]; then
+		written=$("$O/criu_tree" count "$CD")
+		echo "# $name: written since the mark (the final dump must write them): $written"
+		wait "$tpid" 2>/dev/null
+		criu_wait_for "$CRIU_WAIT" criu_gone || why="the dumped tree's pids $tpid $tchild are still taken"
+	fi
+	if [ -z "$why" ]; then
+		ct0=$(date +%s)
+		criu_run "$way" restore restore -D "$CD/img/3" -d || { why="criu restore exited $crc"; criu_fail restore; }
+	fi
+	if [ -z "$why" ]; then
+		kill -USR1 "$tpid"
+		criu_wait_for "$CRIU_WAIT" criu_verdict || why="no verdict from the restored tree in ${CRIU_WAIT}s"
+		sleep 0.2
+		cat "$CD"/verdict.child "$CD"/verdict.parent 2>/dev/null | sed "s/^/# $name: /"
+		sed 's/^/# tree: /' "$CD/tree.err" | head -n 5
+	fi
+	if [ -z "$why" ]; then
+		set -- $written
+		pw=$(echo "$stats" | sed -n 's/.* pages_written \([0-9]*\).*/\1/p')
+		sw=$(echo "$stats" | sed -n 's/.* shpages_written \([0-9]*\).*/\1/p')
+		if ! grep -q ': verified [0-9]* pages, 0 wrong (0 of them before a rewrite), checksum [0-9a-f]*; child exit 0$' "$CD/verdict.parent" ||
+			! grep -q ': verified [0-9]* pages, 0 wrong (' "$CD/verdict.child"; then
+			why="the restored tree found pages that are not what it wrote"
+		elif [ "${pw:-0}" -lt "$2" ] || [ "${sw:-0}" -lt "$4" ]; then
+			why="the final dump wrote $pw private and $sw shared pages, fewer than the $2 and $4 written since the last pre-dump"
+		fi
+	fi
+	if [ -z "$why" ] && [ "$way" = device ]; then
+		cat "$CD"/pre1.err "$CD"/pre2.err "$CD"/dump.err "$CD"/restore.err >"$CD/redirect.log"
+		opens=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> /dev/rust_pagemap$' "$CD/redirect.log")
+		clears=$(grep -c '^rpm_redirect\[[0-9]*\]: .* -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL$' "$CD/redirect.log")
+		stayed=$(grep '^rpm_redirect\[[0-9]*\]: ' "$CD/redirect.log" | grep -c -e 'stays on /proc' -e 'failed:' -e 'is absent')
+		resets=$(cat "$CD"/pre1.log "$CD"/pre2.log "$CD"/dump.log "$CD"/restore.log | grep -c "Reset [0-9]*'s dirty tracking")
+		echo "# $name: redirect log: $opens pagemap opens, $clears clear_refs writes redirected, $stayed left on /proc; CRIU logged $resets resets of dirty tracking"
+		for step in pre1 pre2 dump; do
+			for p in $tpid $tchild; do
+				grep -q "^rpm_redirect\[[0-9]*\]: .*pagemap of pid $p -> /dev/rust_pagemap$" "$CD/$step.err" ||
+					why="${why:+$why; }no pagemap open of pid $p redirected in $step"
+				grep -q "^rpm_redirect\[[0-9]*\]: .*(clear_refs of pid $p, 4) -> RPM_IOC_CLEAR_SOFT_DIRTY_ALL$" "$CD/$step.err" ||
+					[ "$step" = dump ] || why="${why:+$why; }no clear_refs write of pid $p redirected in $step"
+			done
+		done
+		if [ "$stayed" != 0 ]; then
+			why="${why:+$why; }the redirect log shows $stayed calls left on /proc"
+			grep '^rpm_redirect\[[0-9]*\]: ' "$CD/redirect.log" | grep -e 'stays on /proc' -e 'failed:' -e 'is absent' |
+				head -n 5 | sed 's/^/#   /'
+		elif [ "$clears" != "$resets" ]; then
+			why="${why:+$why; }$clears clear_refs writes redirected, but CRIU reset dirty tracking $resets times"
+		fi
+	fi
+	kill -9 "$tpid" "$tchild" 2>/dev/null
+	if [ -z "$why" ]; then
+		echo "criu: restored and verified ($way)"
+		echo "ok $tn $name"
+	else
+		echo "not ok $tn $name - $why"
+		sed 's/^/# tree: /' "$CD/tree.err" | head -n 5
+	fi
+}
+
+if [ "$CRIU" = yes ]; then
+	echo "RPM-BEGIN criu"
+	echo "TAP version 13"
+	echo "1..3"
+	echo "# criu: $(head -n 1 $CR/from), $(ls $CR/lib | wc -l) libraries of Debian's; $(nproc) CPUs"
+	# CRIU's kerndat probes TCP repair on 127.0.0.1
+	ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+	mkdir -p /run
+	grep -q ' /dev/pts ' /proc/mounts || { mkdir -p /dev/pts && mount -t devpts devpts /dev/pts; }
+	criu_check_run 1
+	criu_scenario proc 2
+	criu_scenario device 3
+	echo "RPM-END criu 0"
 fi
 
 # The library's own tests, under it.

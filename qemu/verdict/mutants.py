@@ -17,13 +17,15 @@ guest at a time; do not run this script under that lock (it would wait for itsel
 Each mutant below is one exact text substitution in the module's source.
 For each, in turn: the tree is copied, the substitution applied (it must
 match exactly `count` times, or the mutant no longer applies and the run
-fails: retarget it), the module rebuilt against the cached debug test kernel,
-and the guest booted (5-level paging) with only the selftest binaries of the
-tests named in `killers`, in the environment make check gives its debug boots
-(the counts of qemu/verdict/run.sh's debug_append), and with the blocks of other
-people's programs that qemu/guest/guest-others.sh runs when a killer names one
-(OTHERS: bdwgc's gctest through the redirect library; with no selftest among the
-killers the guest gets rpm.tests=none and runs none). The mutant is killed when
+fails: retarget it), the module rebuilt against the cached debug test kernel
+(the performance kernel when a killer is a block that runs only there,
+PERF_ONLY: CRIU), and the guest booted (5-level paging) with only the selftest
+binaries of the tests named in `killers`, in the environment make check gives
+its debug boots (the counts of qemu/verdict/run.sh's debug_append), and with the
+blocks of other people's programs that qemu/guest/guest-others.sh runs when a
+killer names one (OTHERS: bdwgc's gctest and CRIU's checkpoint and restore
+through the redirect library; with no selftest among the killers the guest gets
+rpm.tests=none and runs none). The mutant is killed when
 at least one of those tests reports `not ok`, or the kernel prints a report
 (WARNING, BUG, KASAN, lockdep) while one of those binaries runs; it survives
 when every one of them passed; it is unknown (and the run fails) when one
@@ -497,7 +499,8 @@ MUTANTS = [
                  ("walk/mm/modify.rs",
                   "let new = bindings::pte_clear_soft_dirty(bindings::pte_wrprotect(old));",
                   "let new = bindings::pte_clear_soft_dirty(old);")],
-        "killers": ["bdwgc:gctest.incremental_soft_dirty_through_device"],
+        "killers": ["bdwgc:gctest.incremental_soft_dirty_through_device",
+                    "criu:criu.restored_and_verified_through_device"],
     },
     # Clears that clean too little (issue 24): each passed the fuzz and
     # model.never_a_false_clean while they checked only "written => reads dirty" and twin
@@ -562,7 +565,12 @@ MUTANTS = [
 # rpm.others= item that makes the guest run it. Such a boot carries the overlay
 # qemu/guest/build-others.sh builds (the redirect library, the programs, their loader
 # and libc).
-OTHERS = {"bdwgc": "gctest"}
+OTHERS = {"bdwgc": "gctest", "criu": "criu"}
+# Blocks that run only on the performance kernel (CRIU: the namespaces,
+# networking and nf_tables it needs are in kernel-perf.config only). A mutant
+# with such a killer is built against that kernel and boots it, and so is its
+# baseline; the others boot the debug kernel.
+PERF_ONLY = {"criu"}
 
 COPY = ["Kbuild", "Makefile", "rust_pagemap.rs", "walk", "uapi", "qemu"]
 
@@ -573,6 +581,21 @@ def log(msg):
 
 def sh(args, **kw):
     return subprocess.run(args, check=True, text=True, **kw)
+
+
+def copy_tree(tree):
+    """A copy of the module's sources and scripts at `tree`, for a build of its own."""
+    shutil.rmtree(tree, ignore_errors=True)
+    os.makedirs(tree)
+    for item in COPY:
+        src = os.path.join(TOP, item)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(tree, item),
+                            ignore=shutil.ignore_patterns("*.o", "*.cmd", "*.d", "*.rmeta",
+                                                          "*.mod", "*.mod.c", "*.ko",
+                                                          "__pycache__", "uapi_generated.rs"))
+        else:
+            shutil.copy2(src, os.path.join(tree, item))
 
 
 def apply(tree, file, old, new, count=1):
@@ -699,6 +722,11 @@ def debug_env():
     return out
 
 
+def flavour_of(m):
+    """The kernel a mutant's killers run on: perf if one of them needs it."""
+    return "perf" if set(killers_by_binary(m)) & PERF_ONLY else "debug"
+
+
 def killers_by_binary(m):
     out = {}
     for k in m["killers"]:
@@ -757,34 +785,51 @@ def main(argv):
         else:
             to_run.append(m)
 
-    # The baseline: the named tests must pass on the unmutated module.
-    all_binaries = set()
-    for m in to_run:
-        all_binaries |= set(killers_by_binary(m))
+    # The kernels: the debug one, and the performance one for killers that need it.
+    kobjs = {"debug": kobj}
+    if any(flavour_of(m) == "perf" for m in to_run):
+        log("building (or taking from the cache) the performance kernel")
+        kobjs["perf"] = sh([os.path.join(QEMU_DIR, "kernel", "build-kernel.sh"), "perf"],
+                           stdout=subprocess.PIPE).stdout.strip()
+
+    # The baseline: the named tests must pass on the unmutated module, on each kernel.
     log("building the unmutated module")
     sh([os.path.join(QEMU_DIR, "kernel", "build-module.sh"), kobj])
+    base_ko = {"debug": os.path.join(TOP, "rust_pagemap.ko")}
+    if "perf" in kobjs:
+        base_tree = os.path.join(BUILD, "baseline-perf", "src")
+        copy_tree(base_tree)
+        sh([os.path.join(base_tree, "qemu", "kernel", "build-module.sh"), kobjs["perf"]])
+        base_ko["perf"] = os.path.join(base_tree, "rust_pagemap.ko")
     base = {}
-    base_modes = sorted({p for m in to_run for p in modes_of(m)}, reverse=True)
-    if base_log:
-        log(f"baseline: taken from {base_log} (for every paging mode)")
-        logged = results(open(base_log, errors="replace").read())
-        base = {p: logged for p in base_modes}
-    elif all_binaries:
-        for p in base_modes:
-            base[p], _ = run_guest(kobj, os.path.join(TOP, "rust_pagemap.ko"), tests_dir,
-                                   all_binaries, "baseline", p, others_dir)
+    for fl in sorted(kobjs):
+        mine = [m for m in to_run if flavour_of(m) == fl]
+        binaries = set()
+        for m in mine:
+            binaries |= set(killers_by_binary(m))
+        modes = sorted({p for m in mine for p in modes_of(m)}, reverse=True)
+        if base_log:
+            log(f"baseline: taken from {base_log} (for every paging mode)")
+            logged = results(open(base_log, errors="replace").read())
+            base.update({(fl, p): logged for p in modes})
+        elif binaries:
+            for p in modes:
+                base[(fl, p)], _ = run_guest(kobjs[fl], base_ko[fl], tests_dir, binaries,
+                                             "baseline" if fl == "debug" else "baseline-perf",
+                                             p, others_dir)
     bad_base = []
-    for p, res in base.items():
+    for (fl, p), res in base.items():
         # A kernel report in the baseline means the run cannot tell a mutant's report
         # from the module's own: it fails, as make check would.
         for b in sorted(res):
             if SPLAT in res[b]:
-                bad_base.append(f"{b}: kernel report under {p}-level paging: {res[b][SPLAT]}")
+                bad_base.append(f"{b}: kernel report under {p}-level paging ({fl} kernel): "
+                                f"{res[b][SPLAT]}")
     for m in to_run:
         for p in modes_of(m):
             for b, tests in killers_by_binary(m).items():
                 for t in tests:
-                    st = base.get(p, {}).get(b, {}).get(t)
+                    st = base.get((flavour_of(m), p), {}).get(b, {}).get(t)
                     if st != "ok":
                         bad_base.append(f"{b}:{t} ({st or 'not run'}, {p}-level)")
     if bad_base:
@@ -796,17 +841,7 @@ def main(argv):
     killed, survived, unknown = [], [], []
     for m in to_run:
         tree = os.path.join(BUILD, m["name"], "src")
-        shutil.rmtree(tree, ignore_errors=True)
-        os.makedirs(tree)
-        for item in COPY:
-            src = os.path.join(TOP, item)
-            if os.path.isdir(src):
-                shutil.copytree(src, os.path.join(tree, item),
-                                ignore=shutil.ignore_patterns("*.o", "*.cmd", "*.d", "*.rmeta",
-                                                              "*.mod", "*.mod.c", "*.ko",
-                                                              "__pycache__", "uapi_generated.rs"))
-            else:
-                shutil.copy2(src, os.path.join(tree, item))
+        copy_tree(tree)
         err = apply(tree, m["file"], m["old"], m["new"])
         for f, old, new in m.get("also", []):
             err = err or apply(tree, f, old, new)
@@ -814,9 +849,10 @@ def main(argv):
             stale.append((m, err))
             log(f"{m['name']}: no longer applies: {err}")
             continue
-        log(f"{m['name']}: {m['what']}; building")
+        fl = flavour_of(m)
+        log(f"{m['name']}: {m['what']}; building against the {fl} kernel")
         try:
-            sh([os.path.join(tree, "qemu", "kernel", "build-module.sh"), kobj],
+            sh([os.path.join(tree, "qemu", "kernel", "build-module.sh"), kobjs[fl]],
                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         except subprocess.CalledProcessError as e:
             stale.append((m, "does not build: " + (e.stderr or "")[-400:]))
@@ -824,7 +860,7 @@ def main(argv):
             continue
         failed, missing = [], []
         for p in modes_of(m):
-            res, _ = run_guest(kobj, os.path.join(tree, "rust_pagemap.ko"), tests_dir,
+            res, _ = run_guest(kobjs[fl], os.path.join(tree, "rust_pagemap.ko"), tests_dir,
                                set(killers_by_binary(m)), m["name"], p, others_dir)
             for b, tests in killers_by_binary(m).items():
                 for t in tests:

@@ -16,28 +16,12 @@
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
+#include "pm_creds.h"
 #include "pm_require.h"
 #include "pm_uffd.h"
 
 #define MARGIN 4
 #define PM_PUD (1UL << 30)
-
-/*
- * Drop CAP_SYS_ADMIN (and keep every other capability and uid 0, so that the
- * process still owns its /proc files): frames are hidden from what it opens
- * from now on. Each test runs in a process of its own.
- */
-static int drop_sys_admin(void)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2] = {};
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	d[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &h, d);
-}
 
 /* How many of the `n` entries at `p`, read from `fd`, have frame bits set. */
 static long with_frame(int fd, const void *p, size_t n)
@@ -77,7 +61,7 @@ TEST_F(huge, unprivileged_reader_sees_no_frame_in_thp)
 
 	ASSERT_NE(MAP_FAILED, p);
 	pm_touch(p, PM_HPAGE, PM_PAGE, true);
-	ASSERT_EQ(0, drop_sys_admin());
+	ASSERT_EQ(0, pm_drop_cap(CAP_SYS_ADMIN));
 	PM_OPEN_BOTH(self);
 	PM_REQUIRE_THP(self->proc, p, PM_HPAGE);
 	EXPECT_EQ(0, with_frame(self->dev, p, PM_HPAGE / PM_PAGE));
@@ -92,7 +76,7 @@ TEST_F(huge, unprivileged_reader_sees_no_frame_in_hugetlb)
 
 	PM_REQUIRE_HUGETLB_MAPPED(p, PM_HPAGE);
 	p[0] = 1;
-	ASSERT_EQ(0, drop_sys_admin());
+	ASSERT_EQ(0, pm_drop_cap(CAP_SYS_ADMIN));
 	PM_OPEN_BOTH(self);
 	PM_REQUIRE_ENTRIES(self->proc, p, PM_HPAGE, RPM_PRESENT, PM_HPAGE / PM_PAGE);
 	EXPECT_EQ(0, with_frame(self->dev, p, PM_HPAGE / PM_PAGE));

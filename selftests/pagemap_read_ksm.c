@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "pm_ksm.h"
+#include "pm_creds.h"
 #include "pm_require.h"
 
 #define PAGES 64
@@ -45,22 +46,6 @@ static bool proc_dirty(int proc, const void *q)
 	uint64_t e = 0;
 
 	return !pm_read_entries(proc, (uintptr_t)q, 1, &e) && (e & RPM_SOFT_DIRTY);
-}
-
-/*
- * Drop CAP_SYS_ADMIN (uid 0 and the other capabilities stay, so the process
- * still owns its /proc files): what it opens from now on hides frames.
- */
-static int drop_sys_admin(void)
-{
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2] = {};
-
-	if (syscall(SYS_capget, &h, d))
-		return -1;
-	d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	d[CAP_TO_INDEX(CAP_SYS_ADMIN)].permitted &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
-	return syscall(SYS_capset, &h, d);
 }
 
 FIXTURE(ksm)
@@ -153,7 +138,7 @@ TEST_F_TIMEOUT(ksm, entries_without_sys_admin_read_same_as_proc, KSM_TIMEOUT)
 {
 	const size_t len = PAGES * PM_PAGE;
 
-	ASSERT_EQ(drop_sys_admin(), 0);
+	ASSERT_EQ(pm_drop_cap(CAP_SYS_ADMIN), 0);
 	PM_CLOSE_BOTH(self);
 	PM_OPEN_BOTH(self);
 	EXPECT_EQ(pm_count_with(self->dev, self->p, len, RPM_PRESENT), PAGES);

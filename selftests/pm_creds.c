@@ -13,6 +13,18 @@ static int pm_set_caps(uint64_t caps)
 	return syscall(SYS_capset, &h, d);
 }
 
+int pm_drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	d[CAP_TO_INDEX(cap)].permitted &= ~CAP_TO_MASK(cap);
+	return syscall(SYS_capset, &h, d);
+}
+
 int pm_become(const struct pm_creds *c)
 {
 	if (c->userns)

@@ -37,6 +37,13 @@ struct pm_creds {
  */
 int pm_become(const struct pm_creds *c);
 
+/*
+ * Drop capability `cap` from the effective and permitted sets and keep the
+ * uid and every other capability (so the process still owns its /proc files);
+ * 0 or -1. E.g. CAP_SYS_ADMIN: what the process opens from then on hides frames.
+ */
+int pm_drop_cap(int cap);
+
 enum pm_target_kind { PM_T_ROOT, PM_T_NOBODY, PM_T_NOBODY_NONDUMPABLE, PM_T_OTHER };
 
 /*

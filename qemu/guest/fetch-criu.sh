@@ -41,19 +41,19 @@ APTDIR=$CACHE/apt-criu
 apt_isolated "$APTDIR" "$CRIU_SUITE" deb
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/debs" "$work/root" "$work/out/lib"
+mkdir -p "$work/debs" "$work/unpacked" "$work/out/lib"
 log "fetching Debian's criu and its libraries: ${CRIU_PACKAGES[*]}"
 (cd "$work/debs" && apt-get "${APT_OPTS[@]}" download "${CRIU_PACKAGES[@]}" >&2) ||
 	die "apt could not download ${CRIU_PACKAGES[*]}"
 for deb in "$work"/debs/*.deb; do
-	dpkg-deb -x "$deb" "$work/root"
+	dpkg-deb -x "$deb" "$work/unpacked"
 done
-[ -x "$work/root/usr/sbin/criu" ] || die "no usr/sbin/criu in Debian's criu package"
-cp "$work/root/usr/sbin/criu" "$work/out/criu"
+[ -x "$work/unpacked/usr/sbin/criu" ] || die "no usr/sbin/criu in Debian's criu package"
+cp "$work/unpacked/usr/sbin/criu" "$work/out/criu"
 
 # The closure of DT_NEEDED, breadth first, from criu.
 find_lib() { # SONAME: its path in the unpacked packages
-	find "$work/root" -name "$1" \( -type f -o -type l \) | head -n 1
+	find "$work/unpacked" -name "$1" \( -type f -o -type l \) | head -n 1
 }
 todo=("$work/out/criu")
 while [ "${#todo[@]}" -gt 0 ]; do

@@ -1018,9 +1018,321 @@ TEST(get_and_clear_racing_thp_zaps_loses_no_write)
 	close(dev);
 }
 
+/* --- the 1 GiB hugetlb page: one PUD-level entry against the writer -------- */
+
+/*
+ * The guest's one 1 GiB hugetlb page, against the writer above (pinned to the
+ * other CPU, spinning with its TLB entries hot). Protection and clears work on
+ * it as on a 2 MiB hugetlb page, but on a PUD-level entry: a write anywhere in
+ * the GiB makes all of it WRITTEN, so the model is one flag. The writer writes
+ * GIB_WRITES random 4 KiB pages of it per batch and counts its faults: a batch
+ * written after a protection must fault (once: the first write unprotects the
+ * whole page), or it found a writable translation a flush should have removed.
+ */
+#define GIB_ROUNDS 32
+#define GIB_WRITES 8
+
+struct gib {
+	char *p;
+	int dev, proc, uffd;
+	struct control *c;
+	pthread_t t;
+	bool running;
+	uint64_t seed;
+	unsigned int batches;
+	uint32_t page[GIB_ROUNDS * 2 * GIB_WRITES];	/* every page written, in order */
+	uint64_t value[GIB_ROUNDS * 2 * GIB_WRITES];
+	unsigned int writes;
+};
+
+/* Map and fault in the 1 GiB page, start the writer on the other CPU; false to skip. */
+static bool gib_setup(struct __test_metadata *_metadata, struct gib *g)
+{
+	int cpus[2];
+
+	g->dev = pm_open_dev();
+	g->proc = pm_open_proc();
+	ASSERT_GE(g->dev, 0);
+	ASSERT_GE(g->proc, 0);
+	ASSERT_EQ(0, pin_first_of_two(cpus)) TH_LOG("this process may run on one CPU only");
+	g->p = pm_hugetlb_map(PM_GPAGE, PM_GPAGE, MAP_PRIVATE);
+	if (g->p == MAP_FAILED && pm_hugetlb_reserved(PM_GPAGE >> 10) <= 0)
+		return false;
+	ASSERT_NE(MAP_FAILED, g->p) TH_LOG("a 1 GiB page is reserved but the mapping failed: %s",
+					  strerror(errno));
+	/* Faulting it in zeroes a GiB: seconds under TCG with KASAN. */
+	*(volatile uint64_t *)g->p = 0;
+	ASSERT_EQ(1, pm_count_cat(g->proc, g->p, PM_PAGE, PAGE_IS_PRESENT | PAGE_IS_HUGE, 0));
+	g->c = mmap(NULL, sizeof(*g->c), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		    0);
+	ASSERT_NE(MAP_FAILED, g->c);
+	g->c->buf = g->p;
+	ASSERT_EQ(0, pthread_create(&g->t, NULL, writer, g->c));
+	g->running = true;
+	ASSERT_EQ(0, pin(g->t, cpus[1]));
+	g->seed = getenv("RPM_RACE_SEED") ? strtoull(getenv("RPM_RACE_SEED"), NULL, 0)
+					  : 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
+	printf("# seed %#llx (RPM_RACE_SEED= repeats it)\n", (unsigned long long)g->seed);
+	return true;
+}
+
+static void gib_teardown(struct gib *g)
+{
+	if (g->running) {
+		atomic_store(&g->c->quit, true);
+		atomic_fetch_add(&g->c->cmd, 1);
+		pthread_join(g->t, NULL);
+	}
+	if (g->p != MAP_FAILED && g->p)
+		munmap(g->p, PM_GPAGE);
+	if (g->uffd >= 0)
+		close(g->uffd);
+	close(g->proc);
+	close(g->dev);
+}
+
+/* Tell the writer to write GIB_WRITES random pages, counting its faults; returns at once. */
+static unsigned int gib_start(struct gib *g)
+{
+	struct control *c = g->c;
+	unsigned int cmd;
+
+	g->batches++;
+	for (int i = 0; i < GIB_WRITES; i++) {
+		c->page[i] = rnd(&g->seed) % (PM_GPAGE / PM_PAGE);
+		c->value[i] = (uint64_t)g->batches << 32 | c->page[i];
+		g->page[g->writes] = c->page[i];
+		g->value[g->writes++] = c->value[i];
+	}
+	c->n = c->n_first = GIB_WRITES;
+	cmd = atomic_load(&c->cmd) + 1;
+	atomic_store_explicit(&c->cmd, cmd, memory_order_release);
+	return cmd;
+}
+
+/* Wait for the batch; the faults its writes took. */
+static long gib_wait(struct gib *g, unsigned int cmd)
+{
+	while (atomic_load_explicit(&g->c->done, memory_order_acquire) != cmd)
+		__builtin_ia32_pause();
+	return g->c->faults_first;
+}
+
+/* Pages that do not hold the value last written to them. */
+static long gib_diff_content(struct gib *g)
+{
+	long bad = 0;
+
+	for (unsigned int i = 0; i < g->writes; i++) {
+		bool later = false;
+
+		for (unsigned int j = i + 1; j < g->writes && !later; j++)
+			later = g->page[j] == g->page[i];
+		if (!later && *(uint64_t *)(g->p + (size_t)g->page[i] * PM_PAGE) != g->value[i])
+			bad++;
+	}
+	return bad;
+}
+
+/* One write-protecting scan of the GiB through the device: 1 if it reported it WRITTEN. */
+static long gib_wp_scan(struct gib *g)
+{
+	struct page_region r[4];
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC,
+		.start = (uintptr_t)g->p,
+		.end = (uintptr_t)g->p + PM_GPAGE,
+		.vec = (uintptr_t)r,
+		.vec_len = 4,
+		.category_mask = PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+	long n = ioctl(g->dev, PAGEMAP_SCAN, &a);
+
+	if (n == 1 && (r[0].start != (uintptr_t)g->p || r[0].end != (uintptr_t)g->p + PM_GPAGE))
+		return -2;	/* a part of a page that is protected and reported whole */
+	return n;
+}
+
+/* Whether /proc reads the GiB protected: uffd-wp set and not WRITTEN. */
+static bool gib_protected(struct gib *g)
+{
+	uint64_t e;
+
+	return !pm_read_entries(g->proc, (uintptr_t)g->p, 1, &e) && (e & RPM_UFFD_WP) &&
+	       pm_count_cat(g->proc, g->p, PM_GPAGE, PAGE_IS_WRITTEN, 0) == 0;
+}
+
+/*
+ * Rounds of: a write-protecting scan, which must report the GiB WRITTEN exactly
+ * when a batch was written since the last one, and leave it protected per
+ * /proc; then, in three rounds of four, a batch, whose first write must fault.
+ */
+TEST(hugetlb_1g_wp_scan_reports_exactly_the_writes)
+{
+	struct gib g = { .uffd = -1 };
+	long lost = 0, false_written = 0, unprotected = 0, unfaulted = 0, batches = 0;
+	bool written = true;	/* registered, not yet protected: WRITTEN */
+
+	PM_REQUIRE_CPUS(2);
+	g.uffd = pm_uffd_async();
+	if (g.uffd < 0)
+		SKIP(return, "userfaultfd with WP_ASYNC unavailable");
+	if (!gib_setup(_metadata, &g))
+		SKIP(return, "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)");
+	ASSERT_EQ(0, pm_uffd_register(g.uffd, g.p, PM_GPAGE, UFFDIO_REGISTER_MODE_WP));
+	for (unsigned int round = 0; round < GIB_ROUNDS; round++) {
+		long n = gib_wp_scan(&g);
+
+		ASSERT_LE(0, n) TH_LOG("scan failed: %s", n == -2 ? "a part reported" : strerror(errno));
+		lost += written && n == 0;
+		false_written += !written && n == 1;
+		unprotected += !gib_protected(&g);
+		if (lost || false_written || unprotected) {
+			printf("# round %u: written %d, the scan reported %ld, /proc: %s\n", round,
+			       written, n, gib_protected(&g) ? "protected" : "not protected");
+			break;
+		}
+		written = rnd(&g.seed) % 4 != 0;
+		if (!written)
+			continue;
+		batches++;
+		if (gib_wait(&g, gib_start(&g)) < 1)
+			unfaulted++;
+		/* The fault took: WRITTEN in /proc at once. */
+		unprotected += gib_protected(&g);
+	}
+	printf("# %d rounds, %ld batches written; lost %ld, reported unwritten %ld, "
+	       "protection wrong %ld, batches that never faulted %ld\n", GIB_ROUNDS, batches, lost,
+	       false_written, unprotected, unfaulted);
+	EXPECT_LT(0, batches);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, false_written);
+	EXPECT_EQ(0, unprotected);
+	EXPECT_EQ(0, unfaulted);
+	EXPECT_EQ(0, gib_diff_content(&g));
+	gib_teardown(&g);
+}
+
+/*
+ * A write-protecting scan while the writer writes a batch, then a second scan
+ * after it is done: the batch must be reported by at least one of the two, and
+ * the GiB left protected by the second.
+ */
+TEST(hugetlb_1g_wp_scan_racing_writes_are_all_reported)
+{
+	struct gib g = { .uffd = -1 };
+	long lost = 0, unprotected = 0, first_saw = 0;
+
+	PM_REQUIRE_CPUS(2);
+	g.uffd = pm_uffd_async();
+	if (g.uffd < 0)
+		SKIP(return, "userfaultfd with WP_ASYNC unavailable");
+	if (!gib_setup(_metadata, &g))
+		SKIP(return, "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)");
+	ASSERT_EQ(0, pm_uffd_register(g.uffd, g.p, PM_GPAGE, UFFDIO_REGISTER_MODE_WP));
+	ASSERT_EQ(1, gib_wp_scan(&g));
+	for (unsigned int round = 0; round < GIB_ROUNDS; round++) {
+		unsigned int cmd = gib_start(&g);
+		long first = gib_wp_scan(&g), second;
+
+		gib_wait(&g, cmd);
+		second = gib_wp_scan(&g);
+		ASSERT_LE(0, first) TH_LOG("scan failed: %s", strerror(errno));
+		ASSERT_LE(0, second) TH_LOG("scan failed: %s", strerror(errno));
+		first_saw += first;
+		lost += !first && !second;
+		unprotected += !gib_protected(&g);
+		if (lost || unprotected) {
+			printf("# round %u: the scans reported %ld and %ld\n", round, first, second);
+			break;
+		}
+	}
+	printf("# %d rounds; the scan during the batch saw it in %ld; lost %ld, left "
+	       "unprotected %ld\n", GIB_ROUNDS, first_saw, lost, unprotected);
+	EXPECT_EQ(0, lost);
+	EXPECT_EQ(0, unprotected);
+	EXPECT_EQ(0, gib_diff_content(&g));
+	gib_teardown(&g);
+}
+
+/*
+ * The clears (get-and-clear, ranged clear of a random part, ranged clear of a
+ * few pages, whole-process clear) while the writer writes a batch: they leave
+ * hugetlb entries alone, as clear_refs does, so the GiB reads soft-dirty
+ * before and after each one, a get-and-clear reports it whole every time, and
+ * every page holds what was last written to it.
+ */
+TEST(hugetlb_1g_clears_racing_writes_leave_it_dirty)
+{
+	struct gib g = { .uffd = -1 };
+	long wrong = 0;
+
+	PM_REQUIRE_CPUS(2);
+	if (!gib_setup(_metadata, &g))
+		SKIP(return, "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)");
+	for (unsigned int round = 0; round < GIB_ROUNDS; round++) {
+		unsigned int cmd = gib_start(&g);
+		size_t first = rnd(&g.seed) % (PM_GPAGE / PM_PAGE), n;
+		struct rpm_range range;
+		struct page_region r[4];
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.flags = RPM_SCAN_CLEAR_SOFT_DIRTY,
+			.start = (uintptr_t)g.p,
+			.end = (uintptr_t)g.p + PM_GPAGE,
+			.vec = (uintptr_t)r,
+			.vec_len = 4,
+			.category_mask = PAGE_IS_SOFT_DIRTY,
+			.return_mask = PAGE_IS_SOFT_DIRTY,
+		};
+		long ret;
+
+		switch (round % 4) {
+		case 0:
+			ret = ioctl(g.dev, PAGEMAP_SCAN, &a);
+			if (ret != 1 || r[0].start != a.start || r[0].end != a.end) {
+				printf("# round %u: get-and-clear returned %ld\n", round, ret);
+				wrong++;
+			}
+			break;
+		case 1:
+		case 2:
+			n = round % 4 == 1 ? 1 + rnd(&g.seed) % (PM_GPAGE / PM_PAGE - first)
+					   : 1 + rnd(&g.seed) % FEW_PAGES;
+			if (first + n > PM_GPAGE / PM_PAGE)
+				n = PM_GPAGE / PM_PAGE - first;
+			range.start = (uintptr_t)g.p + first * PM_PAGE;
+			range.end = range.start + n * PM_PAGE;
+			ret = ioctl(g.dev, RPM_IOC_CLEAR_SOFT_DIRTY, &range);
+			break;
+		default:
+			ret = ioctl(g.dev, RPM_IOC_CLEAR_SOFT_DIRTY_ALL);
+			break;
+		}
+		ASSERT_LE(0, ret) TH_LOG("round %u: the clear failed: %s", round, strerror(errno));
+		gib_wait(&g, cmd);
+		if (pm_count_cat(g.proc, g.p, PM_GPAGE, PAGE_IS_SOFT_DIRTY, 0) != (long)(PM_GPAGE / PM_PAGE)) {
+			printf("# round %u: the GiB no longer reads soft-dirty in /proc\n", round);
+			wrong++;
+		}
+		if (wrong)
+			break;
+	}
+	printf("# %d rounds of clears against batches of writes; wrong %ld\n", GIB_ROUNDS, wrong);
+	EXPECT_EQ(0, wrong);
+	EXPECT_EQ(0, gib_diff_content(&g));
+	gib_teardown(&g);
+}
+
 int main(int argc, char **argv)
 {
 	_wp_scan_racing_zaps_loses_no_write_object.timeout = ZAP_CAP_SECONDS + 60;
 	_get_and_clear_racing_thp_zaps_loses_no_write_object.timeout = ZAP_CAP_SECONDS + 60;
+	/* Each faults in a GiB first. */
+	_hugetlb_1g_wp_scan_reports_exactly_the_writes_object.timeout = 180;
+	_hugetlb_1g_wp_scan_racing_writes_are_all_reported_object.timeout = 180;
+	_hugetlb_1g_clears_racing_writes_leave_it_dirty_object.timeout = 180;
 	return pm_share_run(argc, argv);
 }

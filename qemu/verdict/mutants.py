@@ -400,6 +400,16 @@ MUTANTS = [
         "killers": ["pagemap_scan_flags:scan.wp_part_of_hugetlb_page_is_skipped_with_walk_end_at_it"],
     },
     {
+        "name": "hugetlb-wp-no-tlb-flush",
+        "what": "a hugetlb entry a scan uffd-write-protects is never flushed from the TLB: "
+                "a writer keeps its writable translation of the 2 MiB or 1 GiB page",
+        "file": "walk/scan/visit.rs",
+        "old": "        leaf.huge_pte_make_uffd_wp(vma, start);\n        vma.flush_tlb_range(start, end);\n",
+        "new": "        leaf.huge_pte_make_uffd_wp(vma, start);\n",
+        "killers": [f"{RACE}:race.hugetlb.wp_scan_reports_exactly_the_writes",
+                    f"{RACE}:global.hugetlb_1g_wp_scan_reports_exactly_the_writes"],
+    },
+    {
         "name": "hugetlb-hole-written",
         "what": "a hole of a hugetlb VMA registered for uffd-wp is categorized WRITTEN, as a "
                 "hole of any other uffd-wp VMA is (pagemap_scan_pte_hole leaves hugetlb out)",

@@ -16,7 +16,7 @@
 # logs every vCPU's kernel instruction count at bench.c's markers to
 # build/bench/icount.log; bench-report.py pairs them (iratio). BENCH_COUNT=0 boots without it.
 # Then bdwgc's own figure: gctest (qemu/guest/fetch-bdwgc.sh) runs BENCH_GC_RUNS times (default
-# 5) on /proc and as many through librpm_redirect.so, interleaved, in the same boot;
+# 9) on /proc and as many through librpm_redirect.so, interleaved, in the same boot;
 # `ratio gc_collections` is the median of its total collection time through the device over
 # the median on /proc (BENCH_ONLY runs it only if it names `gc`).
 # BENCH_ALIGN=1 builds the module with every function on a 4 KiB page of its own
@@ -92,7 +92,7 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,gc,* ]]; then
 		-o "$OUT/others/others/gc/libgc_calls.so" "$TOP/qemu/bench/gc-calls.c" -ldl ||
 		die "libgc_calls.so does not build"
 	overlay=("$OUT/others")
-	echo "${BENCH_GC_RUNS:-5}" >"$OUT/guest/gc.runs"
+	echo "${BENCH_GC_RUNS:-9}" >"$OUT/guest/gc.runs"
 fi
 
 kernel=$kobj/arch/x86/boot/bzImage

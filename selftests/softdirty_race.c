@@ -1045,11 +1045,17 @@ struct gib {
 	unsigned int writes;
 };
 
-/* Map and fault in the 1 GiB page, start the writer on the other CPU; false to skip. */
-static bool gib_setup(struct __test_metadata *_metadata, struct gib *g)
+/*
+ * Map and fault in the 1 GiB page (registered for async uffd-wp if `wp`), start
+ * the writer on the other CPU; NULL, or why the test cannot run here.
+ */
+static const char *gib_setup(struct __test_metadata *_metadata, struct gib *g, bool wp)
 {
 	int cpus[2];
 
+	g->uffd = -1;
+	if (wp && (g->uffd = pm_uffd_async()) < 0)
+		return "userfaultfd with WP_ASYNC unavailable";
 	g->dev = pm_open_dev();
 	g->proc = pm_open_proc();
 	ASSERT_GE(g->dev, 0);
@@ -1057,7 +1063,7 @@ static bool gib_setup(struct __test_metadata *_metadata, struct gib *g)
 	ASSERT_EQ(0, pin_first_of_two(cpus)) TH_LOG("this process may run on one CPU only");
 	g->p = pm_hugetlb_map(PM_GPAGE, PM_GPAGE, MAP_PRIVATE);
 	if (g->p == MAP_FAILED && pm_hugetlb_reserved(PM_GPAGE >> 10) <= 0)
-		return false;
+		return "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)";
 	ASSERT_NE(MAP_FAILED, g->p) TH_LOG("a 1 GiB page is reserved but the mapping failed: %s",
 					  strerror(errno));
 	/* Faulting it in zeroes a GiB: seconds under TCG with KASAN. */
@@ -1073,7 +1079,9 @@ static bool gib_setup(struct __test_metadata *_metadata, struct gib *g)
 	g->seed = getenv("RPM_RACE_SEED") ? strtoull(getenv("RPM_RACE_SEED"), NULL, 0)
 					  : 0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL);
 	printf("# seed %#llx (RPM_RACE_SEED= repeats it)\n", (unsigned long long)g->seed);
-	return true;
+	if (wp)
+		ASSERT_EQ(0, pm_uffd_register(g->uffd, g->p, PM_GPAGE, UFFDIO_REGISTER_MODE_WP));
+	return NULL;
 }
 
 static void gib_teardown(struct gib *g)
@@ -1172,16 +1180,14 @@ static bool gib_protected(struct gib *g)
 TEST(hugetlb_1g_wp_scan_reports_exactly_the_writes)
 {
 	struct gib g = { .uffd = -1 };
+	const char *skip;
 	long lost = 0, false_written = 0, unprotected = 0, unfaulted = 0, batches = 0;
 	bool written = true;	/* registered, not yet protected: WRITTEN */
 
 	PM_REQUIRE_CPUS(2);
-	g.uffd = pm_uffd_async();
-	if (g.uffd < 0)
-		SKIP(return, "userfaultfd with WP_ASYNC unavailable");
-	if (!gib_setup(_metadata, &g))
-		SKIP(return, "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)");
-	ASSERT_EQ(0, pm_uffd_register(g.uffd, g.p, PM_GPAGE, UFFDIO_REGISTER_MODE_WP));
+	skip = gib_setup(_metadata, &g, true);
+	if (skip)
+		SKIP(return, "%s", skip);
 	for (unsigned int round = 0; round < GIB_ROUNDS; round++) {
 		long n = gib_wp_scan(&g);
 
@@ -1223,15 +1229,13 @@ TEST(hugetlb_1g_wp_scan_reports_exactly_the_writes)
 TEST(hugetlb_1g_wp_scan_racing_writes_are_all_reported)
 {
 	struct gib g = { .uffd = -1 };
+	const char *skip;
 	long lost = 0, unprotected = 0, first_saw = 0;
 
 	PM_REQUIRE_CPUS(2);
-	g.uffd = pm_uffd_async();
-	if (g.uffd < 0)
-		SKIP(return, "userfaultfd with WP_ASYNC unavailable");
-	if (!gib_setup(_metadata, &g))
-		SKIP(return, "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)");
-	ASSERT_EQ(0, pm_uffd_register(g.uffd, g.p, PM_GPAGE, UFFDIO_REGISTER_MODE_WP));
+	skip = gib_setup(_metadata, &g, true);
+	if (skip)
+		SKIP(return, "%s", skip);
 	ASSERT_EQ(1, gib_wp_scan(&g));
 	for (unsigned int round = 0; round < GIB_ROUNDS; round++) {
 		unsigned int cmd = gib_start(&g);
@@ -1267,11 +1271,13 @@ TEST(hugetlb_1g_wp_scan_racing_writes_are_all_reported)
 TEST(hugetlb_1g_clears_racing_writes_leave_it_dirty)
 {
 	struct gib g = { .uffd = -1 };
+	const char *skip;
 	long wrong = 0;
 
 	PM_REQUIRE_CPUS(2);
-	if (!gib_setup(_metadata, &g))
-		SKIP(return, "no 1 GiB hugetlb page reserved (hugepagesz=1G hugepages=1)");
+	skip = gib_setup(_metadata, &g, false);
+	if (skip)
+		SKIP(return, "%s", skip);
 	for (unsigned int round = 0; round < GIB_ROUNDS; round++) {
 		unsigned int cmd = gib_start(&g);
 		size_t first = rnd(&g.seed) % (PM_GPAGE / PM_PAGE), n;

@@ -16,7 +16,10 @@ line per run, MS its total collection time; they make the row
 (per run, not per page). The rest, the clear_refs writes and pagemap reads
 of the run and what they cost the program (qemu/bench/gc-calls.c),
 is printed per side beside it: where the two ways differ. A
-`BENCH-GC-FAILED` line fails the report.
+`BENCH-GC-FAILED` line fails the report. Its count phase (two more runs each
+way, `BENCH-GC-COUNTED` lines, left out of the times) comes with a
+`BENCH-ICOUNT,gc_collections,...` line whose divisors are the collections of
+those runs: kernel instructions of all vCPUs per collection.
 Prints `ratio NAME: X` and `iratio NAME: Y` per workload. Standard library only.
 
 With SYSTEM_MAP and MODULE_KO (the kernel's System.map and the module the guest ran,
@@ -68,10 +71,15 @@ def parse(path):
                 if len(parts) != 7:
                     continue
                 _, name, seq, scope, stat, ddiv, kdiv = parts
+                ic = {"seq": int(seq), "scope": scope, "stat": stat,
+                      "div": {"dev": float(ddiv), "kern": float(kdiv)}}
+                if name == "gc_collections":
+                    # guest-others.sh gc-bench, after the benchmark's last run: the row
+                    # is made from all the BENCH-GC lines, below.
+                    info["gc_icount"] = ic
                 for r in reversed(rows):
                     if r["name"] == name:
-                        r["icount"] = {"seq": int(seq), "scope": scope, "stat": stat,
-                                       "div": {"dev": float(ddiv), "kern": float(kdiv)}}
+                        r["icount"] = ic
                         break
             elif line.startswith("BENCH-INFO "):
                 run += 1
@@ -94,6 +102,10 @@ def parse(path):
     info["bench_runs"] = run + 1
     if info.get("gc") and all(info["gc"].values()):
         rows.append(gc_row(info["gc"]))
+        if "gc_icount" in info:
+            # Counted after the benchmark's last run, in the plugin's last run.
+            rows[-1]["icount"] = info["gc_icount"]
+            rows[-1]["run"] = run
     return rows, baseline, info
 
 
@@ -105,7 +117,9 @@ def gc_row(gc):
             "dev": median(ms["device"]) * 1e6, "kern": median(ms["proc"]) * 1e6,
             "note": "bdwgc gctest (Debian libgc1), incremental, soft-dirty: its total collection "
                     f"time per run (ns per run, not per page), median of {len(ms['device'])} "
-                    f"runs through librpm_redirect.so and {len(ms['proc'])} on /proc, interleaved",
+                    f"runs through librpm_redirect.so and {len(ms['proc'])} on /proc, interleaved; "
+                    "counted: kernel instructions of all vCPUs per collection, over 2 more runs "
+                    "each way",
             "runs": gc}
 
 
@@ -287,7 +301,8 @@ def write_md(rows, baseline, info, accel, versions, path, flavour="perf"):
                     f"median of {info.get('count_ops', '?')} untimed operations per side run "
                     f"after the timed ones; those of both vCPUs, except where the row's scope "
                     f"says: `self`, the measuring thread's vCPU; `others`, the writer's vCPU, "
-                    f"totalled over its windows, per page it wrote.\n")
+                    f"totalled over its windows, per page it wrote; `gc_collections`: all "
+                    f"vCPUs over whole runs of gctest, per collection.\n")
         else:
             f.write("No instruction counts (no plugin log: BENCH_COUNT=0, or KVM).\n")
         f.write("\n")
@@ -466,7 +481,8 @@ def write_symbols(rows, info, system_map, module_ko, path, which="current"):
             if not tbs:
                 continue
             f.write(f"\n## {r['name']}\n\n")
-            f.write(f"kernel instructions per page: device {fmt(r['idev'])}, kernel "
+            unit = "collection" if r["name"] == "gc_collections" else "page"
+            f.write(f"kernel instructions per {unit}: device {fmt(r['idev'])}, kernel "
                     f"{fmt(r['ikern'])}, iratio {iratio(r):.2f}\n\n")
             cols = []
             for side in ("dev", "kern"):
@@ -481,7 +497,8 @@ def write_symbols(rows, info, system_map, module_ko, path, which="current"):
                 if rest > 0:
                     cells.append((f"({len(by) - len(top)} more)", rest, rest / total))
                 cols.append(cells)
-            f.write("| device: symbol | insns/page | share | kernel: symbol | insns/page | share |\n")
+            f.write(f"| device: symbol | insns/{unit} | share | kernel: symbol | insns/{unit} "
+                    "| share |\n")
             f.write("| --- | ---: | ---: | --- | ---: | ---: |\n")
             for i in range(max(len(c) for c in cols)):
                 cells = []

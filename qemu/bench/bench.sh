@@ -18,7 +18,9 @@
 # Then bdwgc's own figure: gctest (qemu/guest/fetch-bdwgc.sh) runs BENCH_GC_RUNS times (default
 # 9) on /proc and as many through librpm_redirect.so, interleaved, in the same boot;
 # `ratio gc_collections` is the median of its total collection time through the device over
-# the median on /proc (BENCH_ONLY runs it only if it names `gc`).
+# the median on /proc (BENCH_ONLY runs it only if it names `gc`); with the plugin, two more
+# runs each way, untimed, between markers (qemu/bench/mark-run.c) give `iratio
+# gc_collections`: the kernel instructions of all vCPUs per collection, device / /proc.
 # BENCH_ALIGN=1 builds the module with every function on a 4 KiB page of its own
 # (-align-all-functions=12): a layout that helps only under TCG (a jump across a guest page
 # is not chained), for a time-only experiment; the results say so. The module users build
@@ -91,6 +93,11 @@ if [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *,gc,* ]]; then
 	gcc -shared -fPIC -O2 -g -Wall -Wextra -Werror -fvisibility=hidden \
 		-o "$OUT/others/others/gc/libgc_calls.so" "$TOP/qemu/bench/gc-calls.c" -ldl ||
 		die "libgc_calls.so does not build"
+	# The markers around its counted runs (iratio gc_collections), only with the plugin.
+	if [ ${#plugin_args[@]} -gt 0 ]; then
+		gcc -O2 -Wall -Wextra -Werror -static -o "$OUT/others/others/gc/mark-run" \
+			"$TOP/qemu/bench/mark-run.c" || die "mark-run does not build"
+	fi
 	overlay=("$OUT/others")
 	echo "${BENCH_GC_RUNS:-9}" >"$OUT/guest/gc.runs"
 fi

@@ -364,14 +364,24 @@ gctest_run() { # NAME direct|redirected TAP_NUMBER
 # those collections, timed by libgc_calls.so (qemu/bench/gc-calls.c,
 # preloaded both ways, before the redirect library). A run that fails or did
 # not use soft-dirty prints BENCH-GC-FAILED.
-gc_bench_one() { # proc|device RUN
+# Then, when the benchmark's marker runner is there (mark-run, from
+# qemu/bench/mark-run.c; bench.sh builds it), a count phase for the
+# rpm-icount plugin, untimed: two more runs each way (proc, device; device,
+# proc), each a section from its fork to its exit, counted on every vCPU, and
+#   BENCH-ICOUNT,gc_collections,SEQ,all,total,DEVICE_COLLECTIONS,PROC_COLLECTIONS
+# so that the report divides each side's kernel instructions by its collections.
+# Those runs print BENCH-GC-COUNTED lines, which the times leave out.
+GC_COUNT_SEQ=3000	# the count phase's number: far above the benchmark's own
+gc_bench_one() { # proc|device RUN [counted]
 	f=$W/gc-bench.$1
-	if [ "$1" = proc ]; then
-		(cd /tmp && LD_PRELOAD=$O/gc/libgc_calls.so "$O/gc/gctest" </dev/null >"$f.out" 2>"$f.err")
-	else
-		(cd /tmp && LD_PRELOAD="$O/gc/libgc_calls.so $LIB" "$O/gc/gctest" </dev/null \
-			>"$f.out" 2>"$f.err")
+	pre=$O/gc/libgc_calls.so tag=BENCH-GC mark=
+	[ "$1" = device ] && pre="$pre $LIB"
+	if [ "${3:-}" = counted ]; then
+		tag=BENCH-GC-COUNTED
+		# the sections' markers: 0/1 the device's, 2/3 the kernel's (bench.c)
+		if [ "$1" = device ]; then mark="$O/gc/mark-run 0 1 --"; else mark="$O/gc/mark-run 2 3 --"; fi
 	fi
+	(cd /tmp && $mark env LD_PRELOAD="$pre" "$O/gc/gctest" </dev/null >"$f.out" 2>"$f.err")
 	rc=$?
 	why=$(gctest_check "$f.out" "$f.err" | grep -v '^#')
 	calls=$(awk '/^rpm-gc-calls / { for (i = 3; i <= 6; i++) { split($i, kv, "="); s[i] += kv[2] } n++ }
@@ -379,9 +389,10 @@ gc_bench_one() { # proc|device RUN
 	set -- "$1" "$2" $(sed -n 's/^Completed \([0-9]*\) collections in \([0-9]*\) ms.*/\1 \2/p' "$f.out")
 	if [ "$rc" != 0 ] || [ -n "$why" ] || [ -z "${4:-}" ] || [ -z "$calls" ]; then
 		echo "BENCH-GC-FAILED,$1,$2,exit $rc${why:+, $why}${calls:-, no rpm-gc-calls line}"
-	else
-		echo "BENCH-GC,$1,$2,$3,$4,$calls"
+		return 1
 	fi
+	echo "$tag,$1,$2,$3,$4,$calls"
+	gc_collections=$3
 }
 
 if [ "${1:-}" = gc-bench ]; then
@@ -397,6 +408,18 @@ if [ "${1:-}" = gc-bench ]; then
 		fi
 		i=$((i + 1))
 	done
+	if [ -x "$O/gc/mark-run" ]; then
+		# counting on, then the phase's number (bench.c's MARK_COUNT_ON, MARK_WORKLOAD + SEQ)
+		"$O/gc/mark-run" 16 $((1024 + GC_COUNT_SEQ))
+		dev=0 kern=0 ok=1
+		for side in proc device device proc; do
+			gc_collections=0
+			gc_bench_one "$side" counted counted || ok=0
+			if [ "$side" = device ]; then dev=$((dev + gc_collections)); else kern=$((kern + gc_collections)); fi
+		done
+		"$O/gc/mark-run" 17	# counting off
+		[ "$ok" = 1 ] && echo "BENCH-ICOUNT,gc_collections,$GC_COUNT_SEQ,all,total,$dev,$kern"
+	fi
 	exit 0
 fi
 
